@@ -1,0 +1,70 @@
+/**
+ * Key wrap: hand a secret (group key, circle share, group name) to one entity,
+ * knowing only its entity ID (= Ed25519 public key).
+ *
+ *   xpub   = X25519 form of the recipient's Ed25519 key       (@noble/curves)
+ *   eph    = fresh X25519 key pair; shared = ECDH(eph, xpub)   (node:crypto, 30× noble)
+ *   k      = HKDF-SHA256(shared, salt = epk || xpub, info = "cairn/wrap/v1" || info)
+ *   sealed = XChaCha20-Poly1305(k, nonce, secret, aad = info)  (@noble/ciphers)
+ *
+ * `info` binds purpose, recipient, group and key version, so a wrap for one
+ * context never opens in another. Low-order points (all-zero shared secret) are refused.
+ */
+import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { ed25519 } from '@noble/curves/ed25519.js'
+import { IntegrityError } from '../util/errors.js'
+import { concat, plain, utf8, zeroize } from './bytes.js'
+import { xchachaDecrypt, xchachaEncrypt } from './aead.js'
+import { hkdf } from './kdf.js'
+
+const X_PKCS8 = Buffer.from('302e020100300506032b656e04220420', 'hex')
+const X_SPKI = Buffer.from('302a300506032b656e032100', 'hex')
+
+export interface Wrapped { epk: Uint8Array, nonce: Uint8Array, ct: Uint8Array }
+
+export const edToX25519Public = (edPub: Uint8Array): Uint8Array => ed25519.utils.toMontgomery(plain(edPub))
+export const edToX25519Secret = (edSeed: Uint8Array): Uint8Array => ed25519.utils.toMontgomerySecret(plain(edSeed))
+
+const xPublicKeyObject = (raw: Uint8Array): KeyObject => createPublicKey({ key: Buffer.concat([X_SPKI, raw]), format: 'der', type: 'spki' })
+const xPrivateKeyObject = (raw: Uint8Array): KeyObject => createPrivateKey({ key: Buffer.concat([X_PKCS8, raw]), format: 'der', type: 'pkcs8' })
+
+function ecdh (priv: KeyObject, pub: KeyObject): Uint8Array {
+  let shared: Uint8Array
+  try {
+    shared = new Uint8Array(diffieHellman({ privateKey: priv, publicKey: pub }))
+  } catch {
+    throw new IntegrityError('key agreement failed (invalid public key)')
+  }
+  if (shared.every(b => b === 0)) throw new IntegrityError('key agreement produced a low-order point')
+  return shared
+}
+
+const wrapKey = (shared: Uint8Array, epk: Uint8Array, xpub: Uint8Array, info: Uint8Array): Uint8Array =>
+  hkdf(shared, concat(epk, xpub), concat(utf8('cairn/wrap/v1'), info))
+
+export function wrapFor (recipientEdPub: Uint8Array, secret: Uint8Array, info: Uint8Array): Wrapped {
+  let xpub: Uint8Array
+  try { xpub = edToX25519Public(recipientEdPub) } catch { throw new IntegrityError('recipient key is not a valid Ed25519 public key') }
+  const eph = generateKeyPairSync('x25519')
+  const epk = new Uint8Array(eph.publicKey.export({ format: 'der', type: 'spki' }).subarray(X_SPKI.length))
+  const shared = ecdh(eph.privateKey, xPublicKeyObject(xpub))
+  const k = wrapKey(shared, epk, xpub, info)
+  const { nonce, ct } = xchachaEncrypt(k, secret, info)
+  zeroize(shared, k)
+  return { epk, nonce, ct }
+}
+
+export function unwrapWith (myEdSeed: Uint8Array, myEdPub: Uint8Array, w: Wrapped, info: Uint8Array): Uint8Array {
+  if (w.epk.length !== 32) throw new IntegrityError('wrapped key is malformed')
+  const xsec = edToX25519Secret(myEdSeed)
+  const xpub = edToX25519Public(myEdPub)
+  let shared: Uint8Array | undefined
+  let k: Uint8Array | undefined
+  try {
+    shared = ecdh(xPrivateKeyObject(xsec), xPublicKeyObject(w.epk))
+    k = wrapKey(shared, w.epk, xpub, info)
+    return xchachaDecrypt(k, w.nonce, w.ct, info)
+  } finally {
+    zeroize(xsec, shared, k)
+  }
+}

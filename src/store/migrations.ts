@@ -1,0 +1,99 @@
+/**
+ * Schema migrations keyed by PRAGMA user_version. Each step runs in one
+ * transaction; a database from a newer cairn is refused rather than guessed at.
+ *
+ * Nothing in this schema is plaintext content: `records.bytes` are signed
+ * envelopes whose content is AES-256-GCM ciphertext; the clear columns are the
+ * routing metadata a keeper needs (opaque IDs, clocks, versions, sizes).
+ */
+import type { Database } from 'better-sqlite3'
+import { CairnError } from '../util/errors.js'
+
+const steps: string[] = [
+  // 1: records, history, groups, audit, jobs, meta
+  `
+  CREATE TABLE records (
+    gid      TEXT    NOT NULL,
+    rid      TEXT    NOT NULL,
+    kind     TEXT    NOT NULL,
+    clock    INTEGER NOT NULL,
+    kv       INTEGER NOT NULL,
+    signer   BLOB    NOT NULL,
+    author   BLOB,
+    tomb     INTEGER NOT NULL DEFAULT 0,
+    hash     BLOB    NOT NULL,
+    bytes    BLOB    NOT NULL,
+    size     INTEGER NOT NULL,
+    received INTEGER NOT NULL,
+    PRIMARY KEY (gid, rid)
+  ) WITHOUT ROWID;
+  CREATE UNIQUE INDEX records_by_hash ON records (gid, hash);
+  CREATE INDEX records_by_kind ON records (gid, kind, clock, rid);
+  CREATE INDEX records_tombs ON records (tomb, received) WHERE tomb = 1;
+
+  CREATE TABLE history (
+    gid   TEXT    NOT NULL,
+    rid   TEXT    NOT NULL,
+    clock INTEGER NOT NULL,
+    hash  BLOB    NOT NULL,
+    bytes BLOB    NOT NULL,
+    PRIMARY KEY (gid, rid, hash)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE groups (
+    gid       TEXT    PRIMARY KEY,
+    desc_ver  INTEGER NOT NULL,
+    joined    INTEGER NOT NULL,
+    state     TEXT    NOT NULL DEFAULT 'active'
+  ) WITHOUT ROWID;
+
+  CREATE TABLE audit (
+    seq   INTEGER PRIMARY KEY,
+    at    INTEGER NOT NULL,
+    kind  TEXT    NOT NULL,
+    data  TEXT    NOT NULL,
+    prev  BLOB    NOT NULL,
+    hash  BLOB    NOT NULL
+  );
+
+  CREATE TABLE jobs (
+    id       TEXT PRIMARY KEY,
+    kind     TEXT NOT NULL,
+    gid      TEXT NOT NULL,
+    state    TEXT NOT NULL,
+    done     INTEGER NOT NULL DEFAULT 0,
+    total    INTEGER NOT NULL DEFAULT 0,
+    params   TEXT NOT NULL DEFAULT '{}',
+    error    TEXT,
+    created  INTEGER NOT NULL,
+    updated  INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) WITHOUT ROWID;
+
+  CREATE TABLE key_usage (
+    gid   TEXT    NOT NULL,
+    kv    INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (gid, kv)
+  ) WITHOUT ROWID;
+  `
+]
+
+export const SCHEMA_VERSION = steps.length
+
+export function migrate (db: Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number
+  if (current > SCHEMA_VERSION) {
+    throw new CairnError('CONFIG', `this database has schema version ${current}, newer than this cairn understands (${SCHEMA_VERSION}); upgrade cairn`)
+  }
+  for (let v = current; v < SCHEMA_VERSION; v++) {
+    db.transaction(() => {
+      db.exec(steps[v]!)
+      db.pragma(`user_version = ${v + 1}`)
+    })()
+  }
+}

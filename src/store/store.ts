@@ -1,0 +1,208 @@
+/**
+ * The node's one SQLite database (better-sqlite3): WAL, synchronous=FULL, so a
+ * write acknowledged with 201 survives kill -9 and power loss. All SQL lives in
+ * this directory as named statements; callers get typed rows.
+ */
+import Database, { type Database as Db, type Statement } from 'better-sqlite3'
+import { chmodSync, existsSync } from 'node:fs'
+import { CairnError } from '../util/errors.js'
+import { migrate } from './migrations.js'
+
+export interface RecordRow {
+  gid: string
+  rid: string
+  kind: string
+  clock: number
+  kv: number
+  signer: Buffer
+  author: Buffer | null
+  tomb: number
+  hash: Buffer
+  bytes: Buffer
+  size: number
+  received: number
+}
+
+export type RecordMeta = Omit<RecordRow, 'bytes'>
+
+export interface GroupRow { gid: string, desc_ver: number, joined: number, state: string }
+
+export interface JobRow {
+  id: string, kind: string, gid: string, state: string, done: number, total: number,
+  params: string, error: string | null, created: number, updated: number
+}
+
+export interface AuditRow { seq: number, at: number, kind: string, data: string, prev: Buffer, hash: Buffer }
+
+const META_COLS = 'gid, rid, kind, clock, kv, signer, author, tomb, hash, size, received'
+
+export class Store {
+  readonly db: Db
+  private readonly s: Record<string, Statement>
+
+  constructor (readonly path: string) {
+    const fresh = path !== ':memory:' && !existsSync(path)
+    try {
+      this.db = new Database(path)
+    } catch (e) {
+      throw new CairnError('CONFIG', `cannot open database ${path}: ${(e as Error).message}`)
+    }
+    if (fresh) chmodSync(path, 0o600)
+    try {
+      this.db.pragma('journal_mode = WAL')
+      this.db.pragma('synchronous = FULL')
+      this.db.pragma('foreign_keys = ON')
+      this.db.pragma('busy_timeout = 5000')
+      this.db.pragma('secure_delete = ON')
+      const ok = this.db.pragma('quick_check', { simple: true })
+      if (ok !== 'ok') throw new CairnError('INTEGRITY', `database ${path} failed its integrity check (${String(ok)}); restore from keepers with \`cairn recover\``)
+      migrate(this.db)
+    } catch (e) {
+      this.db.close()
+      if (e instanceof CairnError) throw e
+      throw new CairnError('CONFIG', `database ${path} is not a usable cairn store: ${(e as Error).message}`)
+    }
+    const p = (sql: string): Statement => this.db.prepare(sql)
+    this.s = {
+      getHead: p('SELECT * FROM records WHERE gid = ? AND rid = ?'),
+      getHeadMeta: p(`SELECT ${META_COLS} FROM records WHERE gid = ? AND rid = ?`),
+      getByHash: p('SELECT * FROM records WHERE gid = ? AND hash = ?'),
+      findRid: p(`SELECT ${META_COLS} FROM records WHERE rid = ? LIMIT 1`),
+      putHead: p(`INSERT OR REPLACE INTO records (gid, rid, kind, clock, kv, signer, author, tomb, hash, bytes, size, received)
+                  VALUES (@gid, @rid, @kind, @clock, @kv, @signer, @author, @tomb, @hash, @bytes, @size, @received)`),
+      delHead: p('DELETE FROM records WHERE gid = ? AND rid = ?'),
+      listKind: p(`SELECT * FROM records WHERE gid = ? AND kind = ? AND (clock > ? OR (clock = ? AND rid > ?)) ORDER BY clock, rid LIMIT ?`),
+      listKindDesc: p(`SELECT * FROM records WHERE gid = ? AND kind = ? AND (clock < ? OR (clock = ? AND rid < ?)) ORDER BY clock DESC, rid DESC LIMIT ?`),
+      allKind: p('SELECT * FROM records WHERE gid = ? AND kind = ? ORDER BY clock, rid'),
+      listAll: p('SELECT * FROM records WHERE gid = ? AND (clock > ? OR (clock = ? AND rid > ?)) ORDER BY clock, rid LIMIT ?'),
+      countKind: p('SELECT count(*) AS n FROM records WHERE gid = ? AND kind = ? AND tomb = 0'),
+      countAllItems: p("SELECT count(*) AS n FROM records WHERE kind = 'item' AND tomb = 0"),
+      countGroup: p('SELECT count(*) AS n FROM records WHERE gid = ?'),
+      staleKv: p("SELECT * FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv < ? AND rid > ? ORDER BY rid LIMIT ?"),
+      countStaleKv: p("SELECT count(*) AS n FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv < ?"),
+      hashes: p('SELECT hash FROM records WHERE gid = ? ORDER BY hash'),
+      hashRange: p('SELECT hash FROM records WHERE gid = ? AND hash >= ? AND hash < ? ORDER BY hash'),
+      hashRangeOpen: p('SELECT hash FROM records WHERE gid = ? AND hash >= ? ORDER BY hash'),
+      bytesRange: p('SELECT bytes, hash FROM records WHERE gid = ? AND hash >= ? AND hash < ? ORDER BY hash'),
+      bytesRangeOpen: p('SELECT bytes, hash FROM records WHERE gid = ? AND hash >= ? ORDER BY hash'),
+      expiredTombs: p('SELECT gid, rid FROM records WHERE tomb = 1 AND received < ? LIMIT ?'),
+      pushHistory: p('INSERT OR IGNORE INTO history (gid, rid, clock, hash, bytes) VALUES (?, ?, ?, ?, ?)'),
+      history: p('SELECT clock, hash, bytes FROM history WHERE gid = ? AND rid = ? ORDER BY clock'),
+      purgeHistory: p('DELETE FROM history WHERE gid = ? AND rid = ?'),
+      upsertGroup: p(`INSERT INTO groups (gid, desc_ver, joined, state) VALUES (@gid, @desc_ver, @joined, @state)
+                      ON CONFLICT (gid) DO UPDATE SET desc_ver = excluded.desc_ver, state = excluded.state`),
+      getGroup: p('SELECT * FROM groups WHERE gid = ?'),
+      listGroups: p("SELECT * FROM groups WHERE state = 'active' ORDER BY joined, gid"),
+      delGroup: p('DELETE FROM groups WHERE gid = ?'),
+      delGroupRecords: p('DELETE FROM records WHERE gid = ?'),
+      delGroupHistory: p('DELETE FROM history WHERE gid = ?'),
+      putJob: p(`INSERT OR REPLACE INTO jobs (id, kind, gid, state, done, total, params, error, created, updated)
+                 VALUES (@id, @kind, @gid, @state, @done, @total, @params, @error, @created, @updated)`),
+      getJob: p('SELECT * FROM jobs WHERE id = ?'),
+      unfinishedJobs: p("SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY created"),
+      getMeta: p('SELECT value FROM meta WHERE key = ?'),
+      putMeta: p('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
+      bumpUsage: p('INSERT INTO key_usage (gid, kv, count) VALUES (?, ?, ?) ON CONFLICT (gid, kv) DO UPDATE SET count = count + excluded.count'),
+      getUsage: p('SELECT count FROM key_usage WHERE gid = ? AND kv = ?'),
+      auditTail: p('SELECT * FROM audit ORDER BY seq DESC LIMIT 1'),
+      auditPut: p('INSERT INTO audit (seq, at, kind, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?)'),
+      auditList: p('SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?'),
+      auditCount: p('SELECT count(*) AS n FROM audit')
+    }
+  }
+
+  tx<T> (fn: () => T): T { return this.db.transaction(fn)() }
+
+  getHead (gid: string, rid: string): RecordRow | undefined { return this.s.getHead!.get(gid, rid) as RecordRow | undefined }
+  getHeadMeta (gid: string, rid: string): RecordMeta | undefined { return this.s.getHeadMeta!.get(gid, rid) as RecordMeta | undefined }
+  getByHash (gid: string, hash: Uint8Array): RecordRow | undefined { return this.s.getByHash!.get(gid, hash) as RecordRow | undefined }
+  /** Locate a record by ID in any group (item IDs are unique across groups). */
+  findRecord (rid: string): RecordMeta | undefined { return this.s.findRid!.get(rid) as RecordMeta | undefined }
+  putHead (row: RecordRow): void { this.s.putHead!.run(row) }
+  deleteHead (gid: string, rid: string): void { this.s.delHead!.run(gid, rid) }
+
+  /** Page through one kind in (clock, rid) order; `after` is exclusive. */
+  listKind (gid: string, kind: string, limit: number, after?: { clock: number, rid: string }, descending = false): RecordRow[] {
+    if (descending) {
+      const a = after ?? { clock: Number.MAX_SAFE_INTEGER, rid: '~' }
+      return this.s.listKindDesc!.all(gid, kind, a.clock, a.clock, a.rid, limit) as RecordRow[]
+    }
+    const a = after ?? { clock: -1, rid: '' }
+    return this.s.listKind!.all(gid, kind, a.clock, a.clock, a.rid, limit) as RecordRow[]
+  }
+
+  allOfKind (gid: string, kind: string): RecordRow[] { return this.s.allKind!.all(gid, kind) as RecordRow[] }
+  listAll (gid: string, limit: number, after?: { clock: number, rid: string }): RecordRow[] {
+    const a = after ?? { clock: -1, rid: '' }
+    return this.s.listAll!.all(gid, a.clock, a.clock, a.rid, limit) as RecordRow[]
+  }
+
+  countLive (gid: string, kind: string): number { return (this.s.countKind!.get(gid, kind) as { n: number }).n }
+  countAllItems (): number { return (this.s.countAllItems!.get() as { n: number }).n }
+  countGroupRecords (gid: string): number { return (this.s.countGroup!.get(gid) as { n: number }).n }
+
+  /** Items still encrypted under a key version older than `kv`, by rid after `afterRid`. */
+  staleItems (gid: string, kv: number, afterRid: string, limit: number): RecordRow[] {
+    return this.s.staleKv!.all(gid, kv, afterRid, limit) as RecordRow[]
+  }
+
+  countStaleItems (gid: string, kv: number): number { return (this.s.countStaleKv!.get(gid, kv) as { n: number }).n }
+
+  allHashes (gid: string): Buffer[] {
+    return (this.s.hashes!.raw(true).all(gid) as Array<[Buffer]>).map(r => r[0])
+  }
+
+  /** Hashes in [lo, hi) (hi undefined = open end), ascending. */
+  hashesInRange (gid: string, lo: Uint8Array, hi: Uint8Array | undefined): Buffer[] {
+    const rows = (hi === undefined ? this.s.hashRangeOpen!.raw(true).all(gid, lo) : this.s.hashRange!.raw(true).all(gid, lo, hi)) as Array<[Buffer]>
+    return rows.map(r => r[0])
+  }
+
+  recordsInRange (gid: string, lo: Uint8Array, hi: Uint8Array | undefined): Array<{ bytes: Buffer, hash: Buffer }> {
+    return (hi === undefined ? this.s.bytesRangeOpen!.all(gid, lo) : this.s.bytesRange!.all(gid, lo, hi)) as Array<{ bytes: Buffer, hash: Buffer }>
+  }
+
+  expiredTombstones (before: number, limit: number): Array<{ gid: string, rid: string }> {
+    return this.s.expiredTombs!.all(before, limit) as Array<{ gid: string, rid: string }>
+  }
+
+  pushHistory (gid: string, rid: string, clock: number, hash: Uint8Array, bytes: Uint8Array): void { this.s.pushHistory!.run(gid, rid, clock, hash, bytes) }
+  history (gid: string, rid: string): Array<{ clock: number, hash: Buffer, bytes: Buffer }> {
+    return this.s.history!.all(gid, rid) as Array<{ clock: number, hash: Buffer, bytes: Buffer }>
+  }
+
+  purgeHistory (gid: string, rid: string): void { this.s.purgeHistory!.run(gid, rid) }
+
+  upsertGroup (g: GroupRow): void { this.s.upsertGroup!.run(g) }
+  getGroup (gid: string): GroupRow | undefined { return this.s.getGroup!.get(gid) as GroupRow | undefined }
+  listGroups (): GroupRow[] { return this.s.listGroups!.all() as GroupRow[] }
+
+  /** Forget a group entirely (records, history, row). */
+  dropGroup (gid: string): void {
+    this.tx(() => { this.s.delGroupRecords!.run(gid); this.s.delGroupHistory!.run(gid); this.s.delGroup!.run(gid) })
+  }
+
+  putJob (j: JobRow): void { this.s.putJob!.run(j) }
+  getJob (id: string): JobRow | undefined { return this.s.getJob!.get(id) as JobRow | undefined }
+  unfinishedJobs (): JobRow[] { return this.s.unfinishedJobs!.all() as JobRow[] }
+
+  getMeta (key: string): string | undefined { return (this.s.getMeta!.get(key) as { value: string } | undefined)?.value }
+  putMeta (key: string, value: string): void { this.s.putMeta!.run(key, value) }
+
+  /** Count encryptions per key version (SPEC §2: rotate before 2^31). Returns the new total. */
+  bumpKeyUsage (gid: string, kv: number, n = 1): number {
+    this.s.bumpUsage!.run(gid, kv, n)
+    return (this.s.getUsage!.get(gid, kv) as { count: number }).count
+  }
+
+  auditTail (): AuditRow | undefined { return this.s.auditTail!.get() as AuditRow | undefined }
+  auditAppend (row: AuditRow): void { this.s.auditPut!.run(row.seq, row.at, row.kind, row.data, row.prev, row.hash) }
+  auditList (afterSeq: number, limit: number): AuditRow[] { return this.s.auditList!.all(afterSeq, limit) as AuditRow[] }
+  auditCount (): number { return (this.s.auditCount!.get() as { n: number }).n }
+
+  integrityCheck (): string { return String(this.db.pragma('integrity_check', { simple: true })) }
+
+  close (): void {
+    if (this.db.open) this.db.close()
+  }
+}
