@@ -89,9 +89,13 @@ export function sealItem (inp: SealItemInput): VerifiedRecord<ItemBody> {
 
 /** Re-encrypt one version under a new key: same ID, clock and author; signer = re-encryptor. */
 export function reencryptItem (r: VerifiedRecord<ItemBody>, oldKey: Uint8Array, signer: SigningKey, newKeyVersion: number, newKey: Uint8Array): VerifiedRecord<ItemBody> {
-  const plain = openItem(r, oldKey)
   const b = r.rec.b
-  return sealItem({ signer, groupId: r.groupId, clock: r.rec.c, keyVersion: newKeyVersion, key: newKey, existing: { author: b.a, nonce: b.n, prevHash: r.hash }, plain })
+  // The padded plaintext moves as-is: same bucket, no parse/serialise round trip.
+  const padded = gcmDecrypt(oldKey, b.iv, b.ct, itemAad(r.groupId, r.recordId, r.rec.c, r.rec.s, b))
+  const head = { a: b.a, n: b.n, kv: newKeyVersion, del: false, p: r.hash }
+  const sealed = gcmEncrypt(newKey, padded, itemAad(r.groupId, r.recordId, r.rec.c, signer.publicKey, head))
+  padded.fill(0)
+  return signRecord<ItemBody>(signer, { t: 'item', groupId: r.groupId, recordId: r.recordId, clock: r.rec.c, body: { ...head, iv: sealed.iv, ct: sealed.ct } })
 }
 
 export function openItemBytes (r: VerifiedRecord<ItemBody>, key: Uint8Array): Uint8Array {

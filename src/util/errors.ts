@@ -7,7 +7,7 @@ export type ErrorCode =
   | 'CONFLICT' | 'APPEND_ONLY' | 'TOO_LARGE' | 'VAULT_LOCKED' | 'CIRCLE_SEALED'
   | 'INSUFFICIENT_SHARES' | 'BAD_SHARE' | 'NO_PEERS' | 'INTEGRITY' | 'NOT_A_MEMBER'
   | 'KEEPER_HAS_NO_KEYS' | 'CONFIG' | 'NOT_INITIALIZED' | 'ALREADY_INITIALIZED'
-  | 'UNAVAILABLE' | 'TIMEOUT' | 'INTERNAL'
+  | 'UNAVAILABLE' | 'TIMEOUT' | 'INTERNAL' | 'HOST_NOT_ALLOWED' | 'UNSUPPORTED'
 
 export class CairnError extends Error {
   static override name = 'CairnError'

@@ -1,0 +1,47 @@
+/**
+ * What the HTTP API needs from the node. node/ implements it; api/ never
+ * imports concrete services, only these types.
+ */
+import type { GroupService, GroupView } from '../groups/group-service.js'
+import type { ItemService } from '../items/item-service.js'
+import type { JobView } from '../jobs/job-runner.js'
+import type { AuditEntry } from '../audit/audit-log.js'
+import type { SearchHit } from '../search/search-index.js'
+
+export interface StatusView {
+  peerId: string
+  entityId: string | null
+  listenAddrs: string[]
+  unlocked: boolean
+  keeper: boolean
+  personalGroupId: string | null
+  counts: { groups: number, items: number, peers: number }
+  version: string
+}
+
+export interface PeerView { peerId: string, addrs: string[], entityId?: string }
+
+export interface SyncPeerReport { peerId: string, sent: number, received: number, bytes: number, roundTrips: number, error?: string }
+
+export interface NodeEvent { type: string, groupId?: string, id?: string, kind?: string, origin?: string, at: string }
+
+export interface ApiBackend {
+  dataDir: string
+  status: () => StatusView
+  unlock: (passphrase: string) => Promise<void>
+  lock: () => Promise<void>
+  groups: GroupService
+  createCircle: (inp: { name: string, culture?: 'chatty' | 'taciturn', circle?: { threshold: number, members: string[], approval?: 'auto' | 'manual' } }) => Promise<GroupView>
+  items: ItemService
+  job: (id: string) => JobView | undefined
+  search: (q: string, limit: number, groupId?: string) => SearchHit[]
+  auditList: (since: number, limit: number) => AuditEntry[]
+  auditVerify: () => { ok: boolean, entries: number, brokenAt?: number, reason?: string }
+  metrics: () => Promise<{ contentType: string, text: string }>
+  peers: () => PeerView[]
+  dial: (multiaddr: string) => Promise<PeerView>
+  sync: (groupId: string) => Promise<{ peers: SyncPeerReport[] }>
+  /** Deliver/announce after a membership or keeper change (replication); no-op without network. */
+  onGroupChanged: (groupId: string, hint?: { multiaddr?: string }) => Promise<void>
+  subscribe: (fn: (e: NodeEvent) => void) => () => void
+}

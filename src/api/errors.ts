@@ -1,0 +1,35 @@
+/** Error → HTTP status, in one place. Bad input never becomes a 500. */
+import { isCairnError, type ErrorCode } from '../util/errors.js'
+
+const STATUS: Record<ErrorCode, number> = {
+  INVALID_INPUT: 400, CONFIG: 400, UNSUPPORTED: 400,
+  BAD_PASSPHRASE: 401, UNAUTHORIZED: 401,
+  FORBIDDEN: 403, KEEPER_HAS_NO_KEYS: 403, NOT_A_MEMBER: 403, HOST_NOT_ALLOWED: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409, APPEND_ONLY: 409, ALREADY_INITIALIZED: 409, NOT_INITIALIZED: 409,
+  TOO_LARGE: 413,
+  INTEGRITY: 422,
+  VAULT_LOCKED: 423, CIRCLE_SEALED: 423,
+  INSUFFICIENT_SHARES: 503, BAD_SHARE: 503, NO_PEERS: 503, UNAVAILABLE: 503, TIMEOUT: 504,
+  INTERNAL: 500
+}
+
+export interface ErrorEnvelope { error: { code: string, message: string, [k: string]: unknown } }
+
+export function statusFor (code: ErrorCode): number { return STATUS[code] ?? 500 }
+
+/** Map anything thrown by a handler, or by fastify itself, to a status and envelope. */
+export function toHttpError (e: unknown): { status: number, body: ErrorEnvelope, internal: boolean } {
+  if (isCairnError(e)) {
+    return { status: statusFor(e.code), body: { error: { code: e.code, message: e.message, ...(e.details ?? {}) } }, internal: e.code === 'INTERNAL' }
+  }
+  const fe = e as { statusCode?: number, code?: string, message?: string, validation?: unknown }
+  if (fe?.validation !== undefined) return { status: 400, body: { error: { code: 'INVALID_INPUT', message: `invalid request: ${fe.message ?? 'validation failed'}` } }, internal: false }
+  const sc = typeof fe?.statusCode === 'number' ? fe.statusCode : undefined
+  if (sc !== undefined && sc >= 400 && sc < 500) {
+    if (sc === 413) return { status: 413, body: { error: { code: 'TOO_LARGE', message: 'the request body is larger than api.max_body_bytes' } }, internal: false }
+    if (sc === 404) return { status: 404, body: { error: { code: 'NOT_FOUND', message: 'no such route' } }, internal: false }
+    return { status: 400, body: { error: { code: 'INVALID_INPUT', message: `invalid request: ${fe.message ?? 'bad request'}` } }, internal: false }
+  }
+  return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error; see the daemon log' } }, internal: true }
+}

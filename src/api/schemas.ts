@@ -1,0 +1,35 @@
+/** JSON Schemas of request bodies (validated by fastify/ajv, no type coercion; unknown fields dropped). */
+import type { JsonSchema } from './route.js'
+
+const obj = (properties: Record<string, JsonSchema>, required: string[] = []): JsonSchema =>
+  ({ type: 'object', properties, required, additionalProperties: false })
+
+export const S = {
+  unlock: obj({ passphrase: { type: 'string', minLength: 1, maxLength: 4096 } }, ['passphrase']),
+  dial: obj({ multiaddr: { type: 'string', minLength: 1, maxLength: 1000 } }, ['multiaddr']),
+  createGroup: obj({
+    name: { type: 'string', minLength: 1, maxLength: 200 },
+    culture: { type: 'string', enum: ['chatty', 'taciturn'] },
+    appendOnly: { type: 'boolean' },
+    circle: obj({
+      threshold: { type: 'integer', minimum: 1, maximum: 255 },
+      members: { type: 'array', items: { type: 'string', maxLength: 100 }, minItems: 1, maxItems: 255 },
+      approval: { type: 'string', enum: ['auto', 'manual'] }
+    }, ['threshold', 'members'])
+  }, ['name']),
+  addMember: obj({ entityId: { type: 'string', minLength: 1, maxLength: 100 }, role: { type: 'string', enum: ['owner', 'admin', 'member', 'viewer'] } }, ['entityId']),
+  addKeeper: obj({ peerId: { type: 'string', minLength: 1, maxLength: 128 }, multiaddr: { type: 'string', maxLength: 1000 } }, ['peerId']),
+  createItem: obj({
+    content: {},
+    type: { type: 'string', minLength: 1, maxLength: 100 },
+    meta: { anyOf: [{ type: 'object' }, { type: 'null' }] }
+  }, ['content']),
+  updateItem: obj({
+    content: {},
+    type: { type: 'string', minLength: 1, maxLength: 100 },
+    meta: { anyOf: [{ type: 'object' }, { type: 'null' }] }
+  }, ['content']),
+  shareItem: obj({ toGroup: { type: 'string', maxLength: 64 } }, ['toGroup']),
+  unseal: obj({ ttlSeconds: { type: 'integer', minimum: 1, maximum: 86400 } }),
+  empty: { type: 'object', additionalProperties: false }
+}

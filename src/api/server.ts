@@ -1,0 +1,133 @@
+/**
+ * The local HTTP API (fastify) on 127.0.0.1:9473 by default.
+ * Order of checks on every request: Host must be a loopback name (DNS-rebinding
+ * defence) → bearer token (all but health) → body size → JSON parse → schema →
+ * handler. Every failure is the contract's error envelope; a 500 means a bug.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { createHash, timingSafeEqual } from 'node:crypto'
+import sjson from 'secure-json-parse'
+import { CairnError } from '../util/errors.js'
+import type { Logger } from '../util/logger.js'
+import type { ApiBackend } from './backend.js'
+import { toHttpError } from './errors.js'
+import { openApiDocument } from './openapi.js'
+import type { Req, RouteDef } from './route.js'
+import { groupRoutes } from './routes/group-routes.js'
+import { itemRoutes } from './routes/item-routes.js'
+import { nodeRoutes } from './routes/node-routes.js'
+import { eventRoutes } from './routes/event-routes.js'
+
+export interface ApiOptions { host: string, port: number, token: string, maxBodyBytes: number, version: string, log: Logger, onRequest?: (method: string, route: string, status: number) => void }
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1'])
+
+export function hostIsLoopback (host: string | undefined): boolean {
+  if (host === undefined || host.length > 300) return false
+  const m = /^(\[[^\]]+\]|[^:]+)(?::\d{1,5})?$/.exec(host.trim().toLowerCase())
+  return m !== null && LOOPBACK.has(m[1]!)
+}
+
+export function allRoutes (extra: Array<RouteDef<ApiBackend>> = []): Array<RouteDef<ApiBackend>> {
+  return [...nodeRoutes, ...groupRoutes, ...itemRoutes, ...extra]
+}
+
+export async function startApi (backend: ApiBackend, o: ApiOptions, extraRoutes: Array<RouteDef<ApiBackend>> = []): Promise<{ app: FastifyInstance, port: number }> {
+  const app = Fastify({
+    bodyLimit: o.maxBodyBytes,
+    logger: false,
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: true, useDefaults: false, allErrors: false } },
+    return503OnClosing: true,
+    maxParamLength: 200,
+    forceCloseConnections: true
+  })
+  const tokenDigest = createHash('sha256').update(o.token).digest()
+  const routes = [...allRoutes(extraRoutes), ...eventRoutes]
+  const doc = openApiDocument([...routes, { method: 'GET', path: '/api/v1/openapi.json', tag: 'node', summary: 'This document', handler: () => null }] as Array<RouteDef<never>>, o.version)
+
+  // Any content type is read as JSON (curl -d works); empty bodies are allowed.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+    const text = body as string
+    if (text.trim() === '') { done(null, undefined); return }
+    try {
+      done(null, sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }))
+    } catch {
+      done(new CairnError('INVALID_INPUT', 'the request body is not valid JSON'), undefined)
+    }
+  })
+
+  app.addHook('onRequest', async (req: FastifyRequest) => {
+    if (!hostIsLoopback(req.headers.host)) throw new CairnError('HOST_NOT_ALLOWED', 'this API answers only requests addressed to a loopback host (localhost, 127.0.0.1, [::1])')
+    const open = req.url === '/api/v1/health' || req.url.startsWith('/api/v1/health?')
+    if (open) return
+    const h = req.headers.authorization
+    const m = typeof h === 'string' ? /^Bearer\s+(\S+)$/i.exec(h) : null
+    const given = createHash('sha256').update(m?.[1] ?? '').digest()
+    if (m === null || !timingSafeEqual(given, tokenDigest)) {
+      throw new CairnError('UNAUTHORIZED', `missing or wrong API token: send "Authorization: Bearer <token>" with the content of ${backend.dataDir}/api-token`)
+    }
+  })
+
+  app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    const e = toHttpError(err)
+    if (e.internal) o.log.error({ err, url: req.url, method: req.method }, 'internal error')
+    void reply.status(e.status).type('application/json').send(e.body)
+  })
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]?.slice(0, 200)}` } })
+  })
+  app.addHook('onResponse', async (req, reply) => {
+    o.onRequest?.(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode)
+  })
+
+  app.get('/api/v1/openapi.json', async () => doc)
+  app.get('/api/v1/events', (req, reply) => {
+    const group = (req.query as Record<string, unknown>).group
+    if (group !== undefined && typeof group !== 'string') throw new CairnError('INVALID_INPUT', 'group must be a string')
+    reply.hijack()
+    const res = reply.raw
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
+    res.write(': cairn events\n\n')
+    const off = backend.subscribe(e => {
+      if (group !== undefined && e.groupId !== group) return
+      res.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`)
+    })
+    const ping = setInterval(() => res.write(': ping\n\n'), 15_000)
+    req.raw.on('close', () => { off(); clearInterval(ping) })
+  })
+  for (const r of routes) {
+    if (r.sse === true) continue
+    app.route({
+      method: r.method,
+      url: r.path,
+      ...(r.body !== undefined ? { schema: { body: r.body } } : {}),
+      handler: async (req: FastifyRequest, reply: FastifyReply) => {
+        if (r.body === undefined && req.body !== undefined && (req.body === null || typeof req.body !== 'object' || Object.keys(req.body).length > 0)) {
+          throw new CairnError('INVALID_INPUT', `${r.method} ${r.path} takes no body`)
+        }
+        const q: Req = { params: req.params as Record<string, string>, query: flatQuery(req.query), body: req.body, headers: req.headers }
+        const out = await r.handler(q, backend)
+        if (out !== null && typeof out === 'object' && 'raw' in out && typeof (out as { raw: unknown }).raw === 'string') {
+          const o2 = out as { raw: string, contentType?: string }
+          return reply.status(r.status ?? 200).type(o2.contentType ?? 'text/plain').send(o2.raw)
+        }
+        return reply.status(r.status ?? 200).send(out)
+      }
+    })
+  }
+  await app.listen({ host: o.host, port: o.port })
+  const addr = app.server.address()
+  const port = typeof addr === 'object' && addr !== null ? addr.port : o.port
+  return { app, port }
+}
+
+/** Repeated query keys are an error rather than an array surprise. */
+function flatQuery (q: unknown): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {}
+  for (const [k, v] of Object.entries((q ?? {}) as Record<string, unknown>)) {
+    if (typeof v !== 'string') throw new CairnError('INVALID_INPUT', `query parameter ${k.slice(0, 50)} is given more than once`)
+    out[k] = v
+  }
+  return out
+}

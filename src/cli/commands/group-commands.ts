@@ -1,0 +1,93 @@
+import type { Command } from 'commander'
+import type { GroupSummary, GroupView } from '../../groups/group-service.js'
+import type { JobView } from '../../jobs/job-runner.js'
+import type { SyncPeerReport } from '../../api/backend.js'
+import { contextOf, type CliContext } from '../context.js'
+import { emit, table } from '../output.js'
+import { followJob } from '../progress.js'
+import { run } from '../run.js'
+
+export function showGroup (ctx: CliContext, g: GroupView & { jobId?: string }): void {
+  emit(ctx, g, () => [
+    table([
+      ['group', g.id], ['name', g.name ?? '(sealed)'], ['your role', g.role], ['culture', g.culture + (g.appendOnly ? ', append-only' : '')],
+      ['descriptor', `v${g.descriptorVersion}`], ['key', `v${g.keyVersion}`], ...(g.circle !== undefined ? [['circle', `${g.circle.threshold} of ${g.circle.members.length}`]] : []),
+      ...(g.jobId !== undefined ? [['re-encryption job', g.jobId]] : [])
+    ]),
+    '', table([['MEMBER', 'ROLE'], ...g.members.map(m => [m.entityId, m.role])]),
+    ...(g.keepers.length > 0 ? ['', table([['KEEPER'], ...g.keepers.map(k => [k])])] : [])
+  ].join('\n'))
+}
+
+export async function rotateAndFollow (ctx: CliContext, jobId: string, wait: boolean): Promise<JobView> {
+  if (!wait) return await ctx.client().get<JobView>(`/api/v1/jobs/${jobId}`)
+  return await followJob(ctx.client(), jobId, 're-encrypting', ctx.tty)
+}
+
+export function groupCommands (program: Command): void {
+  const group = program.command('group').description('groups: create, list, show, members, keepers')
+
+  group.command('create <name>').description('create a shared group (you are its owner)')
+    .option('--culture <culture>', 'chatty (push on write) or taciturn (sync only)', 'chatty')
+    .option('--append-only', 'a signed hash-linked log: no edits or deletes')
+    .action(run(async (name: string, o: { culture: string, appendOnly?: boolean }, cmd: Command) => {
+      const ctx = contextOf(cmd)
+      showGroup(ctx, await ctx.client().post<GroupView>('/api/v1/groups', { name, culture: o.culture, ...(o.appendOnly === true ? { appendOnly: true } : {}) }))
+    }))
+
+  group.command('ls').description('groups on this node').action(run(async (_o: unknown, cmd: Command) => {
+    const ctx = contextOf(cmd)
+    const r = await ctx.client().get<{ groups: GroupSummary[] }>('/api/v1/groups')
+    emit(ctx, r, () => r.groups.length === 0 ? 'no groups' : table([['ID', 'NAME', 'ROLE', 'CULTURE', 'KEY', 'MEMBERS', 'KEEPERS', 'ITEMS'],
+      ...r.groups.map(g => [g.id, (g.name ?? '(sealed)') + (g.personal ? ' (personal)' : '') + (g.circle ? ' (circle)' : ''), g.role, g.culture, `v${g.keyVersion}`, String(g.memberCount), String(g.keeperCount), String(g.itemCount)])]))
+  }))
+
+  group.command('show <groupId>').description('one group: members, keepers, versions').action(run(async (gid: string, _o: unknown, cmd: Command) => {
+    const ctx = contextOf(cmd)
+    showGroup(ctx, await ctx.client().get<GroupView>(`/api/v1/groups/${encodeURIComponent(gid)}`))
+  }))
+
+  group.command('add-member <groupId> <entityId>').description('add a member (it receives the group keys)')
+    .option('--role <role>', 'owner, admin, member or viewer', 'member')
+    .action(run(async (gid: string, entityId: string, o: { role: string }, cmd: Command) => {
+      const ctx = contextOf(cmd)
+      showGroup(ctx, await ctx.client().post<GroupView>(`/api/v1/groups/${encodeURIComponent(gid)}/members`, { entityId, role: o.role }))
+    }))
+
+  group.command('remove-member <groupId> <entityId>').description('remove a member: the key rotates and items are re-encrypted')
+    .option('--no-wait', 'return without following the re-encryption')
+    .action(run(async (gid: string, entityId: string, o: { wait: boolean }, cmd: Command) => {
+      const ctx = contextOf(cmd)
+      const g = await ctx.client().del<GroupView & { jobId: string }>(`/api/v1/groups/${encodeURIComponent(gid)}/members/${encodeURIComponent(entityId)}`)
+      const job = await rotateAndFollow(ctx, g.jobId, o.wait)
+      if (ctx.json) emit(ctx, { ...g, job }, () => '')
+      else showGroup(ctx, g)
+    }))
+
+  group.command('add-keeper <groupId> <peerId>').description('add a keeper node (stores ciphertext it cannot read)')
+    .option('--multiaddr <addr>', 'where to reach it')
+    .action(run(async (gid: string, peerId: string, o: { multiaddr?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd)
+      showGroup(ctx, await ctx.client().post<GroupView>(`/api/v1/groups/${encodeURIComponent(gid)}/keepers`, { peerId, ...(o.multiaddr !== undefined ? { multiaddr: o.multiaddr } : {}) }))
+    }))
+
+  group.command('remove-keeper <groupId> <peerId>').description('remove a keeper').action(run(async (gid: string, peerId: string, _o: unknown, cmd: Command) => {
+    const ctx = contextOf(cmd)
+    showGroup(ctx, await ctx.client().del<GroupView>(`/api/v1/groups/${encodeURIComponent(gid)}/keepers/${encodeURIComponent(peerId)}`))
+  }))
+
+  group.command('sync <groupId>').description('run anti-entropy with this group\'s peers now').action(run(async (gid: string, _o: unknown, cmd: Command) => {
+    const ctx = contextOf(cmd)
+    const r = await ctx.client().post<{ peers: SyncPeerReport[] }>(`/api/v1/groups/${encodeURIComponent(gid)}/sync`)
+    emit(ctx, r, () => r.peers.length === 0 ? 'no peers of this group are reachable' : table([['PEER', 'SENT', 'RECEIVED', 'BYTES', 'ROUND TRIPS', 'ERROR'], ...r.peers.map(p => [p.peerId, String(p.sent), String(p.received), String(p.bytes), String(p.roundTrips), p.error ?? ''])]))
+  }))
+
+  program.command('rotate <groupId>').description('rotate a group key and re-encrypt its items (progress bar)')
+    .option('--no-wait', 'return the job ID without following it')
+    .action(run(async (gid: string, o: { wait: boolean }, cmd: Command) => {
+      const ctx = contextOf(cmd)
+      const r = await ctx.client().post<{ jobId: string }>(`/api/v1/groups/${encodeURIComponent(gid)}/rotate`)
+      const job = await rotateAndFollow(ctx, r.jobId, o.wait)
+      emit(ctx, job, () => `key rotated; job ${job.id}: ${job.state} (${job.done}/${job.total} items re-encrypted)`)
+    }))
+}

@@ -1,0 +1,117 @@
+import type { Command } from 'commander'
+import { readFileSync } from 'node:fs'
+import type { ItemView, WriteResult } from '../../items/item-service.js'
+import type { SearchHit } from '../../search/search-index.js'
+import type { StatusView } from '../../api/backend.js'
+import type { AuditEntry } from '../../audit/audit-log.js'
+import { CairnError } from '../../util/errors.js'
+import { contextOf, type CliContext } from '../context.js'
+import { emit, table } from '../output.js'
+import { run } from '../run.js'
+
+async function groupOrPersonal (ctx: CliContext, g: string | undefined): Promise<string> {
+  if (g !== undefined) return g
+  const s = await ctx.client().get<StatusView>('/api/v1/status')
+  if (s.personalGroupId === null) throw new CairnError('INVALID_INPUT', 'give --group <groupId> (this node has no personal group)')
+  return s.personalGroupId
+}
+
+function parseMeta (m: string | undefined): Record<string, unknown> | undefined {
+  if (m === undefined) return undefined
+  try {
+    const v = JSON.parse(m) as unknown
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object')
+    return v as Record<string, unknown>
+  } catch { throw new CairnError('INVALID_INPUT', '--meta must be a JSON object, e.g. --meta \'{"source":"chat"}\'') }
+}
+
+function contentFrom (arg: string | undefined, file: string | undefined): string {
+  if (file !== undefined) {
+    try { return readFileSync(file === '-' ? 0 : file, 'utf8') } catch (e) { throw new CairnError('INVALID_INPUT', `cannot read ${file}: ${(e as Error).message}`) }
+  }
+  if (arg === undefined) throw new CairnError('INVALID_INPUT', 'give the content as an argument, or --file <path> (- for stdin)')
+  return arg
+}
+
+const short = (s: unknown, n = 60): string => { const t = typeof s === 'string' ? s : JSON.stringify(s); return t.length > n ? t.slice(0, n - 1) + '…' : t }
+
+export function itemCommands (program: Command): void {
+  program.command('put [content]').description('write an item (default: your personal group)')
+    .option('-g, --group <groupId>', 'group to write into')
+    .option('-t, --type <type>', 'item type', 'note')
+    .option('--meta <json>', 'metadata object')
+    .option('-f, --file <path>', 'read the content from a file (- for stdin)')
+    .option('--id <itemId>', 'replace this item\'s content instead of creating one')
+    .action(run(async (content: string | undefined, o: { group?: string, type: string, meta?: string, file?: string, id?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd)
+      const body = { content: contentFrom(content, o.file), type: o.type, ...(o.meta !== undefined ? { meta: parseMeta(o.meta) } : {}) }
+      const r = o.id !== undefined
+        ? await ctx.client().put<WriteResult>(`/api/v1/items/${encodeURIComponent(o.id)}`, body)
+        : await ctx.client().post<WriteResult>(`/api/v1/groups/${encodeURIComponent(await groupOrPersonal(ctx, o.group))}/items`, body)
+      emit(ctx, r, () => r.id)
+    }))
+
+  program.command('get <itemId>').description('read an item, with its provenance').action(run(async (id: string, _o: unknown, cmd: Command) => {
+    const ctx = contextOf(cmd)
+    const it = await ctx.client().get<ItemView>(`/api/v1/items/${encodeURIComponent(id)}`)
+    emit(ctx, it, () => [
+      typeof it.content === 'string' ? it.content : JSON.stringify(it.content, null, 2), '',
+      table([['id', it.id], ['group', it.groupId], ['type', it.type], ['author', it.author], ['created', it.createdAt], ['updated', it.updatedAt], ['key', `v${it.keyVersion}`],
+        ...(it.meta !== null ? [['meta', JSON.stringify(it.meta)]] : []), ...it.provenance.map(p => ['provenance', `${p.action} by ${p.by} at ${p.at}`])])
+    ].join('\n'))
+  }))
+
+  program.command('ls').description('list items (newest first)')
+    .option('-g, --group <groupId>', 'group (default: personal)')
+    .option('-t, --type <type>', 'only this type')
+    .option('-n, --limit <n>', 'how many', '50')
+    .option('--cursor <cursor>', 'continue from a previous page')
+    .action(run(async (o: { group?: string, type?: string, limit: string, cursor?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd)
+      const q = new URLSearchParams({ limit: o.limit, ...(o.type !== undefined ? { type: o.type } : {}), ...(o.cursor !== undefined ? { cursor: o.cursor } : {}) })
+      const r = await ctx.client().get<{ items: Array<ItemView & { error?: { message: string } }>, nextCursor: string | null }>(`/api/v1/groups/${encodeURIComponent(await groupOrPersonal(ctx, o.group))}/items?${q.toString()}`)
+      emit(ctx, r, () => (r.items.length === 0 ? 'no items' : table([['ID', 'TYPE', 'UPDATED', 'CONTENT'], ...r.items.map(i => i.error !== undefined ? [i.id, '!', '', `unreadable: ${i.error.message}`] : [i.id, i.type, i.updatedAt, short(i.content)])])) + (r.nextCursor !== null ? `\nmore: --cursor ${r.nextCursor}` : ''))
+    }))
+
+  program.command('rm <itemId>').description('delete an item (a signed tombstone replicates)').action(run(async (id: string, _o: unknown, cmd: Command) => {
+    const ctx = contextOf(cmd)
+    const r = await ctx.client().del(`/api/v1/items/${encodeURIComponent(id)}`)
+    emit(ctx, r, () => `deleted ${id}`)
+  }))
+
+  program.command('share <itemId>').description('copy an item into another group (linked to its source)')
+    .requiredOption('--to <groupId>', 'target group')
+    .action(run(async (id: string, o: { to: string }, cmd: Command) => {
+      const ctx = contextOf(cmd)
+      const r = await ctx.client().post<WriteResult>(`/api/v1/items/${encodeURIComponent(id)}/share`, { toGroup: o.to })
+      emit(ctx, r, () => r.id)
+    }))
+
+  program.command('search <query>').description('full-text search over what you can decrypt')
+    .option('-g, --group <groupId>', 'only this group')
+    .option('-n, --limit <n>', 'how many', '20')
+    .action(run(async (query: string, o: { group?: string, limit: string }, cmd: Command) => {
+      const ctx = contextOf(cmd)
+      const q = new URLSearchParams({ q: query, limit: o.limit, ...(o.group !== undefined ? { group: o.group } : {}) })
+      const r = await ctx.client().get<{ results: SearchHit[] }>(`/api/v1/search?${q.toString()}`)
+      emit(ctx, r, () => r.results.length === 0 ? 'no matches' : table([['ITEM', 'GROUP', 'SCORE', 'SNIPPET'], ...r.results.map(h => [h.itemId, h.groupId, String(h.score), h.snippet])]))
+    }))
+
+  const audit = program.command('audit').description('the local audit log')
+    .option('--since <seq>', 'entries after this sequence number', '0')
+    .option('-n, --limit <n>', 'how many', '100')
+    .action(run(async (o: { since: string, limit: string }, cmd: Command) => {
+      const ctx = contextOf(cmd)
+      const r = await ctx.client().get<{ entries: AuditEntry[] }>(`/api/v1/audit?since=${encodeURIComponent(o.since)}&limit=${encodeURIComponent(o.limit)}`)
+      emit(ctx, r, () => table([['SEQ', 'AT', 'KIND', 'DETAILS'], ...r.entries.map(e => {
+        const { seq, at, kind, hash: _h, prevHash: _p, ...rest } = e
+        return [String(seq), at, kind, short(JSON.stringify(rest), 100)]
+      })]))
+    }))
+  audit.command('verify').description('check the hash chain and checkpoint signatures').action(run(async (_o: unknown, cmd: Command) => {
+    const ctx = contextOf(cmd)
+    const r = await ctx.client().get<{ ok: boolean, entries: number, brokenAt?: number, reason?: string }>('/api/v1/audit/verify')
+    emit(ctx, r, () => r.ok ? `audit log intact: ${r.entries} entries` : `AUDIT LOG BROKEN at entry ${r.brokenAt ?? '?'}: ${r.reason ?? ''}`)
+    if (!r.ok) process.exitCode = 1
+  }))
+}

@@ -1,0 +1,95 @@
+import type { Command } from 'commander'
+import { initNode } from '../../node/init.js'
+import { Daemon } from '../../node/daemon.js'
+import type { Overrides } from '../../config/load.js'
+import type { StatusView, PeerView } from '../../api/backend.js'
+import { contextOf } from '../context.js'
+import { emit, table } from '../output.js'
+import { obtainPassphrase } from '../passphrase.js'
+import { run } from '../run.js'
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, ...v.split(',').map(s => s.trim()).filter(Boolean)]
+
+export function nodeCommands (program: Command): void {
+  program.command('init')
+    .description('create the node key, entity key, vault and personal group (or a keeper with --keeper)')
+    .option('--keeper', 'make a keeper node: no entity, no vault, no keys')
+    .option('--passphrase-file <file>', 'read the vault passphrase from a file')
+    .action(run(async (opts: { keeper?: boolean, passphraseFile?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd)
+      const keeper = opts.keeper === true
+      const passphrase = keeper ? undefined : await obtainPassphrase({ file: opts.passphraseFile, confirm: true })
+      const r = await initNode({ dataDir: ctx.dataDir, keeper, ...(passphrase !== undefined ? { passphrase } : {}) })
+      emit(ctx, keeper ? { peerId: r.peerId, dataDir: r.dataDir, keeper: true } : { entityId: r.entityId, peerId: r.peerId, personalGroupId: r.personalGroupId, dataDir: r.dataDir }, () => table([
+        ...(keeper ? [['keeper node', 'yes']] : [['entity ID', r.entityId ?? ''], ['personal group', r.personalGroupId ?? '']]),
+        ['peer ID', r.peerId], ['data dir', r.dataDir], ['next', `cairn start --data-dir ${r.dataDir}${keeper ? ' --keeper' : ''}`]
+      ]))
+    }))
+
+  program.command('start')
+    .description('run the node in the foreground (Ctrl-C or SIGTERM stops it cleanly)')
+    .option('--keeper', 'run as a keeper')
+    .option('--api-port <port>', 'HTTP API port (0 = any free port)')
+    .option('--listen <multiaddr>', 'libp2p listen address (repeatable or comma-separated)', collect)
+    .option('--bootstrap <multiaddr>', 'peer to connect to at start (repeatable or comma-separated)', collect)
+    .option('--passphrase-file <file>', 'unlock the vault at start with the passphrase in this file')
+    .action(run(async (opts: { keeper?: boolean, apiPort?: string, listen?: string[], bootstrap?: string[], passphraseFile?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd)
+      const flags: Overrides = {
+        ...(opts.keeper === true ? { node: { keeper: true } } : {}),
+        api: { port: opts.apiPort !== undefined ? Number(opts.apiPort) : undefined },
+        network: { listen: opts.listen, bootstrap: opts.bootstrap }
+      }
+      const passphrase = opts.keeper === true ? undefined : await obtainPassphrase({ file: opts.passphraseFile, required: false })
+      const d = await Daemon.start({ dataDir: ctx.dataDir, flags, ...(passphrase !== undefined ? { passphrase } : {}) })
+      const st = d.status()
+      emit(ctx, { ...st, apiPort: d.apiPort }, () => table([
+        ['cairn', `${st.keeper ? 'keeper' : 'node'} running (${st.unlocked ? 'unlocked' : st.keeper ? 'no vault' : 'locked: run `cairn unlock`'})`],
+        ['peer ID', st.peerId], ...(st.entityId !== null ? [['entity ID', st.entityId]] : []),
+        ['API', `http://${d.config.api.host}:${d.apiPort}`], ...st.listenAddrs.map(a => ['listening', a])
+      ]))
+      await new Promise<void>(resolve => {
+        const stop = (): void => { d.stop().then(resolve, resolve) }
+        process.once('SIGINT', stop)
+        process.once('SIGTERM', stop)
+      })
+    }, { keepAlive: true }))
+
+  program.command('status').description('show the running node').action(run(async (_o: unknown, cmd: Command) => {
+    const ctx = contextOf(cmd)
+    const s = await ctx.client().get<StatusView>('/api/v1/status')
+    emit(ctx, s, () => table([
+      ['state', `${s.keeper ? 'keeper' : s.unlocked ? 'unlocked' : 'locked'}`], ['peer ID', s.peerId],
+      ...(s.entityId !== null ? [['entity ID', s.entityId]] : []), ...(s.personalGroupId !== null ? [['personal group', s.personalGroupId]] : []),
+      ['groups', String(s.counts.groups)], ['items', String(s.counts.items)], ['peers', String(s.counts.peers)],
+      ...s.listenAddrs.map(a => ['listening', a]), ['version', s.version]
+    ]))
+  }))
+
+  program.command('unlock').description('unlock the running node\'s vault')
+    .option('--passphrase-file <file>', 'read the passphrase from a file')
+    .action(run(async (opts: { passphraseFile?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd)
+      const passphrase = await obtainPassphrase({ file: opts.passphraseFile })
+      const r = await ctx.client().post('/api/v1/unlock', { passphrase })
+      emit(ctx, r, () => 'unlocked')
+    }))
+
+  program.command('lock').description('lock the vault (keys are wiped from memory)').action(run(async (_o: unknown, cmd: Command) => {
+    const ctx = contextOf(cmd)
+    const r = await ctx.client().post('/api/v1/lock')
+    emit(ctx, r, () => 'locked')
+  }))
+
+  const peers = program.command('peers').description('connected peers; `peers add <multiaddr>` dials one')
+    .action(run(async (_o: unknown, cmd: Command) => {
+      const ctx = contextOf(cmd)
+      const r = await ctx.client().get<{ peers: PeerView[] }>('/api/v1/peers')
+      emit(ctx, r, () => r.peers.length === 0 ? 'no peers connected' : table([['PEER', 'ENTITY', 'ADDRESSES'], ...r.peers.map(p => [p.peerId, p.entityId ?? '-', p.addrs.join(' ')])]))
+    }))
+  peers.command('add <multiaddr>').description('dial a peer').action(run(async (addr: string, _o: unknown, cmd: Command) => {
+    const ctx = contextOf(cmd)
+    const r = await ctx.client().post<{ peers: PeerView[] }>('/api/v1/peers', { multiaddr: addr })
+    emit(ctx, r, () => `connected to ${r.peers[0]?.peerId ?? addr}`)
+  }))
+}

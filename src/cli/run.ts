@@ -1,0 +1,19 @@
+/** Wrap a commander action: errors become a clear message (or JSON) and an exit code. */
+import type { Command } from 'commander'
+import { reportError } from './output.js'
+
+type Action = (...args: any[]) => Promise<void>
+
+export function run (fn: Action, o: { keepAlive?: boolean } = {}): Action {
+  return async (...args: any[]) => {
+    const cmd = args[args.length - 1] as Command
+    const json = cmd.optsWithGlobals<{ json?: boolean }>().json === true
+    try {
+      await fn(...args)
+      if (o.keepAlive === true) process.exit(0)
+    } catch (e) {
+      process.exitCode = reportError({ json }, e)
+      if (o.keepAlive === true) process.exit(process.exitCode)
+    }
+  }
+}

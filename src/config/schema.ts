@@ -1,0 +1,69 @@
+/**
+ * Every configuration key, its type and default. The TOML file, the environment
+ * (CAIRN_<SECTION>_<KEY>) and flags all resolve against this table, so an
+ * unknown key anywhere is an error rather than silently ignored.
+ * config.example.toml documents the same keys (a test keeps them in step).
+ */
+export const DEFAULTS = {
+  node: {
+    /** Run as a keeper: no entity, no vault, stores ciphertext it cannot read. */
+    keeper: false
+  },
+  api: {
+    host: '127.0.0.1',
+    port: 9473,
+    /** Largest accepted request body, bytes. */
+    max_body_bytes: 2 * 1024 * 1024
+  },
+  network: {
+    listen: ['/ip4/0.0.0.0/tcp/9474'],
+    announce: [] as string[],
+    bootstrap: [] as string[],
+    /** Run kad-dht (peer routing). */
+    dht: true,
+    /** Inbound connections accepted per second per host (libp2p default 5 is too low for loopback clusters). */
+    inbound_per_second: 100,
+    /** Upper bound on open connections. */
+    max_connections: 300
+  },
+  replication: {
+    chatty_interval_seconds: 60,
+    taciturn_interval_seconds: 900,
+    /** Records whose clock is further ahead of ours than this are refused. */
+    max_clock_skew_seconds: 300,
+    /** Largest record accepted from the network, bytes. */
+    max_record_bytes: 2 * 1024 * 1024,
+    /** How long a keeper keeps a tombstone after purging the ciphertext, days. */
+    tombstone_retention_days: 90,
+    /** How long a stream request may take before it is abandoned, ms. */
+    request_timeout_ms: 10_000
+  },
+  limits: {
+    /** Largest item document (type + content + meta as JSON), bytes. */
+    max_item_bytes: 1024 * 1024,
+    max_groups: 10_000
+  },
+  keeper: {
+    /** Entity IDs whose groups this keeper accepts; empty = any. */
+    allow_entities: [] as string[]
+  },
+  circles: {
+    /** How long an unsealed circle key stays in memory by default, seconds. */
+    default_ttl_seconds: 300,
+    /** How long a share request waits for holders (manual approval included), ms. */
+    request_timeout_ms: 10_000,
+    /** auto | manual: how this node answers share requests by default. */
+    approval: 'auto',
+    /** A share request older than this (or from the future by more) is refused, seconds. */
+    request_max_age_seconds: 60
+  },
+  log: {
+    /** fatal | error | warn | info | debug | trace | silent */
+    level: 'info'
+  }
+}
+
+type Widen<T> = T extends boolean ? boolean : T extends number ? number : T extends string ? string : T extends string[] ? string[] : never
+export type Config = { readonly [S in keyof typeof DEFAULTS]: { readonly [K in keyof typeof DEFAULTS[S]]: Widen<typeof DEFAULTS[S][K]> } } & {
+  readonly dataDir: string
+}

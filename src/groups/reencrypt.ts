@@ -1,0 +1,46 @@
+/**
+ * The re-encryption job after a key rotation: every live item still under an
+ * older key version is re-sealed under the current one, in batches of
+ * BATCH per transaction, yielding to the event loop between batches. Old key
+ * versions stay in the ring, so items read throughout. Idempotent: a restart
+ * picks up whatever is still stale.
+ */
+import { setImmediate as yieldLoop } from 'node:timers/promises'
+import { reencryptItem, type ItemBody } from '../records/item.js'
+import { trustedRecord, type VerifiedRecord } from '../records/record.js'
+import type { JobFn } from '../jobs/job-runner.js'
+import { CairnError } from '../util/errors.js'
+import { requireChain, requireVault } from './access.js'
+import type { GroupContext } from './context.js'
+
+const BATCH = 500
+
+export function reencryptJob (ctx: GroupContext, keyFor: (gid: string, kv: number) => Uint8Array): JobFn {
+  return async (h) => {
+    const gid = h.gid
+    const target = () => requireChain(ctx, gid).current().kv
+    h.setTotal(ctx.store.countStaleItems(gid, target()))
+    let after = ''
+    let done = 0
+    for (;;) {
+      if (h.signal.aborted) throw new CairnError('UNAVAILABLE', 'stopped')
+      const kv = target()
+      const rows = ctx.store.staleItems(gid, kv, after, BATCH)
+      if (rows.length === 0) break
+      const me = requireVault(ctx).entityKey()
+      const newKey = keyFor(gid, kv)
+      ctx.store.tx(() => {
+        for (const row of rows) {
+          const r = trustedRecord(row.bytes, row.hash) as VerifiedRecord<ItemBody>
+          ctx.acceptor.accept(reencryptItem(r, keyFor(gid, row.kv), me, kv, newKey), 'local')
+        }
+      })
+      ctx.store.bumpKeyUsage(gid, kv, rows.length)
+      after = rows[rows.length - 1]!.rid
+      done += rows.length
+      h.progress(done)
+      await yieldLoop()
+    }
+    ctx.audit.record('reencryption-done', { groupId: gid, keyVersion: target(), items: done })
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * In-memory view of the groups this node holds: one DescriptorChain per group,
+ * loaded from the store on first use and extended as descriptors are accepted.
+ */
+import { checkDescBody, type DescBody } from '../records/descriptor.js'
+import { trustedRecord, type VerifiedRecord } from '../records/record.js'
+import type { Store } from '../store/store.js'
+import { DescriptorChain } from './descriptor-chain.js'
+
+export class GroupRegistry {
+  private readonly chains = new Map<string, DescriptorChain>()
+
+  constructor (private readonly store: Store) {}
+
+  chain (gid: string): DescriptorChain | undefined {
+    let c = this.chains.get(gid)
+    if (c !== undefined) return c
+    const row = this.store.getGroup(gid)
+    if (row === undefined || row.state !== 'active') return undefined
+    const descs = this.store.allOfKind(gid, 'desc').map(r => trustedRecord(r.bytes, r.hash) as VerifiedRecord<DescBody>)
+    for (const d of descs) checkDescBody(d.rec.b)
+    c = new DescriptorChain(descs)
+    if (c.length === 0) return undefined
+    this.chains.set(gid, c)
+    return c
+  }
+
+  has (gid: string): boolean { return this.chain(gid) !== undefined }
+
+  /** Install a chain after its descriptors were stored. */
+  set (gid: string, chain: DescriptorChain): void { this.chains.set(gid, chain) }
+
+  forget (gid: string): void { this.chains.delete(gid) }
+
+  groupIds (): string[] { return this.store.listGroups().map(g => g.gid) }
+}

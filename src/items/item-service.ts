@@ -1,0 +1,212 @@
+/**
+ * Item operations on a member node: create, update, delete (tombstone), get
+ * with provenance, list, raw ciphertext listing, and copy-on-write share.
+ * Writes seal with the group's current key, sign with the entity key, and go
+ * through the Acceptor; a 201 is returned only after the transaction commits.
+ */
+import { equalBytes, toB64 } from '../crypto/bytes.js'
+import { clockToIso } from '../crypto/hlc.js'
+import { entityIdFromPublicKey, isRecordId, type GroupId } from '../crypto/ids.js'
+import { contentHashOf, openItem, sealItem, type ItemBody, type ItemPlain, type Json } from '../records/item.js'
+import { trustedRecord, type VerifiedRecord } from '../records/record.js'
+import { canAdmin } from '../records/descriptor.js'
+import type { RecordRow } from '../store/store.js'
+import { CairnError, InvalidInputError, isCairnError } from '../util/errors.js'
+import { requireChain, requireRole, requireVault } from '../groups/access.js'
+import type { GroupContext } from '../groups/context.js'
+import type { GroupService } from '../groups/group-service.js'
+import { roleIn } from '../groups/descriptor-chain.js'
+import { decodeCursor, encodeCursor } from './cursor.js'
+
+export interface ItemInput { content: Json, type?: string, meta?: Record<string, Json> | null }
+export interface WriteResult { id: string, groupId: string, author: string, keyVersion: number, updatedAt: string, contentHash: string }
+
+export interface ProvenanceEntry {
+  action: 'created' | 'modified' | 'reencrypted' | 'deleted' | 'shared-from'
+  by: string, at: string, hash: string, signature: string, keyVersion: number
+  source?: { groupId: string, itemId: string, hash: string }
+}
+
+export interface ItemView {
+  id: string, groupId: string, type: string, content: Json, meta: Record<string, Json> | null,
+  author: string, createdAt: string, updatedAt: string, keyVersion: number, contentHash: string, provenance: ProvenanceEntry[]
+}
+
+export interface RawItem { id: string, kind: string, keyVersion: number, author: string | null, signer: string, updatedAt: string, tombstone: boolean, size: number, hash: string, ciphertext: string }
+
+const MAX_TYPE = 100
+const KEY_USAGE_LIMIT = 2 ** 31
+const KEY_USAGE_ROTATE_AT = 2 ** 30
+
+export class ItemService {
+  constructor (private readonly ctx: GroupContext, private readonly groups: GroupService) {}
+
+  create (gid: string, inp: ItemInput): WriteResult {
+    const { chain } = requireRole(this.ctx, gid, 'write')
+    const plain = this.plainFrom(inp, this.ctx.clock.peek())
+    return this.write(gid, chain.current().kv, plain, undefined)
+  }
+
+  update (id: string, inp: Partial<ItemInput>): WriteResult {
+    const { row, rec } = this.head(id)
+    const { chain, role } = requireRole(this.ctx, row.gid, 'write')
+    if (chain.current().ao) throw new CairnError('APPEND_ONLY', 'this group is append-only: add a correction as a new item instead')
+    const me = requireVault(this.ctx).entityKey().publicKey
+    if (!canAdmin(role) && !equalBytes(rec.rec.b.a, me)) throw new CairnError('FORBIDDEN', 'members may change only their own items')
+    if (rec.rec.b.del) throw new CairnError('NOT_FOUND', `item ${id} was deleted`)
+    const old = openItem(rec, this.groups.keyFor(row.gid, rec.rec.b.kv))
+    if (inp.content === undefined) throw new InvalidInputError('content is required')
+    const plain = this.plainFrom({ content: inp.content, type: inp.type ?? old.type, meta: inp.meta === undefined ? old.meta : inp.meta }, old.createdAt)
+    if (old.src !== undefined) plain.src = old.src
+    return this.write(row.gid, chain.current().kv, plain, rec)
+  }
+
+  remove (id: string): { id: string, groupId: string, deleted: true, updatedAt: string } {
+    const { row, rec } = this.head(id)
+    const { chain, role } = requireRole(this.ctx, row.gid, 'write')
+    if (chain.current().ao) throw new CairnError('APPEND_ONLY', 'this group is append-only: entries cannot be deleted; add a redaction entry instead')
+    const me = requireVault(this.ctx).entityKey().publicKey
+    if (!canAdmin(role) && !equalBytes(rec.rec.b.a, me)) throw new CairnError('FORBIDDEN', 'members may delete only their own items')
+    if (rec.rec.b.del) throw new CairnError('NOT_FOUND', `item ${id} was already deleted`)
+    const r = this.write(row.gid, chain.current().kv, null, rec)
+    this.ctx.audit.record('item-deleted', { groupId: row.gid, itemId: id })
+    return { id, groupId: row.gid, deleted: true, updatedAt: r.updatedAt }
+  }
+
+  get (id: string): ItemView {
+    const { row, rec } = this.head(id)
+    requireRole(this.ctx, row.gid, 'read')
+    if (rec.rec.b.del) throw new CairnError('NOT_FOUND', `item ${id} was deleted`)
+    return this.toView(row.gid, rec, true)
+  }
+
+  list (gid: string, q: { limit?: number, cursor?: string, type?: string }): { items: Array<ItemView | { id: string, error: { code: string, message: string } }>, nextCursor: string | null } {
+    requireRole(this.ctx, gid, 'read')
+    const limit = q.limit ?? 50
+    let after = q.cursor !== undefined ? decodeCursor(q.cursor) : undefined
+    const items: Array<ItemView | { id: string, error: { code: string, message: string } }> = []
+    let last: { clock: number, rid: string } | undefined
+    outer: for (;;) {
+      const rows = this.ctx.store.listKind(gid, 'item', Math.max(limit * 2, 50), after, true)
+      if (rows.length === 0) { last = undefined; break }
+      for (const row of rows) {
+        after = { clock: row.clock, rid: row.rid }
+        if (row.tomb === 1) continue
+        const rec = trustedRecord(row.bytes, row.hash) as VerifiedRecord<ItemBody>
+        try {
+          const v = this.toView(gid, rec, false)
+          if (q.type !== undefined && v.type !== q.type) continue
+          items.push(v)
+        } catch (e) {
+          if (!isCairnError(e)) throw e
+          items.push({ id: row.rid, error: { code: e.code, message: e.message } })
+        }
+        if (items.length >= limit) { last = after; break outer }
+      }
+    }
+    return { items, nextCursor: last !== undefined ? encodeCursor(last) : null }
+  }
+
+  raw (gid: string, q: { limit?: number, cursor?: string }): { items: RawItem[], nextCursor: string | null } {
+    const chain = requireChain(this.ctx, gid)
+    const v = this.ctx.vault
+    if (v !== undefined) {
+      if (!v.unlocked) throw new CairnError('VAULT_LOCKED', 'the vault is locked')
+      if (roleIn(chain.current(), v.entityKey().publicKey) === undefined) throw new CairnError('NOT_FOUND', `no group ${gid} on this node`)
+    }
+    const limit = q.limit ?? 100
+    const rows = this.ctx.store.listKind(gid, 'item', limit, q.cursor !== undefined ? decodeCursor(q.cursor) : undefined)
+    const last = rows.length === limit ? rows[rows.length - 1] : undefined
+    return { items: rows.map(rawOf), nextCursor: last !== undefined ? encodeCursor({ clock: last.clock, rid: last.rid }) : null }
+  }
+
+  /** Copy an item into another group: re-encrypted for the target, linked to its source by hash. */
+  share (id: string, toGroup: string): WriteResult {
+    const { row, rec } = this.head(id)
+    requireRole(this.ctx, row.gid, 'read')
+    const { chain } = requireRole(this.ctx, toGroup, 'write')
+    if (rec.rec.b.del) throw new CairnError('NOT_FOUND', `item ${id} was deleted`)
+    if (toGroup === row.gid) throw new InvalidInputError('toGroup is the item\'s own group')
+    const src = openItem(rec, this.groups.keyFor(row.gid, rec.rec.b.kv))
+    const plain: ItemPlain = { type: src.type, content: src.content, meta: src.meta, createdAt: this.ctx.clock.peek(), src: { group: row.gid, item: id, hash: Buffer.from(rec.hash).toString('hex') } }
+    const res = this.write(toGroup, chain.current().kv, plain, undefined)
+    this.ctx.audit.record('item-shared', { fromGroup: row.gid, itemId: id, toGroup, newItemId: res.id })
+    return res
+  }
+
+  private write (gid: string, kv: number, plain: ItemPlain | null, existing: VerifiedRecord<ItemBody> | undefined): WriteResult {
+    const vault = requireVault(this.ctx)
+    const usage = this.ctx.store.bumpKeyUsage(gid, kv, plain === null ? 0 : 1)
+    if (usage >= KEY_USAGE_LIMIT) throw new CairnError('CONFLICT', `key version ${kv} of this group has sealed ${usage} items; rotate the key (cairn rotate) before writing more`)
+    const clock = this.ctx.clock.tick()
+    if (plain !== null && existing === undefined) plain.createdAt = clock
+    const r = sealItem({
+      signer: vault.entityKey(), groupId: gid as GroupId, clock, keyVersion: kv, key: this.groups.keyFor(gid, kv), plain,
+      ...(existing !== undefined ? { existing: { author: existing.rec.b.a, nonce: existing.rec.b.n, prevHash: existing.hash } } : {})
+    })
+    const res = this.ctx.acceptor.accept(r, 'local')
+    if (res.status !== 'stored') throw new CairnError('CONFLICT', `the write was not stored (${res.reason ?? res.status}); retry`)
+    if (usage === KEY_USAGE_ROTATE_AT) this.ctx.audit.record('key-usage-high', { groupId: gid, keyVersion: kv, count: usage })
+    return {
+      id: r.recordId, groupId: gid, author: entityIdFromPublicKey(r.rec.b.a), keyVersion: kv,
+      updatedAt: clockToIso(clock), contentHash: plain === null ? '' : contentHashOf(plain)
+    }
+  }
+
+  private plainFrom (inp: ItemInput, createdAt: number): ItemPlain {
+    if (inp === null || typeof inp !== 'object') throw new InvalidInputError('body must be an object with content')
+    if (inp.content === undefined) throw new InvalidInputError('content is required')
+    const type = inp.type ?? 'note'
+    if (typeof type !== 'string' || type.length === 0 || type.length > MAX_TYPE) throw new InvalidInputError(`type must be a string of 1 to ${MAX_TYPE} characters`)
+    const meta = inp.meta ?? null
+    if (meta !== null && (typeof meta !== 'object' || Array.isArray(meta))) throw new InvalidInputError('meta must be an object')
+    const plain: ItemPlain = { type, content: inp.content, meta, createdAt }
+    const size = Buffer.byteLength(JSON.stringify(plain))
+    if (size > this.ctx.limits.maxItemBytes) throw new CairnError('TOO_LARGE', `the item is ${size} bytes; the limit is ${this.ctx.limits.maxItemBytes} (limits.max_item_bytes)`)
+    return plain
+  }
+
+  private head (id: string): { row: RecordRow, rec: VerifiedRecord<ItemBody> } {
+    if (!isRecordId(id)) throw new CairnError('NOT_FOUND', 'no such item (item IDs are UUIDs)')
+    const meta = this.ctx.store.findRecord(id)
+    const row = meta !== undefined && meta.kind === 'item' ? this.ctx.store.getHead(meta.gid, id) : undefined
+    if (row === undefined) throw new CairnError('NOT_FOUND', `no item ${id} on this node`)
+    return { row, rec: trustedRecord(row.bytes, row.hash) as VerifiedRecord<ItemBody> }
+  }
+
+  private toView (gid: string, rec: VerifiedRecord<ItemBody>, withProvenance: boolean): ItemView {
+    const plain = openItem(rec, this.groups.keyFor(gid, rec.rec.b.kv))
+    return {
+      id: rec.recordId, groupId: gid, type: plain.type, content: plain.content, meta: plain.meta,
+      author: entityIdFromPublicKey(rec.rec.b.a), createdAt: clockToIso(plain.createdAt), updatedAt: clockToIso(rec.rec.c),
+      keyVersion: rec.rec.b.kv, contentHash: contentHashOf(plain),
+      provenance: withProvenance ? this.provenance(gid, rec, plain) : []
+    }
+  }
+
+  private provenance (gid: string, head: VerifiedRecord<ItemBody>, plain: ItemPlain): ProvenanceEntry[] {
+    const versions = [...this.ctx.store.history(gid, head.recordId).map(h => trustedRecord(h.bytes, h.hash) as VerifiedRecord<ItemBody>), head]
+    const out: ProvenanceEntry[] = []
+    let prevClock: number | undefined
+    for (const v of versions) {
+      const b = v.rec.b
+      const action: ProvenanceEntry['action'] = prevClock === undefined ? (plain.src !== undefined ? 'shared-from' : 'created') : b.del ? 'deleted' : v.rec.c === prevClock ? 'reencrypted' : 'modified'
+      out.push({
+        action, by: v.signer, at: clockToIso(v.rec.c), hash: Buffer.from(v.hash).toString('hex'), signature: toB64(v.rec.x), keyVersion: b.kv,
+        ...(action === 'shared-from' && plain.src !== undefined ? { source: { groupId: plain.src.group, itemId: plain.src.item, hash: plain.src.hash } } : {})
+      })
+      prevClock = v.rec.c
+    }
+    return out
+  }
+}
+
+export function rawOf (row: RecordRow): RawItem {
+  const rec = trustedRecord(row.bytes, row.hash)
+  const ct = rec.rec.b.ct
+  return {
+    id: row.rid, kind: row.kind, keyVersion: row.kv, author: row.author !== null ? entityIdFromPublicKey(row.author) : null,
+    signer: rec.signer, updatedAt: clockToIso(row.clock), tombstone: row.tomb === 1, size: row.size, hash: Buffer.from(row.hash).toString('hex'),
+    ciphertext: ct instanceof Uint8Array ? toB64(ct) : ''
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * The long-lived node: local services + HTTP API (+ libp2p networking).
+ * Starts in order (store → vault → network → API) and stops in reverse, so no
+ * request is answered by a half-built node and no write is cut mid-transaction.
+ */
+import { existsSync, readFileSync, unlinkSync, chmodSync, statSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import { startApi } from '../api/server.js'
+import type { ApiBackend, NodeEvent, StatusView } from '../api/backend.js'
+import { loadConfig, type Overrides } from '../config/load.js'
+import type { Config } from '../config/schema.js'
+import { CairnError } from '../util/errors.js'
+import { writeFileAtomic } from '../util/fs.js'
+import { createLogger, type Logger } from '../util/logger.js'
+import { readIdentity, type Identity } from './identity.js'
+import { loadNodeKey } from './node-key.js'
+import { dataPaths, type DataPaths } from './paths.js'
+import { buildServices, type Services } from './services.js'
+import { VERSION } from './version.js'
+
+export interface DaemonOptions {
+  dataDir: string
+  flags?: Overrides
+  env?: NodeJS.ProcessEnv
+  passphrase?: string
+  log?: Logger
+}
+
+export class Daemon {
+  private app: FastifyInstance | undefined
+  apiPort = 0
+  private readonly listeners = new Set<(e: NodeEvent) => void>()
+  private stopping: Promise<void> | undefined
+
+  private constructor (readonly config: Config, readonly s: Services, readonly paths: DataPaths, readonly identity: Identity, readonly log: Logger) {}
+
+  static async start (o: DaemonOptions): Promise<Daemon> {
+    const paths = dataPaths(o.dataDir)
+    const identity = readIdentity(paths.identity)
+    if (identity === undefined) throw new CairnError('NOT_INITIALIZED', `${o.dataDir} holds no cairn node; run \`cairn init\` (or \`cairn init --keeper\`) first`)
+    const config = loadConfig(o.dataDir, { env: o.env ?? process.env, ...(o.flags !== undefined ? { flags: o.flags } : {}) })
+    if (config.node.keeper !== identity.keeper) {
+      throw new CairnError('CONFIG', identity.keeper ? `${o.dataDir} was initialised as a keeper; start it with --keeper (or node.keeper = true)` : `${o.dataDir} holds an entity node; it cannot start as a keeper`)
+    }
+    const log = o.log ?? createLogger(config.log.level, (o.env ?? process.env).CAIRN_LOG_FILE)
+    claimPidFile(paths.pid)
+    let s: Services | undefined
+    try {
+      const nodeKey = loadNodeKey(paths.nodeKey)
+      s = buildServices(config, nodeKey, log)
+      const d = new Daemon(config, s, paths, identity, log)
+      d.wireEvents()
+      if (o.passphrase !== undefined && !identity.keeper) await s.unlock(o.passphrase)
+      await d.startApi()
+      writeFileAtomic(paths.pid, JSON.stringify({ pid: process.pid, apiPort: d.apiPort, apiHost: config.api.host, peerId: nodeKey.peerId, startedAt: new Date().toISOString() }) + '\n', 0o600)
+      s.audit.record('started', { peerId: nodeKey.peerId, keeper: identity.keeper })
+      log.info({ peerId: nodeKey.peerId, apiPort: d.apiPort, keeper: identity.keeper }, 'cairn node started')
+      return d
+    } catch (e) {
+      await s?.close().catch(() => {})
+      try { unlinkSync(paths.pid) } catch {}
+      throw e
+    }
+  }
+
+  get services (): Services { return this.s }
+
+  private wireEvents (): void {
+    this.s.events.on('stored', ({ record, origin }) => this.emit({ type: 'stored', groupId: record.groupId, id: record.recordId, kind: record.rec.t, origin, at: new Date().toISOString() }))
+    this.s.events.on('rejected', ({ reason, origin, groupId }) => this.emit({ type: 'rejected', kind: reason, origin, ...(groupId !== undefined ? { groupId } : {}), at: new Date().toISOString() }))
+    this.s.jobs.onUpdate(j => this.emit({ type: 'job', id: j.id, groupId: j.groupId, kind: j.state, at: new Date().toISOString() }))
+  }
+
+  emit (e: NodeEvent): void { for (const l of this.listeners) l(e) }
+
+  status (): StatusView {
+    const v = this.s.vault
+    const unlocked = v?.unlocked ?? false
+    return {
+      peerId: this.s.nodeKey.peerId,
+      entityId: unlocked ? v!.entityId() : this.identity.entityId,
+      listenAddrs: [],
+      unlocked,
+      keeper: this.s.keeper,
+      personalGroupId: unlocked ? v!.personalGroupId() : this.identity.personalGroupId,
+      counts: { groups: this.s.store.listGroups().length, items: this.s.store.countAllItems(), peers: 0 },
+      version: VERSION
+    }
+  }
+
+  backend (): ApiBackend {
+    const s = this.s
+    return {
+      dataDir: this.config.dataDir,
+      status: () => this.status(),
+      unlock: async (p) => { await s.unlock(p); this.emit({ type: 'unlocked', at: new Date().toISOString() }) },
+      lock: async () => { await s.lock(); this.emit({ type: 'locked', at: new Date().toISOString() }) },
+      groups: s.groups,
+      items: s.items,
+      createCircle: async () => { throw new CairnError('UNSUPPORTED', 'circles need the replication layer') },
+      job: id => s.jobs.get(id),
+      search: (q, limit, gid) => {
+        if (s.vault === undefined) throw new CairnError('KEEPER_HAS_NO_KEYS', 'a keeper cannot search: it holds no keys')
+        if (!s.vault.unlocked) throw new CairnError('VAULT_LOCKED', 'the vault is locked; unlock it to search')
+        return s.search.search(q, limit, gid)
+      },
+      auditList: (since, limit) => s.audit.list(since, limit),
+      auditVerify: () => s.audit.verify(),
+      metrics: async () => ({ contentType: s.metrics.contentType, text: await s.metrics.text() }),
+      peers: () => [],
+      dial: async () => { throw new CairnError('NO_PEERS', 'networking is not running on this node') },
+      sync: async () => ({ peers: [] }),
+      onGroupChanged: async () => {},
+      subscribe: fn => { this.listeners.add(fn); return () => { this.listeners.delete(fn) } }
+    }
+  }
+
+  private async startApi (): Promise<void> {
+    const token = ensureApiToken(this.paths.apiToken)
+    const { app, port } = await startApi(this.backend(), {
+      host: this.config.api.host, port: this.config.api.port, token, maxBodyBytes: this.config.api.max_body_bytes, version: VERSION, log: this.log,
+      onRequest: (method, route, status) => this.s.metrics.http.inc({ method, route, status: String(status) })
+    }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'EADDRINUSE') throw new CairnError('CONFIG', `port ${this.config.api.port} on ${this.config.api.host} is in use; another cairn node may be running (pick one with --api-port)`)
+      throw e
+    })
+    this.app = app
+    this.apiPort = port
+  }
+
+  async stop (): Promise<void> {
+    this.stopping ??= (async () => {
+      this.log.info('cairn node stopping')
+      await this.app?.close().catch(() => {})
+      this.s.audit.record('stopped', {})
+      this.s.audit.checkpoint()
+      await this.s.close()
+      try { unlinkSync(this.paths.pid) } catch {}
+    })()
+    return this.stopping
+  }
+}
+
+/** Refuse to run two daemons on one data dir; a stale file from a killed daemon is replaced. */
+function claimPidFile (path: string): void {
+  if (!existsSync(path)) return
+  try {
+    const { pid } = JSON.parse(readFileSync(path, 'utf8')) as { pid: number }
+    if (pid !== process.pid && isAlive(pid)) throw new CairnError('CONFLICT', `a cairn daemon (pid ${pid}) is already running on this data dir`)
+  } catch (e) {
+    if (e instanceof CairnError) throw e
+  }
+}
+
+function isAlive (pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM' }
+}
+
+export function ensureApiToken (path: string): string {
+  if (existsSync(path)) {
+    if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600)
+    const t = readFileSync(path, 'utf8').trim()
+    if (t.length >= 32) return t
+  }
+  const token = randomBytes(32).toString('hex')
+  writeFileAtomic(path, token + '\n', 0o600)
+  return token
+}

@@ -1,0 +1,183 @@
+/**
+ * Builds the local services of a node (no network) and wires their events.
+ * Used by the daemon and by `cairn init`, so both create state the same way.
+ *
+ *   write path:  api → ItemService/GroupService → seal + sign → Acceptor (gates, LWW)
+ *                → Store (one transaction) → `stored` event → search index, push
+ *   read path:   api → ItemService → Store head → open with the vault's key ring
+ */
+import { AuditLog } from '../audit/audit-log.js'
+import type { Config } from '../config/schema.js'
+import { HybridClock, clockWall } from '../crypto/hlc.js'
+import { equalBytes } from '../crypto/bytes.js'
+import { Acceptor, type AcceptorEvents } from '../groups/acceptor.js'
+import type { GroupContext } from '../groups/context.js'
+import { GroupService } from '../groups/group-service.js'
+import { GroupRegistry } from '../groups/registry.js'
+import { reencryptJob } from '../groups/reencrypt.js'
+import { roleIn } from '../groups/descriptor-chain.js'
+import { ItemService } from '../items/item-service.js'
+import { JobRunner } from '../jobs/job-runner.js'
+import { openItem, type ItemBody } from '../records/item.js'
+import type { KeyBody } from '../records/key-envelope.js'
+import { trustedRecord, type VerifiedRecord } from '../records/record.js'
+import { publicKeyFromEntityId } from '../crypto/ids.js'
+import { CairnError } from '../util/errors.js'
+import { signVaultBackup, type VaultBody } from '../records/vault-backup.js'
+import { SearchIndex } from '../search/search-index.js'
+import { Store } from '../store/store.js'
+import { TypedEmitter } from '../util/events.js'
+import type { Logger } from '../util/logger.js'
+import { Vault } from '../vault/vault.js'
+import { Metrics } from './metrics.js'
+import type { NodeKey } from './node-key.js'
+import { dataPaths } from './paths.js'
+import { RejectionAudit } from './rejection-audit.js'
+
+export interface Services {
+  config: Config
+  keeper: boolean
+  nodeKey: NodeKey
+  store: Store
+  audit: AuditLog
+  clock: HybridClock
+  registry: GroupRegistry
+  acceptor: Acceptor
+  events: TypedEmitter<AcceptorEvents>
+  vault: Vault | undefined
+  groups: GroupService
+  items: ItemService
+  jobs: JobRunner
+  search: SearchIndex
+  metrics: Metrics
+  ctx: GroupContext
+  log: Logger
+  rejections: RejectionAudit
+  unlock: (passphrase: string) => Promise<void>
+  lock: () => Promise<void>
+  close: () => Promise<void>
+}
+
+export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): Services {
+  const keeper = config.node.keeper
+  const paths = dataPaths(config.dataDir)
+  const store = new Store(paths.db)
+  const audit = new AuditLog(store, nodeKey.signing)
+  const clock = new HybridClock(Date.now, Number(store.getMeta('clock') ?? 0))
+  const registry = new GroupRegistry(store)
+  const events = new TypedEmitter<AcceptorEvents>()
+  const vault = keeper ? undefined : new Vault(paths.vault)
+  const allow = new Set(config.keeper.allow_entities)
+  const acceptor = new Acceptor({
+    store, registry, clock, events,
+    keepHistory: !keeper,
+    maxSkewMs: config.replication.max_clock_skew_seconds * 1000,
+    maxRecordBytes: config.replication.max_record_bytes,
+    adoptGroup: (head) => {
+      if (keeper) {
+        if (!head.k.includes(nodeKey.peerId)) return false
+        if (allow.size === 0) return true
+        return head.m.some(([pub, role]) => role === 'owner' && [...allow].some(e => { try { return equalBytes(publicKeyFromEntityId(e), pub) } catch { return false } }))
+      }
+      return vault !== undefined && vault.unlocked && roleIn(head, vault.entityKey().publicKey) !== undefined
+    }
+  })
+  const ctx: GroupContext = { store, registry, acceptor, clock, audit, vault, limits: { maxItemBytes: config.limits.max_item_bytes, maxGroups: config.limits.max_groups } }
+  const jobs = new JobRunner(store)
+  const groups = new GroupService(ctx, jobs)
+  const items = new ItemService(ctx, groups)
+  const search = new SearchIndex()
+  const metrics = new Metrics()
+  const rejections = new RejectionAudit(audit)
+  jobs.register('reencrypt', reencryptJob(ctx, (gid, kv) => groups.keyFor(gid, kv)))
+  metrics.groups.set(store.listGroups().length)
+
+  events.onListenerError(e => log.error({ err: e }, 'event listener failed'))
+  events.on('stored', ({ record, origin }) => {
+    metrics.stored.inc({ kind: record.rec.t, origin })
+    if (origin !== 'local') metrics.pushToStore.observe(Math.max(0, Date.now() - clockWall(record.rec.c)) / 1000)
+    if (record.rec.t === 'item') indexItem(record as VerifiedRecord<ItemBody>)
+    if (record.rec.t === 'key') groups.absorbKeyEnvelope(record as VerifiedRecord<KeyBody>)
+  })
+  events.on('group-added', ({ groupId }) => {
+    metrics.groups.set(store.listGroups().length)
+    if (vault?.unlocked === true && groupId === vault.personalGroupId()) backupVault(vault.sealed())
+  })
+  events.on('rejected', ({ reason, origin, peer, groupId }) => {
+    metrics.rejected.inc({ reason, origin })
+    rejections.count(reason, origin, peer, groupId)
+    log.debug({ reason, origin, peer, groupId }, 'record rejected')
+  })
+
+  function indexItem (r: VerifiedRecord<ItemBody>): void {
+    if (!search.isOpen) return
+    if (r.rec.b.del) { search.remove(r.recordId); return }
+    const key = vault?.ring(r.groupId)?.get(r.rec.b.kv)
+    if (key === undefined) return
+    try {
+      const p = openItem(r, key)
+      search.put(r.recordId, r.groupId, p.type, p.content, p.meta)
+    } catch { /* unreadable items are reported when read, not indexed */ }
+  }
+
+  function rebuildIndex (): void {
+    search.close()
+    search.open()
+    for (const g of store.listGroups()) {
+      if (vault?.ring(g.gid) === undefined) continue
+      let after: { clock: number, rid: string } | undefined
+      for (;;) {
+        const rows = store.listKind(g.gid, 'item', 1000, after)
+        if (rows.length === 0) break
+        for (const row of rows) {
+          after = { clock: row.clock, rid: row.rid }
+          if (row.tomb === 0) indexItem(trustedRecord(row.bytes, row.hash) as VerifiedRecord<ItemBody>)
+        }
+      }
+    }
+  }
+
+  /** Back up the sealed vault into the personal group (keepers store it, cannot open it). */
+  function backupVault (body: VaultBody): void {
+    if (vault === undefined || !vault.unlocked) return
+    const pg = vault.personalGroupId()
+    if (!registry.has(pg)) return
+    acceptor.accept(signVaultBackup(vault.entityKey(), pg, clock.tick(), body), 'local')
+  }
+  vault?.onChange(backupVault)
+
+  return {
+    config, keeper, nodeKey, store, audit, clock, registry, acceptor, events, vault, groups, items, jobs, search, metrics, ctx, log, rejections,
+    async unlock (passphrase: string) {
+      if (vault === undefined) throw new CairnError('KEEPER_HAS_NO_KEYS', 'a keeper has no vault to unlock')
+      if (vault.unlocked) return
+      try {
+        await vault.unlock(passphrase)
+      } catch (e) {
+        audit.record('unlock-failed', {})
+        throw e
+      }
+      groups.absorbKeyEnvelopes()
+      rebuildIndex()
+      metrics.unlocked.set(1)
+      audit.record('unlocked', { entityId: vault.entityId() })
+      jobs.resume()
+    },
+    async lock () {
+      if (vault === undefined || !vault.unlocked) return
+      await jobs.stop()
+      search.close()
+      vault.lock()
+      metrics.unlocked.set(0)
+      audit.record('locked', {})
+    },
+    async close () {
+      await jobs.stop()
+      rejections.flush()
+      search.close()
+      vault?.lock()
+      store.putMeta('clock', String(clock.peek()))
+      store.close()
+    }
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Full-text search over decrypted items, in an in-memory SQLite FTS5 database
+ * (":memory:", temp_store=MEMORY): plaintext never touches disk. Built when the
+ * vault unlocks, kept current from `stored` events, dropped on lock.
+ */
+import Database, { type Database as Db, type Statement } from 'better-sqlite3'
+import { InvalidInputError } from '../util/errors.js'
+
+export interface SearchHit { itemId: string, groupId: string, snippet: string, score: number }
+
+export class SearchIndex {
+  private db: Db | undefined
+  private s: { put: Statement, del: Statement, delGroup: Statement, q: Statement, qGroup: Statement } | undefined
+
+  open (): void {
+    if (this.db !== undefined) return
+    const db = new Database(':memory:')
+    db.pragma('temp_store = MEMORY')
+    db.exec(`CREATE VIRTUAL TABLE items USING fts5(item_id UNINDEXED, group_id UNINDEXED, type, text, tokenize = 'unicode61 remove_diacritics 2')`)
+    this.db = db
+    this.s = {
+      put: db.prepare('INSERT INTO items (item_id, group_id, type, text) VALUES (?, ?, ?, ?)'),
+      del: db.prepare('DELETE FROM items WHERE item_id = ?'),
+      delGroup: db.prepare('DELETE FROM items WHERE group_id = ?'),
+      q: db.prepare(`SELECT item_id, group_id, snippet(items, 3, '[', ']', '…', 12) AS snippet, bm25(items) AS rank
+                     FROM items WHERE items MATCH ? ORDER BY rank LIMIT ?`),
+      qGroup: db.prepare(`SELECT item_id, group_id, snippet(items, 3, '[', ']', '…', 12) AS snippet, bm25(items) AS rank
+                          FROM items WHERE items MATCH ? AND group_id = ? ORDER BY rank LIMIT ?`)
+    }
+  }
+
+  get isOpen (): boolean { return this.db !== undefined }
+
+  put (itemId: string, groupId: string, type: string, content: unknown, meta: unknown): void {
+    if (this.s === undefined) return
+    this.s.del.run(itemId)
+    this.s.put.run(itemId, groupId, type, textOf(content) + (meta !== null && meta !== undefined ? ' ' + textOf(meta) : ''))
+  }
+
+  remove (itemId: string): void { this.s?.del.run(itemId) }
+  removeGroup (groupId: string): void { this.s?.delGroup.run(groupId) }
+
+  search (q: string, limit: number, groupId?: string): SearchHit[] {
+    if (this.s === undefined) return []
+    const match = toMatch(q)
+    const rows = (groupId !== undefined ? this.s.qGroup.all(match, groupId, limit) : this.s.q.all(match, limit)) as Array<{ item_id: string, group_id: string, snippet: string, rank: number }>
+    return rows.map(r => ({ itemId: r.item_id, groupId: r.group_id, snippet: r.snippet, score: Math.round(-r.rank * 1000) / 1000 }))
+  }
+
+  close (): void {
+    this.db?.close()
+    this.db = undefined
+    this.s = undefined
+  }
+}
+
+function textOf (v: unknown): string {
+  if (typeof v === 'string') return v
+  if (v === null || v === undefined) return ''
+  if (typeof v === 'object') return Object.values(v as Record<string, unknown>).map(textOf).join(' ')
+  return String(v)
+}
+
+/** User text → an FTS5 query of quoted terms (AND), so operators in input cannot break the parser. */
+function toMatch (q: string): string {
+  const terms = q.match(/[\p{L}\p{N}_]+/gu) ?? []
+  if (terms.length === 0) throw new InvalidInputError('q must contain at least one word')
+  return terms.slice(0, 32).map(t => `"${t}"`).join(' ')
+}
