@@ -26,5 +26,5 @@ const r = spawnSync(process.execPath, [
   '--import', 'tsx', '--import', join(root, 'src/polyfill/index.ts'),
   '--test', '--test-reporter=spec', `--test-concurrency=${process.env.CAIRN_TEST_CONCURRENCY ?? 2}`,
   ...files
-], { stdio: 'inherit', cwd: root, env: { ...process.env, CAIRN_TEST: '1' } })
+], { stdio: 'inherit', cwd: root, env: process.env })
 process.exit(r.status ?? 1)
