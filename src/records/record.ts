@@ -1,21 +1,26 @@
 /**
  * The signed record: the one envelope that is stored, pushed and synced.
  *
- *   { v: 1, t: kind, g: group(16), id: record(16), c: clock, s: signer(32), b: body, x: sig(64) }
+ *   CBOR array [ 1, kind, group(16), id(16), clock, signer(32), body, sig(64) ]
  *
- * Encoded as deterministic CBOR; its SHA-256 is the record hash (sync key, gossip
- * message ID, provenance link). The signature is Ed25519 by the signer entity over
- *   "cairn/<kind>/v1" || 0x00 || CBOR({v,t,g,id,c,s,b'})
- * where b' is the body with a `ct` field replaced by `ch` = SHA-256(ct), so a
- * keeper verifies every record without any key, and the header cannot be moved
- * onto other ciphertext.
+ * The signature is Ed25519 by the signer entity over
+ *   "cairn/<kind>/v1" || 0x00 || CBOR array [ 1, kind, group, id, clock, signer, body ]
+ * which is exactly the record's own bytes with the array header 0x88 → 0x87 and
+ * the trailing signature cut off. So a receiver verifies a byte slice (no
+ * re-encoding on the hot path), and since every byte but the signature is
+ * signed and OpenSSL's Ed25519 rejects malleable signatures, one record has
+ * exactly one byte string: its SHA-256 is a stable record hash (sync key, gossip
+ * message ID, provenance link). Keepers verify every record without any key.
+ * (SPEC §2 suggested signing a hash of the ciphertext instead; see docs/RECORDS.md.)
  *
- * Invariants: decode() accepts only canonical bytes within size limits whose
- * shape matches the kind; nothing here decrypts.
+ * Invariants: decodeRecord() accepts only well-formed bytes within size limits
+ * with a valid signature; nothing here decrypts.
  */
-import { decodeCanonical, encodeCanonical } from '../crypto/canonical.js'
+import { decode as cborDecode } from 'cborg'
+import { encodeCanonical } from '../crypto/canonical.js'
+import { concat, utf8 } from '../crypto/bytes.js'
 import { sha256 } from '../crypto/hash.js'
-import { sign, signedMessage, verify, type SigningKey } from '../crypto/sign.js'
+import { sign, verify, type SigningKey } from '../crypto/sign.js'
 import { bytesToUuid, entityIdFromPublicKey, type EntityId, type GroupId, type RecordId, uuidToBytes } from '../crypto/ids.js'
 import { isClock, type Clock } from '../crypto/hlc.js'
 import { IntegrityError } from '../util/errors.js'
@@ -39,7 +44,7 @@ export interface SignedRecord<B extends Body = Body> {
   x: Uint8Array
 }
 
-/** A decoded, signature-checked record with its canonical bytes and hash. */
+/** A decoded, signature-checked record with its exact bytes and hash. */
 export interface VerifiedRecord<B extends Body = Body> {
   readonly rec: SignedRecord<B>
   readonly bytes: Uint8Array
@@ -49,26 +54,64 @@ export interface VerifiedRecord<B extends Body = Body> {
   readonly signer: EntityId
 }
 
-function signingBytes (r: Omit<SignedRecord, 'x'>): Uint8Array {
-  let b: Body = r.b
-  if (b.ct instanceof Uint8Array) {
-    const { ct, ...rest } = b
-    b = { ...rest, ch: sha256(ct as Uint8Array) }
-  }
-  return signedMessage(`cairn/${r.t}/v1`, encodeCanonical({ v: r.v, t: r.t, g: r.g, id: r.id, c: r.c, s: r.s, b }))
+const SIG_TAIL = 66 // 0x58 0x40 + 64 signature bytes
+const labels = new Map<string, Uint8Array>()
+const labelOf = (t: string): Uint8Array => {
+  let l = labels.get(t)
+  if (l === undefined) { l = concat(utf8(`cairn/${t}/v1`), new Uint8Array([0])); labels.set(t, l) }
+  return l
+}
+
+/** The message the signature covers, taken straight from the record bytes. */
+function signedSlice (kind: string, bytes: Uint8Array): Uint8Array {
+  const label = labelOf(kind)
+  const n = bytes.length - SIG_TAIL
+  const out = new Uint8Array(label.length + n)
+  out.set(label, 0)
+  out[label.length] = 0x87
+  out.set(bytes.subarray(1, n), label.length + 1)
+  return out
 }
 
 export interface Unsigned<B extends Body> { t: RecordKind, groupId: GroupId, recordId: RecordId, clock: Clock, body: B }
 
+function makeVerified<B extends Body> (rec: SignedRecord<B>, bytes: Uint8Array, hash: Uint8Array, groupId: GroupId, recordId: RecordId): VerifiedRecord<B> {
+  let signer: EntityId | undefined
+  return { rec, bytes, hash, groupId, recordId, get signer () { return (signer ??= entityIdFromPublicKey(rec.s)) } }
+}
+
 export function signRecord<B extends Body> (key: SigningKey, u: Unsigned<B>): VerifiedRecord<B> {
-  const base = { v: 1 as const, t: u.t, g: uuidToBytes(u.groupId), id: uuidToBytes(u.recordId), c: u.clock, s: key.publicKey, b: u.body }
-  const x = sign(key, signingBytes(base))
-  const rec: SignedRecord<B> = { ...base, x }
-  const bytes = encodeCanonical(rec)
-  return { rec, bytes, hash: sha256(bytes), groupId: u.groupId, recordId: u.recordId, signer: entityIdFromPublicKey(key.publicKey) }
+  const g = uuidToBytes(u.groupId)
+  const id = uuidToBytes(u.recordId)
+  const unsigned = encodeCanonical([1, u.t, g, id, u.clock, key.publicKey, u.body])
+  const x = sign(key, concat(labelOf(u.t), unsigned))
+  const bytes = new Uint8Array(unsigned.length + SIG_TAIL)
+  bytes.set(unsigned, 0)
+  bytes[0] = 0x88
+  bytes[unsigned.length] = 0x58
+  bytes[unsigned.length + 1] = 0x40
+  bytes.set(x, unsigned.length + 2)
+  const rec: SignedRecord<B> = { v: 1, t: u.t, g, id, c: u.clock, s: key.publicKey, b: u.body, x }
+  return makeVerified(rec, bytes, sha256(bytes), u.groupId, u.recordId)
 }
 
 const isBytes = (v: unknown, len?: number): v is Uint8Array => v instanceof Uint8Array && (len === undefined || v.length === len)
+
+const DECODE_OPTS = { strict: true, rejectDuplicateMapKeys: true, useMaps: false, allowUndefined: false, allowIndefinite: false, allowInfinity: false, allowNaN: false }
+
+function parse (bytes: Uint8Array): SignedRecord {
+  if (bytes.length < 100 || bytes[0] !== 0x88 || bytes[bytes.length - SIG_TAIL] !== 0x58 || bytes[bytes.length - SIG_TAIL + 1] !== 0x40) throw malformed('not a record')
+  let a: unknown
+  try { a = cborDecode(bytes, DECODE_OPTS) } catch (e) { throw malformed((e as Error).message) }
+  if (!Array.isArray(a) || a.length !== 8) throw malformed('not a record')
+  const [v, t, g, id, c, s, b, x] = a as [unknown, unknown, unknown, unknown, unknown, unknown, unknown, unknown]
+  if (v !== 1) throw malformed('unknown version')
+  if (typeof t !== 'string' || !(RECORD_KINDS as readonly string[]).includes(t)) throw malformed('unknown kind')
+  if (!isBytes(g, 16) || !isBytes(id, 16) || !isBytes(s, 32) || !isBytes(x, 64)) throw malformed('bad header field')
+  if (!isClock(c)) throw malformed('bad clock')
+  if (b === null || typeof b !== 'object' || Array.isArray(b) || b instanceof Uint8Array) throw malformed('bad body')
+  return { v: 1, t: t as RecordKind, g, id, c, s, b: b as Body, x }
+}
 
 /**
  * Decode and verify untrusted bytes. Throws IntegrityError with a short reason
@@ -76,20 +119,27 @@ const isBytes = (v: unknown, len?: number): v is Uint8Array => v instanceof Uint
  */
 export function decodeRecord (bytes: Uint8Array, maxBytes = MAX_RECORD_BYTES): VerifiedRecord {
   if (bytes.length > maxBytes) throw new IntegrityError(`record is ${bytes.length} bytes; the limit is ${maxBytes}`, { reason: 'too-large' })
-  const v = decodeCanonical(bytes) as Partial<SignedRecord> | null
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw malformed('not a map')
-  const keys = Object.keys(v)
-  if (keys.length !== 8) throw malformed('unexpected fields')
-  if (v.v !== 1) throw malformed('unknown version')
-  if (typeof v.t !== 'string' || !(RECORD_KINDS as readonly string[]).includes(v.t)) throw malformed('unknown kind')
-  if (!isBytes(v.g, 16) || !isBytes(v.id, 16) || !isBytes(v.s, 32) || !isBytes(v.x, 64)) throw malformed('bad header field')
-  if (!isClock(v.c)) throw malformed('bad clock')
-  if (v.b === null || typeof v.b !== 'object' || Array.isArray(v.b) || v.b instanceof Uint8Array) throw malformed('bad body')
-  const rec = v as SignedRecord
-  if (!verify(rec.s, signingBytes(rec), rec.x)) throw new IntegrityError('signature does not verify', { reason: 'bad-signature' })
+  const rec = parse(bytes)
+  if (!verify(rec.s, signedSlice(rec.t, bytes), rec.x)) throw new IntegrityError('signature does not verify', { reason: 'bad-signature' })
+  return wrap(rec, bytes, sha256(bytes))
+}
+
+/** Verify a batch's signatures elsewhere (a worker); this does everything but the signature check. */
+export function parseUnverified (bytes: Uint8Array, maxBytes = MAX_RECORD_BYTES): { rec: SignedRecord, message: Uint8Array } {
+  if (bytes.length > maxBytes) throw new IntegrityError(`record is ${bytes.length} bytes; the limit is ${maxBytes}`, { reason: 'too-large' })
+  const rec = parse(bytes)
+  return { rec, message: signedSlice(rec.t, bytes) }
+}
+
+/** Wrap a record whose signature was checked by the caller (parseUnverified + verify). */
+export function verifiedFromParsed (rec: SignedRecord, bytes: Uint8Array): VerifiedRecord {
+  return wrap(rec, bytes, sha256(bytes))
+}
+
+function wrap (rec: SignedRecord, bytes: Uint8Array, hash: Uint8Array): VerifiedRecord {
   let groupId: GroupId
   try { groupId = bytesToUuid(rec.g) as GroupId } catch { throw malformed('bad group') }
-  return { rec, bytes, hash: sha256(bytes), groupId, recordId: bytesToUuid(rec.id) as RecordId, signer: entityIdFromPublicKey(rec.s) }
+  return makeVerified(rec, bytes, hash, groupId, bytesToUuid(rec.id) as RecordId)
 }
 
 export function malformed (what: string): IntegrityError {
@@ -98,8 +148,7 @@ export function malformed (what: string): IntegrityError {
 
 /** Re-wrap stored bytes that were verified when they arrived (no signature check). */
 export function trustedRecord (bytes: Uint8Array, hash: Uint8Array): VerifiedRecord {
-  const rec = decodeCanonical(bytes) as SignedRecord
-  return { rec, bytes, hash, groupId: bytesToUuid(rec.g) as GroupId, recordId: bytesToUuid(rec.id) as RecordId, signer: entityIdFromPublicKey(rec.s) }
+  return wrap(parse(bytes), bytes, hash)
 }
 
 /** Shape checks for bodies, used by each kind's `check…` function. */
