@@ -1,0 +1,33 @@
+/**
+ * Child-process entry for bench/lib/node.ts startNodeProcess(): runs one cairn
+ * Daemon from the TypeScript sources (no build step), prints one JSON line
+ * {apiPort, peerId, pid} on stdout when the API answers, and stops cleanly on
+ * SIGTERM/SIGINT. Arguments: <dataDir> [flagsJson]. Passphrase: env
+ * CAIRN_BENCH_PASSPHRASE (absent for keepers).
+ */
+import '../../src/polyfill/index.js'
+import { Daemon } from '../../src/node/daemon.js'
+import { silentLogger } from '../../src/util/logger.js'
+
+const [dataDir, flagsJson] = process.argv.slice(2)
+if (dataDir === undefined) {
+  process.stderr.write('usage: daemon-child.ts <dataDir> [flagsJson]\n')
+  process.exit(2)
+}
+const passphrase = process.env.CAIRN_BENCH_PASSPHRASE
+const daemon = await Daemon.start({
+  dataDir,
+  env: {},
+  log: silentLogger(),
+  flags: flagsJson !== undefined ? JSON.parse(flagsJson) : { api: { port: 0 } },
+  ...(passphrase !== undefined && passphrase !== '' ? { passphrase } : {})
+})
+let stopping = false
+const stop = (): void => {
+  if (stopping) return
+  stopping = true
+  daemon.stop().then(() => process.exit(0), (e: unknown) => { process.stderr.write(`stop failed: ${String(e)}\n`); process.exit(1) })
+}
+process.on('SIGTERM', stop)
+process.on('SIGINT', stop)
+process.stdout.write(JSON.stringify({ apiPort: daemon.apiPort, peerId: daemon.services.nodeKey.peerId, pid: process.pid }) + '\n')

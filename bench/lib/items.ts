@@ -1,0 +1,38 @@
+/**
+ * Item payloads shared by the suites, so "the same bytes" means the same thing
+ * everywhere: ~1 KiB items (SPEC §8 measures 1 KB payloads). The content is
+ * sized so the item's JSON plaintext fits the 1 KiB padding bucket; the sealed,
+ * signed envelope is then ~1.3 KiB (sampleEnvelopes reports the exact size).
+ */
+import { randomBytes } from 'node:crypto'
+import { sealItem } from '../../src/records/item.js'
+import { generateSigningKey } from '../../src/crypto/sign.js'
+import { newGroupId } from '../../src/crypto/ids.js'
+
+/** Characters of content per item: JSON plaintext ≈ 960 B → 1 KiB bucket. */
+export const CONTENT_CHARS = 900
+
+/** `n` distinct contents of CONTENT_CHARS random base64 characters (cycle through them). */
+export function contents (n: number, chars = CONTENT_CHARS): string[] {
+  return Array.from({ length: n }, () => randomBytes(Math.ceil(chars * 3 / 4) + 3).toString('base64').slice(0, chars))
+}
+
+/** The body POSTed to /api/v1/groups/:gid/items and passed to ItemService.create. */
+export const itemInput = (content: string): { content: string, type: string } => ({ content, type: 'note' })
+
+/**
+ * `n` sealed, signed item envelopes (the bytes the store keeps), built with the
+ * real sealItem under a throwaway key. Used by baselines that must write the
+ * same bytes as the store path without running it.
+ */
+export function sampleEnvelopes (n: number): Uint8Array[] {
+  const signer = generateSigningKey()
+  const key = new Uint8Array(randomBytes(32))
+  const gid = newGroupId()
+  const cs = contents(Math.min(n, 256))
+  const base = Date.now() * 65536
+  return Array.from({ length: n }, (_, i) => sealItem({
+    signer, groupId: gid, clock: base + i, keyVersion: 1, key,
+    plain: { type: 'note', content: cs[i % cs.length]!, meta: null, createdAt: base + i }
+  }).bytes)
+}

@@ -1,0 +1,110 @@
+/**
+ * Real cairn nodes for benchmarks, in two forms:
+ *
+ *  openLocalServices(ctx)    the node's services (store, vault, groups, items,
+ *                            jobs) in this process, no network and no HTTP: the
+ *                            store path without transport costs
+ *  startNodeProcess(ctx, …)  a Daemon in its own OS process (bench/lib/daemon-child.ts
+ *                            under tsx, so no build is needed), reached over its
+ *                            HTTP API; stopped by the suite's cleanup
+ *
+ * Both work on data dirs made by initBenchNode (the real `initNode`: node key,
+ * vault, personal group). Multi-node suites (replication, sync, catch-up,
+ * circles) start several processes and pass `flags` (listen addresses,
+ * bootstrap, keeper mode) exactly as `cairn start` flags would set them.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { initNode, type InitResult } from '../../src/node/init.js'
+import { loadConfig, type Overrides } from '../../src/config/load.js'
+import { loadNodeKey } from '../../src/node/node-key.js'
+import { dataPaths } from '../../src/node/paths.js'
+import { buildServices, type Services } from '../../src/node/services.js'
+import { silentLogger } from '../../src/util/logger.js'
+import { ApiClient } from './http-client.js'
+import type { SuiteContext } from './types.js'
+
+export const BENCH_PASSPHRASE = 'cairn bench passphrase, not a secret'
+const ROOT = resolve(import.meta.dirname, '../..')
+const CHILD = join(ROOT, 'bench/lib/daemon-child.ts')
+
+/** `cairn init` into a fresh temp dir (removed after the suite). */
+export async function initBenchNode (ctx: SuiteContext, o: { keeper?: boolean } = {}): Promise<InitResult> {
+  const dataDir = ctx.tempDir(o.keeper === true ? 'cairn-bench-keeper-' : 'cairn-bench-node-')
+  return initNode({ dataDir, keeper: o.keeper === true, ...(o.keeper === true ? {} : { passphrase: BENCH_PASSPHRASE }), env: {} })
+}
+
+/** A node's local services, unlocked, in this process; closed by the suite's cleanup. */
+export async function openLocalServices (ctx: SuiteContext, dataDir?: string): Promise<{ s: Services, dataDir: string, personalGroupId: string | null }> {
+  const init = dataDir === undefined ? await initBenchNode(ctx) : undefined
+  const dir = dataDir ?? init!.dataDir
+  const config = loadConfig(dir, { env: {} })
+  const s = buildServices(config, loadNodeKey(dataPaths(dir).nodeKey), silentLogger())
+  ctx.defer(() => s.close())
+  if (!s.keeper) await s.unlock(BENCH_PASSPHRASE)
+  return { s, dataDir: dir, personalGroupId: init?.personalGroupId ?? s.vault?.personalGroupId() ?? null }
+}
+
+export interface NodeProcessHandle {
+  proc: ChildProcess
+  dataDir: string
+  apiPort: number
+  peerId: string
+  token: string
+  api: ApiClient
+  /** SIGTERM and wait (SIGKILL after 15 s). Idempotent. */
+  stop: () => Promise<void>
+}
+
+export interface StartNodeOptions {
+  keeper?: boolean
+  /** Config overrides as `cairn start` flags would set them (merged over API port 0, loopback listen). */
+  flags?: Overrides
+  /** Sockets the API client may open (set ≥ your concurrency). */
+  maxSockets?: number
+  /** Environment for the child (CAIRN_* config variables). */
+  env?: NodeJS.ProcessEnv
+}
+
+/** Start a Daemon in its own process on an initialised data dir; stopped by the suite's cleanup. */
+export async function startNodeProcess (ctx: SuiteContext, dataDir: string, o: StartNodeOptions = {}): Promise<NodeProcessHandle> {
+  const flags: Overrides = {
+    ...o.flags,
+    api: { port: 0, ...o.flags?.api },
+    network: { listen: ['/ip4/127.0.0.1/tcp/0'], ...o.flags?.network },
+    ...(o.keeper === true ? { node: { keeper: true, ...o.flags?.node } } : {})
+  }
+  const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, dataDir, JSON.stringify(flags)], {
+    cwd: ROOT,
+    env: { ...process.env, ...o.env, CAIRN_PASSPHRASE: undefined, CAIRN_BENCH_PASSPHRASE: o.keeper === true ? '' : BENCH_PASSPHRASE } as NodeJS.ProcessEnv,
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let stderr = ''
+  proc.stderr!.on('data', d => { stderr = (stderr + String(d)).slice(-4000) })
+  const exited = new Promise<void>(resolve => proc.once('exit', () => resolve()))
+  const stop = async (): Promise<void> => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return
+    proc.kill('SIGTERM')
+    const t = setTimeout(() => proc.kill('SIGKILL'), 15_000)
+    await exited
+    clearTimeout(t)
+  }
+  ctx.defer(stop)
+  const info = await new Promise<{ apiPort: number, peerId: string }>((resolve, reject) => {
+    let out = ''
+    const t = setTimeout(() => reject(new Error(`node process did not start within 60 s: ${stderr}`)), 60_000)
+    proc.stdout!.on('data', d => {
+      out += String(d)
+      const nl = out.indexOf('\n')
+      if (nl < 0) return
+      clearTimeout(t)
+      try { resolve(JSON.parse(out.slice(0, nl))) } catch (e) { reject(new Error(`node process printed ${out.slice(0, 200)}: ${String(e)}`)) }
+    })
+    proc.once('exit', code => { clearTimeout(t); reject(new Error(`node process exited with ${code}: ${stderr}`)) })
+  })
+  const token = readFileSync(dataPaths(dataDir).apiToken, 'utf8').trim()
+  const api = new ApiClient(info.apiPort, token, { maxSockets: o.maxSockets ?? 64 })
+  ctx.defer(() => api.close())
+  return { proc, dataDir, apiPort: info.apiPort, peerId: info.peerId, token, api, stop }
+}

@@ -1,0 +1,17 @@
+/**
+ * The suite registry: `npm run bench` runs these in this order; `npm run bench
+ * -- <name>…` runs the named ones. To add a suite, write bench/suites/<name>.ts
+ * exporting a Suite and add it here (see bench/README.md).
+ */
+import type { Suite } from '../lib/types.js'
+import { cryptoSuite } from './crypto.js'
+import { storeSuite } from './store.js'
+import { httpSuite } from './http.js'
+import { rotationSuite } from './rotation.js'
+
+export const SUITES: readonly Suite[] = [
+  cryptoSuite,
+  storeSuite,
+  httpSuite,
+  rotationSuite
+]
