@@ -106,3 +106,27 @@ test('a record forged by an outsider is not stored and does not show up', async 
   assert.equal(res.reason, 'not-a-member')
   assertErrorEnvelope(await n.api('GET', `/api/v1/items/${forged.recordId}`), 404, 'NOT_FOUND')
 })
+
+test('after an admin rotates the key, another author\'s item still reads, with its author', async () => {
+  const fresh = sealItem({ signer: other, groupId: gid, clock: clock.tick(), keyVersion: head.rec.b.kv, key, plain: { type: 'note', content: 'owner item before rotation', meta: null, createdAt: clock.peek() } })
+  assert.equal(n.daemon.services.acceptor.acceptBytes(fresh.bytes, 'push').status, 'stored')
+  const rot = await n.api('POST', `/api/v1/groups/${gid}/rotate`)
+  assert.equal(rot.status, 202)
+  const job = await n.daemon.services.jobs.settle(rot.json.jobId)
+  assert.equal(job?.state, 'done')
+  const it = await n.ok('GET', `/api/v1/items/${fresh.recordId}`)
+  assert.equal(it.content, 'owner item before rotation')
+  assert.equal(it.keyVersion, head.rec.b.kv + 1)
+  assert.equal(it.author, otherId)
+})
+
+test('after an admin\'s re-encryption, provenance still shows the item created by its author, with the author\'s signature', { todo: 'bug: re-encryption replaces the author-signed version without keeping it (acceptor.merge skips history on equal clocks), so provenance reports the item as created by the re-encrypting admin and the author\'s signature is gone' }, async () => {
+  const fresh = sealItem({ signer: other, groupId: gid, clock: clock.tick(), keyVersion: n.daemon.services.registry.chain(gid)!.current().kv, key: n.daemon.services.groups.keyFor(gid, n.daemon.services.registry.chain(gid)!.current().kv), plain: { type: 'note', content: 'provenance check', meta: null, createdAt: clock.peek() } })
+  assert.equal(n.daemon.services.acceptor.acceptBytes(fresh.bytes, 'push').status, 'stored')
+  const rot = await n.ok('POST', `/api/v1/groups/${gid}/rotate`)
+  assert.equal((await n.daemon.services.jobs.settle(rot.jobId))?.state, 'done')
+  const it = await n.ok('GET', `/api/v1/items/${fresh.recordId}`)
+  assert.equal(it.provenance[0].action, 'created')
+  assert.equal(it.provenance[0].by, otherId, `provenance says created by ${it.provenance[0].by}`)
+  assert.equal(it.provenance[0].hash, Buffer.from(fresh.hash).toString('hex'))
+})
