@@ -28,13 +28,15 @@ export type Origin = 'local' | 'push' | 'sync' | 'delivery' | 'recovery'
 
 export interface AcceptResult { status: 'stored' | 'duplicate' | 'stale' | 'rejected', reason?: RejectReason }
 
-export interface StoredEvent { record: VerifiedRecord, origin: Origin, replaced: boolean }
+export interface StoredEvent { record: VerifiedRecord, origin: Origin, replaced: boolean, previousHash?: Uint8Array }
 
 export interface AcceptorEvents extends Record<string, unknown> {
   stored: StoredEvent
   rejected: { reason: RejectReason, origin: Origin, peer?: string, groupId?: string }
   'group-added': { groupId: string }
   'descriptor': { groupId: string, descriptor: Descriptor }
+  /** Records removed without a replacement (tombstone expiry, group dropped). */
+  'removed': { groupId: string, hashes: Uint8Array[] | 'all' }
 }
 
 export interface AcceptorOptions {
@@ -79,17 +81,27 @@ export class Acceptor {
         return this.reject(reason ?? 'malformed', origin, peer)
       }
     })
-    const order = decoded.map((_, i) => i).sort((a, b) => rank(decoded[a]!) - rank(decoded[b]!))
-    const out: AcceptResult[] = new Array(decoded.length)
-    const newGroups = this.adoptNewGroups(decoded.filter(isRecord), origin, peer)
+    return this.acceptVerifiedMany(decoded, origin, peer)
+  }
+
+  /** Batch of records whose signatures and shapes were already checked (or earlier results to pass through). */
+  acceptVerifiedMany (items: Array<VerifiedRecord | AcceptResult>, origin: Origin, peer?: string): AcceptResult[] {
+    const order = items.map((_, i) => i).sort((a, b) => rank(items[a]!) - rank(items[b]!))
+    const out: AcceptResult[] = new Array(items.length)
+    const newGroups = this.adoptNewGroups(items.filter(isRecord), origin, peer)
     this.o.store.tx(() => {
       for (const i of order) {
-        const d = decoded[i]!
+        const d = items[i]!
         if (!isRecord(d)) { out[i] = d; continue }
         out[i] = newGroups.get(d) ?? this.accept(d, origin, peer)
       }
     })
     return out
+  }
+
+  /** Count a record refused before it reached the acceptor (failed signature in a worker). */
+  rejectUnverified (reason: RejectReason, origin: Origin, peer?: string): AcceptResult {
+    return this.reject(reason, origin, peer)
   }
 
   /**
@@ -134,9 +146,11 @@ export class Acceptor {
     })
     this.o.registry.set(gid, chain)
     for (const d of chain.all()) this.o.clock.observe(d.rec.c)
-    this.o.events.emit('group-added', { groupId: gid })
-    for (const d of chain.all()) this.o.events.emit('stored', { record: d, origin, replaced: false })
-    this.o.events.emit('descriptor', { groupId: gid, descriptor: chain.head() })
+    this.o.store.afterCommit(() => {
+      this.o.events.emit('group-added', { groupId: gid })
+      for (const d of chain.all()) this.o.events.emit('stored', { record: d, origin, replaced: false })
+      this.o.events.emit('descriptor', { groupId: gid, descriptor: chain.head() })
+    })
     return { status: 'stored' }
   }
 
@@ -150,8 +164,10 @@ export class Acceptor {
     })
     chain.append(d)
     this.o.clock.observe(d.rec.c)
-    this.o.events.emit('stored', { record: d, origin, replaced: false })
-    this.o.events.emit('descriptor', { groupId: d.groupId, descriptor: d })
+    this.o.store.afterCommit(() => {
+      this.o.events.emit('stored', { record: d, origin, replaced: false })
+      this.o.events.emit('descriptor', { groupId: d.groupId, descriptor: d })
+    })
     return { status: 'stored' }
   }
 
@@ -177,7 +193,8 @@ export class Acceptor {
       store.putHead(this.row(r, kv))
     })
     this.o.clock.observe(r.rec.c)
-    this.o.events.emit('stored', { record: r, origin, replaced: head !== undefined })
+    const ev: StoredEvent = { record: r, origin, replaced: head !== undefined, ...(head !== undefined ? { previousHash: new Uint8Array(head.hash) } : {}) }
+    this.o.store.afterCommit(() => this.o.events.emit('stored', ev))
     return { status: 'stored' }
   }
 

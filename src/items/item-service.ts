@@ -136,21 +136,25 @@ export class ItemService {
 
   private write (gid: string, kv: number, plain: ItemPlain | null, existing: VerifiedRecord<ItemBody> | undefined): WriteResult {
     const vault = requireVault(this.ctx)
-    const usage = this.ctx.store.bumpKeyUsage(gid, kv, plain === null ? 0 : 1)
-    if (usage >= KEY_USAGE_LIMIT) throw new CairnError('CONFLICT', `key version ${kv} of this group has sealed ${usage} items; rotate the key (cairn rotate) before writing more`)
-    const clock = this.ctx.clock.tick()
-    if (plain !== null && existing === undefined) plain.createdAt = clock
-    const r = sealItem({
-      signer: vault.entityKey(), groupId: gid as GroupId, clock, keyVersion: kv, key: this.groups.keyFor(gid, kv), plain,
-      ...(existing !== undefined ? { existing: { author: existing.rec.b.a, nonce: existing.rec.b.n, prevHash: existing.hash } } : {})
+    const key = this.groups.keyFor(gid, kv)
+    // One transaction (one fsync) for the usage counter and the record.
+    return this.ctx.store.tx(() => {
+      const usage = this.ctx.store.bumpKeyUsage(gid, kv, plain === null ? 0 : 1)
+      if (usage >= KEY_USAGE_LIMIT) throw new CairnError('CONFLICT', `key version ${kv} of this group has sealed ${usage} items; rotate the key (cairn rotate) before writing more`)
+      const clock = this.ctx.clock.tick()
+      if (plain !== null && existing === undefined) plain.createdAt = clock
+      const r = sealItem({
+        signer: vault.entityKey(), groupId: gid as GroupId, clock, keyVersion: kv, key, plain,
+        ...(existing !== undefined ? { existing: { author: existing.rec.b.a, nonce: existing.rec.b.n, prevHash: existing.hash } } : {})
+      })
+      const res = this.ctx.acceptor.accept(r, 'local')
+      if (res.status !== 'stored') throw new CairnError('CONFLICT', `the write was not stored (${res.reason ?? res.status}); retry`)
+      if (usage === KEY_USAGE_ROTATE_AT) this.ctx.audit.record('key-usage-high', { groupId: gid, keyVersion: kv, count: usage })
+      return {
+        id: r.recordId, groupId: gid, author: entityIdFromPublicKey(r.rec.b.a), keyVersion: kv,
+        updatedAt: clockToIso(clock), contentHash: plain === null ? '' : contentHashOf(plain)
+      }
     })
-    const res = this.ctx.acceptor.accept(r, 'local')
-    if (res.status !== 'stored') throw new CairnError('CONFLICT', `the write was not stored (${res.reason ?? res.status}); retry`)
-    if (usage === KEY_USAGE_ROTATE_AT) this.ctx.audit.record('key-usage-high', { groupId: gid, keyVersion: kv, count: usage })
-    return {
-      id: r.recordId, groupId: gid, author: entityIdFromPublicKey(r.rec.b.a), keyVersion: kv,
-      updatedAt: clockToIso(clock), contentHash: plain === null ? '' : contentHashOf(plain)
-    }
   }
 
   private plainFrom (inp: ItemInput, createdAt: number): ItemPlain {

@@ -18,6 +18,7 @@ import { loadNodeKey } from './node-key.js'
 import { dataPaths, type DataPaths } from './paths.js'
 import { buildServices, type Services } from './services.js'
 import { VERSION } from './version.js'
+import { startNetwork, type Network } from './network.js'
 
 export interface DaemonOptions {
   dataDir: string
@@ -32,6 +33,7 @@ export class Daemon {
   apiPort = 0
   private readonly listeners = new Set<(e: NodeEvent) => void>()
   private stopping: Promise<void> | undefined
+  net: Network | undefined
 
   private constructor (readonly config: Config, readonly s: Services, readonly paths: DataPaths, readonly identity: Identity, readonly log: Logger) {}
 
@@ -46,18 +48,23 @@ export class Daemon {
     const log = o.log ?? createLogger(config.log.level, (o.env ?? process.env).CAIRN_LOG_FILE)
     claimPidFile(paths.pid)
     let s: Services | undefined
+    let dRef: Daemon | undefined
     try {
       const nodeKey = loadNodeKey(paths.nodeKey)
       s = buildServices(config, nodeKey, log)
       const d = new Daemon(config, s, paths, identity, log)
+      dRef = d
       d.wireEvents()
       if (o.passphrase !== undefined && !identity.keeper) await s.unlock(o.passphrase)
+      d.net = await startNetwork(config, s)
+      if (s.vault?.unlocked === true) await d.net.replicator.unlocked()
       await d.startApi()
       writeFileAtomic(paths.pid, JSON.stringify({ pid: process.pid, apiPort: d.apiPort, apiHost: config.api.host, peerId: nodeKey.peerId, startedAt: new Date().toISOString() }) + '\n', 0o600)
       s.audit.record('started', { peerId: nodeKey.peerId, keeper: identity.keeper })
       log.info({ peerId: nodeKey.peerId, apiPort: d.apiPort, keeper: identity.keeper }, 'cairn node started')
       return d
     } catch (e) {
+      await dRef?.net?.stop().catch(() => {})
       await s?.close().catch(() => {})
       try { unlinkSync(paths.pid) } catch {}
       throw e
@@ -80,11 +87,11 @@ export class Daemon {
     return {
       peerId: this.s.nodeKey.peerId,
       entityId: unlocked ? v!.entityId() : this.identity.entityId,
-      listenAddrs: [],
+      listenAddrs: this.net?.libp2p.getMultiaddrs().map(String) ?? [],
       unlocked,
       keeper: this.s.keeper,
       personalGroupId: unlocked ? v!.personalGroupId() : this.identity.personalGroupId,
-      counts: { groups: this.s.store.listGroups().length, items: this.s.store.countAllItems(), peers: 0 },
+      counts: { groups: this.s.store.listGroups().length, items: this.s.store.countAllItems(), peers: this.net?.libp2p.getPeers().length ?? 0 },
       version: VERSION
     }
   }
@@ -94,7 +101,7 @@ export class Daemon {
     return {
       dataDir: this.config.dataDir,
       status: () => this.status(),
-      unlock: async (p) => { await s.unlock(p); this.emit({ type: 'unlocked', at: new Date().toISOString() }) },
+      unlock: async (p) => { await s.unlock(p); await this.net?.replicator.unlocked(); this.emit({ type: 'unlocked', at: new Date().toISOString() }) },
       lock: async () => { await s.lock(); this.emit({ type: 'locked', at: new Date().toISOString() }) },
       groups: s.groups,
       items: s.items,
@@ -108,12 +115,25 @@ export class Daemon {
       auditList: (since, limit) => s.audit.list(since, limit),
       auditVerify: () => s.audit.verify(),
       metrics: async () => ({ contentType: s.metrics.contentType, text: await s.metrics.text() }),
-      peers: () => [],
-      dial: async () => { throw new CairnError('NO_PEERS', 'networking is not running on this node') },
-      sync: async () => ({ peers: [] }),
-      onGroupChanged: async () => {},
+      peers: () => this.network().replicator.peers(),
+      dial: async (addr) => await this.network().replicator.dial(addr),
+      sync: async (gid) => {
+        if (s.registry.chain(gid) === undefined) throw new CairnError('NOT_FOUND', `no group ${gid} on this node`)
+        return await this.network().replicator.syncGroup(gid)
+      },
+      onGroupChanged: async (gid, hint) => {
+        if (hint?.multiaddr !== undefined) {
+          const chain = s.registry.chain(gid)
+          for (const k of chain?.current().k ?? []) if (hint.multiaddr.includes(k)) this.network().replicator.deliverTo(k, gid, hint.multiaddr)
+        }
+      },
       subscribe: fn => { this.listeners.add(fn); return () => { this.listeners.delete(fn) } }
     }
+  }
+
+  network (): Network {
+    if (this.net === undefined) throw new CairnError('UNAVAILABLE', 'networking is not running on this node')
+    return this.net
   }
 
   private async startApi (): Promise<void> {
@@ -133,6 +153,7 @@ export class Daemon {
     this.stopping ??= (async () => {
       this.log.info('cairn node stopping')
       await this.app?.close().catch(() => {})
+      await this.net?.stop().catch(e => this.log.warn({ err: (e as Error).message }, 'network stop failed'))
       this.s.audit.record('stopped', {})
       this.s.audit.checkpoint()
       await this.s.close()

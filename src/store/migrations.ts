@@ -80,6 +80,20 @@ const steps: string[] = [
     count INTEGER NOT NULL,
     PRIMARY KEY (gid, kv)
   ) WITHOUT ROWID;
+  `,
+  // 2: delivery outbox (descriptors and keys handed to keepers and new members), vault lookup by entity
+  `
+  CREATE TABLE outbox (
+    target     TEXT    NOT NULL,
+    gid        TEXT    NOT NULL,
+    created    INTEGER NOT NULL,
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    next_at    INTEGER NOT NULL,
+    last_error TEXT,
+    hint       TEXT,
+    PRIMARY KEY (target, gid)
+  ) WITHOUT ROWID;
+  CREATE INDEX records_vault_by_signer ON records (signer) WHERE kind = 'vault';
   `
 ]
 

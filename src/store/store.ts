@@ -32,6 +32,8 @@ export interface JobRow {
   params: string, error: string | null, created: number, updated: number
 }
 
+export interface OutboxRow { target: string, gid: string, created: number, attempts: number, next_at: number, last_error: string | null, hint: string | null }
+
 export interface AuditRow { seq: number, at: number, kind: string, data: string, prev: Buffer, hash: Buffer }
 
 const META_COLS = 'gid, rid, kind, clock, kv, signer, author, tomb, hash, size, received'
@@ -107,11 +109,51 @@ export class Store {
       auditTail: p('SELECT * FROM audit ORDER BY seq DESC LIMIT 1'),
       auditPut: p('INSERT INTO audit (seq, at, kind, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?)'),
       auditList: p('SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?'),
-      auditCount: p('SELECT count(*) AS n FROM audit')
+      auditCount: p('SELECT count(*) AS n FROM audit'),
+      outboxPut: p(`INSERT INTO outbox (target, gid, created, attempts, next_at, last_error, hint) VALUES (@target, @gid, @created, 0, @next_at, NULL, @hint)
+                    ON CONFLICT (target, gid) DO UPDATE SET next_at = excluded.next_at, attempts = 0, hint = coalesce(excluded.hint, hint)`),
+      outboxDue: p('SELECT * FROM outbox WHERE next_at <= ? ORDER BY next_at LIMIT ?'),
+      outboxAll: p('SELECT * FROM outbox ORDER BY created'),
+      outboxFail: p('UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE target = ? AND gid = ?'),
+      outboxDone: p('DELETE FROM outbox WHERE target = ? AND gid = ?'),
+      outboxWake: p('UPDATE outbox SET next_at = 0 WHERE target = ?'),
+      vaultBySigner: p("SELECT * FROM records WHERE kind = 'vault' AND signer = ? ORDER BY clock DESC LIMIT 1"),
+      countKindAll: p('SELECT kind, count(*) AS n FROM records WHERE gid = ? GROUP BY kind')
     }
   }
 
-  tx<T> (fn: () => T): T { return this.db.transaction(fn)() }
+  private depth = 0
+  private afterCommitQueue: Array<() => void> = []
+
+  /**
+   * Run fn in a transaction (nested calls become savepoints). Hooks registered
+   * with afterCommit() run once the outermost transaction has committed, and
+   * are dropped if it rolls back.
+   */
+  tx<T> (fn: () => T): T {
+    this.depth++
+    let out: T
+    try {
+      out = this.db.transaction(fn)()
+    } catch (e) {
+      this.depth--
+      if (this.depth === 0) this.afterCommitQueue = []
+      throw e
+    }
+    this.depth--
+    if (this.depth === 0 && this.afterCommitQueue.length > 0) {
+      const q = this.afterCommitQueue
+      this.afterCommitQueue = []
+      for (const f of q) f()
+    }
+    return out
+  }
+
+  /** Run now, or after the current outermost transaction commits. */
+  afterCommit (fn: () => void): void {
+    if (this.depth === 0) fn()
+    else this.afterCommitQueue.push(fn)
+  }
 
   getHead (gid: string, rid: string): RecordRow | undefined { return this.s.getHead!.get(gid, rid) as RecordRow | undefined }
   getHeadMeta (gid: string, rid: string): RecordMeta | undefined { return this.s.getHeadMeta!.get(gid, rid) as RecordMeta | undefined }
@@ -199,6 +241,19 @@ export class Store {
   auditAppend (row: AuditRow): void { this.s.auditPut!.run(row.seq, row.at, row.kind, row.data, row.prev, row.hash) }
   auditList (afterSeq: number, limit: number): AuditRow[] { return this.s.auditList!.all(afterSeq, limit) as AuditRow[] }
   auditCount (): number { return (this.s.auditCount!.get() as { n: number }).n }
+
+  enqueueDelivery (target: string, gid: string, hint?: string): void { this.s.outboxPut!.run({ target, gid, created: Date.now(), next_at: 0, hint: hint ?? null }) }
+  dueDeliveries (now: number, limit: number): OutboxRow[] { return this.s.outboxDue!.all(now, limit) as OutboxRow[] }
+  allDeliveries (): OutboxRow[] { return this.s.outboxAll!.all() as OutboxRow[] }
+  deliveryFailed (target: string, gid: string, nextAt: number, error: string): void { this.s.outboxFail!.run(nextAt, error.slice(0, 500), target, gid) }
+  deliveryDone (target: string, gid: string): void { this.s.outboxDone!.run(target, gid) }
+  /** A target became reachable: retry its deliveries now. */
+  wakeDeliveries (target: string): void { this.s.outboxWake!.run(target) }
+  /** The newest vault backup signed by an entity, in any group held here. */
+  vaultBackupOf (signer: Uint8Array): RecordRow | undefined { return this.s.vaultBySigner!.get(signer) as RecordRow | undefined }
+  kindCounts (gid: string): Record<string, number> {
+    return Object.fromEntries((this.s.countKindAll!.all(gid) as Array<{ kind: string, n: number }>).map(r => [r.kind, r.n]))
+  }
 
   integrityCheck (): string { return String(this.db.pragma('integrity_check', { simple: true })) }
 

@@ -1,0 +1,71 @@
+/**
+ * Starts libp2p and the replication services for a node, and stops them in
+ * reverse order. Bootstrap peers are dialled at start and redialled while
+ * unreachable (the bootstrap module only announces them).
+ */
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Config } from '../config/schema.js'
+import { hkdf } from '../crypto/kdf.js'
+import { createNetwork, type CairnLibp2p } from '../replication/libp2p-node.js'
+import { Replicator } from '../replication/replicator.js'
+import { CairnError } from '../util/errors.js'
+import type { Services } from './services.js'
+
+export interface Network { libp2p: CairnLibp2p, replicator: Replicator, stop: () => Promise<void> }
+
+export async function startNetwork (config: Config, s: Services): Promise<Network> {
+  let libp2p: CairnLibp2p
+  try {
+    libp2p = await createNetwork({
+      privateKey: s.nodeKey.privateKey,
+      listen: config.network.listen,
+      announce: config.network.announce,
+      bootstrap: config.network.bootstrap,
+      dht: config.network.dht,
+      inboundPerSecond: config.network.inbound_per_second,
+      maxConnections: config.network.max_connections,
+      maxRecordBytes: config.replication.max_record_bytes,
+      privateAddresses: true
+    })
+  } catch (e) {
+    const msg = (e as Error).message
+    throw new CairnError('CONFIG', `cannot start networking on ${config.network.listen.join(', ')}: ${msg}${/EADDRINUSE|in use/.test(msg) ? ' (the port is in use: pick another with --listen)' : ''}`)
+  }
+  const replicator = new Replicator({
+    libp2p, store: s.store, registry: s.registry, acceptor: s.acceptor, events: s.events, vault: s.vault, clock: s.clock,
+    metrics: s.metrics, log: s.log, keeper: s.keeper, audit: (k, d) => s.audit.record(k, d),
+    decoySecret: hkdf(s.nodeKey.signing.seed, new Uint8Array(0), 'cairn/recover-decoy/v1'),
+    chattyIntervalMs: config.replication.chatty_interval_seconds * 1000,
+    taciturnIntervalMs: config.replication.taciturn_interval_seconds * 1000,
+    requestTimeoutMs: config.replication.request_timeout_ms,
+    maxRecordBytes: config.replication.max_record_bytes
+  })
+  await replicator.start()
+  let stopped = false
+  const dialBootstrap = async (): Promise<void> => {
+    for (const a of config.network.bootstrap) {
+      if (stopped) return
+      try {
+        const ma = multiaddr(a)
+        const pid = /\/p2p\/([^/]+)/.exec(a)?.[1]
+        if (pid !== undefined && libp2p.getConnections().some(c => c.remotePeer.toString() === pid)) continue
+        await libp2p.dial(ma, { signal: AbortSignal.timeout(config.replication.request_timeout_ms) })
+      } catch (e) {
+        s.log.debug({ addr: a, err: (e as Error).message }, 'bootstrap dial failed')
+      }
+    }
+  }
+  void dialBootstrap()
+  const redial = setInterval(() => { void dialBootstrap() }, 5000)
+  redial.unref()
+  return {
+    libp2p,
+    replicator,
+    stop: async () => {
+      stopped = true
+      clearInterval(redial)
+      await replicator.stop()
+      await libp2p.stop()
+    }
+  }
+}

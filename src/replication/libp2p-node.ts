@@ -1,0 +1,81 @@
+/**
+ * The libp2p node: TCP, Noise, Yamux, identify, ping, kad-dht (own protocol
+ * prefix; peer routing only), gossipsub (StrictNoSign: records carry their own
+ * signatures, so message IDs are record hashes), bootstrap list.
+ *
+ * Loopback-friendly settings (FIELD-NOTES): inbound threshold raised from 5/s,
+ * kad-dht keeps private addresses and runs in server mode, so a cluster on one
+ * machine finds itself.
+ */
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { bootstrap } from '@libp2p/bootstrap'
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
+import { gossipsub, StrictNoSign, type GossipSub } from '@libp2p/gossipsub'
+import type { PrivateKey } from '@libp2p/interface'
+import type { Message } from '@libp2p/gossipsub'
+import { sha256 } from '../crypto/hash.js'
+
+export const DHT_PROTOCOL = '/cairn/kad/1.0.0'
+
+export interface NetworkInit {
+  privateKey: PrivateKey
+  listen: string[]
+  announce: string[]
+  bootstrap: string[]
+  dht: boolean
+  inboundPerSecond: number
+  maxConnections: number
+  maxRecordBytes: number
+  /** Keep private/loopback addresses in the DHT (true for local clusters). */
+  privateAddresses: boolean
+}
+
+export type CairnLibp2p = Libp2p<{ identify: unknown, ping: unknown, pubsub: GossipSub, dht?: unknown }>
+
+/** Gossipsub message ID = SHA-256 of the record bytes (the record hash). */
+const msgIdFn = (m: Message): Uint8Array => sha256(m.data)
+
+export async function createNetwork (o: NetworkInit): Promise<CairnLibp2p> {
+  const services: Record<string, unknown> = {
+    identify: identify(),
+    ping: ping(),
+    pubsub: gossipsub({
+      globalSignaturePolicy: StrictNoSign,
+      msgIdFn,
+      fastMsgIdFn: (m: { data?: Uint8Array }) => Buffer.from(sha256(m.data ?? new Uint8Array(0))).toString('base64'),
+      asyncValidation: true,
+      allowPublishToZeroTopicPeers: true,
+      emitSelf: false,
+      maxInboundDataLength: o.maxRecordBytes + 64 * 1024,
+      heartbeatInterval: 700
+    })
+  }
+  if (o.dht) {
+    services.dht = kadDHT({
+      protocol: DHT_PROTOCOL,
+      clientMode: false,
+      peerInfoMapper: o.privateAddresses ? passthroughMapper : removePrivateAddressesMapper
+    })
+  }
+  const node = await createLibp2p({
+    privateKey: o.privateKey,
+    addresses: { listen: o.listen, announce: o.announce },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery: o.bootstrap.length > 0 ? [bootstrap({ list: o.bootstrap, timeout: 100 })] : [],
+    connectionManager: {
+      inboundConnectionThreshold: o.inboundPerSecond,
+      maxConnections: o.maxConnections,
+      maxIncomingPendingConnections: 100,
+      dialTimeout: 10_000
+    },
+    services: services as never
+  })
+  return node as unknown as CairnLibp2p
+}

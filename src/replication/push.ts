@@ -1,0 +1,85 @@
+/**
+ * Chatty push over gossipsub. Topic of a group = "cairn/g/" + hex(SHA-256("cairn/topic/v1" || groupId)):
+ * never a readable name, and not the group ID itself. Message data = the record
+ * bytes; message ID = the record hash (StrictNoSign: records carry their own
+ * signatures). Taciturn groups are never published or subscribed.
+ *
+ * Validation is asynchronous (gossipsub `asyncValidation`): a received message
+ * is forwarded to the mesh only after the Acceptor stored it or already had it;
+ * anything the gates refuse is reported Reject, which also lowers the sender's
+ * gossipsub score. Our own view being behind (descriptor not yet here) is Ignore.
+ */
+import { TopicValidatorResult, type GossipsubMessage } from '@libp2p/gossipsub'
+import { taggedHash } from '../crypto/hash.js'
+import { uuidToBytes } from '../crypto/ids.js'
+import type { Acceptor } from '../groups/acceptor.js'
+import type { RejectReason } from '../groups/gates.js'
+import type { Logger } from '../util/logger.js'
+import type { CairnLibp2p } from './libp2p-node.js'
+
+const IGNORE: ReadonlySet<RejectReason> = new Set(['unknown-group', 'before-group', 'not-a-member', 'bad-key-version', 'descriptor-gap', 'not-for-us'])
+
+export const topicOf = (gid: string): string => 'cairn/g/' + Buffer.from(taggedHash('cairn/topic/v1', uuidToBytes(gid))).toString('hex')
+
+export interface PushDeps {
+  libp2p: CairnLibp2p
+  acceptor: Acceptor
+  log: Logger
+  onPublished: () => void
+  onReceived: () => void
+}
+
+export class PushService {
+  private readonly topics = new Map<string, string>() // topic → gid
+  private readonly onMessage = (e: CustomEvent<GossipsubMessage>): void => { this.receive(e.detail) }
+
+  constructor (private readonly d: PushDeps) {}
+
+  get pubsub (): CairnLibp2p['services']['pubsub'] { return this.d.libp2p.services.pubsub }
+
+  start (): void { this.pubsub.addEventListener('gossipsub:message', this.onMessage) }
+  stop (): void { this.pubsub.removeEventListener('gossipsub:message', this.onMessage) }
+
+  subscribe (gid: string): void {
+    const t = topicOf(gid)
+    if (this.topics.has(t)) return
+    this.topics.set(t, gid)
+    this.pubsub.subscribe(t)
+  }
+
+  unsubscribe (gid: string): void {
+    const t = topicOf(gid)
+    if (!this.topics.delete(t)) return
+    this.pubsub.unsubscribe(t)
+  }
+
+  subscribed (gid: string): boolean { return this.topics.has(topicOf(gid)) }
+
+  async publish (gid: string, bytes: Uint8Array): Promise<void> {
+    try {
+      await this.pubsub.publish(topicOf(gid), bytes)
+      this.d.onPublished()
+    } catch (e) {
+      // Duplicate publishes and empty meshes are not failures: anti-entropy covers them.
+      this.d.log.debug({ err: (e as Error).message }, 'publish skipped')
+    }
+  }
+
+  private receive (m: GossipsubMessage): void {
+    const from = m.propagationSource.toString()
+    const gid = this.topics.get(m.msg.topic)
+    let result = TopicValidatorResult.Reject
+    try {
+      if (gid === undefined) { result = TopicValidatorResult.Ignore; return }
+      this.d.onReceived()
+      const r = this.d.acceptor.acceptBytes(m.msg.data, 'push', from)
+      if (r.status === 'stored') result = TopicValidatorResult.Accept
+      else if (r.status === 'rejected' && !IGNORE.has(r.reason!)) result = TopicValidatorResult.Reject
+      else result = TopicValidatorResult.Ignore
+    } catch (e) {
+      this.d.log.warn({ err: (e as Error).message, from }, 'push handling failed')
+    } finally {
+      try { (this.pubsub as unknown as { reportMessageValidationResult: (id: string, from: string, r: TopicValidatorResult) => void }).reportMessageValidationResult(m.msgId, from, result) } catch { /* message already gone from the cache */ }
+    }
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * Range-based set reconciliation over record hashes, pure (no I/O): given the
+ * ranges a peer sent, decide what to answer and which of our records to send.
+ * Both peers run the same code; the session (sync-protocol.ts) alternates turns.
+ *
+ * Range messages (node (d, i) of the 16-ary hash trie, see sync-index.ts):
+ *   SPLIT  {k:0, d, i, c: 16 counts (bytes, capped at 255), f: 16 × 4-byte fingerprints}
+ *          "my summaries of the 16 children of (d, i)"
+ *   IDS    {k:1, d, i, h: n × 3-byte id slices}   "my elements in (d, i)"
+ *   NEED   {k:2, d, i, h: id slices}              "send me yours with these ids"
+ *   ALL    {k:3, d, i}                            "send me everything you have in (d, i)"
+ *   FULL   {k:4, d, i, h: n × 32-byte hashes}     "my elements in (d, i), in full"
+ *                                                  (after an id-slice collision)
+ * On the wire each range is a CBOR array [k, d, i, c?, f?|h?] (see toWire/fromWire).
+ * A child is answered by: nothing (fingerprints equal); ALL (we have none); our
+ * records (they have none); IDS (both small, ≤ LEAF); or a SPLIT one level down.
+ * Cost grows with the number of differing ranges, not with the set size.
+ */
+import { compareBytes, equalBytes } from '../crypto/bytes.js'
+import { FANOUT, FP_BYTES, type NodeSummary } from './sync-index.js'
+
+export const LEAF = 48
+export const ID_BYTES = 3
+export const MAX_DEPTH = 30
+const ID_OFFSET = 16
+
+export type Range =
+  | { k: 0, d: number, i: number, c: Uint8Array, f: Uint8Array }
+  | { k: 1, d: number, i: number, h: Uint8Array }
+  | { k: 2, d: number, i: number, h: Uint8Array }
+  | { k: 3, d: number, i: number }
+  | { k: 4, d: number, i: number, h: Uint8Array }
+
+/** What reconciliation needs from one side's set. */
+export interface SetView {
+  /** Summary of node (d, i). */
+  summary: (d: number, i: number) => NodeSummary
+  /** All element hashes in node (d, i), ascending. */
+  elements: (d: number, i: number) => Uint8Array[]
+}
+
+export interface Turn {
+  ranges: Range[]
+  /** Our elements the peer lacks: send these records. */
+  send: Uint8Array[]
+  /** Whole nodes the peer lacks entirely: send all our records in them. */
+  sendAll: Array<{ d: number, i: number }>
+}
+
+export const idOf = (h: Uint8Array): Uint8Array => h.subarray(ID_OFFSET, ID_OFFSET + ID_BYTES)
+
+export function splitOf (set: SetView, d: number, i: number): Range {
+  const c = new Uint8Array(FANOUT)
+  const f = new Uint8Array(FANOUT * FP_BYTES)
+  for (let k = 0; k < FANOUT; k++) {
+    const s = set.summary(d + 1, i * FANOUT + k)
+    c[k] = Math.min(s.count, 255)
+    f.set(s.fp, k * FP_BYTES)
+  }
+  return { k: 0, d, i, c, f }
+}
+
+/** The opening turn: summaries of the root's children. */
+export function openingTurn (set: SetView): Turn {
+  return { ranges: [splitOf(set, 0, 0)], send: [], sendAll: [] }
+}
+
+export function respond (set: SetView, incoming: Range[]): Turn {
+  const out: Turn = { ranges: [], send: [], sendAll: [] }
+  for (const r of incoming) {
+    switch (r.k) {
+      case 0: onSplit(set, r, out); break
+      case 1: onIds(set, r.d, r.i, slices(r.h, ID_BYTES), out, false); break
+      case 4: onIds(set, r.d, r.i, slices(r.h, 32), out, true); break
+      case 2: {
+        const want = slices(r.h, ID_BYTES)
+        for (const e of set.elements(r.d, r.i)) if (want.some(w => equalBytes(w, idOf(e)))) out.send.push(e)
+        break
+      }
+      case 3: out.sendAll.push({ d: r.d, i: r.i }); break
+    }
+  }
+  return out
+}
+
+function onSplit (set: SetView, r: Extract<Range, { k: 0 }>, out: Turn): void {
+  const cd = r.d + 1
+  for (let k = 0; k < FANOUT; k++) {
+    const ci = r.i * FANOUT + k
+    const mine = set.summary(cd, ci)
+    const theirFp = r.f.subarray(k * FP_BYTES, (k + 1) * FP_BYTES)
+    const theirs = r.c[k] ?? 0
+    if (equalBytes(mine.fp, theirFp) && Math.min(mine.count, 255) === theirs) continue
+    if (theirs === 0 && mine.count === 0) continue
+    if (mine.count === 0) { out.ranges.push({ k: 3, d: cd, i: ci }); continue }
+    if (theirs === 0) { out.sendAll.push({ d: cd, i: ci }); continue }
+    if ((mine.count <= LEAF && theirs <= LEAF) || cd >= MAX_DEPTH) {
+      out.ranges.push({ k: 1, d: cd, i: ci, h: concatIds(set.elements(cd, ci).map(idOf)) })
+    } else {
+      out.ranges.push(splitOf(set, cd, ci))
+    }
+  }
+}
+
+function onIds (set: SetView, d: number, i: number, theirs: Uint8Array[], out: Turn, full: boolean): void {
+  const mine = set.elements(d, i)
+  const key = full ? (h: Uint8Array) => h : idOf
+  const theirSet = new Set(theirs.map(b => Buffer.from(b).toString('hex')))
+  const mineSet = new Set(mine.map(h => Buffer.from(key(h)).toString('hex')))
+  let diff = false
+  for (const e of mine) if (!theirSet.has(Buffer.from(key(e)).toString('hex'))) { out.send.push(e); diff = true }
+  const need = theirs.filter(t => !mineSet.has(Buffer.from(t).toString('hex')))
+  if (need.length > 0) {
+    diff = true
+    if (full) out.ranges.push({ k: 3, d, i }) // rare: after a collision, take the whole small range
+    else out.ranges.push({ k: 2, d, i, h: concatIds(need) })
+  }
+  // Same id slices, different sets: a collision of the short slices. Compare full hashes once.
+  if (!diff && !full && mine.length === theirs.length) out.ranges.push({ k: 4, d, i, h: concatIds(mine) })
+}
+
+function concatIds (ids: Uint8Array[]): Uint8Array {
+  const w = ids[0]?.length ?? 0
+  const out = new Uint8Array(ids.length * w)
+  ids.forEach((x, j) => out.set(x, j * w))
+  return out
+}
+
+function slices (b: Uint8Array, w: number): Uint8Array[] {
+  const out: Uint8Array[] = []
+  for (let o = 0; o + w <= b.length; o += w) out.push(b.subarray(o, o + w))
+  return out
+}
+
+/** Compact wire form: [k, d, i, ...]. */
+export function toWire (r: Range): unknown[] {
+  switch (r.k) {
+    case 0: return [0, r.d, r.i, r.c, r.f]
+    case 3: return [3, r.d, r.i]
+    default: return [r.k, r.d, r.i, r.h]
+  }
+}
+
+/** Validate a range decoded from the network; undefined if it is malformed. */
+export function fromWire (v: unknown): Range | undefined {
+  if (!Array.isArray(v) || v.length < 3) return undefined
+  const [k, d, i, a, b] = v as [unknown, unknown, unknown, unknown, unknown]
+  if (typeof d !== 'number' || !Number.isInteger(d) || d < 0 || d >= MAX_DEPTH) return undefined
+  if (typeof i !== 'number' || !Number.isSafeInteger(i) || i < 0 || i >= 16 ** d) return undefined
+  const bytesOf = (x: unknown, w: number, max: number): Uint8Array | undefined => x instanceof Uint8Array && x.length % w === 0 && x.length <= max * w ? x : undefined
+  switch (k) {
+    case 0: {
+      if (v.length !== 5 || !(a instanceof Uint8Array) || a.length !== FANOUT || !(b instanceof Uint8Array) || b.length !== FANOUT * FP_BYTES) return undefined
+      return { k: 0, d, i, c: a, f: b }
+    }
+    case 1: case 2: { const h = v.length === 4 ? bytesOf(a, ID_BYTES, 8192) : undefined; return h === undefined ? undefined : { k, d, i, h } }
+    case 3: return v.length === 3 ? { k: 3, d, i } : undefined
+    case 4: { const h = v.length === 4 ? bytesOf(a, 32, 8192) : undefined; return h === undefined ? undefined : { k: 4, d, i, h } }
+  }
+  return undefined
+}
+
+export const sortHashes = (hs: Uint8Array[]): Uint8Array[] => hs.sort(compareBytes)

@@ -1,0 +1,248 @@
+/**
+ * /cairn/sync/1.0.0 — anti-entropy for one group between two peers.
+ *
+ * Messages are CBOR maps, length-prefixed (channel.ts). A turn is zero or more
+ *   { recs: [record bytes…] }            (≤ ~1 MiB each)
+ * followed by one
+ *   { r: [range…] }                      (reconcile.ts wire ranges; [] = "no more questions")
+ * Sequence: the initiator opens with { g: group(16), r: [root split] }; the responder
+ * checks it holds the group and that the initiator may have it (a keeper of the
+ * group, or a node bound to a member), else answers { err: "not-found" } — the
+ * same answer as for an unknown group, so nobody can probe which groups a node
+ * holds. Then the sides alternate turns. Whoever receives a turn with no ranges
+ * answers { done: n } (records it stored) and the session ends.
+ *
+ * Guarantees: every received record goes through the verifier (signature) and
+ * the Acceptor (gates) before it is stored; a record rejected for a missing
+ * dependency (its descriptor not yet here) is retried once at the end of the
+ * session. Limits: `maxMessageBytes` per message, `timeoutMs` per read, 64 turns.
+ */
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import { bytesToUuid, uuidToBytes, type GroupId } from '../crypto/ids.js'
+import type { Acceptor, AcceptResult, Origin } from '../groups/acceptor.js'
+import type { RejectReason } from '../groups/gates.js'
+import type { VerifiedRecord } from '../records/record.js'
+import type { Store } from '../store/store.js'
+import { CairnError } from '../util/errors.js'
+import type { Logger } from '../util/logger.js'
+import { Channel, ProtocolError } from './channel.js'
+import type { IndexCache } from './index-cache.js'
+import type { CairnLibp2p } from './libp2p-node.js'
+import { fromWire, openingTurn, respond, toWire, type Range, type SetView, type Turn } from './reconcile.js'
+import type { Verifier } from './verifier.js'
+import { nodeBounds } from './sync-index.js'
+
+export const SYNC_PROTOCOL = '/cairn/sync/1.0.0'
+const MAX_TURNS = 64
+const BATCH_BYTES = 1024 * 1024
+const RETRY_REASONS = new Set<RejectReason>(['unknown-group', 'before-group', 'not-a-member', 'bad-key-version', 'not-admin', 'descriptor-gap'])
+const MAX_RETRY = 20_000
+
+export interface SyncReport { peerId: string, groupId?: string, sent: number, received: number, bytes: number, reconcileBytes: number, roundTrips: number, error?: string }
+
+export interface SyncDeps {
+  libp2p: CairnLibp2p
+  store: Store
+  acceptor: Acceptor
+  indexes: IndexCache
+  verifier: Verifier
+  /** May `peer` sync `gid` with us? (keeper of it, or bound to a member) */
+  authorize: (peer: string, gid: string) => boolean
+  /** Do we hold the group (or may we start holding it, e.g. during recovery)? */
+  holds: (gid: string) => boolean
+  timeoutMs: number
+  maxMessageBytes: number
+  maxRecordBytes: number
+  log: Logger
+  onSession?: (r: SyncReport, role: 'initiator' | 'responder') => void
+  onProgress?: (gid: string, received: number) => void
+}
+
+class Session {
+  sent = 0
+  received = 0
+  reconcileBytes = 0
+  private retry: VerifiedRecord[] = []
+
+  constructor (private readonly d: SyncDeps, private readonly ch: Channel, private readonly gid: string, private readonly peer: string, private readonly origin: Origin) {}
+
+  get view (): SetView { return this.d.indexes.view(this.gid) }
+
+  /** Send our records for a turn, then its ranges. */
+  async sendTurn (t: Turn): Promise<void> {
+    let batch: Uint8Array[] = []
+    let size = 0
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return
+      await this.ch.send({ recs: batch })
+      this.sent += batch.length
+      batch = []; size = 0
+    }
+    const push = async (bytes: Uint8Array): Promise<void> => {
+      batch.push(bytes); size += bytes.length
+      if (size >= BATCH_BYTES) await flush()
+    }
+    // Descriptors first, so a peer new to the group can judge what follows.
+    if (t.sendAll.length > 0 || t.send.length > 0) {
+      const want = new Set(t.send.map(h => Buffer.from(h).toString('hex')))
+      const descs = this.d.store.allOfKind(this.gid, 'desc').filter(r => want.has(r.hash.toString('hex')) || t.sendAll.some(n => inNode(r.hash, n.d, n.i)))
+      for (const r of descs) { want.delete(r.hash.toString('hex')); await push(r.bytes) }
+      const sentDesc = new Set(descs.map(r => r.hash.toString('hex')))
+      for (const hex of want) {
+        const row = this.d.store.getByHash(this.gid, Buffer.from(hex, 'hex'))
+        if (row !== undefined) await push(row.bytes)
+      }
+      for (const n of t.sendAll) {
+        const { lo, hi } = nodeBounds(n.d, n.i)
+        for (const r of this.d.store.recordsInRange(this.gid, lo, hi)) if (!sentDesc.has(r.hash.toString('hex'))) await push(r.bytes)
+      }
+      await flush()
+    }
+    const r = t.ranges.map(toWire)
+    const before = this.ch.bytesOut
+    await this.ch.send({ r })
+    this.reconcileBytes += this.ch.bytesOut - before
+  }
+
+  /** Read one peer turn: apply its records as they arrive; return its ranges. */
+  async recvTurn (): Promise<Range[] | 'done'> {
+    let pending: Promise<void> = Promise.resolve()
+    for (;;) {
+      const before = this.ch.bytesIn
+      const m = await this.ch.recv<{ recs?: unknown, r?: unknown, done?: unknown, err?: unknown }>()
+      if (typeof m.err === 'string') throw new CairnError('NOT_FOUND', `peer refused: ${m.err.slice(0, 100)}`)
+      if (m.done !== undefined) { await pending; return 'done' }
+      if (m.recs !== undefined) {
+        if (!Array.isArray(m.recs) || !m.recs.every(x => x instanceof Uint8Array)) throw new ProtocolError('bad records message')
+        const recs = m.recs as Uint8Array[]
+        // Verify this batch (worker threads) while the previous one is stored.
+        const checked = this.d.verifier.check(recs, this.d.maxRecordBytes)
+        const prev = pending
+        pending = (async () => { const c = await checked; await prev; this.apply(c) })()
+        continue
+      }
+      await pending
+      if (!Array.isArray(m.r)) throw new ProtocolError('turn without ranges')
+      this.reconcileBytes += this.ch.bytesIn - before
+      const ranges: Range[] = []
+      for (const w of m.r) {
+        const r = fromWire(w)
+        if (r === undefined) throw new ProtocolError('malformed range')
+        ranges.push(r)
+      }
+      return ranges
+    }
+  }
+
+  private apply (checked: Awaited<ReturnType<Verifier['check']>>): void {
+    const items: Array<VerifiedRecord | AcceptResult> = checked.map(c => {
+      if (c.ok) {
+        if (c.rec.groupId !== this.gid) return this.d.acceptor.rejectUnverified('malformed', this.origin, this.peer)
+        return c.rec
+      }
+      return this.d.acceptor.rejectUnverified(c.reason as RejectReason, this.origin, this.peer)
+    })
+    const res = this.d.acceptor.acceptVerifiedMany(items, this.origin, this.peer)
+    res.forEach((r, k) => {
+      const it = items[k]!
+      if (r.status === 'stored') this.received++
+      else if (r.status === 'rejected' && RETRY_REASONS.has(r.reason!) && 'rec' in it && this.retry.length < MAX_RETRY) this.retry.push(it)
+    })
+    this.d.onProgress?.(this.gid, this.received)
+  }
+
+  /** Records that arrived before their descriptor get one more chance. */
+  retryDeferred (): void {
+    if (this.retry.length === 0) return
+    const again = this.retry
+    this.retry = []
+    for (const r of this.d.acceptor.acceptVerifiedMany(again, this.origin, this.peer)) if (r.status === 'stored') this.received++
+  }
+}
+
+const inNode = (h: Uint8Array, d: number, i: number): boolean => {
+  const { lo, hi } = nodeBounds(d, i)
+  return Buffer.compare(h, lo) >= 0 && (hi === undefined || Buffer.compare(h, hi) < 0)
+}
+
+export class SyncService {
+  constructor (private readonly d: SyncDeps) {}
+
+  async start (): Promise<void> {
+    await this.d.libp2p.handle(SYNC_PROTOCOL, (stream, conn) => { void this.serve(stream, conn) }, { maxInboundStreams: 16 })
+  }
+
+  async stop (): Promise<void> { await this.d.libp2p.unhandle(SYNC_PROTOCOL) }
+
+  /** Run one session as initiator. Never throws: errors are in the report. */
+  async syncWith (peer: PeerId, gid: string, origin: Origin = 'sync'): Promise<SyncReport> {
+    const peerId = peer.toString()
+    let ch: Channel | undefined
+    let s: Session | undefined
+    let roundTrips = 0
+    try {
+      const stream = await this.d.libp2p.dialProtocol(peer, SYNC_PROTOCOL, { signal: AbortSignal.timeout(this.d.timeoutMs) })
+      ch = new Channel(stream, this.d.maxMessageBytes, this.d.timeoutMs)
+      s = new Session(this.d, ch, gid, peerId, origin)
+      const open = openingTurn(s.view)
+      const before = ch.bytesOut
+      await ch.send({ g: uuidToBytes(gid), r: open.ranges.map(toWire) })
+      s.reconcileBytes += ch.bytesOut - before
+      for (let turn = 0; ; turn++) {
+        if (turn > MAX_TURNS) throw new ProtocolError('too many turns')
+        const ranges = await s.recvTurn()
+        roundTrips++
+        if (ranges === 'done') break
+        if (ranges.length === 0) { s.retryDeferred(); await ch.send({ done: s.received }); break }
+        const t = respond(s.view, ranges)
+        await s.sendTurn(t)
+      }
+      s.retryDeferred()
+      await ch.close()
+      const r: SyncReport = { peerId, groupId: gid, sent: s.sent, received: s.received, bytes: ch.bytesIn + ch.bytesOut, reconcileBytes: s.reconcileBytes, roundTrips }
+      this.d.onSession?.(r, 'initiator')
+      return r
+    } catch (e) {
+      ch?.abort('sync failed')
+      s?.retryDeferred()
+      const r: SyncReport = { peerId, groupId: gid, sent: s?.sent ?? 0, received: s?.received ?? 0, bytes: (ch?.bytesIn ?? 0) + (ch?.bytesOut ?? 0), reconcileBytes: s?.reconcileBytes ?? 0, roundTrips, error: (e as Error).message }
+      this.d.onSession?.(r, 'initiator')
+      return r
+    }
+  }
+
+  private async serve (stream: Stream, conn: Connection): Promise<void> {
+    const peerId = conn.remotePeer.toString()
+    const ch = new Channel(stream, this.d.maxMessageBytes, this.d.timeoutMs)
+    let s: Session | undefined
+    try {
+      const open = await ch.recv<{ g?: unknown, r?: unknown }>()
+      let gid: string
+      try { gid = bytesToUuid(open.g as Uint8Array) } catch { throw new ProtocolError('bad group') }
+      if (!this.d.holds(gid) || !this.d.authorize(peerId, gid)) {
+        await ch.send({ err: 'not-found' })
+        await ch.close()
+        return
+      }
+      s = new Session(this.d, ch, gid as GroupId, peerId, 'sync')
+      if (!Array.isArray(open.r)) throw new ProtocolError('open without ranges')
+      let ranges: Range[] | 'done' = open.r.map(w => { const r = fromWire(w); if (r === undefined) throw new ProtocolError('malformed range'); return r })
+      for (let turn = 0; ; turn++) {
+        if (turn > MAX_TURNS) throw new ProtocolError('too many turns')
+        if (ranges === 'done') break
+        if (ranges.length === 0) { s.retryDeferred(); await ch.send({ done: s.received }); break }
+        await s.sendTurn(respond(s.view, ranges))
+        ranges = await s.recvTurn()
+      }
+      s.retryDeferred()
+      await ch.close()
+      this.d.onSession?.({ peerId, groupId: gid, sent: s.sent, received: s.received, bytes: ch.bytesIn + ch.bytesOut, reconcileBytes: s.reconcileBytes, roundTrips: 0 }, 'responder')
+    } catch (e) {
+      ch.abort('sync failed')
+      s?.retryDeferred()
+      this.d.log.debug({ peer: peerId, err: (e as Error).message }, 'sync session (responder) failed')
+      this.d.onSession?.({ peerId, sent: s?.sent ?? 0, received: s?.received ?? 0, bytes: ch.bytesIn + ch.bytesOut, reconcileBytes: s?.reconcileBytes ?? 0, roundTrips: 0, error: (e as Error).message }, 'responder')
+    }
+  }
+}
+
