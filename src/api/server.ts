@@ -38,7 +38,7 @@ export async function startApi (backend: ApiBackend, o: ApiOptions, extraRoutes:
     logger: false,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: true, useDefaults: false, allErrors: false } },
     return503OnClosing: true,
-    maxParamLength: 200,
+    routerOptions: { maxParamLength: 200 },
     forceCloseConnections: true
   })
   const tokenDigest = createHash('sha256').update(o.token).digest()

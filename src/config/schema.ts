@@ -33,8 +33,8 @@ export const DEFAULTS = {
     max_clock_skew_seconds: 300,
     /** Largest record accepted from the network, bytes. */
     max_record_bytes: 2 * 1024 * 1024,
-    /** How long a keeper keeps a tombstone after purging the ciphertext, days. */
-    tombstone_retention_days: 90,
+    /** How long a tombstone is kept after the ciphertext is purged, seconds (default 90 days). */
+    tombstone_retention_seconds: 90 * 86_400,
     /** How long a stream request may take before it is abandoned, ms. */
     request_timeout_ms: 10_000
   },

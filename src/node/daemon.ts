@@ -19,6 +19,7 @@ import { dataPaths, type DataPaths } from './paths.js'
 import { buildServices, type Services } from './services.js'
 import { VERSION } from './version.js'
 import { startNetwork, type Network } from './network.js'
+import { purgeExpiredTombstones } from '../groups/retention.js'
 
 export interface DaemonOptions {
   dataDir: string
@@ -59,6 +60,7 @@ export class Daemon {
       d.net = await startNetwork(config, s)
       if (s.vault?.unlocked === true) await d.net.replicator.unlocked()
       await d.startApi()
+      d.startMaintenance()
       writeFileAtomic(paths.pid, JSON.stringify({ pid: process.pid, apiPort: d.apiPort, apiHost: config.api.host, peerId: nodeKey.peerId, startedAt: new Date().toISOString() }) + '\n', 0o600)
       s.audit.record('started', { peerId: nodeKey.peerId, keeper: identity.keeper })
       log.info({ peerId: nodeKey.peerId, apiPort: d.apiPort, keeper: identity.keeper }, 'cairn node started')
@@ -131,6 +133,22 @@ export class Daemon {
     }
   }
 
+  private maintenance: NodeJS.Timeout | undefined
+
+  /** Periodic: expired tombstones (hourly, or twice per retention period if shorter). */
+  startMaintenance (): void {
+    const retentionMs = this.config.replication.tombstone_retention_seconds * 1000
+    const run = (): void => {
+      try {
+        const n = purgeExpiredTombstones(this.s.store, this.s.events, retentionMs)
+        if (n > 0) this.s.audit.record('tombstones-purged', { count: n })
+      } catch (e) { this.log.warn({ err: (e as Error).message }, 'tombstone purge failed') }
+    }
+    run()
+    this.maintenance = setInterval(run, Math.max(1000, Math.min(3_600_000, retentionMs / 2)))
+    this.maintenance.unref()
+  }
+
   network (): Network {
     if (this.net === undefined) throw new CairnError('UNAVAILABLE', 'networking is not running on this node')
     return this.net
@@ -152,6 +170,7 @@ export class Daemon {
   async stop (): Promise<void> {
     this.stopping ??= (async () => {
       this.log.info('cairn node stopping')
+      if (this.maintenance !== undefined) clearInterval(this.maintenance)
       await this.app?.close().catch(() => {})
       await this.net?.stop().catch(e => this.log.warn({ err: (e as Error).message }, 'network stop failed'))
       this.s.audit.record('stopped', {})

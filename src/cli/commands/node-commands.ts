@@ -1,5 +1,8 @@
 import type { Command } from 'commander'
 import { initNode } from '../../node/init.js'
+import { recoverNode } from '../../node/recover.js'
+import { silentLogger } from '../../util/logger.js'
+import cliProgress from 'cli-progress'
 import { Daemon } from '../../node/daemon.js'
 import type { Overrides } from '../../config/load.js'
 import type { StatusView, PeerView } from '../../api/backend.js'
@@ -54,6 +57,32 @@ export function nodeCommands (program: Command): void {
         process.once('SIGTERM', stop)
       })
     }, { keepAlive: true }))
+
+  program.command('recover')
+    .description('rebuild a lost device from a keeper: vault, groups and items (needs the passphrase)')
+    .requiredOption('--from <multiaddr>', 'a keeper holding your personal group, e.g. /ip4/…/tcp/9474/p2p/12D3…')
+    .requiredOption('--entity <entityId>', 'your entity ID (cairn1…)')
+    .option('--passphrase-file <file>', 'read the passphrase from a file')
+    .action(run(async (opts: { from: string, entity: string, passphraseFile?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd)
+      const passphrase = (await obtainPassphrase({ file: opts.passphraseFile }))!
+      const bar = ctx.tty ? new cliProgress.SingleBar({ format: 'recovering [{bar}] {value}/{total} groups | {records} records', stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined
+      let started = false
+      if (ctx.tty) process.stderr.write('fetching the vault from the keeper (deriving the key takes a moment)…\n')
+      const r = await recoverNode({
+        dataDir: ctx.dataDir, from: opts.from, entityId: opts.entity, passphrase, log: silentLogger(),
+        onProgress: p => {
+          if (bar === undefined || p.phase === 'vault') return
+          if (!started) { bar.start(Math.max(p.groupsTotal, 1), 0, { records: 0 }); started = true }
+          bar.update(p.groupsDone, { records: p.records })
+          if (p.phase === 'done') bar.stop()
+        }
+      })
+      emit(ctx, r, () => table([
+        ['recovered', r.entityId], ['new peer ID', r.peerId], ['groups', String(r.groups)], ['items', String(r.items)], ['records fetched', String(r.records)],
+        ...r.errors.map(e => ['warning', e]), ['next', `cairn start --data-dir ${r.dataDir}`]
+      ]))
+    }))
 
   program.command('status').description('show the running node').action(run(async (_o: unknown, cmd: Command) => {
     const ctx = contextOf(cmd)
