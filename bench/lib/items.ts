@@ -12,9 +12,30 @@ import { newGroupId } from '../../src/crypto/ids.js'
 /** Characters of content per item: JSON plaintext ≈ 960 B → 1 KiB bucket. */
 export const CONTENT_CHARS = 900
 
-/** `n` distinct contents of CONTENT_CHARS random base64 characters (cycle through them). */
+/**
+ * A fixed vocabulary of 4,096 pseudo-words (2–9 letters): contents read like
+ * text to the search index (bounded vocabulary, ~130 tokens per item), not
+ * like random base64, which would give the index a unique token per word.
+ */
+const VOCAB: string[] = (() => {
+  const letters = 'abcdefghijklmnopqrstuvwxyz'
+  const r = randomBytes(4096 * 10)
+  return Array.from({ length: 4096 }, (_, i) => {
+    const len = 2 + (r[i * 10]! % 8)
+    let w = ''
+    for (let k = 1; k <= len; k++) w += letters[r[i * 10 + k]! % 26]
+    return w
+  })
+})()
+
+/** `n` distinct contents of exactly `chars` characters of words (cycle through them). */
 export function contents (n: number, chars = CONTENT_CHARS): string[] {
-  return Array.from({ length: n }, () => randomBytes(Math.ceil(chars * 3 / 4) + 3).toString('base64').slice(0, chars))
+  return Array.from({ length: n }, () => {
+    const idx = randomBytes(chars)
+    let s = ''
+    for (let i = 0; s.length < chars; i += 2) s += (s === '' ? '' : ' ') + VOCAB[((idx[i % chars]! << 8) | idx[(i + 1) % chars]!) & 4095]
+    return s.slice(0, chars)
+  })
 }
 
 /** The body POSTed to /api/v1/groups/:gid/items and passed to ItemService.create. */
