@@ -17,7 +17,9 @@ export interface RawRequest {
 
 export function rawRequest (port: number, r: RawRequest): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method: r.method, path: r.path, headers: r.headers ?? {}, setHost: r.headers?.host === undefined && r.headers?.Host === undefined }, res => {
+    const headers = { ...r.headers }
+    if (r.body !== undefined) headers['content-length'] = String(typeof r.body === 'string' ? Buffer.byteLength(r.body) : r.body.length)
+    const req = request({ host: '127.0.0.1', port, agent: false, method: r.method, path: r.path, headers, setHost: r.headers?.host === undefined && r.headers?.Host === undefined }, res => {
       const chunks: Buffer[] = []
       res.on('data', c => chunks.push(c as Buffer))
       res.on('end', () => {
