@@ -41,6 +41,7 @@ export const storeSuite: Suite = {
     latencies.length = 0
     const single = await medianOf(runs, () => measureRate(write, { ms: windowMs }).perSec)
     const lat = summarize(latencies)
+    const held = s.store.countLive(g.id, 'item')
     ctx.log(`store path: ${Math.round(single.median)} writes/s`)
 
     const perTx = 100
@@ -54,8 +55,8 @@ export const storeSuite: Suite = {
         name: 'item writes/s, ItemService.create, 1 tx each',
         value: single.median, unit: 'items/s',
         baseline: { name: 'raw better-sqlite3 INSERT, 1 tx per row', value: base.perRow, unit: 'rows/s' },
-        notes: `write latency p50 ${fmtNum(lat.p50)} ms, p99 ${fmtNum(lat.p99)} ms; envelope ${envelope} B (baseline rows ${base.rowBytes} B); raw inserts in one transaction: ${fmtNum(base.oneTx)} rows/s`,
-        details: { runs, windowMs, samples: single.samples.map(x => Math.round(x)).join(' '), p50Ms: lat.p50, p99Ms: lat.p99, envelopeBytes: envelope, baselineOneTxRowsPerSec: Math.round(base.oneTx) }
+        notes: `write latency p50 ${fmtNum(lat.p50)} ms, p99 ${fmtNum(lat.p99)} ms; envelope ${envelope} B (baseline rows ${base.rowBytes} B); raw inserts in one transaction: ${fmtNum(base.oneTx)} rows/s; the node held 0 → ${fmtNum(held)} items during the runs`,
+        details: { runs, windowMs, samples: single.samples.map(x => Math.round(x)).join(' '), p50Ms: lat.p50, p99Ms: lat.p99, envelopeBytes: envelope, heldItemsAtEnd: held, baselineOneTxRowsPerSec: Math.round(base.oneTx) }
       }),
       ctx.result({
         name: `item writes/s, ItemService.create, ${perTx} per tx`,
