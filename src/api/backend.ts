@@ -7,6 +7,7 @@ import type { ItemService } from '../items/item-service.js'
 import type { JobView } from '../jobs/job-runner.js'
 import type { AuditEntry } from '../audit/audit-log.js'
 import type { SearchHit } from '../search/search-index.js'
+import type { CircleService } from '../circles/circle-service.js'
 
 export interface StatusView {
   peerId: string
@@ -31,6 +32,9 @@ export interface ApiBackend {
   unlock: (passphrase: string) => Promise<void>
   lock: () => Promise<void>
   groups: GroupService
+  circles: CircleService
+  /** Index the circle's items for search while it is unsealed. */
+  afterUnseal: (groupId: string) => void
   createCircle: (inp: { name: string, culture?: 'chatty' | 'taciturn', circle?: { threshold: number, members: string[], approval?: 'auto' | 'manual' } }) => Promise<GroupView>
   items: ItemService
   job: (id: string) => JobView | undefined

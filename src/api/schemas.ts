@@ -31,5 +31,6 @@ export const S = {
   }, ['content']),
   shareItem: obj({ toGroup: { type: 'string', maxLength: 64 } }, ['toGroup']),
   unseal: obj({ ttlSeconds: { type: 'integer', minimum: 1, maximum: 86400 } }),
+  approval: obj({ policy: { type: 'string', enum: ['auto', 'manual'] } }, ['policy']),
   empty: { type: 'object', additionalProperties: false }
 }

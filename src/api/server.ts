@@ -17,6 +17,7 @@ import { groupRoutes } from './routes/group-routes.js'
 import { itemRoutes } from './routes/item-routes.js'
 import { nodeRoutes } from './routes/node-routes.js'
 import { eventRoutes } from './routes/event-routes.js'
+import { circleRoutes } from './routes/circle-routes.js'
 
 export interface ApiOptions { host: string, port: number, token: string, maxBodyBytes: number, version: string, log: Logger, onRequest?: (method: string, route: string, status: number) => void }
 
@@ -29,7 +30,7 @@ export function hostIsLoopback (host: string | undefined): boolean {
 }
 
 export function allRoutes (extra: Array<RouteDef<ApiBackend>> = []): Array<RouteDef<ApiBackend>> {
-  return [...nodeRoutes, ...groupRoutes, ...itemRoutes, ...extra]
+  return [...nodeRoutes, ...groupRoutes, ...itemRoutes, ...circleRoutes, ...extra]
 }
 
 export async function startApi (backend: ApiBackend, o: ApiOptions, extraRoutes: Array<RouteDef<ApiBackend>> = []): Promise<{ app: FastifyInstance, port: number }> {

@@ -1,6 +1,7 @@
 /** `cairn`: the command line. Verbs other than init/start/recover/demo talk to the daemon over the local API. */
 import { Command, CommanderError } from 'commander'
 import { VERSION } from '../node/version.js'
+import { demoCommand } from './commands/demo-command.js'
 import { groupCommands } from './commands/group-commands.js'
 import { itemCommands } from './commands/item-commands.js'
 import { nodeCommands } from './commands/node-commands.js'
@@ -17,6 +18,7 @@ export function buildProgram (): Command {
   nodeCommands(program)
   groupCommands(program)
   itemCommands(program)
+  demoCommand(program)
   return program
 }
 

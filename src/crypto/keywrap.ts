@@ -22,10 +22,39 @@ const X_SPKI = Buffer.from('302a300506032b656e032100', 'hex')
 
 export interface Wrapped { epk: Uint8Array, nonce: Uint8Array, ct: Uint8Array }
 
-export const edToX25519Public = (edPub: Uint8Array): Uint8Array => ed25519.utils.toMontgomery(plain(edPub))
+/** Ed25519 → X25519 public key conversion (pure JS, ~0.2 ms), cached: public keys are not secret. */
+const xpubCache = new Map<string, Uint8Array>()
+export function edToX25519Public (edPub: Uint8Array): Uint8Array {
+  const k = Buffer.from(edPub.buffer, edPub.byteOffset, edPub.byteLength).toString('base64')
+  let x = xpubCache.get(k)
+  if (x === undefined) {
+    x = ed25519.utils.toMontgomery(plain(edPub))
+    if (xpubCache.size > 10_000) xpubCache.clear()
+    xpubCache.set(k, x)
+  }
+  return x
+}
 export const edToX25519Secret = (edSeed: Uint8Array): Uint8Array => ed25519.utils.toMontgomerySecret(plain(edSeed))
 
 const xPublicKeyObject = (raw: Uint8Array): KeyObject => createPublicKey({ key: Buffer.concat([X_SPKI, raw]), format: 'der', type: 'spki' })
+
+/** The X25519 private KeyObject of an entity key, cached by its public key (OpenSSL holds it, like the Ed25519 KeyObject). */
+const xsecCache = new Map<string, KeyObject>()
+function xPrivateFor (edSeed: Uint8Array, edPub: Uint8Array): KeyObject {
+  const k = Buffer.from(edPub).toString('base64')
+  let ko = xsecCache.get(k)
+  if (ko === undefined) {
+    const xsec = edToX25519Secret(edSeed)
+    ko = xPrivateKeyObject(xsec)
+    zeroize(xsec)
+    if (xsecCache.size > 16) xsecCache.clear()
+    xsecCache.set(k, ko)
+  }
+  return ko
+}
+
+/** Forget cached private key objects (vault lock). */
+export function forgetWrapKeys (): void { xsecCache.clear() }
 const xPrivateKeyObject = (raw: Uint8Array): KeyObject => createPrivateKey({ key: Buffer.concat([X_PKCS8, raw]), format: 'der', type: 'pkcs8' })
 
 function ecdh (priv: KeyObject, pub: KeyObject): Uint8Array {
@@ -56,15 +85,14 @@ export function wrapFor (recipientEdPub: Uint8Array, secret: Uint8Array, info: U
 
 export function unwrapWith (myEdSeed: Uint8Array, myEdPub: Uint8Array, w: Wrapped, info: Uint8Array): Uint8Array {
   if (w.epk.length !== 32) throw new IntegrityError('wrapped key is malformed')
-  const xsec = edToX25519Secret(myEdSeed)
   const xpub = edToX25519Public(myEdPub)
   let shared: Uint8Array | undefined
   let k: Uint8Array | undefined
   try {
-    shared = ecdh(xPrivateKeyObject(xsec), xPublicKeyObject(w.epk))
+    shared = ecdh(xPrivateFor(myEdSeed, myEdPub), xPublicKeyObject(w.epk))
     k = wrapKey(shared, w.epk, xpub, info)
     return xchachaDecrypt(k, w.nonce, w.ct, info)
   } finally {
-    zeroize(xsec, shared, k)
+    zeroize(shared, k)
   }
 }

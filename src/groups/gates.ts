@@ -15,8 +15,8 @@
  *      signer ≠ author (owner/admin edit or re-encryption): signer is owner/admin
  *        in D or in the version that introduced kv.
  *    A key version must exist in the chain and must not be one retired before c.
- *  - key/share envelope: signer owner/admin in D; recipient a member of the
- *    version that introduced kv (or later); kv exists.
+ *  - key/share envelope: signer owner/admin in D; recipient a member of D; kv
+ *    exists (key version 0 of a circle: its metadata key, for the name only).
  *  - bind: signer is a member of D and names a peer.
  *  - vault: signer is the owner of D (personal group).
  *  - append-only groups: an item version never replaces an earlier one.
@@ -80,7 +80,9 @@ function gateItem (r: VerifiedRecord<ItemBody>, d: DescBody, ctx: GateContext): 
 function gateEnvelope (r: VerifiedRecord<KeyBody | ShareBody>, d: DescBody, ctx: GateContext): RejectReason | undefined {
   const b = r.rec.b
   if (!canAdmin(roleIn(d, r.rec.s))) return 'not-admin'
-  if (b.kv > d.kv || ctx.chain.introducing(b.kv) === undefined) return 'bad-key-version'
+  // Key version 0 of a circle is its metadata key (it seals the name, never items).
+  const circleMeta = r.rec.t === 'key' && b.kv === 0 && d.circle !== undefined
+  if (!circleMeta && (b.kv > d.kv || ctx.chain.introducing(b.kv) === undefined)) return 'bad-key-version'
   if (roleIn(d, b.to) === undefined) return 'not-a-member'
   return undefined
 }

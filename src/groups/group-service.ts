@@ -27,15 +27,40 @@ export interface GroupView {
   id: string, name: string | null, culture: Culture, appendOnly: boolean, personal: boolean,
   descriptorVersion: number, keyVersion: number, role: Role | 'keeper',
   members: Array<{ entityId: EntityId, role: Role }>, keepers: string[],
-  circle?: { threshold: number, members: EntityId[] }
+  circle?: { threshold: number, members: EntityId[], approval?: string, unsealed?: boolean, expiresAt?: string | null }
 }
 
 export interface CreateGroupInput { name: string, culture?: Culture, appendOnly?: boolean }
 
 export const MAX_NAME = 200
 
+/** Circle behaviour plugged in by circles/ (groups/ does not import it). */
+export interface CircleHooks {
+  key: (gid: string, kv: number) => Uint8Array | undefined
+  addMember: (gid: string, entityId: string, role: string) => Promise<GroupView>
+  removeMember: (gid: string, entityId: string) => Promise<GroupView & { jobId: string }>
+  describe: (gid: string) => { approval: string, unsealed: boolean, expiresAt: string | null }
+}
+
 export class GroupService {
+  private circles: CircleHooks | undefined
+
   constructor (private readonly ctx: GroupContext, private readonly jobs: JobRunner) {}
+
+  setCircleHooks (h: CircleHooks): void { this.circles = h }
+
+  /** Add a member to any group: circles re-split their key, other groups wrap their keys. */
+  async addAnyMember (gid: string, entityId: string, role: string): Promise<GroupView> {
+    if (this.isCircle(gid) && this.circles !== undefined) return await this.circles.addMember(gid, entityId, role)
+    return this.addMember(gid, entityId, role)
+  }
+
+  async removeAnyMember (gid: string, entityId: string): Promise<GroupView & { jobId: string }> {
+    if (this.isCircle(gid) && this.circles !== undefined) return await this.circles.removeMember(gid, entityId)
+    return this.removeMember(gid, entityId)
+  }
+
+  isCircle (gid: string): boolean { return this.ctx.registry.chain(gid)?.current().circle !== undefined }
 
   create (inp: CreateGroupInput, personal = false): GroupView {
     const vault = requireVault(this.ctx)
@@ -84,13 +109,18 @@ export class GroupService {
     return {
       id: gid, name: this.nameOf(gid, d), culture: d.cul, appendOnly: d.ao, personal: this.isPersonal(gid),
       descriptorVersion: d.ver, keyVersion: d.kv, role, members, keepers: [...d.k],
-      ...(d.circle !== undefined ? { circle: { threshold: d.circle.th, members: d.circle.com.map(([p]) => entityIdFromPublicKey(p)) } } : {})
+      ...(d.circle !== undefined ? { circle: { threshold: d.circle.th, members: d.circle.com.map(([p]) => entityIdFromPublicKey(p)), ...(this.circles?.describe(gid) ?? {}) } } : {})
     }
   }
 
-  /** A group key by version, from the vault's ring. */
+  /** A group key by version: the vault's ring, or for a circle the unsealed key. */
   keyFor (gid: string, kv: number): Uint8Array {
     const vault = requireVault(this.ctx)
+    if (kv > 0 && this.isCircle(gid)) {
+      const k = this.circles?.key(gid, kv)
+      if (k === undefined) throw new CairnError('CIRCLE_SEALED', 'this circle is sealed: unseal it (POST /api/v1/groups/:gid/unseal or `cairn circle unseal`) to read or write')
+      return k
+    }
     const key = vault.ring(gid)?.get(kv)
     if (key === undefined) throw new CairnError('VAULT_LOCKED', `this node has no key version ${kv} for group ${gid} (not received yet, or not entitled)`)
     return key

@@ -107,7 +107,12 @@ export class Daemon {
       lock: async () => { await s.lock(); this.emit({ type: 'locked', at: new Date().toISOString() }) },
       groups: s.groups,
       items: s.items,
-      createCircle: async () => { throw new CairnError('UNSUPPORTED', 'circles need the replication layer') },
+      circles: s.circles,
+      afterUnseal: gid => s.indexGroup(gid),
+      createCircle: async (inp) => {
+        if (inp.circle === undefined) throw new CairnError('INVALID_INPUT', 'circle is required')
+        return await s.circles.create({ name: inp.name, threshold: inp.circle.threshold, members: inp.circle.members, ...(inp.culture !== undefined ? { culture: inp.culture } : {}), ...(inp.circle.approval !== undefined ? { approval: inp.circle.approval } : {}) })
+      },
       job: id => s.jobs.get(id),
       search: (q, limit, gid) => {
         if (s.vault === undefined) throw new CairnError('KEEPER_HAS_NO_KEYS', 'a keeper cannot search: it holds no keys')

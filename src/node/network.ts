@@ -10,8 +10,10 @@ import { createNetwork, type CairnLibp2p } from '../replication/libp2p-node.js'
 import { Replicator } from '../replication/replicator.js'
 import { CairnError } from '../util/errors.js'
 import type { Services } from './services.js'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { ShareServer, requestShare } from '../circles/share-protocol.js'
 
-export interface Network { libp2p: CairnLibp2p, replicator: Replicator, stop: () => Promise<void> }
+export interface Network { libp2p: CairnLibp2p, replicator: Replicator, shares: ShareServer, stop: () => Promise<void> }
 
 export async function startNetwork (config: Config, s: Services): Promise<Network> {
   let libp2p: CairnLibp2p
@@ -41,6 +43,37 @@ export async function startNetwork (config: Config, s: Services): Promise<Networ
     maxRecordBytes: config.replication.max_record_bytes
   })
   await replicator.start()
+  const me = (): ReturnType<NonNullable<Services['vault']>['entityKey']> | undefined => s.vault?.unlocked === true ? s.vault.entityKey() : undefined
+  const shares = new ShareServer({
+    libp2p, me, log: s.log, timeoutMs: config.circles.request_timeout_ms + 2000,
+    maxAgeMs: config.circles.request_max_age_seconds * 1000, startedAt: Date.now(),
+    decide: async (gid, q, peer) => {
+      const a = await s.circles.decide(gid, q, peer)
+      s.metrics.shareRequests.inc({ side: 'holder', outcome: a.ok ? 'released' : a.reason })
+      return a
+    },
+    onRefused: (gid, q, peer, reason) => {
+      s.metrics.shareRequests.inc({ side: 'holder', outcome: reason })
+      s.circles.refused(gid, q, peer, reason)
+    }
+  })
+  if (!s.keeper) await shares.start()
+  s.circles.attachNetwork({
+    peersOf: (gid, pub) => replicator.nodesOf(pub, gid),
+    request: async (peer, gid, kv, holder) => {
+      const key = me()
+      if (key === undefined) throw new CairnError('VAULT_LOCKED', 'the vault is locked')
+      try {
+        await replicator.ensureConnected(peer)
+        const g = await requestShare(libp2p, peerIdFromString(peer), key, gid, kv, holder, config.circles.request_timeout_ms)
+        s.metrics.shareRequests.inc({ side: 'requester', outcome: 'received' })
+        return g
+      } catch (e) {
+        s.metrics.shareRequests.inc({ side: 'requester', outcome: (e as CairnError).code ?? 'error' })
+        throw e
+      }
+    }
+  })
   let stopped = false
   const dialBootstrap = async (): Promise<void> => {
     for (const a of config.network.bootstrap) {
@@ -61,9 +94,11 @@ export async function startNetwork (config: Config, s: Services): Promise<Networ
   return {
     libp2p,
     replicator,
+    shares,
     stop: async () => {
       stopped = true
       clearInterval(redial)
+      if (!s.keeper) await shares.stop()
       await replicator.stop()
       await libp2p.stop()
     }

@@ -30,6 +30,9 @@ import { TypedEmitter } from '../util/events.js'
 import type { Logger } from '../util/logger.js'
 import { Vault } from '../vault/vault.js'
 import { Metrics } from './metrics.js'
+import { CircleService } from '../circles/circle-service.js'
+import { UnsealedKeys } from '../circles/unsealed-keys.js'
+import { ApprovalQueue } from '../circles/approvals.js'
 import type { NodeKey } from './node-key.js'
 import { dataPaths } from './paths.js'
 import { RejectionAudit } from './rejection-audit.js'
@@ -47,12 +50,15 @@ export interface Services {
   vault: Vault | undefined
   groups: GroupService
   items: ItemService
+  circles: CircleService
   jobs: JobRunner
   search: SearchIndex
   metrics: Metrics
   ctx: GroupContext
   log: Logger
   rejections: RejectionAudit
+  /** (Re)index one group's items in the search index (after an unseal). */
+  indexGroup: (gid: string) => void
   unlock: (passphrase: string) => Promise<void>
   lock: () => Promise<void>
   close: () => Promise<void>
@@ -89,6 +95,21 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   const search = new SearchIndex()
   const metrics = new Metrics()
   const rejections = new RejectionAudit(audit)
+  const circles = new CircleService(ctx, groups, jobs, new UnsealedKeys(), new ApprovalQueue(), {
+    defaultTtlMs: config.circles.default_ttl_seconds * 1000,
+    requestTimeoutMs: config.circles.request_timeout_ms,
+    defaultApproval: config.circles.approval as 'auto' | 'manual'
+  })
+  groups.setCircleHooks({
+    key: (gid, kv) => circles.keys.get(gid, kv),
+    addMember: async (gid, e, r) => await circles.addMember(gid, e, r),
+    removeMember: async (gid, e) => await circles.removeMember(gid, e),
+    describe: gid => circles.describe(gid)
+  })
+  circles.keys.onDrop((gid, why) => {
+    search.removeGroup(gid)
+    if (why === 'expired') audit.record('circle-sealed', { groupId: gid, reason: 'ttl' })
+  })
   jobs.register('reencrypt', reencryptJob(ctx, (gid, kv) => groups.keyFor(gid, kv)))
   metrics.groups.set(store.listGroups().length)
 
@@ -112,7 +133,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   function indexItem (r: VerifiedRecord<ItemBody>): void {
     if (!search.isOpen) return
     if (r.rec.b.del) { search.remove(r.recordId); return }
-    const key = vault?.ring(r.groupId)?.get(r.rec.b.kv)
+    const key = r.rec.b.kv > 0 && groups.isCircle(r.groupId) ? circles.keys.get(r.groupId, r.rec.b.kv) : vault?.ring(r.groupId)?.get(r.rec.b.kv)
     if (key === undefined) return
     try {
       const p = openItem(r, key)
@@ -123,16 +144,19 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   function rebuildIndex (): void {
     search.close()
     search.open()
-    for (const g of store.listGroups()) {
-      if (vault?.ring(g.gid) === undefined) continue
-      let after: { clock: number, rid: string } | undefined
-      for (;;) {
-        const rows = store.listKind(g.gid, 'item', 1000, after)
-        if (rows.length === 0) break
-        for (const row of rows) {
-          after = { clock: row.clock, rid: row.rid }
-          if (row.tomb === 0) indexItem(trustedRecord(row.bytes, row.hash) as VerifiedRecord<ItemBody>)
-        }
+    for (const g of store.listGroups()) indexGroup(g.gid)
+  }
+
+  function indexGroup (gid: string): void {
+    if (!search.isOpen) return
+    if (vault?.ring(gid) === undefined && !circles.keys.isUnsealed(gid)) return
+    let after: { clock: number, rid: string } | undefined
+    for (;;) {
+      const rows = store.listKind(gid, 'item', 1000, after)
+      if (rows.length === 0) break
+      for (const row of rows) {
+        after = { clock: row.clock, rid: row.rid }
+        if (row.tomb === 0) indexItem(trustedRecord(row.bytes, row.hash) as VerifiedRecord<ItemBody>)
       }
     }
   }
@@ -147,7 +171,8 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   vault?.onChange(backupVault)
 
   return {
-    config, keeper, nodeKey, store, audit, clock, registry, acceptor, events, vault, groups, items, jobs, search, metrics, ctx, log, rejections,
+    config, keeper, nodeKey, store, audit, clock, registry, acceptor, events, vault, groups, items, circles, jobs, search, metrics, ctx, log, rejections,
+    indexGroup,
     async unlock (passphrase: string) {
       if (vault === undefined) throw new CairnError('KEEPER_HAS_NO_KEYS', 'a keeper has no vault to unlock')
       if (vault.unlocked) return
@@ -166,6 +191,8 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
     async lock () {
       if (vault === undefined || !vault.unlocked) return
       await jobs.stop()
+      circles.keys.sealAll()
+      circles.approvals.clear()
       search.close()
       vault.lock()
       metrics.unlocked.set(0)
@@ -173,6 +200,8 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
     },
     async close () {
       await jobs.stop()
+      circles.keys.sealAll()
+      circles.approvals.clear()
       rejections.flush()
       search.close()
       vault?.lock()

@@ -80,6 +80,7 @@ export class Replicator {
   private timer: NodeJS.Timeout | undefined
   private readonly offs: Array<() => void> = []
   private stopped = false
+  private readonly timers = new Set<NodeJS.Timeout>()
 
   constructor (private readonly o: ReplicatorOptions) {
     this.indexes = new IndexCache(o.store)
@@ -134,6 +135,8 @@ export class Replicator {
   async stop (): Promise<void> {
     this.stopped = true
     if (this.timer !== undefined) clearInterval(this.timer)
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
     for (const f of this.offs) f()
     this.push.stop()
     await Promise.allSettled([...this.running.values()])
@@ -210,13 +213,17 @@ export class Replicator {
     // Both sides sync on connect; the higher peer ID waits a moment and skips
     // what the lower one just did, so one session per group usually suffices.
     const delay = this.peerId < info.peerId ? 0 : 1500
-    setTimeout(() => {
+    const t = setTimeout(() => {
+      this.timers.delete(t)
+      if (this.stopped) return
       for (const gid of this.wantedGroups()) {
         if (!this.o.registry.has(gid) || this.authorized(info.peerId, gid) || this.groupPeers(gid).includes(info.peerId)) {
           if (Date.now() - (this.lastSession.get(`${info.peerId}/${gid}`) ?? 0) > 3000) void this.syncPeer(info.peerId, gid)
         }
       }
-    }, delay).unref()
+    }, delay)
+    t.unref()
+    this.timers.add(t)
   }
 
   /** Groups held here, plus groups the vault has keys for but whose records have not arrived (recovery, new device). */
@@ -234,12 +241,12 @@ export class Replicator {
     const me = v?.unlocked === true ? v.entityKey().publicKey : undefined
     if (me === undefined) return
     const chain = this.o.registry.chain(gid)
-    if (chain === undefined || chain.length < 2 || !equalBytes(chain.head().rec.s, me)) return
-    const prev = chain.version(chain.length - 1)!.rec.b
-    for (const k of keepers) if (!prev.k.includes(k)) this.o.store.enqueueDelivery(`peer:${k}`, gid)
+    if (chain === undefined || !equalBytes(chain.head().rec.s, me)) return
+    const prev = chain.length >= 2 ? chain.version(chain.length - 1)!.rec.b : undefined
+    for (const k of keepers) if (prev === undefined || !prev.k.includes(k)) this.o.store.enqueueDelivery(`peer:${k}`, gid)
     for (const [pub] of members) {
       if (equalBytes(pub, me)) continue
-      if (roleIn(prev, pub) === undefined) this.o.store.enqueueDelivery(`entity:${entityIdFromPublicKey(pub)}`, gid)
+      if (prev === undefined || roleIn(prev, pub) === undefined) this.o.store.enqueueDelivery(`entity:${entityIdFromPublicKey(pub)}`, gid)
     }
     void this.processOutbox()
   }
@@ -386,8 +393,14 @@ export class Replicator {
   private peersOfEntity (entityId: string): string[] {
     let pub: Uint8Array
     try { pub = publicKeyFromEntityId(entityId) } catch { return [] }
+    return this.nodesOf(pub)
+  }
+
+  /** Peer IDs serving an entity: connected nodes with its hello binding, then its bind records (in `gid` first). */
+  nodesOf (pub: Uint8Array, gid?: string): string[] {
     const out = new Set(this.hello.peersOfEntity(pub))
-    for (const gid of this.o.registry.groupIds()) {
+    const groups = gid !== undefined ? [gid, ...this.o.registry.groupIds().filter(g => g !== gid)] : this.o.registry.groupIds()
+    for (const gid of groups) {
       for (const row of this.o.store.allOfKind(gid, 'bind')) {
         const r = trustedRecord(row.bytes, row.hash) as VerifiedRecord<BindBody>
         if (equalBytes(r.rec.s, pub)) out.add(r.rec.b.peer)

@@ -118,6 +118,7 @@ export class Store {
       outboxDone: p('DELETE FROM outbox WHERE target = ? AND gid = ?'),
       outboxWake: p('UPDATE outbox SET next_at = 0 WHERE target = ?'),
       vaultBySigner: p("SELECT * FROM records WHERE kind = 'vault' AND signer = ? ORDER BY clock DESC LIMIT 1"),
+      countKv: p("SELECT count(*) AS n FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv = ?"),
       countKindAll: p('SELECT kind, count(*) AS n FROM records WHERE gid = ? GROUP BY kind')
     }
   }
@@ -251,6 +252,7 @@ export class Store {
   wakeDeliveries (target: string): void { this.s.outboxWake!.run(target) }
   /** The newest vault backup signed by an entity, in any group held here. */
   vaultBackupOf (signer: Uint8Array): RecordRow | undefined { return this.s.vaultBySigner!.get(signer) as RecordRow | undefined }
+  countItemsWithKv (gid: string, kv: number): number { return (this.s.countKv!.get(gid, kv) as { n: number }).n }
   kindCounts (gid: string): Record<string, number> {
     return Object.fromEntries((this.s.countKindAll!.all(gid) as Array<{ kind: string, n: number }>).map(r => [r.kind, r.n]))
   }

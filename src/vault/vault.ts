@@ -23,6 +23,7 @@ import { checkVaultBody, type VaultBody } from '../records/vault-backup.js'
 import { CairnError, IntegrityError } from '../util/errors.js'
 import { writeFileAtomic } from '../util/fs.js'
 import { KeyRing, type RingEntry } from './key-ring.js'
+import { forgetWrapKeys } from '../crypto/keywrap.js'
 
 export const MIN_PASSPHRASE = 8
 
@@ -112,6 +113,7 @@ export class Vault {
     this.c = undefined
     this.vaultKey = undefined
     this.signing = undefined
+    forgetWrapKeys()
   }
 
   private contents (): Contents {

@@ -21,7 +21,7 @@ export const groupRoutes: Array<RouteDef<ApiBackend>> = [
     handler: async (r, b) => {
       const gid = groupParam(r.params.gid)
       const body = r.body as { entityId: string, role?: string }
-      const v = b.groups.addMember(gid, body.entityId, body.role ?? 'member')
+      const v = await b.groups.addAnyMember(gid, body.entityId, body.role ?? 'member')
       await b.onGroupChanged(gid)
       return v
     }
@@ -30,7 +30,7 @@ export const groupRoutes: Array<RouteDef<ApiBackend>> = [
     method: 'DELETE', path: '/api/v1/groups/:gid/members/:entityId', tag: 'groups', summary: 'Remove a member: new key version, re-encryption job',
     handler: async (r, b) => {
       const gid = groupParam(r.params.gid)
-      const v = b.groups.removeMember(gid, r.params.entityId ?? '')
+      const v = await b.groups.removeAnyMember(gid, r.params.entityId ?? '')
       await b.onGroupChanged(gid)
       return v
     }

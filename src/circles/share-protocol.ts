@@ -1,0 +1,142 @@
+/**
+ * /cairn/shares/1.0.0 — ask one holder for its share of a circle key.
+ *
+ *   → { q: { g: group(16), kv, n: nonce(16), ts: ms, e: requester(32), h: holder(32) }, s: sig(64) }
+ *   ← { x, sv, epk, nonce, ct }  |  { err: reason }
+ *
+ * s = Ed25519 by the requester's entity key over "cairn/share-request/v1" || 0x00 || CBOR(q):
+ * the request names the holder, so it cannot be redirected, and carries a fresh
+ * nonce and timestamp. The holder answers only a current member of the circle,
+ * only within `maxAgeMs` of `ts` (and not for requests older than its own start),
+ * never twice for one nonce, and only if its approval policy allows (manual
+ * requests wait for the owner while the stream stays open). The share travels
+ * wrapped for the requester (keywrap.ts) with the nonce bound into the context,
+ * so a captured answer opens for nobody else and in no other request.
+ * Limits: 4 KiB messages; the requester waits at most its timeout.
+ */
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import { concat, utf8 } from '../crypto/bytes.js'
+import { encodeCanonical } from '../crypto/canonical.js'
+import { randomBytes } from '../crypto/hash.js'
+import { bytesToUuid, uuidToBytes } from '../crypto/ids.js'
+import { unwrapWith, wrapFor, type Wrapped } from '../crypto/keywrap.js'
+import { sign, verify, type SigningKey } from '../crypto/sign.js'
+import { Channel } from '../replication/channel.js'
+import type { CairnLibp2p } from '../replication/libp2p-node.js'
+import { CairnError } from '../util/errors.js'
+import type { Logger } from '../util/logger.js'
+
+export const SHARES_PROTOCOL = '/cairn/shares/1.0.0'
+const MAX = 4096
+
+export interface ShareRequest { g: Uint8Array, kv: number, n: Uint8Array, ts: number, e: Uint8Array, h: Uint8Array }
+export interface ShareGrant { x: number, sv: number, share: Uint8Array }
+export type HolderAnswer = { ok: true, grant: ShareGrant } | { ok: false, reason: string }
+
+const requestMessage = (q: ShareRequest): Uint8Array => concat(utf8('cairn/share-request/v1'), new Uint8Array([0]), encodeCanonical(q))
+const transferInfo = (q: ShareRequest, x: number, sv: number): Uint8Array =>
+  encodeCanonical({ d: 'cairn/share-transfer/v1', g: q.g, kv: q.kv, to: q.e, n: q.n, x, sv })
+
+export function signShareRequest (requester: SigningKey, gid: string, kv: number, holder: Uint8Array, now = Date.now()): { q: ShareRequest, s: Uint8Array } {
+  const q: ShareRequest = { g: uuidToBytes(gid), kv, n: randomBytes(16), ts: now, e: requester.publicKey, h: holder }
+  return { q, s: sign(requester, requestMessage(q)) }
+}
+
+function parseRequest (m: Record<string, unknown>): { q: ShareRequest, s: Uint8Array } | undefined {
+  const q = m.q as Record<string, unknown> | undefined
+  const s = m.s
+  if (q === null || typeof q !== 'object' || !(s instanceof Uint8Array) || s.length !== 64) return undefined
+  const ok = q.g instanceof Uint8Array && q.g.length === 16 && typeof q.kv === 'number' && Number.isSafeInteger(q.kv) && q.kv >= 1 &&
+    q.n instanceof Uint8Array && q.n.length === 16 && typeof q.ts === 'number' && Number.isSafeInteger(q.ts) &&
+    q.e instanceof Uint8Array && q.e.length === 32 && q.h instanceof Uint8Array && q.h.length === 32 && Object.keys(q).length === 6
+  return ok ? { q: q as unknown as ShareRequest, s } : undefined
+}
+
+export interface ShareServerDeps {
+  libp2p: CairnLibp2p
+  /** This node's entity key, or undefined (keeper, or vault locked). */
+  me: () => SigningKey | undefined
+  maxAgeMs: number
+  startedAt: number
+  /** Membership, policy and the share itself: the circle service decides. */
+  decide: (gid: string, q: ShareRequest, peer: string) => Promise<HolderAnswer>
+  onRefused: (gid: string | undefined, q: ShareRequest | undefined, peer: string, reason: string) => void
+  log: Logger
+  timeoutMs: number
+}
+
+export class ShareServer {
+  private readonly seen = new Map<string, number>()
+
+  constructor (private readonly d: ShareServerDeps) {}
+
+  async start (): Promise<void> { await this.d.libp2p.handle(SHARES_PROTOCOL, (s, c) => { void this.serve(s, c) }, { maxInboundStreams: 32 }) }
+  async stop (): Promise<void> { await this.d.libp2p.unhandle(SHARES_PROTOCOL) }
+
+  /** Pure admission checks; undefined = admissible. Records the nonce when admitted. */
+  admit (q: ShareRequest, s: Uint8Array, now = Date.now()): string | undefined {
+    const me = this.d.me()
+    if (me === undefined) return 'holder-locked'
+    if (Buffer.compare(q.h, me.publicKey) !== 0) return 'wrong-holder'
+    if (!verify(q.e, requestMessage(q), s)) return 'bad-signature'
+    if (Math.abs(now - q.ts) > this.d.maxAgeMs || q.ts < this.d.startedAt - 1000) return 'stale'
+    for (const [k, t] of this.seen) if (now - t > 2 * this.d.maxAgeMs) this.seen.delete(k)
+    const key = Buffer.from(q.n).toString('hex')
+    if (this.seen.has(key)) return 'replay'
+    if (this.seen.size > 100_000) return 'busy'
+    this.seen.set(key, now)
+    return undefined
+  }
+
+  private async serve (stream: Stream, conn: Connection): Promise<void> {
+    const peer = conn.remotePeer.toString()
+    const ch = new Channel(stream, MAX, this.d.timeoutMs)
+    let gid: string | undefined
+    let q: ShareRequest | undefined
+    try {
+      const m = await ch.recv()
+      const parsed = parseRequest(m)
+      if (parsed === undefined) { this.d.onRefused(undefined, undefined, peer, 'malformed'); await ch.send({ err: 'malformed' }); await ch.close(); return }
+      q = parsed.q
+      try { gid = bytesToUuid(q.g) } catch { gid = undefined }
+      const why = gid === undefined ? 'malformed' : this.admit(q, parsed.s)
+      if (why !== undefined) { this.d.onRefused(gid, q, peer, why); await ch.send({ err: why }); await ch.close(); return }
+      const ans = await this.d.decide(gid!, q, peer)
+      if (!ans.ok) { this.d.onRefused(gid, q, peer, ans.reason); await ch.send({ err: ans.reason }); await ch.close(); return }
+      const w = wrapFor(q.e, ans.grant.share, transferInfo(q, ans.grant.x, ans.grant.sv))
+      ans.grant.share.fill(0)
+      await ch.send({ x: ans.grant.x, sv: ans.grant.sv, epk: w.epk, nonce: w.nonce, ct: w.ct })
+      await ch.close()
+    } catch (e) {
+      ch.abort('share request failed')
+      this.d.log.debug({ peer, err: (e as Error).message }, 'share request failed')
+    }
+  }
+}
+
+/** Requester side: one request to one holder's node. Throws CairnError with the holder's reason. */
+export async function requestShare (libp2p: CairnLibp2p, peer: PeerId, me: SigningKey, gid: string, kv: number, holder: Uint8Array, timeoutMs: number): Promise<ShareGrant> {
+  const { q, s } = signShareRequest(me, gid, kv, holder)
+  const stream = await libp2p.dialProtocol(peer, SHARES_PROTOCOL, { signal: AbortSignal.timeout(timeoutMs) })
+  const ch = new Channel(stream, MAX, timeoutMs)
+  try {
+    await ch.send({ q, s })
+    const r = await ch.recv<{ x?: unknown, sv?: unknown, epk?: unknown, nonce?: unknown, ct?: unknown, err?: unknown }>(timeoutMs)
+    await ch.close()
+    if (typeof r.err === 'string') throw new CairnError('FORBIDDEN', r.err.slice(0, 64), { reason: r.err.slice(0, 64) })
+    if (typeof r.x !== 'number' || typeof r.sv !== 'number' || !(r.epk instanceof Uint8Array) || !(r.nonce instanceof Uint8Array) || !(r.ct instanceof Uint8Array)) {
+      throw new CairnError('BAD_SHARE', 'malformed share answer', { reason: 'malformed' })
+    }
+    const w: Wrapped = { epk: r.epk, nonce: r.nonce, ct: r.ct }
+    let share: Uint8Array
+    try { share = unwrapWith(me.seed, me.publicKey, w, transferInfo(q, r.x, r.sv)) } catch {
+      throw new CairnError('BAD_SHARE', 'the share did not open', { reason: 'unwrap-failed' })
+    }
+    return { x: r.x, sv: r.sv, share }
+  } catch (e) {
+    ch.abort('share request failed')
+    if (e instanceof CairnError) throw e
+    const name = (e as Error).name
+    throw new CairnError('TIMEOUT', (e as Error).message, { reason: name === 'AbortError' || name === 'TimeoutError' ? 'timeout' : 'unreachable' })
+  }
+}
