@@ -1,0 +1,134 @@
+/**
+ * Range-based set reconciliation (src/replication/reconcile.ts), run between two
+ * in-memory sets exactly as the /cairn/sync/1.0.0 session drives it: the
+ * initiator opens, the sides alternate turns, each turn's records are applied
+ * before the receiver answers, and every range crosses the wire form
+ * (toWire → canonical CBOR → decode → fromWire). A round trip is counted as the
+ * session counts it: each turn (or final "done") the initiator receives.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createCipheriv, createHash } from 'node:crypto'
+import { decode as cborDecode } from 'cborg'
+import fc from 'fast-check'
+import { encodeCanonical } from '../../src/crypto/canonical.js'
+import { MemorySet } from '../../src/replication/memory-set.js'
+import { fromWire, idOf, openingTurn, respond, toWire, type Range, type Turn } from '../../src/replication/reconcile.js'
+import { prefixIndex } from '../../src/replication/sync-index.js'
+
+const MAX_TURNS = 64 // the session's own limit (sync-protocol.ts)
+
+const h = (...parts: Array<string | number>): Uint8Array => new Uint8Array(createHash('sha256').update(parts.join('/')).digest())
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+/** n deterministic pseudo-random 32-byte hashes (AES-CTR keystream keyed by the labels). */
+function hashes (n: number, ...label: Array<string | number>): Uint8Array[] {
+  const bytes = createCipheriv('aes-256-ctr', h(...label), Buffer.alloc(16, 0)).update(Buffer.alloc(n * 32))
+  return Array.from({ length: n }, (_, i) => new Uint8Array(bytes.subarray(i * 32, (i + 1) * 32)))
+}
+
+interface Outcome { a: MemorySet, b: MemorySet, turns: number, roundTrips: number, rangeBytes: number, recordsSent: number }
+
+/** One message crossing the wire: ranges → CBOR bytes → ranges, as a peer would read them. */
+function wire (ranges: Range[]): { ranges: Range[], bytes: number } {
+  const bytes = encodeCanonical(ranges.map(toWire))
+  const back = cborDecode(bytes, { useMaps: false }) as unknown[]
+  return { ranges: back.map(w => { const r = fromWire(w); assert.ok(r !== undefined, `range does not survive the wire: ${JSON.stringify(w)}`); return r }), bytes: bytes.length }
+}
+
+function recordsOf (from: MemorySet, t: Turn): Uint8Array[] {
+  const out = [...t.send]
+  for (const n of t.sendAll) out.push(...from.elements(n.d, n.i))
+  return out
+}
+
+function reconcile (aHashes: Uint8Array[], bHashes: Uint8Array[]): Outcome {
+  const a = new MemorySet(aHashes)
+  const b = new MemorySet(bHashes)
+  let turns = 1
+  let roundTrips = 0
+  let recordsSent = 0
+  const open = wire(openingTurn(a).ranges)
+  let rangeBytes = open.bytes
+  let msg = { ranges: open.ranges, records: [] as Uint8Array[] }
+  let sender = a
+  let receiver = b
+  for (;;) {
+    for (const r of msg.records) receiver.add(r)
+    recordsSent += msg.records.length
+    if (receiver === a) roundTrips++
+    if (msg.ranges.length === 0) { if (receiver === b) roundTrips++; break } // answered with {done}
+    const t = respond(receiver, msg.ranges)
+    turns++
+    assert.ok(turns <= MAX_TURNS, `more than ${MAX_TURNS} turns`)
+    const w = wire(t.ranges)
+    rangeBytes += w.bytes
+    msg = { ranges: w.ranges, records: recordsOf(receiver, t) }
+    ;[sender, receiver] = [receiver, sender]
+  }
+  void sender
+  return { a, b, turns, roundTrips, rangeBytes, recordsSent }
+}
+
+function assertUnion (o: Outcome, aHashes: Uint8Array[], bHashes: Uint8Array[]): void {
+  const union = [...new Set([...aHashes, ...bHashes].map(hex))].sort()
+  assert.deepEqual(o.a.all().map(hex), union, 'the initiator ends with the union')
+  assert.deepEqual(o.b.all().map(hex), union, 'the responder ends with the union')
+}
+
+test('two random sets (0–3000 hashes each, random overlap) reconcile to their union on both sides, sending exactly the difference, within 8 turns', () => {
+  fc.assert(fc.property(
+    fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 0, max: 3000 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.string({ maxLength: 8 }),
+    (na, nb, overlapFrac, seed) => {
+      const common = Math.floor(Math.min(na, nb) * overlapFrac)
+      const shared = hashes(common, seed, 'common')
+      const aHashes = [...shared, ...hashes(na - common, seed, 'a')]
+      const bHashes = [...shared, ...hashes(nb - common, seed, 'b')]
+      const o = reconcile(aHashes, bHashes)
+      assertUnion(o, aHashes, bHashes)
+      assert.equal(o.recordsSent, (na - common) + (nb - common), 'each side sends only what the other lacks, once')
+      // n ≤ 3000 uniform hashes: split the root, split depth 1 where a child holds > 48,
+      // exchange id lists, then NEED and records (+2 turns for the full-hash check).
+      assert.ok(o.turns <= 8, `took ${o.turns} turns`)
+    }
+  ), { numRuns: 60 })
+})
+
+test('edge cases: empty sets, one side empty, identical sets (one round trip, nothing sent)', () => {
+  const some = hashes(500, 'edge')
+  for (const [x, y] of [[[], []], [some, []], [[], some], [some, some]] as Array<[Uint8Array[], Uint8Array[]]>) {
+    const o = reconcile(x, y)
+    assertUnion(o, x, y)
+    assert.equal(o.recordsSent, Math.abs(x.length - y.length))
+  }
+  const same = reconcile(some, [...some])
+  assert.equal(same.roundTrips, 1, 'equal sets: the opening summaries match and the responder answers done')
+  assert.equal(same.turns, 2)
+})
+
+test('100,000 common + 10 differing hashes: ≤ 3 round trips and ≤ 3 KB of ranges (CBOR of toWire)', () => {
+  const all = hashes(100_010, 'fixed case')
+  const common = all.slice(0, 100_000)
+  const onlyA = all.slice(100_000, 100_005)
+  const onlyB = all.slice(100_005)
+  const o = reconcile([...common, ...onlyA], [...common, ...onlyB])
+  assert.equal(o.a.size, 100_010)
+  assert.equal(o.b.size, 100_010)
+  for (const x of [...onlyA, ...onlyB]) assert.ok(o.a.has(x) && o.b.has(x), 'both sides hold every differing hash')
+  assert.equal(o.recordsSent, 10, 'only the 10 differing records travel')
+  assert.ok(o.roundTrips <= 3, `${o.roundTrips} round trips`)
+  assert.ok(o.rangeBytes <= 3 * 1024, `${o.rangeBytes} bytes of ranges`)
+})
+
+test('a missing record whose 3-byte id slice equals one the peer holds in the same range is still exchanged', { todo: 'bug: reconcile.ts onIds compares id slices as sets and falls back to full hashes only when both sides hold the same count, so with different counts a colliding missing record is never sent (permanent divergence)' }, () => {
+  // Y is on both sides; X only on the initiator. X shares Y's first byte (same trie
+  // leaf at depth 1 and 2) and Y's id slice (bytes 16..18), nothing else.
+  const y = h('collision', 'y')
+  const x = h('collision', 'x')
+  x[0] = y[0]!
+  x.set(idOf(y), 16)
+  assert.equal(prefixIndex(x, 2), prefixIndex(y, 2))
+  assert.deepEqual(idOf(x), idOf(y))
+  const filler = hashes(20, 'filler')
+  const o = reconcile([...filler, y, x], [...filler, y])
+  assertUnion(o, [...filler, y, x], [...filler, y])
+})
