@@ -5,6 +5,7 @@ import { demoCommand } from './commands/demo-command.js'
 import { groupCommands } from './commands/group-commands.js'
 import { itemCommands } from './commands/item-commands.js'
 import { nodeCommands } from './commands/node-commands.js'
+import { circleCommands } from './commands/circle-commands.js'
 
 export function buildProgram (): Command {
   const program = new Command()
@@ -18,6 +19,7 @@ export function buildProgram (): Command {
   nodeCommands(program)
   groupCommands(program)
   itemCommands(program)
+  circleCommands(program)
   demoCommand(program)
   return program
 }
