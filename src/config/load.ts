@@ -19,7 +19,9 @@ const LOOPBACK_HOSTS = ['127.0.0.1', '::1', 'localhost']
 
 export function loadConfig (dataDir: string, opts: { env?: NodeJS.ProcessEnv, flags?: Overrides, file?: string } = {}): Config {
   const cfg = structuredClone(DEFAULTS) as unknown as Record<string, Record<string, unknown>>
-  const file = opts.file ?? join(dataDir, 'config.toml')
+  const env = opts.env ?? process.env
+  const file = opts.file ?? env.CAIRN_CONFIG ?? join(dataDir, 'config.toml')
+  if (opts.file === undefined && env.CAIRN_CONFIG !== undefined && !existsSync(file)) throw new CairnError('CONFIG', `CAIRN_CONFIG points to ${file}, which does not exist`)
   if (existsSync(file)) {
     let parsed: Record<string, unknown>
     try {
@@ -29,7 +31,7 @@ export function loadConfig (dataDir: string, opts: { env?: NodeJS.ProcessEnv, fl
     }
     apply(cfg, parsed, file)
   }
-  applyEnv(cfg, opts.env ?? process.env)
+  applyEnv(cfg, env)
   if (opts.flags !== undefined) apply(cfg, opts.flags as Record<string, unknown>, 'command-line flags', true)
   validate(cfg)
   const out = { ...cfg, dataDir } as unknown as Config
