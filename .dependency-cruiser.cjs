@@ -1,0 +1,31 @@
+/**
+ * The import rules of docs/ARCHITECTURE.md, checked over dist/ by `npm run lint:deps`
+ * (and by test/architecture.test.ts, so CI enforces them).
+ */
+const from = (dir) => ({ path: `^dist/${dir}/` })
+const notTo = (...dirs) => ({ path: `^dist/(${dirs.join('|')})/` })
+const values = {}
+
+module.exports = {
+  forbidden: [
+    { name: 'no-cycles', severity: 'error', from: {}, to: { circular: true, ...values } },
+    { name: 'crypto-is-pure', severity: 'error', from: from('crypto'), to: notTo('records', 'store', 'vault', 'audit', 'groups', 'items', 'circles', 'replication', 'search', 'jobs', 'config', 'api', 'cli', 'node') },
+    { name: 'records-only-crypto', severity: 'error', from: from('records'), to: notTo('store', 'vault', 'audit', 'groups', 'items', 'circles', 'replication', 'search', 'jobs', 'config', 'api', 'cli', 'node') },
+    { name: 'store-knows-no-semantics', severity: 'error', from: from('store'), to: notTo('crypto', 'records', 'vault', 'audit', 'groups', 'items', 'circles', 'replication', 'search', 'jobs', 'config', 'api', 'cli', 'node') },
+    { name: 'vault-below-groups', severity: 'error', from: from('vault'), to: notTo('store', 'audit', 'groups', 'items', 'circles', 'replication', 'search', 'jobs', 'api', 'cli', 'node') },
+    { name: 'groups-no-network-no-circles', severity: 'error', from: from('groups'), to: notTo('items', 'circles', 'replication', 'search', 'api', 'cli', 'node') },
+    { name: 'items-below-api', severity: 'error', from: from('items'), to: notTo('circles', 'replication', 'api', 'cli', 'node') },
+    { name: 'circles-below-node', severity: 'error', from: from('circles'), to: notTo('items', 'api', 'cli', 'node') },
+    { name: 'replication-below-node', severity: 'error', from: from('replication'), to: notTo('items', 'circles', 'api', 'cli', 'node') },
+    { name: 'api-uses-service-types-only', severity: 'error', from: from('api'), to: { ...notTo('store', 'vault', 'groups', 'items', 'circles', 'replication', 'node', 'cli'), ...values } },
+    { name: 'cli-through-the-api', severity: 'error', from: from('cli'), to: { ...notTo('store', 'vault', 'groups', 'records', 'replication', 'circles', 'items', 'audit'), ...values } },
+    { name: 'only-node-composes', severity: 'error', from: { pathNot: '^dist/(node|cli)/' }, to: { path: '^dist/node/', ...values } }
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    // Run over the compiled output: TypeScript 7's native compiler has no JS API
+    // for dependency-cruiser to parse with, and in dist/ type-only imports are
+    // already erased, which is exactly the distinction these rules draw.
+    exclude: { path: '^node_modules/|\\.map$' }
+  }
+}
