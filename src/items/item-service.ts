@@ -81,7 +81,9 @@ export class ItemService {
   }
 
   list (gid: string, q: { limit?: number, cursor?: string, type?: string }): { items: Array<ItemView | { id: string, error: { code: string, message: string } }>, nextCursor: string | null } {
-    requireRole(this.ctx, gid, 'read')
+    const { chain } = requireRole(this.ctx, gid, 'read')
+    // A sealed circle answers 423 for the whole listing, not an error per item.
+    if (chain.current().circle !== undefined) this.groups.keyFor(gid, chain.current().kv)
     const limit = q.limit ?? 50
     let after = q.cursor !== undefined ? decodeCursor(q.cursor) : undefined
     const items: Array<ItemView | { id: string, error: { code: string, message: string } }> = []
