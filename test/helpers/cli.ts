@@ -114,7 +114,12 @@ export async function startNode (dataDir: string, o: StartOptions = {}): Promise
     const t = setTimeout(() => reject(new Error(`node did not start within 30 s: ${err}`)), 30_000)
     proc.stdout!.on('data', d => {
       out += String(d)
-      try { const j = JSON.parse(out); clearTimeout(t); resolve(j) } catch { /* wait for the whole document */ }
+      let j: any
+      try { j = JSON.parse(out) } catch { return /* wait for the whole document */ }
+      clearTimeout(t)
+      // `--json` reports a failed start as {"error":{code,message}} on stdout
+      if (j?.error !== undefined) reject(Object.assign(new Error(`cairn start failed: ${j.error.code}: ${j.error.message}`), { code: j.error.code }))
+      else resolve(j)
     })
     proc.once('exit', code => { clearTimeout(t); reject(new Error(`cairn start exited with ${code}: ${out}${err}`)) })
   })
