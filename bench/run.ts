@@ -8,6 +8,7 @@
  */
 import '../src/polyfill/index.js'
 import { mkdirSync, writeFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { SUITES } from './suites/index.js'
 import { createContext } from './lib/context.js'
@@ -81,6 +82,7 @@ async function main (): Promise<number> {
   }
 
   const startedAt = new Date()
+  const machine = machineInfo()
   const results: BenchResult[] = []
   const errors: BenchReport['errors'] = []
   const progress = (msg: string): void => { if (!args.quiet) process.stderr.write(msg + '\n') }
@@ -108,7 +110,8 @@ async function main (): Promise<number> {
     finishedAt: new Date().toISOString(),
     quick: args.quick,
     suites: suites.map(s => s.name),
-    machine: machineInfo(),
+    machine,
+    loadAverageAtEnd: loadavg().map(x => Math.round(x * 100) / 100),
     git: gitInfo(ROOT),
     results,
     errors

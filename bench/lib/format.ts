@@ -43,7 +43,7 @@ export function renderReport (r: BenchReport): string {
   const m = r.machine
   const out: string[] = []
   out.push(`cairn bench · ${m.cpuModel} · ${m.cores} cores · node ${m.node} · ${m.platform}/${m.arch}${r.quick ? ' · QUICK (smoke sizes; figures are not meaningful)' : ''}`)
-  out.push(`started ${r.startedAt}${r.git.commit !== null ? ` · commit ${r.git.commit.slice(0, 10)}${r.git.dirty === true ? ' (dirty)' : ''}` : ''}`)
+  out.push(`started ${r.startedAt}${r.git.commit !== null ? ` · commit ${r.git.commit.slice(0, 10)}${r.git.dirty === true ? ' (dirty)' : ''}` : ''} · load average ${m.loadAverage.join(' ')} at start, ${r.loadAverageAtEnd.join(' ')} at end`)
   const head = ['suite', 'benchmark', 'value', 'baseline (same run)', 'baseline value', 'ratio', 'target (SPEC §8)', 'met']
   const rows: string[][] = []
   const notes: string[] = []

@@ -3,7 +3,11 @@
  * (monotonic, ns); all durations returned are milliseconds as numbers.
  *
  *  measureRate / measureRateAsync  ops per second of one operation over a time window
- *  bestOf / medianOf                repeat a measurement, keep the median (or best)
+ *  medianOf                         repeat a measurement, keep the median
+ *  interleaved                      measure a value and its baseline in alternating
+ *                                   windows (A B B A …), so both see the same machine
+ *                                   (other processes, disk state, thermal) and the
+ *                                   ratio stays meaningful on a shared box
  *  closedLoop                       N concurrent workers, each issuing the next
  *                                   request when the previous one answers
  *  openLoop                         requests started at a fixed rate, whatever the
@@ -74,6 +78,20 @@ export async function medianOf (runs: number, fn: (run: number) => Promise<numbe
   const samples: number[] = []
   for (let i = 0; i < Math.max(1, runs); i++) samples.push(await fn(i))
   return { median: median(samples), samples }
+}
+
+/**
+ * Alternate `runs` windows of `a` and of `b` in ABBA order (a b, b a, a b, …)
+ * and return the median of each. Use it for a value and its baseline: drift
+ * in machine load then hits both alike.
+ */
+export async function interleaved (runs: number, a: (run: number) => Promise<number> | number, b: (run: number) => Promise<number> | number): Promise<{ a: { median: number, samples: number[] }, b: { median: number, samples: number[] } }> {
+  const as: number[] = []
+  const bs: number[] = []
+  for (let i = 0; i < Math.max(1, runs); i++) {
+    if (i % 2 === 0) { as.push(await a(i)); bs.push(await b(i)) } else { bs.push(await b(i)); as.push(await a(i)) }
+  }
+  return { a: { median: median(as), samples: as }, b: { median: median(bs), samples: bs } }
 }
 
 export function median (xs: readonly number[]): number {

@@ -78,7 +78,10 @@ export interface BenchReport {
   finishedAt: string
   quick: boolean
   suites: string[]
+  /** Machine info at the start (its loadAverage is the load when the run began). */
   machine: MachineInfo
+  /** 1/5/15-minute load average when the run ended: a busy box shows here. */
+  loadAverageAtEnd: number[]
   git: { commit: string | null, dirty: boolean | null }
   results: BenchResult[]
   errors: Array<{ suite: string, message: string }>

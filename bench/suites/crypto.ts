@@ -9,7 +9,8 @@
  *  - Ed25519 sign / verify of a 256-byte message, ops/s: cairn's sign/verify
  *    (src/crypto/sign.ts, node:crypto KeyObjects) vs @noble/curves ed25519.
  *
- * Each figure is the median of 3 windows of 1 s after a warm-up.
+ * Each figure is the median of 3 windows of 1 s after a warm-up, node and
+ * noble windows interleaved (ABBA) so both see the same machine load.
  */
 import { randomBytes } from 'node:crypto'
 import { gcm } from '@noble/ciphers/aes.js'
@@ -17,14 +18,17 @@ import { ed25519 } from '@noble/curves/ed25519.js'
 import { gcmDecrypt, gcmEncrypt } from '../../src/crypto/aead.js'
 import { generateSigningKey, sign, verify } from '../../src/crypto/sign.js'
 import type { BenchResult, Suite, SuiteContext } from '../lib/types.js'
-import { medianOf, measureRate } from '../lib/timing.js'
+import { interleaved, measureRate } from '../lib/timing.js'
 
 const u8 = (n: number): Uint8Array => new Uint8Array(randomBytes(n))
 
-async function rate (ctx: SuiteContext, fn: (i: number) => unknown): Promise<number> {
-  measureRate(fn, { ms: ctx.quick ? 20 : 300, minOps: 2 })
-  const r = await medianOf(ctx.quick ? 1 : 3, () => measureRate(fn, { ms: ctx.quick ? 100 : 1000, minOps: 2 }).perSec)
-  return r.median
+/** ops/s of `a` (node:crypto) and `b` (noble), warmed up, in interleaved windows. */
+async function pair (ctx: SuiteContext, a: (i: number) => unknown, b: (i: number) => unknown): Promise<[number, number]> {
+  const window = (fn: (i: number) => unknown) => () => measureRate(fn, { ms: ctx.quick ? 100 : 1000, minOps: 2 }).perSec
+  measureRate(a, { ms: ctx.quick ? 20 : 300, minOps: 2 })
+  measureRate(b, { ms: ctx.quick ? 20 : 300, minOps: 2 })
+  const r = await interleaved(ctx.quick ? 1 : 3, window(a), window(b))
+  return [r.a.median, r.b.median]
 }
 
 async function aes (ctx: SuiteContext, size: number, label: string): Promise<BenchResult[]> {
@@ -34,15 +38,13 @@ async function aes (ctx: SuiteContext, size: number, label: string): Promise<Ben
   const ivs = Array.from({ length: 64 }, () => u8(12))
   const mb = (opsPerSec: number): number => opsPerSec * size / 1e6
 
-  const nodeEnc = await rate(ctx, i => gcmEncrypt(key, msg, aad, ivs[i & 63]!))
-  const nobleEnc = await rate(ctx, i => gcm(key, ivs[i & 63]!, aad).encrypt(msg))
+  const [nodeEnc, nobleEnc] = await pair(ctx, i => gcmEncrypt(key, msg, aad, ivs[i & 63]!), i => gcm(key, ivs[i & 63]!, aad).encrypt(msg))
 
   const iv = ivs[0]!
   const ct = gcmEncrypt(key, msg, aad, iv).ct
   const nobleCt = gcm(key, iv, aad).encrypt(msg)
   if (Buffer.compare(Buffer.from(ct), Buffer.from(nobleCt)) !== 0) throw new Error('node:crypto and noble AES-GCM disagree: the benchmark would compare different things')
-  const nodeDec = await rate(ctx, () => gcmDecrypt(key, iv, ct, aad))
-  const nobleDec = await rate(ctx, () => gcm(key, iv, aad).decrypt(ct))
+  const [nodeDec, nobleDec] = await pair(ctx, () => gcmDecrypt(key, iv, ct, aad), () => gcm(key, iv, aad).decrypt(ct))
 
   const row = (op: string, node: number, noble: number): BenchResult => ctx.result({
     name: `AES-256-GCM ${op} ${label}`,
@@ -56,15 +58,15 @@ async function aes (ctx: SuiteContext, size: number, label: string): Promise<Ben
 async function ed (ctx: SuiteContext): Promise<BenchResult[]> {
   const key = generateSigningKey()
   const msgs = Array.from({ length: 64 }, () => u8(256))
-  const nodeSign = await rate(ctx, i => sign(key, msgs[i & 63]!))
   const seed = new Uint8Array(key.seed)
-  const nobleSign = await rate(ctx, i => ed25519.sign(msgs[i & 63]!, seed))
+  const [nodeSign, nobleSign] = await pair(ctx, i => sign(key, msgs[i & 63]!), i => ed25519.sign(msgs[i & 63]!, seed))
 
   const sigs = msgs.map(m => sign(key, m))
   const pub = new Uint8Array(key.publicKey)
   if (!ed25519.verify(sigs[0]!, msgs[0]!, pub)) throw new Error('a node:crypto signature does not verify under noble')
-  const nodeVerify = await rate(ctx, i => { if (!verify(key.publicKey, msgs[i & 63]!, sigs[i & 63]!)) throw new Error('verify failed') })
-  const nobleVerify = await rate(ctx, i => { if (!ed25519.verify(sigs[i & 63]!, msgs[i & 63]!, pub)) throw new Error('verify failed') })
+  const [nodeVerify, nobleVerify] = await pair(ctx,
+    i => { if (!verify(key.publicKey, msgs[i & 63]!, sigs[i & 63]!)) throw new Error('verify failed') },
+    i => { if (!ed25519.verify(sigs[i & 63]!, msgs[i & 63]!, pub)) throw new Error('verify failed') })
 
   return [
     ctx.result({ name: 'Ed25519 sign (256 B)', value: nodeSign, unit: 'ops/s', baseline: { name: '@noble/curves ed25519.sign', value: nobleSign, unit: 'ops/s' } }),

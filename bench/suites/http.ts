@@ -6,7 +6,7 @@
  *
  *  value     POST /api/v1/groups/:gid/items, 201s per second; p50/p99 latency
  *  baseline  writes: raw better-sqlite3 inserts, one transaction per row
- *            (the same figure as the store suite);
+ *            (as in the store suite), in windows interleaved with the HTTP ones;
  *            latency: GET /api/v1/health at the same concurrency (the cost of
  *            HTTP + auth + routing with no work behind it)
  *
@@ -15,10 +15,10 @@
  */
 import { cpus } from 'node:os'
 import type { Suite } from '../lib/types.js'
-import { closedLoop, medianOf, summarize } from '../lib/timing.js'
+import { closedLoop, interleaved, medianOf, summarize } from '../lib/timing.js'
 import { contents, itemInput } from '../lib/items.js'
 import { initBenchNode, startNodeProcess } from '../lib/node.js'
-import { sqliteBaseline } from '../lib/sqlite-baseline.js'
+import { PER_ROW_NAME, rawInserts } from '../lib/sqlite-baseline.js'
 import { fmtNum } from '../lib/format.js'
 
 const CONCURRENCY = 16
@@ -32,6 +32,7 @@ export const httpSuite: Suite = {
     const warmupMs = ctx.quick ? 100 : 1000
     const init = await initBenchNode(ctx)
     const node = await startNodeProcess(ctx, init.dataDir, { maxSockets: CONCURRENCY })
+    const raw = rawInserts(ctx)
     const g = await node.api.ok('POST', '/api/v1/groups', { name: 'bench-http' }) as { id: string }
     const path = `/api/v1/groups/${g.id}/items`
     const cs = contents(256)
@@ -47,13 +48,16 @@ export const httpSuite: Suite = {
     const writeLat: number[] = []
     let errors = 0
     let firstError: string | undefined
-    const writes = await medianOf(runs, async (i) => {
-      const r = await closedLoop({ concurrency: CONCURRENCY, ms: windowMs, warmupMs: i === 0 ? warmupMs : 0, op: write })
+    let warm = false
+    const ab = await interleaved(runs, async () => {
+      const r = await closedLoop({ concurrency: CONCURRENCY, ms: windowMs, warmupMs: warm ? 0 : warmupMs, op: write })
+      warm = true
       writeLat.push(...r.latencies)
       errors += r.errors
       firstError ??= r.firstError
       return r.perSec
-    })
+    }, () => raw.perRow(windowMs / 2))
+    const writes = ab.a
     if (writes.median === 0) throw new Error(`no write succeeded: ${firstError ?? 'unknown error'}`)
     ctx.log(`http writes: ${Math.round(writes.median)}/s`)
     const healthLat: number[] = []
@@ -64,16 +68,15 @@ export const httpSuite: Suite = {
     })
     const w = summarize(writeLat)
     const h = summarize(healthLat)
-    const base = await sqliteBaseline(ctx)
     const shared = `${CONCURRENCY} keep-alive clients in the harness process and the node in its own process share ${cpus().length} cores`
     const errNote = errors > 0 ? `; ${errors} failed requests (first: ${firstError})` : ''
     return [
       ctx.result({
         name: `item writes/s over HTTP, ${CONCURRENCY} clients`,
         value: writes.median, unit: 'items/s',
-        baseline: { name: 'raw better-sqlite3 INSERT, 1 tx per row', value: base.perRow, unit: 'rows/s' },
+        baseline: { name: PER_ROW_NAME, value: ab.b.median, unit: 'rows/s' },
         notes: `${shared}; GET /health at the same concurrency: ${fmtNum(healthRate.median)} req/s${errNote}`,
-        details: { concurrency: CONCURRENCY, runs, windowMs, samples: writes.samples.map(x => Math.round(x)).join(' '), requests: w.n, errors, healthPerSec: Math.round(healthRate.median) }
+        details: { concurrency: CONCURRENCY, runs, windowMs, samples: writes.samples.map(x => Math.round(x)).join(' '), baselineSamples: ab.b.samples.map(x => Math.round(x)).join(' '), requests: w.n, errors, healthPerSec: Math.round(healthRate.median) }
       }),
       ctx.result({
         name: `write latency p50, ${CONCURRENCY} clients`,

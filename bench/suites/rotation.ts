@@ -16,18 +16,20 @@
  *
  *  baseline (1, 2)  reencryptItem (decrypt + encrypt + Ed25519 sign + encode:
  *            what each item needs at minimum) on the same records in a tight
- *            loop, no store: ratio = share of that floor the job achieves.
- *  baseline (3)     raw better-sqlite3 inserts, one transaction per row.
+ *            loop, no store, in 1 s windows alternating with the rotations:
+ *            ratio = share of that floor the job achieves.
+ *  baseline (3)     raw better-sqlite3 inserts, one transaction per row,
+ *            interleaved with the writes.
  */
 import { randomBytes } from 'node:crypto'
 import { reencryptItem, type ItemBody } from '../../src/records/item.js'
 import { trustedRecord, type VerifiedRecord } from '../../src/records/record.js'
 import type { Services } from '../../src/node/services.js'
 import type { BenchResult, Suite, SuiteContext } from '../lib/types.js'
-import { medianOf, measureRate, msSince, now, sleep, summarize } from '../lib/timing.js'
+import { interleaved, measureRate, median, msSince, now, sleep, summarize } from '../lib/timing.js'
 import { contents, itemInput } from '../lib/items.js'
 import { openLocalServices } from '../lib/node.js'
-import { sqliteBaseline } from '../lib/sqlite-baseline.js'
+import { PER_ROW_NAME, rawInserts } from '../lib/sqlite-baseline.js'
 import { fmtNum } from '../lib/format.js'
 
 const TARGET = { op: '>=' as const, value: 20_000 }
@@ -79,35 +81,46 @@ async function rotateOnce (ctx: SuiteContext, x: Setup, budgetMs: number): Promi
   return { perSec: done / (ms / 1000), done, ms, capped }
 }
 
-/** Rotate up to `runs` times; stop early when a run hits the budget. */
-async function rotations (ctx: SuiteContext, x: Setup, runs: number, budgetMs: number): Promise<{ median: number, samples: number[], capped: { done: number, ms: number } | undefined }> {
-  const samples: number[] = []
-  let capped: { done: number, ms: number } | undefined
-  for (let i = 0; i < runs; i++) {
-    const r = await rotateOnce(ctx, x, budgetMs)
-    samples.push(r.perSec)
-    if (r.capped) { capped = { done: r.done, ms: r.ms }; break }
-  }
-  const sorted = [...samples].sort((a, b) => a - b)
-  return { median: sorted[(sorted.length - 1) >> 1]!, samples, capped }
-}
-
-/** reencryptItem on the group's records (as they are now), in a tight loop. */
-async function floor (ctx: SuiteContext, x: Setup, runs: number): Promise<{ median: number, samples: number[] }> {
+/**
+ * A window of reencryptItem over the group's records (loaded once, before any
+ * rotation, so all under one key version) in a tight loop: items/s.
+ */
+function floorWindow (ctx: SuiteContext, x: Setup): () => number {
   const { s, gid } = x
-  const kv = s.groups.view(gid).keyVersion
   const recs = s.store.listKind(gid, 'item', Math.min(x.items, 5000)).map(r => trustedRecord(r.bytes, r.hash) as VerifiedRecord<ItemBody>)
-  // A stopped rotation leaves records under two key versions: pick each one's key.
-  const keys = new Map<number, Uint8Array>()
-  const keyOf = (v: number): Uint8Array => { let k = keys.get(v); if (k === undefined) { k = s.groups.keyFor(gid, v); keys.set(v, k) } return k }
+  const kv = s.groups.view(gid).keyVersion
+  const oldKey = s.groups.keyFor(gid, recs[0]!.rec.b.kv)
   const newKey = new Uint8Array(randomBytes(32))
   const me = s.vault!.entityKey()
-  const one = (i: number): unknown => { const r = recs[i % recs.length]!; return reencryptItem(r, keyOf(r.rec.b.kv), me, kv + 1, newKey) }
+  const one = (i: number): unknown => reencryptItem(recs[i % recs.length]!, oldKey, me, kv + 1, newKey)
   measureRate(one, { ms: ctx.quick ? 20 : 300 })
-  return medianOf(runs, () => measureRate(one, { ms: ctx.quick ? 100 : 1000 }).perSec)
+  return () => measureRate(one, { ms: ctx.quick ? 100 : 1000 }).perSec
+}
+
+interface Rotations { median: number, samples: number[], floor: { median: number, samples: number[] }, capped: { done: number, ms: number } | undefined }
+
+/**
+ * Rotate up to `runs` times, each beside a window of the crypto floor (ABBA
+ * order, so both see the same machine); stop early when a rotation hits the budget.
+ */
+async function rotations (ctx: SuiteContext, x: Setup, runs: number, budgetMs: number): Promise<Rotations> {
+  const floor = floorWindow(ctx, x)
+  const samples: number[] = []
+  const floors: number[] = []
+  let capped: { done: number, ms: number } | undefined
+  for (let i = 0; i < runs && capped === undefined; i++) {
+    if (i % 2 === 1) floors.push(floor())
+    const r = await rotateOnce(ctx, x, budgetMs)
+    samples.push(r.perSec)
+    if (r.capped) capped = { done: r.done, ms: r.ms }
+    if (i % 2 === 0) floors.push(floor())
+  }
+  return { median: median(samples), samples, floor: { median: median(floors), samples: floors }, capped }
 }
 
 const samplesText = (xs: number[]): string => xs.map(v => fmtNum(v)).join(', ')
+const joined = (xs: number[]): string => xs.map(Math.round).join(' ')
+const FLOOR_NAME = 'reencryptItem tight loop (decrypt+encrypt+sign)'
 
 export const rotationSuite: Suite = {
   name: 'rotation',
@@ -122,30 +135,28 @@ export const rotationSuite: Suite = {
     // Row 2 first: a node with the index closed (fast to fill).
     const bare = await setup(ctx, items, false, setupBudgetMs)
     const bareRot = await rotations(ctx, bare, runs, budgetMs)
-    const bareFloor = await floor(ctx, bare, runs)
 
     // Row 1: the real path.
     const real = await setup(ctx, items, true, setupBudgetMs)
     const realRot = await rotations(ctx, real, runs, budgetMs)
-    const realFloor = await floor(ctx, real, runs)
     const cappedNote = realRot.capped !== undefined
       ? `; stopped at the ${budgetMs / 1000} s budget after ${fmtNum(realRot.capped.done)} of ${fmtNum(real.items)} items (a full run would take ~${fmtNum(real.items / realRot.median)} s)`
       : ''
     out.push(ctx.result({
       name: `re-encrypt on rotation, ${fmtNum(real.items)} items`,
       value: realRot.median, unit: 'items/s',
-      baseline: { name: 'reencryptItem tight loop (decrypt+encrypt+sign)', value: realFloor.median, unit: 'items/s' },
+      baseline: { name: FLOOR_NAME, value: realRot.floor.median, unit: 'items/s' },
       target: TARGET,
       notes: `unlocked node, search index on; rotate() to job done, ${realRot.samples.length} run(s): ${samplesText(realRot.samples)} items/s${cappedNote}${real.note !== '' ? '; ' + real.note : ''}; setup wrote ${fmtNum(real.items)} items in ${fmtNum(real.writeMs / 1000)} s (1,000 per tx)`,
-      details: { items: real.items, runs: realRot.samples.length, capped: realRot.capped !== undefined, samples: realRot.samples.map(Math.round).join(' '), setupWriteMs: Math.round(real.writeMs) }
+      details: { items: real.items, runs: realRot.samples.length, capped: realRot.capped !== undefined, samples: joined(realRot.samples), baselineSamples: joined(realRot.floor.samples), setupWriteMs: Math.round(real.writeMs) }
     }))
     out.push(ctx.result({
       name: `re-encrypt on rotation, ${fmtNum(bare.items)} items, search index closed`,
       value: bareRot.median, unit: 'items/s',
-      baseline: { name: 'reencryptItem tight loop (decrypt+encrypt+sign)', value: bareFloor.median, unit: 'items/s' },
+      baseline: { name: FLOOR_NAME, value: bareRot.floor.median, unit: 'items/s' },
       target: TARGET,
       notes: `diagnostic: the store path and job without the search index; ${bareRot.samples.length} run(s): ${samplesText(bareRot.samples)} items/s${bare.note !== '' ? '; ' + bare.note : ''}; setup wrote ${fmtNum(bare.items)} items in ${fmtNum(bare.writeMs / 1000)} s`,
-      details: { items: bare.items, runs: bareRot.samples.length, capped: bareRot.capped !== undefined, samples: bareRot.samples.map(Math.round).join(' ') }
+      details: { items: bare.items, runs: bareRot.samples.length, capped: bareRot.capped !== undefined, samples: joined(bareRot.samples), baselineSamples: joined(bareRot.floor.samples) }
     }))
 
     // Row 3: single acknowledged writes on the full node (index on).
@@ -156,15 +167,16 @@ export const rotationSuite: Suite = {
     const write = (): void => { const t = now(); s.items.create(gid, itemInput(cs[n++ & 63]!)); lat.push(msSince(t)) }
     measureRate(write, { ms: ctx.quick ? 20 : 200, minOps: 3 })
     lat.length = 0
-    const w = await medianOf(runs, () => measureRate(write, { ms: ctx.quick ? 100 : 1000, minOps: 3 }).perSec)
+    const raw = rawInserts(ctx)
+    const windowMs = ctx.quick ? 100 : 1000
+    const ab = await interleaved(runs, () => measureRate(write, { ms: windowMs, minOps: 3 }).perSec, () => raw.perRow(windowMs))
     const l = summarize(lat)
-    const base = await sqliteBaseline(ctx)
     out.push(ctx.result({
       name: `item writes/s, node holding ${fmtNum(real.items)} items, 1 tx each`,
-      value: w.median, unit: 'items/s',
-      baseline: { name: 'raw better-sqlite3 INSERT, 1 tx per row', value: base.perRow, unit: 'rows/s' },
+      value: ab.a.median, unit: 'items/s',
+      baseline: { name: PER_ROW_NAME, value: ab.b.median, unit: 'rows/s' },
       notes: `compare with the store suite's first row (empty node): write latency p50 ${fmtNum(l.p50)} ms, p99 ${fmtNum(l.p99)} ms`,
-      details: { heldItems: real.items, p50Ms: l.p50, p99Ms: l.p99, samples: w.samples.map(Math.round).join(' ') }
+      details: { heldItems: real.items, p50Ms: l.p50, p99Ms: l.p99, samples: joined(ab.a.samples), baselineSamples: joined(ab.b.samples) }
     }))
     return out
   }
