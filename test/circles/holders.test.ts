@@ -1,0 +1,209 @@
+/**
+ * The holder's side of /cairn/shares/1.0.0, end to end: five member processes
+ * and a keeper, one 3-of-5 circle, shared by the scenarios of this file.
+ *   1. From a libp2p node in the test process: a non-member's request, a replayed
+ *      request, a stale one (and a redirected, a forged, a future-dated one) are
+ *      refused and audited by the holder with their reason; a member's valid
+ *      request from the same test peer gets a share that matches its commitment.
+ *   2. Manual approval (D and E stopped, so holder B is needed for K = 3): the
+ *      unseal waits until B approves (CLI), a deny counts as no share, and a
+ *      request nobody decides times out cleanly on the requester's side (C runs
+ *      with CAIRN_CIRCLES_REQUEST_TIMEOUT_MS=2000).
+ */
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { SHARES_PROTOCOL, requestShare, signShareRequest, type ShareRequest } from '../../src/circles/share-protocol.js'
+import { entityIdFromPublicKey } from '../../src/crypto/ids.js'
+import { generateSigningKey, type SigningKey } from '../../src/crypto/sign.js'
+import { Channel } from '../../src/replication/channel.js'
+import { createNetwork, type CairnLibp2p } from '../../src/replication/libp2p-node.js'
+import { stopAll, waitFor } from '../helpers/cli.js'
+import { CircleCluster, auditOf, circleFor, descriptorsIn, entityKeyOf, matchesCommitment, type Member } from '../helpers/circle-cluster.js'
+
+let net: CairnLibp2p | undefined
+after(async () => {
+  await net?.stop()
+  await stopAll()
+})
+
+const REQUESTER_TIMEOUT_MS = 2000
+
+describe('share holders: who gets a share, and when', { timeout: 240_000 }, () => {
+  let c: CircleCluster
+  let A: Member, B: Member, C: Member, D: Member, E: Member
+  let gid: string
+
+  before(async () => {
+    c = await CircleCluster.start(['A', 'B', 'C', 'D', 'E'], { env: { C: { CAIRN_CIRCLES_REQUEST_TIMEOUT_MS: String(REQUESTER_TIMEOUT_MS) } } })
+    ;[A, B, C, D, E] = c.members as [Member, Member, Member, Member, Member]
+    gid = await c.createCircle(A, [B, C, D, E], 3, 'holders')
+  })
+
+  describe('requests from a libp2p peer in the test process', () => {
+    let aKey: SigningKey
+    const send = async (msg: { q: ShareRequest, s: Uint8Array }): Promise<Record<string, unknown>> => {
+      const stream = await net!.dialProtocol(peerIdFromString(B.node!.peerId), SHARES_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+      const ch = new Channel(stream, 4096, 10_000)
+      try {
+        await ch.send(msg)
+        return await ch.recv()
+      } finally { await ch.close() }
+    }
+    const refusedAt = async (reason: string): Promise<any[]> => (await auditOf(B.node!, 'share-refused')).filter(e => e.reason === reason)
+
+    before(async () => {
+      aKey = await entityKeyOf(A.dataDir)
+      net = await createNetwork({
+        privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], announce: [], bootstrap: [], dht: false,
+        inboundPerSecond: 100, maxConnections: 50, maxRecordBytes: 1 << 20, privateAddresses: true
+      })
+      if (net.status !== 'started') await net.start()
+      await net.dial(multiaddr(B.node!.listenAddrs[0]!), { signal: AbortSignal.timeout(10_000) })
+    })
+
+    test('a member\'s valid request gets B\'s share, wrapped for it, matching B\'s commitment (the harness is right)', async () => {
+      const grant = await requestShare(net!, peerIdFromString(B.node!.peerId), aKey, gid, 1, B.pub, 10_000)
+      const circ = circleFor(descriptorsIn(A.dataDir, gid), 1)
+      assert.equal(grant.sv, circ.sv)
+      assert.ok(matchesCommitment(gid, 1, circ, B.pub, grant.share), 'the share opens for A and matches B\'s commitment')
+      const rel = await auditOf(B.node!, 'share-released')
+      assert.ok(rel.some(e => e.to === A.entityId && e.peer === net!.peerId.toString() && e.groupId === gid), JSON.stringify(rel))
+    })
+
+    test('a non-member\'s request is refused: not-a-member, audited', async () => {
+      const stranger = generateSigningKey()
+      const ans = await send(signShareRequest(stranger, gid, 1, B.pub))
+      assert.deepEqual(ans, { err: 'not-a-member' })
+      const a = await refusedAt('not-a-member')
+      assert.equal(a.length, 1)
+      assert.equal(a[0].from, entityIdFromPublicKey(stranger.publicKey))
+      assert.equal(a[0].groupId, gid)
+      assert.equal(a[0].peer, net!.peerId.toString())
+    })
+
+    test('the same signed request sent twice: answered once, then refused as a replay, audited', async () => {
+      const req = signShareRequest(aKey, gid, 1, B.pub)
+      const first = await send(req)
+      assert.equal(first.err, undefined, JSON.stringify(first))
+      assert.ok(first.ct instanceof Uint8Array && typeof first.x === 'number', 'the first gets a wrapped share')
+      const second = await send(req)
+      assert.deepEqual(second, { err: 'replay' })
+      const a = await refusedAt('replay')
+      assert.equal(a.length, 1)
+      assert.equal(a[0].from, A.entityId)
+      assert.equal(a[0].groupId, gid)
+    })
+
+    test('a request signed 10 minutes ago is refused as stale (and one dated 10 minutes ahead), audited', async () => {
+      assert.deepEqual(await send(signShareRequest(aKey, gid, 1, B.pub, Date.now() - 10 * 60_000)), { err: 'stale' })
+      assert.deepEqual(await send(signShareRequest(aKey, gid, 1, B.pub, Date.now() + 10 * 60_000)), { err: 'stale' })
+      const a = await refusedAt('stale')
+      assert.equal(a.length, 2)
+      assert.ok(a.every(e => e.from === A.entityId && e.groupId === gid))
+    })
+
+    test('a request naming another holder, and one with a forged signature, are refused', async () => {
+      assert.deepEqual(await send(signShareRequest(aKey, gid, 1, C.pub)), { err: 'wrong-holder' })
+      const forged = signShareRequest(aKey, gid, 1, B.pub)
+      forged.q.kv = 2 // the signature covers kv
+      assert.deepEqual(await send(forged), { err: 'bad-signature' })
+      assert.equal((await refusedAt('wrong-holder')).length, 1)
+      assert.equal((await refusedAt('bad-signature')).length, 1)
+      // Only the one valid and the one first-of-a-replay request were served.
+      assert.equal((await auditOf(B.node!, 'share-released')).filter(e => e.peer === net!.peerId.toString()).length, 2)
+    })
+  })
+
+  describe('manual approval (D and E stopped: B is needed for 3 of 5)', () => {
+    before(async () => {
+      await net?.stop()
+      net = undefined
+      await Promise.all([c.stopMember(D), c.stopMember(E)])
+      await B.node!.ok('PUT', `/api/v1/groups/${gid}/approval`, { policy: 'manual' })
+      assert.equal((await B.node!.ok('GET', `/api/v1/groups/${gid}`)).circle.approval, 'manual')
+    })
+
+    /** Start an unseal on `m`; resolves with the HTTP answer, `settled` tells whether it has. */
+    function startUnseal (m: Member): { settled: () => boolean, result: Promise<{ status: number, json: any }> } {
+      let done = false
+      const result = m.node!.api('POST', `/api/v1/groups/${gid}/unseal`, { ttlSeconds: 600 }).then(r => { done = true; return r })
+      return { settled: () => done, result }
+    }
+
+    async function pendingAtB (from: Member): Promise<any> {
+      return await waitFor(`B to queue ${from.name}'s request`, async () => {
+        const { requests } = await B.node!.ok('GET', '/api/v1/share-requests')
+        return requests.find((q: any) => q.state === 'pending' && q.groupId === gid && q.from === from.entityId)
+      })
+    }
+
+    test('the unseal waits while B\'s request is pending, and succeeds once B approves (cairn circle approve)', async () => {
+      const u = startUnseal(A)
+      const req = await pendingAtB(A)
+      assert.equal(req.keyVersion, 1)
+      assert.equal(req.peerId, A.node!.peerId)
+      // A has its own share and C's: it is still waiting for B.
+      await waitFor('A to hold C\'s share', async () => (await auditOf(C.node!, 'share-released')).some(e => e.to === A.entityId))
+      assert.equal(u.settled(), false, 'the unseal did not finish before B decided')
+      assert.equal((await A.node!.ok('GET', `/api/v1/groups/${gid}`)).circle.unsealed, false)
+      const listed = B.node!.cli(['--json', 'circle', 'requests'])
+      assert.equal(listed.status, 0, listed.stderr)
+      assert.ok(listed.json.requests.some((q: any) => q.id === req.id && q.state === 'pending'))
+      const ok = B.node!.cli(['--json', 'circle', 'approve', req.id])
+      assert.equal(ok.status, 0, ok.stderr)
+      assert.deepEqual(ok.json, { id: req.id, state: 'approved' })
+      const r = await u.result
+      assert.equal(r.status, 200, JSON.stringify(r.json))
+      assert.equal(r.json.sharesCollected, 3)
+      assert.deepEqual(new Set(r.json.from), new Set([A.entityId, B.entityId, C.entityId]))
+      const w = await A.node!.ok('POST', `/api/v1/groups/${gid}/items`, { content: 'approved by B' })
+      assert.equal((await A.node!.ok('GET', `/api/v1/items/${w.id}`)).content, 'approved by B')
+      const kinds = (await auditOf(B.node!)).filter(e => e.groupId === gid && (e.from === A.entityId || e.to === A.entityId)).map(e => e.kind)
+      for (const k of ['share-request-pending', 'share-request-approved', 'share-released']) assert.ok(kinds.includes(k), `B's audit has ${k}: ${kinds.join(', ')}`)
+      assert.notEqual(B.node!.cli(['--json', 'circle', 'approve', req.id]).status, 0, 'a decided request cannot be decided again')
+      await A.node!.ok('POST', `/api/v1/groups/${gid}/seal`)
+    })
+
+    test('a deny counts as no share: INSUFFICIENT_SHARES, 2 of 3, naming B with reason denied', async () => {
+      const u = startUnseal(A)
+      const req = await pendingAtB(A)
+      assert.deepEqual(await B.node!.ok('POST', `/api/v1/share-requests/${req.id}/deny`), { id: req.id, state: 'denied' })
+      const r = await u.result
+      assert.equal(r.status, 503, JSON.stringify(r.json))
+      assert.equal(r.json.error.code, 'INSUFFICIENT_SHARES')
+      assert.equal(r.json.error.collected, 2)
+      assert.equal(r.json.error.threshold, 3)
+      assert.deepEqual(r.json.error.refused.find((x: any) => x.entityId === B.entityId), { entityId: B.entityId, reason: 'denied' })
+      const l = await A.node!.api('GET', `/api/v1/groups/${gid}/items`)
+      assert.equal(l.status, 423)
+      const { requests } = await B.node!.ok('GET', '/api/v1/share-requests')
+      assert.equal(requests.find((q: any) => q.id === req.id).state, 'denied')
+      assert.ok((await auditOf(B.node!, 'share-request-denied')).some(e => e.requestId === req.id))
+      assert.ok((await auditOf(B.node!, 'share-refused')).some(e => e.reason === 'denied' && e.from === A.entityId))
+      const failed = await auditOf(A.node!, 'unseal-failed')
+      assert.ok(failed.at(-1).refused.some((x: any) => x.entityId === B.entityId && x.reason === 'denied'))
+    })
+
+    test('a request nobody decides times out cleanly on the requester\'s side', async () => {
+      const r = await C.node!.api('POST', `/api/v1/groups/${gid}/unseal`, {})
+      assert.equal(r.status, 503, JSON.stringify(r.json))
+      assert.equal(r.json.error.code, 'INSUFFICIENT_SHARES')
+      assert.equal(r.json.error.collected, 2)
+      assert.equal(r.json.error.threshold, 3)
+      assert.deepEqual(r.json.error.refused.find((x: any) => x.entityId === B.entityId), { entityId: B.entityId, reason: 'timeout' })
+      assert.equal((await C.node!.api('GET', `/api/v1/groups/${gid}/items`)).status, 423)
+      // B still holds the request (its own deadline is later); nothing was released to C.
+      const req = await pendingAtB(C)
+      assert.ok(!(await auditOf(B.node!, 'share-released')).some(e => e.to === C.entityId))
+      await B.node!.ok('POST', `/api/v1/share-requests/${req.id}/deny`)
+      // C is not stuck: once B answers at once again, the same node unseals.
+      await B.node!.ok('PUT', `/api/v1/groups/${gid}/approval`, { policy: 'auto' })
+      const ok = await C.node!.api('POST', `/api/v1/groups/${gid}/unseal`, {})
+      assert.equal(ok.status, 200, JSON.stringify(ok.json))
+      assert.deepEqual(new Set(ok.json.from), new Set([A.entityId, B.entityId, C.entityId]))
+    })
+  })
+})
