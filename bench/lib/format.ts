@@ -44,6 +44,8 @@ export function renderReport (r: BenchReport): string {
   const out: string[] = []
   out.push(`cairn bench · ${m.cpuModel} · ${m.cores} cores · node ${m.node} · ${m.platform}/${m.arch}${r.quick ? ' · QUICK (smoke sizes; figures are not meaningful)' : ''}`)
   out.push(`started ${r.startedAt}${r.git.commit !== null ? ` · commit ${r.git.commit.slice(0, 10)}${r.git.dirty === true ? ' (dirty)' : ''}` : ''} · load average ${m.loadAverage.join(' ')} at start, ${r.loadAverageAtEnd.join(' ')} at end`)
+  const busiest = Math.max(m.loadAverage[0] ?? 0, r.loadAverageAtEnd[0] ?? 0)
+  if (busiest > m.cores) out.push(`WARNING: the 1-minute load average reached ${busiest} on ${m.cores} cores: other processes competed for CPU and disk, so absolute figures are depressed (ratios, measured in interleaved windows, suffer less)`)
   const head = ['suite', 'benchmark', 'value', 'baseline (same run)', 'baseline value', 'ratio', 'target (SPEC §8)', 'met']
   const rows: string[][] = []
   const notes: string[] = []
