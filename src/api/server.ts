@@ -39,10 +39,28 @@ export async function startApi (backend: ApiBackend, o: ApiOptions, extraRoutes:
     logger: false,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: true, useDefaults: false, allErrors: false } },
     return503OnClosing: true,
+    // Errors fastify raises before routing (a bad % escape, an over-long
+    // parameter) get the same checks and envelope as everything else.
+    frameworkErrors: (err, req, reply) => {
+      const deny = gate(req.headers.host, req.url, req.headers.authorization)
+      const e = toHttpError(deny ?? new CairnError('INVALID_INPUT', `invalid request: ${err.message}`))
+      void (reply as unknown as FastifyReply).status(e.status).type('application/json').send(e.body)
+    },
     routerOptions: { maxParamLength: 200 },
     forceCloseConnections: true
   })
   const tokenDigest = createHash('sha256').update(o.token).digest()
+  /** Host first (DNS rebinding), then the token (all routes but health). */
+  function gate (host: string | undefined, url: string, authorization: string | undefined): CairnError | undefined {
+    if (!hostIsLoopback(host)) return new CairnError('HOST_NOT_ALLOWED', 'this API answers only requests addressed to a loopback host (localhost, 127.0.0.1, [::1])')
+    if (url === '/api/v1/health' || url.startsWith('/api/v1/health?')) return undefined
+    const m = typeof authorization === 'string' ? /^Bearer\s+(\S+)$/i.exec(authorization) : null
+    const given = createHash('sha256').update(m?.[1] ?? '').digest()
+    if (m === null || !timingSafeEqual(given, tokenDigest)) {
+      return new CairnError('UNAUTHORIZED', `missing or wrong API token: send "Authorization: Bearer <token>" with the content of ${backend.dataDir}/api-token`)
+    }
+    return undefined
+  }
   const routes = [...allRoutes(extraRoutes), ...eventRoutes]
   const doc = openApiDocument([...routes, { method: 'GET', path: '/api/v1/openapi.json', tag: 'node', summary: 'This document', handler: () => null }] as Array<RouteDef<never>>, o.version)
 
@@ -59,15 +77,8 @@ export async function startApi (backend: ApiBackend, o: ApiOptions, extraRoutes:
   })
 
   app.addHook('onRequest', async (req: FastifyRequest) => {
-    if (!hostIsLoopback(req.headers.host)) throw new CairnError('HOST_NOT_ALLOWED', 'this API answers only requests addressed to a loopback host (localhost, 127.0.0.1, [::1])')
-    const open = req.url === '/api/v1/health' || req.url.startsWith('/api/v1/health?')
-    if (open) return
-    const h = req.headers.authorization
-    const m = typeof h === 'string' ? /^Bearer\s+(\S+)$/i.exec(h) : null
-    const given = createHash('sha256').update(m?.[1] ?? '').digest()
-    if (m === null || !timingSafeEqual(given, tokenDigest)) {
-      throw new CairnError('UNAUTHORIZED', `missing or wrong API token: send "Authorization: Bearer <token>" with the content of ${backend.dataDir}/api-token`)
-    }
+    const deny = gate(req.headers.host, req.url, req.headers.authorization)
+    if (deny !== undefined) throw deny
   })
 
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {

@@ -186,9 +186,10 @@ export class Acceptor {
     const tomb = r.rec.t === 'item' && (r.rec.b as ItemBody).del
     store.tx(() => {
       if (head !== undefined && r.rec.t === 'item') {
+        // Member nodes keep superseded versions (re-encryptions included: the
+        // author-signed original is the provenance); keepers and deletes keep none.
         if (tomb || !this.o.keepHistory) store.purgeHistory(r.groupId, r.recordId)
-        // A re-encryption (same clock) replaces ciphertext, not content: no history entry.
-        else if (head.clock !== r.rec.c) store.pushHistory(head.gid, head.rid, head.clock, head.hash, head.bytes)
+        else store.pushHistory(head.gid, head.rid, head.clock, head.hash, head.bytes)
       }
       store.putHead(this.row(r, kv))
     })

@@ -8,10 +8,11 @@ import { equalBytes, toB64 } from '../crypto/bytes.js'
 import { clockToIso } from '../crypto/hlc.js'
 import { entityIdFromPublicKey, isRecordId, type GroupId } from '../crypto/ids.js'
 import { contentHashOf, openItem, sealItem, type ItemBody, type ItemPlain, type Json } from '../records/item.js'
-import { trustedRecord, type VerifiedRecord } from '../records/record.js'
+import { decodeRecord, trustedRecord, type VerifiedRecord } from '../records/record.js'
+import { checkItemBody, itemIdFor } from '../records/item.js'
 import { canAdmin } from '../records/descriptor.js'
 import type { RecordRow } from '../store/store.js'
-import { CairnError, InvalidInputError, isCairnError } from '../util/errors.js'
+import { CairnError, IntegrityError, InvalidInputError, isCairnError } from '../util/errors.js'
 import { requireChain, requireRole, requireVault } from '../groups/access.js'
 import type { GroupContext } from '../groups/context.js'
 import type { GroupService } from '../groups/group-service.js'
@@ -62,7 +63,7 @@ export class ItemService {
   }
 
   remove (id: string): { id: string, groupId: string, deleted: true, updatedAt: string } {
-    const { row, rec } = this.head(id)
+    const { row, rec } = this.headForDelete(id)
     const { chain, role } = requireRole(this.ctx, row.gid, 'write')
     if (chain.current().ao) throw new CairnError('APPEND_ONLY', 'this group is append-only: entries cannot be deleted; add a redaction entry instead')
     const me = requireVault(this.ctx).entityKey().publicKey
@@ -94,9 +95,8 @@ export class ItemService {
       for (const row of rows) {
         after = { clock: row.clock, rid: row.rid }
         if (row.tomb === 1) continue
-        const rec = trustedRecord(row.bytes, row.hash) as VerifiedRecord<ItemBody>
         try {
-          const v = this.toView(gid, rec, false)
+          const v = this.toView(gid, verifiedAtRest(row), false)
           if (q.type !== undefined && v.type !== q.type) continue
           items.push(v)
         } catch (e) {
@@ -172,12 +172,27 @@ export class ItemService {
     return plain
   }
 
+  /**
+   * A damaged item can still be deleted (that is how a user clears it), as long
+   * as its author and nonce still derive its ID: the tombstone needs nothing else.
+   */
+  private headForDelete (id: string): { row: RecordRow, rec: VerifiedRecord<ItemBody> } {
+    try { return this.head(id) } catch (e) {
+      if ((e as CairnError).code !== 'INTEGRITY') throw e
+      const row = this.ctx.store.getHead(this.ctx.store.findRecord(id)!.gid, id)!
+      let rec: VerifiedRecord<ItemBody>
+      try { rec = trustedRecord(row.bytes, row.hash) as VerifiedRecord<ItemBody>; checkItemBody(rec.rec.b) } catch { throw e }
+      if (itemIdFor(rec.rec.b.a, rec.rec.b.n) !== id) throw e
+      return { row, rec }
+    }
+  }
+
   private head (id: string): { row: RecordRow, rec: VerifiedRecord<ItemBody> } {
     if (!isRecordId(id)) throw new CairnError('NOT_FOUND', 'no such item (item IDs are UUIDs)')
     const meta = this.ctx.store.findRecord(id)
     const row = meta !== undefined && meta.kind === 'item' ? this.ctx.store.getHead(meta.gid, id) : undefined
     if (row === undefined) throw new CairnError('NOT_FOUND', `no item ${id} on this node`)
-    return { row, rec: trustedRecord(row.bytes, row.hash) as VerifiedRecord<ItemBody> }
+    return { row, rec: verifiedAtRest(row) }
   }
 
   private toView (gid: string, rec: VerifiedRecord<ItemBody>, withProvenance: boolean): ItemView {
@@ -205,6 +220,24 @@ export class ItemService {
     }
     return out
   }
+}
+
+/**
+ * Reads re-check what is at rest: the stored bytes must still carry a valid
+ * signature, hash to the stored hash, and belong where they are stored. A
+ * flipped byte anywhere (ciphertext, key version, tombstone flag, clock) is an
+ * INTEGRITY error, never another item's key, a false "deleted", or garbage.
+ */
+function verifiedAtRest (row: RecordRow): VerifiedRecord<ItemBody> {
+  let r: VerifiedRecord
+  try {
+    r = decodeRecord(row.bytes)
+    checkItemBody(r.rec.b)
+  } catch {
+    throw new IntegrityError(`item ${row.rid} failed its integrity check at rest (its stored record was altered); restore it from a keeper with \`cairn group sync\``)
+  }
+  if (r.recordId !== row.rid || r.groupId !== row.gid || !equalBytes(r.hash, row.hash)) throw new IntegrityError(`item ${row.rid} failed its integrity check at rest (stored under the wrong ID or hash)`)
+  return r as VerifiedRecord<ItemBody>
 }
 
 export function rawOf (row: RecordRow): RawItem {

@@ -175,7 +175,10 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
     indexGroup,
     async unlock (passphrase: string) {
       if (vault === undefined) throw new CairnError('KEEPER_HAS_NO_KEYS', 'a keeper has no vault to unlock')
-      if (vault.unlocked) return
+      if (vault.unlocked) {
+        try { await vault.verifyPassphrase(passphrase) } catch (e) { audit.record('unlock-failed', {}); throw e }
+        return
+      }
       try {
         await vault.unlock(passphrase)
       } catch (e) {

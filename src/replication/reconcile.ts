@@ -105,18 +105,25 @@ function onSplit (set: SetView, r: Extract<Range, { k: 0 }>, out: Turn): void {
 function onIds (set: SetView, d: number, i: number, theirs: Uint8Array[], out: Turn, full: boolean): void {
   const mine = set.elements(d, i)
   const key = full ? (h: Uint8Array) => h : idOf
-  const theirSet = new Set(theirs.map(b => Buffer.from(b).toString('hex')))
-  const mineSet = new Set(mine.map(h => Buffer.from(key(h)).toString('hex')))
-  let diff = false
-  for (const e of mine) if (!theirSet.has(Buffer.from(key(e)).toString('hex'))) { out.send.push(e); diff = true }
-  const need = theirs.filter(t => !mineSet.has(Buffer.from(t).toString('hex')))
+  const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+  const theirSet = new Set(theirs.map(hex))
+  const mineSet = new Set(mine.map(h => hex(key(h))))
+  const send = mine.filter(e => !theirSet.has(hex(key(e))))
+  const need = theirs.filter(t => !mineSet.has(hex(t)))
+  if (!full) {
+    // The peer listed this range because it differs. If the short slices cannot
+    // account for that (nothing differs, the matched parts differ in size, or a
+    // slice repeats), some slices collide: compare full hashes once instead.
+    const ambiguous = (send.length === 0 && need.length === 0) ||
+      mine.length - send.length !== theirs.length - need.length ||
+      mineSet.size !== mine.length || theirSet.size !== theirs.length
+    if (ambiguous) { out.ranges.push({ k: 4, d, i, h: concatIds(mine) }); return }
+  }
+  out.send.push(...send)
   if (need.length > 0) {
-    diff = true
     if (full) out.ranges.push({ k: 3, d, i }) // rare: after a collision, take the whole small range
     else out.ranges.push({ k: 2, d, i, h: concatIds(need) })
   }
-  // Same id slices, different sets: a collision of the short slices. Compare full hashes once.
-  if (!diff && !full && mine.length === theirs.length) out.ranges.push({ k: 4, d, i, h: concatIds(mine) })
 }
 
 function concatIds (ids: Uint8Array[]): Uint8Array {

@@ -12,6 +12,7 @@
  * key buffer it holds (entity seed, ring keys, vault key).
  */
 import { existsSync, readFileSync } from 'node:fs'
+import { timingSafeEqual } from 'node:crypto'
 import { xchachaDecrypt, xchachaEncrypt } from '../crypto/aead.js'
 import { decodeCanonical, encodeCanonical } from '../crypto/canonical.js'
 import { zeroize } from '../crypto/bytes.js'
@@ -85,8 +86,17 @@ export class Vault {
   }
 
   async unlock (passphrase: string): Promise<void> {
-    if (this.c !== undefined) return
+    if (this.c !== undefined) { await this.verifyPassphrase(passphrase); return }
     await this.openBody(readVaultFile(this.path), passphrase)
+  }
+
+  /** While unlocked: throws BAD_PASSPHRASE unless `passphrase` derives the vault key in use. */
+  async verifyPassphrase (passphrase: string): Promise<void> {
+    const b = this.sealed()
+    const key = await scrypt(passphrase, b.salt, { N: b.N, r: b.r, p: b.p })
+    const ok = this.vaultKey !== undefined && timingSafeEqual(key, this.vaultKey)
+    zeroize(key)
+    if (!ok) throw new CairnError('BAD_PASSPHRASE', 'wrong passphrase; nothing was changed')
   }
 
   private async openBody (body: VaultBody, passphrase: string): Promise<void> {
@@ -108,7 +118,7 @@ export class Vault {
 
   lock (): void {
     if (this.c === undefined) return
-    zeroize(this.c.entitySeed, this.vaultKey)
+    zeroize(this.c.entitySeed, this.vaultKey, this.signing?.seed)
     for (const r of this.c.rings.values()) r.zeroize()
     this.c = undefined
     this.vaultKey = undefined

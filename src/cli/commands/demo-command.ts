@@ -7,7 +7,7 @@
  */
 import type { Command } from 'commander'
 import { performance } from 'node:perf_hooks'
-import { DemoNetwork, runDemo, type DemoEvent, type DemoItem, type DemoNode, type DemoSummary } from '../../node/demo.js'
+import type { DemoEvent, DemoItem, DemoNetwork, DemoNode, DemoSummary } from '../../node/demo.js'
 import type { RawItem } from '../../items/item-service.js'
 import { InvalidInputError } from '../../util/errors.js'
 import { contextOf } from '../context.js'
@@ -30,6 +30,8 @@ export function demoCommand (program: Command): void {
       const out = (s = ''): void => { if (!ctx.json) process.stdout.write(s + '\n') }
       const t0 = performance.now()
 
+      // Loaded here, not at the top: other verbs need not load the node and libp2p for it.
+      const { DemoNetwork, runDemo } = await import('../../node/demo.js')
       const net = new DemoNetwork({ logs: keep })
       let waiting = false
       let release: () => void = () => {}

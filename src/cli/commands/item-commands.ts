@@ -38,13 +38,13 @@ const short = (s: unknown, n = 60): string => { const t = typeof s === 'string' 
 export function itemCommands (program: Command): void {
   program.command('put [content]').description('write an item (default: your personal group)')
     .option('-g, --group <groupId>', 'group to write into')
-    .option('-t, --type <type>', 'item type', 'note')
+    .option('-t, --type <type>', 'item type (new items: note)')
     .option('--meta <json>', 'metadata object')
     .option('-f, --file <path>', 'read the content from a file (- for stdin)')
-    .option('--id <itemId>', 'replace this item\'s content instead of creating one')
-    .action(run(async (content: string | undefined, o: { group?: string, type: string, meta?: string, file?: string, id?: string }, cmd: Command) => {
+    .option('--id <itemId>', 'replace this item\'s content instead of creating one (type and meta stay unless given)')
+    .action(run(async (content: string | undefined, o: { group?: string, type?: string, meta?: string, file?: string, id?: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
-      const body = { content: contentFrom(content, o.file), type: o.type, ...(o.meta !== undefined ? { meta: parseMeta(o.meta) } : {}) }
+      const body = { content: contentFrom(content, o.file), ...(o.type !== undefined ? { type: o.type } : {}), ...(o.meta !== undefined ? { meta: parseMeta(o.meta) } : {}) }
       const r = o.id !== undefined
         ? await ctx.client().put<WriteResult>(`/api/v1/items/${encodeURIComponent(o.id)}`, body)
         : await ctx.client().post<WriteResult>(`/api/v1/groups/${encodeURIComponent(await groupOrPersonal(ctx, o.group))}/items`, body)
