@@ -81,6 +81,7 @@ export interface DemoSummary {
 const PUSH_WAIT_MS = 5000
 const SYNC_WAIT_MS = 10_000
 const READY_WAIT_MS = 15_000
+const TOPIC_WAIT_MS = 5000
 
 /** The nodes, their temp dir, and a close() that always leaves nothing behind. */
 export class DemoNetwork {
@@ -99,7 +100,12 @@ export class DemoNetwork {
   get closed (): boolean { return this.closing !== undefined }
   get agent (): DemoNode { return this.node('agent') }
   get keepers (): DemoNode[] { return this.nodes.filter(n => n.role === 'keeper') }
-  get passphraseFile (): string { return join(this.root, 'passphrase') }
+  /** For --keep (`cairn unlock --passphrase-file`): the random passphrase in a 0600 file inside the temp dir. */
+  savePassphrase (): string {
+    const file = join(this.root, 'passphrase')
+    writeFileSync(file, this.passphrase + '\n', { mode: 0o600 })
+    return file
+  }
 
   node (name: string): DemoNode {
     const n = this.nodes.find(x => x.name === name)
@@ -118,7 +124,6 @@ export class DemoNetwork {
     }))
     await agentInit
     await this.startNode('agent', 'agent', agentDir, this.keepers.map(k => k.multiaddr))
-    writeFileSync(this.passphraseFile, this.passphrase + '\n', { mode: 0o600 })
   }
 
   private async startNode (name: string, role: 'agent' | 'keeper', dataDir: string, bootstrap: string[]): Promise<void> {
@@ -245,7 +250,7 @@ export async function runDemo (net: DemoNetwork, o: { items: number, onEvent?: (
     await until(`the keepers to join group ${id}'s push topic`, () => {
       const subs = new Set(pubsub.getSubscribers(topic).map(String))
       return keepers.every(k => subs.has(k.peerId))
-    }).catch(() => {})
+    }, TOPIC_WAIT_MS).catch(() => {})
     groups.push({ name, id, personal, keepers: keepers.map(k => k.peerId), deliveredMs })
     say({ kind: 'group', name, id, personal, deliveredMs })
   }

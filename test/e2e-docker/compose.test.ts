@@ -77,7 +77,10 @@ function checkInvocation (args: string[]): string[] {
     }
     const sub = positionals.length === 0 ? cmd.commands.find(c => c.name() === a || c.aliases().includes(a)) : undefined
     if (sub !== undefined) { cmd = sub; continue }
-    if (cmd === program) { problems.push(`unknown command \`cairn ${a}\``); break }
+    if (cmd === program || (positionals.length === 0 && cmd.commands.length > 0 && cmd.registeredArguments.length === 0)) {
+      problems.push(`unknown command \`cairn ${[path(), a].filter(Boolean).join(' ')}\``)
+      return problems
+    }
     positionals.push(a)
   }
   if (cmd === program) return problems.length > 0 ? problems : ['no command given']

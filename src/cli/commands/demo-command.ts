@@ -54,7 +54,8 @@ export function demoCommand (program: Command): void {
         let step = 1
         const summary = await runDemo(net, { items, onEvent: e => { if (!ctx.json) step = render(e, step, net, items) } })
         if (keep) {
-          emit(ctx, { ...summary, durationMs: Math.round(performance.now() - t0), removed: false, kept: keptInfo(net) }, () => '\n' + keepText(net, summary))
+          const passphraseFile = net.savePassphrase()
+          emit(ctx, { ...summary, durationMs: Math.round(performance.now() - t0), removed: false, kept: keptInfo(net, passphraseFile) }, () => '\n' + keepText(net, summary, passphraseFile))
           waiting = true
           await released
           out('\nstopping the demo nodes and deleting their data…')
@@ -175,11 +176,11 @@ function sideBySide (left: string[], right: string[], width = 58): string {
 
 // ---- --keep ----
 
-function keptInfo (net: DemoNetwork): { passphraseFile: string, nodes: Array<{ name: string, dataDir: string, apiUrl: string, token: string }> } {
-  return { passphraseFile: net.passphraseFile, nodes: net.nodes.map(n => ({ name: n.name, dataDir: n.dataDir, apiUrl: n.apiUrl, token: n.token })) }
+function keptInfo (net: DemoNetwork, passphraseFile: string): { passphraseFile: string, nodes: Array<{ name: string, dataDir: string, apiUrl: string, token: string }> } {
+  return { passphraseFile, nodes: net.nodes.map(n => ({ name: n.name, dataDir: n.dataDir, apiUrl: n.apiUrl, token: n.token })) }
 }
 
-function keepText (net: DemoNetwork, s: Omit<DemoSummary, 'durationMs'>): string {
+function keepText (net: DemoNetwork, s: Omit<DemoSummary, 'durationMs'>, passphraseFile: string): string {
   const a = net.agent
   const k = net.keepers[0]!
   const first = s.items[0]!
@@ -196,7 +197,7 @@ function keepText (net: DemoNetwork, s: Omit<DemoSummary, 'durationMs'>): string
       c(a, `group show ${personal}`),
       c(k, 'status'),
       c(k, `get ${first.id}          # refused: a keeper holds no keys`),
-      c(a, `lock && ${c(a, `unlock --passphrase-file ${net.passphraseFile}`)}`)
+      c(a, `lock && ${c(a, `unlock --passphrase-file ${passphraseFile}`)}`)
     ].join('\n')),
     '',
     'Or the HTTP API directly (each node\'s token is in <data dir>/api-token):',
