@@ -33,7 +33,7 @@ describe('circle 3-of-5 across five member processes and a keeper', { timeout: 2
   const written: Array<{ id: string, content: string }> = []
 
   before(async () => {
-    c = await CircleCluster.start(['A', 'B', 'C', 'D', 'E'])
+    c = await CircleCluster.start(['A', 'B', 'C', 'D', 'E'], { logLevel: 'debug' })
     ;[A, B, C, D, E] = c.members as [Member, Member, Member, Member, Member]
     gid = await c.createCircle(A, [B, C, D, E], 3, 'three of five')
   })
