@@ -37,6 +37,8 @@ export interface ApiBackend {
   afterUnseal: (groupId: string) => void
   createCircle: (inp: { name: string, culture?: 'chatty' | 'taciturn', circle?: { threshold: number, members: string[], approval?: 'auto' | 'manual' } }) => Promise<GroupView>
   items: ItemService
+  /** Run a write in the next group-commit transaction; settles after it committed. */
+  commit: <T>(fn: () => T) => Promise<T>
   job: (id: string) => JobView | undefined
   search: (q: string, limit: number, groupId?: string) => SearchHit[]
   auditList: (since: number, limit: number) => AuditEntry[]

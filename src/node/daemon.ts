@@ -107,6 +107,7 @@ export class Daemon {
       lock: async () => { await s.lock(); this.emit({ type: 'locked', at: new Date().toISOString() }) },
       groups: s.groups,
       items: s.items,
+      commit: async (fn) => await s.writes.submit(fn),
       circles: s.circles,
       afterUnseal: gid => s.indexGroup(gid),
       createCircle: async (inp) => {

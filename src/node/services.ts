@@ -26,6 +26,7 @@ import { CairnError } from '../util/errors.js'
 import { signVaultBackup, type VaultBody } from '../records/vault-backup.js'
 import { SearchIndex } from '../search/search-index.js'
 import { Store } from '../store/store.js'
+import { GroupCommit } from '../store/group-commit.js'
 import { TypedEmitter } from '../util/events.js'
 import type { Logger } from '../util/logger.js'
 import { Vault } from '../vault/vault.js'
@@ -51,6 +52,8 @@ export interface Services {
   groups: GroupService
   items: ItemService
   circles: CircleService
+  /** Acknowledged writes from the API go through here (group commit). */
+  writes: GroupCommit
   jobs: JobRunner
   search: SearchIndex
   metrics: Metrics
@@ -172,6 +175,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
 
   return {
     config, keeper, nodeKey, store, audit, clock, registry, acceptor, events, vault, groups, items, circles, jobs, search, metrics, ctx, log, rejections,
+    writes: new GroupCommit(store),
     indexGroup,
     async unlock (passphrase: string) {
       if (vault === undefined) throw new CairnError('KEEPER_HAS_NO_KEYS', 'a keeper has no vault to unlock')

@@ -9,7 +9,7 @@ const page = { limit: { type: 'integer' as const, description: '1–1000' }, cur
 export const itemRoutes: Array<RouteDef<ApiBackend>> = [
   {
     method: 'POST', path: '/api/v1/groups/:gid/items', tag: 'items', body: S.createItem, status: 201, summary: 'Write an item (201 after the transaction commits)',
-    handler: (r, b) => b.items.create(groupParam(r.params.gid), r.body as ItemInput)
+    handler: async (r, b) => { const gid = groupParam(r.params.gid); return await b.commit(() => b.items.create(gid, r.body as ItemInput)) }
   },
   {
     method: 'GET', path: '/api/v1/groups/:gid/items', tag: 'items', summary: 'Decrypted items, newest first',
@@ -28,10 +28,10 @@ export const itemRoutes: Array<RouteDef<ApiBackend>> = [
     })
   },
   { method: 'GET', path: '/api/v1/items/:id', tag: 'items', summary: 'One item with its provenance chain', handler: (r, b) => b.items.get(itemParam(r.params.id)) },
-  { method: 'PUT', path: '/api/v1/items/:id', tag: 'items', body: S.updateItem, summary: 'Replace an item\'s content (new signed version)', handler: (r, b) => b.items.update(itemParam(r.params.id), r.body as ItemInput) },
-  { method: 'DELETE', path: '/api/v1/items/:id', tag: 'items', summary: 'Delete an item (signed tombstone; keepers purge the ciphertext)', handler: (r, b) => b.items.remove(itemParam(r.params.id)) },
+  { method: 'PUT', path: '/api/v1/items/:id', tag: 'items', body: S.updateItem, summary: 'Replace an item\'s content (new signed version)', handler: async (r, b) => { const id = itemParam(r.params.id); return await b.commit(() => b.items.update(id, r.body as ItemInput)) } },
+  { method: 'DELETE', path: '/api/v1/items/:id', tag: 'items', summary: 'Delete an item (signed tombstone; keepers purge the ciphertext)', handler: async (r, b) => { const id = itemParam(r.params.id); return await b.commit(() => b.items.remove(id)) } },
   {
     method: 'POST', path: '/api/v1/items/:id/share', tag: 'items', body: S.shareItem, status: 201, summary: 'Copy an item into another group, linked to its source',
-    handler: (r, b) => b.items.share(itemParam(r.params.id), groupParam((r.body as { toGroup: string }).toGroup))
+    handler: async (r, b) => { const id = itemParam(r.params.id); const to = groupParam((r.body as { toGroup: string }).toGroup); return await b.commit(() => b.items.share(id, to)) }
   }
 ]
