@@ -363,9 +363,12 @@ export class Replicator {
   // ---- delivery outbox ----
 
   private outboxBusy = false
+  private outboxAgain = false
 
   async processOutbox (): Promise<void> {
-    if (this.outboxBusy || this.stopped) return
+    if (this.stopped) return
+    // A request during a pass runs another pass right after it, not at the next tick.
+    if (this.outboxBusy) { this.outboxAgain = true; return }
     this.outboxBusy = true
     try {
       for (const row of this.o.store.dueDeliveries(Date.now(), 20)) {
@@ -388,6 +391,7 @@ export class Replicator {
         else this.o.store.deliveryFailed(row.target, row.gid, Date.now() + Math.min(300_000, 1000 * 2 ** Math.min(row.attempts, 8)), err)
       }
     } finally { this.outboxBusy = false }
+    if (this.outboxAgain) { this.outboxAgain = false; await this.processOutbox() }
   }
 
   private peersOfEntity (entityId: string): string[] {

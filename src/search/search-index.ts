@@ -44,7 +44,8 @@ export class SearchIndex {
     if (this.s === undefined) return []
     const match = toMatch(q)
     const rows = (groupId !== undefined ? this.s.qGroup.all(match, groupId, limit) : this.s.q.all(match, limit)) as Array<{ item_id: string, group_id: string, snippet: string, rank: number }>
-    return rows.map(r => ({ itemId: r.item_id, groupId: r.group_id, snippet: r.snippet, score: Math.round(-r.rank * 1000) / 1000 }))
+    // bm25 is negative and tiny on small sets (≈1e-6): keep significant digits, not decimals.
+    return rows.map(r => ({ itemId: r.item_id, groupId: r.group_id, snippet: r.snippet, score: Number((-r.rank).toPrecision(4)) }))
   }
 
   close (): void {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { readFileSync } from 'node:fs'
-import type { ItemView, WriteResult } from '../../items/item-service.js'
+import type { ItemView, RawItem, WriteResult } from '../../items/item-service.js'
 import type { SearchHit } from '../../search/search-index.js'
 import type { StatusView } from '../../api/backend.js'
 import type { AuditEntry } from '../../audit/audit-log.js'
@@ -71,6 +71,16 @@ export function itemCommands (program: Command): void {
       const q = new URLSearchParams({ limit: o.limit, ...(o.type !== undefined ? { type: o.type } : {}), ...(o.cursor !== undefined ? { cursor: o.cursor } : {}) })
       const r = await ctx.client().get<{ items: Array<ItemView & { error?: { message: string } }>, nextCursor: string | null }>(`/api/v1/groups/${encodeURIComponent(await groupOrPersonal(ctx, o.group))}/items?${q.toString()}`)
       emit(ctx, r, () => (r.items.length === 0 ? 'no items' : table([['ID', 'TYPE', 'UPDATED', 'CONTENT'], ...r.items.map(i => i.error !== undefined ? [i.id, '!', '', `unreadable: ${i.error.message}`] : [i.id, i.type, i.updatedAt, short(i.content)])])) + (r.nextCursor !== null ? `\nmore: --cursor ${r.nextCursor}` : ''))
+    }))
+
+  program.command('raw <groupId>').description('the stored ciphertext envelopes of a group (what a keeper holds)')
+    .option('-n, --limit <n>', 'how many', '50')
+    .option('--cursor <cursor>', 'continue from a previous page')
+    .action(run(async (gid: string, o: { limit: string, cursor?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd)
+      const q = new URLSearchParams({ limit: o.limit, ...(o.cursor !== undefined ? { cursor: o.cursor } : {}) })
+      const r = await ctx.client().get<{ items: RawItem[], nextCursor: string | null }>(`/api/v1/groups/${encodeURIComponent(gid)}/raw?${q.toString()}`)
+      emit(ctx, r, () => (r.items.length === 0 ? 'no records' : table([['ID', 'KEY', 'UPDATED', 'SIZE', 'STATE', 'CIPHERTEXT'], ...r.items.map(i => [i.id, `v${i.keyVersion}`, i.updatedAt, `${i.size} B`, i.tombstone ? 'deleted' : 'live', short(i.ciphertext, 40)])])) + (r.nextCursor !== null ? `\nmore: --cursor ${r.nextCursor}` : ''))
     }))
 
   program.command('rm <itemId>').description('delete an item (a signed tombstone replicates)').action(run(async (id: string, _o: unknown, cmd: Command) => {

@@ -1,9 +1,5 @@
 import type { Command } from 'commander'
-import { initNode } from '../../node/init.js'
-import { recoverNode } from '../../node/recover.js'
-import { silentLogger } from '../../util/logger.js'
 import cliProgress from 'cli-progress'
-import { Daemon } from '../../node/daemon.js'
 import type { Overrides } from '../../config/load.js'
 import type { StatusView, PeerView } from '../../api/backend.js'
 import { contextOf } from '../context.js'
@@ -22,6 +18,9 @@ export function nodeCommands (program: Command): void {
       const ctx = contextOf(cmd)
       const keeper = opts.keeper === true
       const passphrase = keeper ? undefined : await obtainPassphrase({ file: opts.passphraseFile, confirm: true })
+      // The node stack (libp2p, SQLite, fastify) loads only for the verbs that run a node:
+      // client verbs like `cairn put` start in a fraction of the time.
+      const { initNode } = await import('../../node/init.js')
       const r = await initNode({ dataDir: ctx.dataDir, keeper, ...(passphrase !== undefined ? { passphrase } : {}) })
       emit(ctx, keeper ? { peerId: r.peerId, dataDir: r.dataDir, keeper: true } : { entityId: r.entityId, peerId: r.peerId, personalGroupId: r.personalGroupId, dataDir: r.dataDir }, () => table([
         ...(keeper ? [['keeper node', 'yes']] : [['entity ID', r.entityId ?? ''], ['personal group', r.personalGroupId ?? '']]),
@@ -44,6 +43,7 @@ export function nodeCommands (program: Command): void {
         network: { listen: opts.listen, bootstrap: opts.bootstrap }
       }
       const passphrase = opts.keeper === true ? undefined : await obtainPassphrase({ file: opts.passphraseFile, required: false })
+      const { Daemon } = await import('../../node/daemon.js')
       const d = await Daemon.start({ dataDir: ctx.dataDir, flags, ...(passphrase !== undefined ? { passphrase } : {}) })
       const st = d.status()
       emit(ctx, { ...st, apiPort: d.apiPort }, () => table([
@@ -69,6 +69,8 @@ export function nodeCommands (program: Command): void {
       const bar = ctx.tty ? new cliProgress.SingleBar({ format: 'recovering [{bar}] {value}/{total} groups | {records} records', stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined
       let started = false
       if (ctx.tty) process.stderr.write('fetching the vault from the keeper (deriving the key takes a moment)…\n')
+      const { recoverNode } = await import('../../node/recover.js')
+      const { silentLogger } = await import('../../util/logger.js')
       const r = await recoverNode({
         dataDir: ctx.dataDir, from: opts.from, entityId: opts.entity, passphrase, log: silentLogger(),
         onProgress: p => {
