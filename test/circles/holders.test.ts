@@ -199,11 +199,16 @@ describe('share holders: who gets a share, and when', { timeout: 240_000 }, () =
       const req = await pendingAtB(C)
       assert.ok(!(await auditOf(B.node!, 'share-released')).some(e => e.to === C.entityId))
       await B.node!.ok('POST', `/api/v1/share-requests/${req.id}/deny`)
-      // C is not stuck: once B answers at once again, the same node unseals.
+      // C is not stuck: once B answers at once again, the same node unseals (here with the CLI)…
       await B.node!.ok('PUT', `/api/v1/groups/${gid}/approval`, { policy: 'auto' })
-      const ok = await C.node!.api('POST', `/api/v1/groups/${gid}/unseal`, {})
-      assert.equal(ok.status, 200, JSON.stringify(ok.json))
+      const ok = C.node!.cli(['--json', 'circle', 'unseal', gid, '--ttl', '1'])
+      assert.equal(ok.status, 0, ok.stdout + ok.stderr)
+      assert.equal(ok.json.sharesCollected, 3)
       assert.deepEqual(new Set(ok.json.from), new Set([A.entityId, B.entityId, C.entityId]))
+      // …for its TTL only: then the key is gone without a seal.
+      await waitFor('C\'s key to expire', async () => (await C.node!.api('GET', `/api/v1/groups/${gid}/items`)).status === 423, 30_000)
+      assert.equal((await C.node!.ok('GET', `/api/v1/groups/${gid}`)).circle.unsealed, false)
+      assert.ok((await auditOf(C.node!, 'circle-sealed')).some(e => e.groupId === gid && e.reason === 'ttl'))
     })
   })
 })

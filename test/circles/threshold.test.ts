@@ -24,7 +24,7 @@ import {
 
 after(stopAll)
 
-const MARK = `circle-secret-${randomBytes(8).toString('hex')}`
+const MARK = `circlesecret${randomBytes(8).toString('hex')}` // one search token
 
 describe('circle 3-of-5 across five member processes and a keeper', { timeout: 240_000 }, () => {
   let c: CircleCluster
@@ -99,6 +99,8 @@ describe('circle 3-of-5 across five member processes and a keeper', { timeout: 2
       written.push({ id: w.id, content })
     }
     await assertReadsAll(A)
+    const found = await A.node!.ok('GET', `/api/v1/search?q=${MARK}`)
+    assert.equal(found.results.filter((x: any) => x.groupId === gid).length, 3, 'unsealed, the search index has the items')
     const audit = await auditOf(A.node!, 'circle-unsealed')
     assert.equal(audit.length, 1)
     assert.deepEqual(new Set(audit[0].from), new Set([A.entityId, B.entityId, C.entityId]))
@@ -106,6 +108,7 @@ describe('circle 3-of-5 across five member processes and a keeper', { timeout: 2
 
     assert.deepEqual((await A.node!.ok('POST', `/api/v1/groups/${gid}/seal`)), { sealed: true })
     await assertSealedOut(A)
+    assert.deepEqual((await A.node!.ok('GET', `/api/v1/search?q=${MARK}`)).results, [], 'sealing drops the circle from the search index')
     await c.stopMember(B)
     const f = await unseal(A)
     assert.equal(f.status, 503, JSON.stringify(f.json))
