@@ -17,6 +17,8 @@ import { BIN, NodeProcess, PASSPHRASE, tempDir, waitFor, type ApiResponse, type 
 import type { NetnsLink } from './replication-netns.js'
 
 const procs = new Set<ChildProcess>()
+// Last resort if the test process ends without stopCluster(): no daemon outlives it.
+process.once('exit', () => { for (const p of procs) p.kill('SIGKILL') })
 
 function track (p: ChildProcess): ChildProcess {
   procs.add(p)
@@ -50,10 +52,12 @@ export async function initAsync (o: { keeper?: boolean, passphrase?: string } = 
     stdio: ['ignore', 'pipe', 'pipe']
   }))
   let out = ''
+  let err = ''
   p.stdout!.on('data', d => { out += String(d) })
+  p.stderr!.on('data', d => { err += String(d) })
   const code = await new Promise<number | null>(resolve => p.once('exit', resolve))
   const j = parseJson(out)
-  if (code !== 0 || j === undefined) throw new Error(`cairn init failed (${code}): ${out}`)
+  if (code !== 0 || j === undefined) throw new Error(`cairn init failed (${code}): ${out}${err}`)
   return { dataDir, entityId: j.entityId ?? null, peerId: j.peerId, personalGroupId: j.personalGroupId ?? null }
 }
 
@@ -180,7 +184,7 @@ export async function launch (dataDir: string, o: LaunchOptions): Promise<Cluste
     env: { ...process.env, CAIRN_PASSPHRASE: o.keeper === true ? undefined : (o.passphrase ?? PASSPHRASE), CAIRN_LOG_FILE: join(dataDir, 'cairn.log'), ...o.env } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe']
   }))
-  const status = await readUntil(proc, `${o.name} start`, parseJson)
+  const status = await readUntil(proc, `${o.name} start`, parseJson, 60_000)
   const token = readFileSync(join(dataDir, 'api-token'), 'utf8').trim()
   const node = new ClusterNode(proc, dataDir, status.apiPort, token, status)
   node.name = o.name

@@ -7,13 +7,16 @@
  * cut() takes both ends down and destroys the TCP sockets between the two sides
  * (`ss -K`), so peers see their connections end at once and nothing queued in a
  * kernel buffer is delivered after heal(). Every namespace created here is
- * removed by destroy(), which also runs at process exit as a last resort.
+ * removed by destroy(), which also runs at process exit (and on SIGINT/SIGTERM)
+ * as a last resort. REPLICATION_NETNS=off makes create() decline, to exercise
+ * the fallback a machine without root takes.
  */
 import { spawnSync } from 'node:child_process'
 import { randomInt } from 'node:crypto'
 
 const live = new Set<NetnsLink>()
 process.once('exit', () => { for (const l of live) l.destroy() })
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(sig === 'SIGINT' ? 130 : 143))
 
 function sh (cmd: string, args: string[], allowFail = false): { ok: boolean, out: string } {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 10_000 })
@@ -29,6 +32,7 @@ export class NetnsLink {
 
   /** A new namespace and link, or a string saying why this machine cannot make one. */
   static create (): NetnsLink | string {
+    if (process.env.REPLICATION_NETNS === 'off') return 'disabled by REPLICATION_NETNS=off'
     if (process.platform !== 'linux') return 'ip netns needs Linux'
     if (process.getuid?.() !== 0) return 'ip netns needs root'
     if (!sh('ip', ['-V'], true).ok) return 'the `ip` tool (iproute2) is not installed'
