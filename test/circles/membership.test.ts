@@ -7,10 +7,12 @@
  *   2. removing E makes key version 2 and re-encrypts every item (the job reaches
  *      done); E's share of the old key no longer rebuilds the current key; the items
  *      are stored under version 2 and read back by a remaining member after seal and
- *      a fresh unseal; E's own unseal gets nothing.
+ *      a fresh unseal; E's own unseal gets nothing;
+ *   3. neither key version is in any file (WALs of the running nodes included).
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -19,11 +21,14 @@ import { requestShare } from '../../src/circles/share-protocol.js'
 import { createNetwork, type CairnLibp2p } from '../../src/replication/libp2p-node.js'
 import type { SigningKey } from '../../src/crypto/sign.js'
 import { stopAll, waitFor } from '../helpers/cli.js'
+import { findNeedles, type Needle } from '../helpers/scan.js'
 import {
-  CircleCluster, auditOf, circleFor, descriptorsIn, entityKeyOf, matchesCommitment, openOwnShare, shareEnvelopeIn, type Member
+  CircleCluster, auditOf, circleFor, descriptorsIn, entityKeyOf, matchesCommitment, openOwnShare, shareEnvelopeIn, vaultKeysOf, type Member
 } from '../helpers/circle-cluster.js'
 
 let net: CairnLibp2p | undefined
+const MARK = `membership${randomBytes(8).toString('hex')}`
+
 after(async () => {
   await net?.stop()
   await stopAll()
@@ -35,6 +40,8 @@ describe('circle membership: add re-splits the same key, remove rotates it', { t
   let gid: string
   const keys = new Map<string, SigningKey>()
   const written: Array<{ id: string, content: string }> = []
+  let key1: Uint8Array | undefined
+  let key2: Uint8Array | undefined
 
   before(async () => {
     c = await CircleCluster.start(['A', 'B', 'C', 'D', 'E', 'F'])
@@ -44,7 +51,7 @@ describe('circle membership: add re-splits the same key, remove rotates it', { t
     const r = await A.node!.ok('POST', `/api/v1/groups/${gid}/unseal`, { ttlSeconds: 600 })
     assert.equal(r.sharesCollected, 3)
     for (let i = 0; i < 6; i++) {
-      const content = `before any change #${i}`
+      const content = `${MARK} before any change #${i}`
       written.push({ id: (await A.node!.ok('POST', `/api/v1/groups/${gid}/items`, { content })).id, content })
     }
   })
@@ -79,7 +86,8 @@ describe('circle membership: add re-splits the same key, remove rotates it', { t
     assert.equal(after1.sv, 2)
     assert.equal(Buffer.compare(after1.kcv, before1.kcv), 0, 'the key check value is unchanged: the same key')
     for (const m of members) assert.ok(matchesCommitment(gid, 1, after1, m.pub, share(m, 1)), `${m.name}'s new share matches its commitment`)
-    assert.ok(await combineChecked([share(F, 1), share(B, 1), share(D, 1)], gid, 1, after1.kcv) !== undefined, 'F, B and D rebuild the key')
+    key1 = await combineChecked([share(F, 1), share(B, 1), share(D, 1)], gid, 1, after1.kcv)
+    assert.ok(key1 !== undefined, 'F, B and D rebuild the key')
 
     // An unseal in which F's share is needed: C, D and E hold their shares for approval.
     await A.node!.ok('POST', `/api/v1/groups/${gid}/seal`)
@@ -130,7 +138,8 @@ describe('circle membership: add re-splits the same key, remove rotates it', { t
     assert.equal(kv2.th, 3)
     assert.equal(kv2.com.length, 5)
     assert.ok(!kv2.com.some(([p]) => Buffer.compare(p, E.pub) === 0))
-    assert.ok(await combineChecked([share(A, 2), share(B, 2), share(C, 2)], gid, 2, kv2.kcv) !== undefined, 'control: three current shares rebuild key version 2')
+    key2 = await combineChecked([share(A, 2), share(B, 2), share(C, 2)], gid, 2, kv2.kcv)
+    assert.ok(key2 !== undefined, 'control: three current shares rebuild key version 2')
     for (const pair of [[B, C], [D, F], [A, F]] as Array<[Member, Member]>) {
       let rebuilt: Uint8Array | undefined
       try { rebuilt = await combineChecked([eOld, share(pair[0], 2), share(pair[1], 2)], gid, 2, kv2.kcv) } catch { rebuilt = undefined } // duplicate x: cannot combine at all
@@ -167,5 +176,18 @@ describe('circle membership: add re-splits the same key, remove rotates it', { t
       await assert.rejects(requestShare(net, peerIdFromString(B.node!.peerId), keys.get('E')!, gid, kv, B.pub, 10_000), (e: any) => e.details?.reason === 'not-a-member')
     }
     assert.equal((await auditOf(B.node!, 'share-refused')).filter(e => e.from === E.entityId && e.reason === 'not-a-member').length >= 2, true)
+  })
+
+  test('neither key version is in any file of any node (the re-split and the re-encryption included), nor in any vault', async () => {
+    assert.ok(key1 !== undefined && key2 !== undefined)
+    const enc = (u: Uint8Array): Needle[] => [{ what: 'raw', bytes: u }, { what: 'hex', bytes: new TextEncoder().encode(Buffer.from(u).toString('hex')) }, { what: 'base64', bytes: new TextEncoder().encode(Buffer.from(u).toString('base64')) }]
+    const needles = [...enc(key1).map(n => ({ ...n, what: `key version 1 (${n.what})` })), ...enc(key2).map(n => ({ ...n, what: `key version 2 (${n.what})` })),
+      ...written.map((w, i) => ({ what: `item ${i} plaintext`, bytes: new TextEncoder().encode(w.content) }))]
+    // Scanned while the nodes run: the WALs still hold the recent pages.
+    for (const dir of c.dataDirs()) assert.deepEqual(findNeedles(dir, needles), [], `secrets found in ${dir}`)
+    for (const m of c.members) {
+      const inVault = await vaultKeysOf(m.dataDir)
+      assert.ok(!inVault.some(k => Buffer.compare(k.key, key1!) === 0 || Buffer.compare(k.key, key2!) === 0), `no circle key in ${m.name}'s vault`)
+    }
   })
 })
