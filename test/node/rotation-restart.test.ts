@@ -17,7 +17,7 @@ test('kill -9 during re-encryption: after restart the job resumes, reaches done,
   const gid = (await p.ok('POST', '/api/v1/groups', { name: 'interrupted rotation' })).id
   const expected = new Map<string, string>()
   const writers = Array.from({ length: 8 }, async (_, w) => {
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 75; i++) {
       const content = `w${w} i${i} ${'padding '.repeat(20)}`
       expected.set((await p.ok('POST', `/api/v1/groups/${gid}/items`, { content })).id, content)
     }
