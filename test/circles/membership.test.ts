@@ -23,7 +23,7 @@ import type { SigningKey } from '../../src/crypto/sign.js'
 import { stopAll, waitFor } from '../helpers/cli.js'
 import { findNeedles, type Needle } from '../helpers/scan.js'
 import {
-  CircleCluster, auditOf, circleFor, descriptorsIn, entityKeyOf, matchesCommitment, openOwnShare, shareEnvelopeIn, vaultKeysOf, type Member
+  CircleCluster, auditOf, circleFor, descriptorsIn, entityKeyOf, matchesCommitment, openOwnShare, shareEnvelopeIn, vaultKeysOf, waitRaw, waitSynced, type Member
 } from '../helpers/circle-cluster.js'
 
 let net: CairnLibp2p | undefined
@@ -63,12 +63,12 @@ describe('circle membership: add re-splits the same key, remove rotates it', { t
     for (const w of written) assert.equal((await m.node!.ok('GET', `/api/v1/items/${w.id}`)).content, w.content, `${m.name} reads ${w.id}`)
   }
 
-  async function waitRaw (m: Member, pred: (items: any[]) => boolean, what: string): Promise<void> {
-    await waitFor(`${m.name}: ${what}`, async () => {
-      const raw = await m.node!.ok('GET', `/api/v1/groups/${gid}/raw?limit=200`)
-      const mine = raw.items.filter((i: any) => written.some(w => w.id === i.id))
+  /** Until `m` stores every written item, and `pred` holds for them. */
+  async function waitItems (m: Member, what: string, pred: (items: any[]) => boolean = () => true): Promise<void> {
+    await waitRaw(m, gid, what, items => {
+      const mine = items.filter(i => written.some(w => w.id === i.id))
       return mine.length === written.length && pred(mine)
-    }, 60_000)
+    })
   }
 
   test('adding F re-splits the same key: key version 1, F\'s share rebuilds it, F serves it in an unseal and reads older items', async () => {
@@ -79,7 +79,7 @@ describe('circle membership: add re-splits the same key, remove rotates it', { t
     assert.equal(g.circle.members.length, 6)
     const members = [A, B, C, D, E, F]
     await c.waitGroup(gid, members, v => v.descriptorVersion === 2 && v.keyVersion === 1)
-    for (const m of members) await waitFor(`${m.name}'s share of the new split`, () => shareEnvelopeIn(m.dataDir, gid, 1, m.pub)?.rec.b.sv === 2)
+    for (const m of members) await waitSynced(m, gid, 'its share of the new split', () => shareEnvelopeIn(m.dataDir, gid, 1, m.pub)?.rec.b.sv === 2)
 
     // The test's own check: the new split's shares (F's among them) rebuild the same key.
     const after1 = circleFor(descriptorsIn(A.dataDir, gid), 1)
@@ -105,7 +105,7 @@ describe('circle membership: add re-splits the same key, remove rotates it', { t
     }
 
     // F itself: the items written before it joined replicate to it, and it reads them.
-    await waitRaw(F, () => true, 'the items written before F joined')
+    await waitItems(F, 'the items written before F joined')
     const fu = await F.node!.ok('POST', `/api/v1/groups/${gid}/unseal`, { ttlSeconds: 600 })
     assert.equal(fu.keyVersion, 1)
     await assertReadsAll(F)
@@ -132,7 +132,7 @@ describe('circle membership: add re-splits the same key, remove rotates it', { t
 
     const rest = [A, B, C, D, F]
     await c.waitGroup(gid, rest, v => v.keyVersion === 2)
-    for (const m of rest) await waitFor(`${m.name}'s share of key version 2`, () => shareEnvelopeIn(m.dataDir, gid, 2, m.pub) !== undefined)
+    for (const m of rest) await waitSynced(m, gid, 'its share of key version 2', () => shareEnvelopeIn(m.dataDir, gid, 2, m.pub) !== undefined)
     assert.equal(shareEnvelopeIn(A.dataDir, gid, 2, E.pub), undefined, 'no share of key version 2 was made for E')
     const kv2 = circleFor(descriptorsIn(A.dataDir, gid), 2)
     assert.equal(kv2.th, 3)
@@ -147,8 +147,8 @@ describe('circle membership: add re-splits the same key, remove rotates it', { t
     }
 
     // Every item is stored under key version 2, on the remover and on a remaining member.
-    await waitRaw(A, items => items.every(i => i.keyVersion === 2), 'every item under key version 2')
-    await waitRaw(B, items => items.every(i => i.keyVersion === 2), 'every item under key version 2')
+    await waitItems(A, 'every item under key version 2', items => items.every(i => i.keyVersion === 2))
+    await waitItems(B, 'every item under key version 2', items => items.every(i => i.keyVersion === 2))
     await A.node!.ok('POST', `/api/v1/groups/${gid}/seal`)
     const r = await B.node!.ok('POST', `/api/v1/groups/${gid}/unseal`, { ttlSeconds: 600 })
     assert.equal(r.keyVersion, 2)

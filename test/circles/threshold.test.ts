@@ -19,7 +19,7 @@ import type { GroupId } from '../../src/crypto/ids.js'
 import { stopAll, waitFor } from '../helpers/cli.js'
 import { findNeedles, type Needle } from '../helpers/scan.js'
 import {
-  CircleCluster, auditOf, circleFor, descriptorsIn, entityKeyOf, matchesCommitment, openDb, openOwnShare, shareEnvelopeIn, vaultKeysOf, type Member
+  CircleCluster, auditOf, circleFor, descriptorsIn, entityKeyOf, matchesCommitment, openDb, openOwnShare, shareEnvelopeIn, vaultKeysOf, waitRaw, type Member
 } from '../helpers/circle-cluster.js'
 
 after(stopAll)
@@ -64,11 +64,7 @@ describe('circle 3-of-5 across five member processes and a keeper', { timeout: 2
 
   /** Until `m` stores every written item (ciphertext: readable while sealed). */
   async function waitItems (m: Member): Promise<void> {
-    await waitFor(`${m.name} to hold ${written.length} circle items`, async () => {
-      const raw = await m.node!.ok('GET', `/api/v1/groups/${gid}/raw?limit=200`)
-      const ids = new Set(raw.items.map((i: any) => i.id))
-      return written.every(w => ids.has(w.id))
-    }, 30_000)
+    await waitRaw(m, gid, `to hold ${written.length} circle items`, items => written.every(w => items.some(i => i.id === w.id)))
   }
 
   test('every member holds the descriptor; the circle starts sealed everywhere', async () => {

@@ -158,12 +158,32 @@ export class CircleCluster {
 
   async waitGroup (gid: string, members: Member[], pred: (view: any) => boolean = () => true): Promise<void> {
     for (const m of members) {
-      await waitFor(`${m.name} to hold circle ${gid}`, async () => {
+      await waitSynced(m, gid, `to hold circle ${gid}`, async () => {
         const r = await m.node!.api('GET', `/api/v1/groups/${gid}`)
         return r.status === 200 && pred(r.json)
-      }, 30_000)
+      })
     }
   }
+}
+
+/**
+ * Until `check` holds for what `m` has of a circle. Pushes and the sync on
+ * connect normally bring records at once; if a loaded box made one miss, an
+ * anti-entropy round (POST …/sync, a user's own remedy) is asked for every few
+ * seconds rather than waiting for the periodic one.
+ */
+export async function waitSynced (m: Member, gid: string, what: string, check: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
+  let nudgeAt = Date.now() + 3000
+  await waitFor(`${m.name}: ${what}`, async () => {
+    if (await check()) return true
+    if (Date.now() > nudgeAt) { nudgeAt = Date.now() + 3000; await m.node!.api('POST', `/api/v1/groups/${gid}/sync`) }
+    return false
+  }, timeoutMs)
+}
+
+/** Until `pred` holds for `m`'s raw listing of a circle (ciphertext: readable while sealed). */
+export async function waitRaw (m: Member, gid: string, what: string, pred: (items: any[]) => boolean, timeoutMs = 60_000): Promise<void> {
+  await waitSynced(m, gid, what, async () => pred((await m.node!.ok('GET', `/api/v1/groups/${gid}/raw?limit=500`)).items), timeoutMs)
 }
 
 // ---- audit ----
