@@ -42,6 +42,35 @@ describe('share holders: who gets a share, and when', { timeout: 240_000 }, () =
     gid = await c.createCircle(A, [B, C, D, E], 3, 'holders')
   })
 
+  test('bad circle input is refused with a 4xx naming the problem, never a 500', async () => {
+    const n = A.node!
+    const others = [B, C, D, E].map(m => m.entityId)
+    const cases: Array<[string, string, unknown, number]> = [
+      ['POST', '/api/v1/groups', { name: 'k1', circle: { threshold: 1, members: others } }, 400],
+      ['POST', '/api/v1/groups', { name: 'k6', circle: { threshold: 6, members: others } }, 400],
+      ['POST', '/api/v1/groups', { name: 'k0', circle: { threshold: 0, members: others } }, 400],
+      ['POST', '/api/v1/groups', { name: 'kx', circle: { threshold: 2.5, members: others } }, 400],
+      ['POST', '/api/v1/groups', { name: 'alone', circle: { threshold: 2, members: [] } }, 400],
+      ['POST', '/api/v1/groups', { name: 'self', circle: { threshold: 2, members: [A.entityId] } }, 400],
+      ['POST', '/api/v1/groups', { name: 'bad id', circle: { threshold: 2, members: ['cairn1notanentity'] } }, 400],
+      ['POST', '/api/v1/groups', { name: 'not a list', circle: { threshold: 2, members: B.entityId } }, 400],
+      ['POST', '/api/v1/groups', { name: 'policy', circle: { threshold: 2, members: others, approval: 'sometimes' } }, 400],
+      ['POST', `/api/v1/groups/${gid}/unseal`, { ttlSeconds: 0 }, 400],
+      ['POST', `/api/v1/groups/${gid}/unseal`, { ttlSeconds: 'long' }, 400],
+      ['POST', `/api/v1/groups/${A.node!.status.personalGroupId}/unseal`, {}, 409],
+      ['POST', '/api/v1/groups/6b1c8f52-2a43-4a8e-9d0e-3f1d2c4b5a69/unseal', {}, 404],
+      ['PUT', `/api/v1/groups/${gid}/approval`, { policy: 'sometimes' }, 400],
+      ['POST', '/api/v1/share-requests/no-such-request/approve', undefined, 404],
+      ['POST', '/api/v1/share-requests/no-such-request/deny', undefined, 404]
+    ]
+    for (const [method, path, body, want] of cases) {
+      const r = await n.api(method, path, body)
+      assert.equal(r.status, want, `${method} ${path} ${JSON.stringify(body)} → ${r.status} ${r.text}`)
+      assert.match(r.json?.error?.code ?? '', /^[A-Z_]+$/)
+    }
+    assert.equal((await n.ok('GET', '/api/v1/groups')).groups.filter((g: any) => g.circle === true).length, 1, 'no circle was made by the refused requests')
+  })
+
   describe('requests from a libp2p peer in the test process', () => {
     let aKey: SigningKey
     const send = async (msg: { q: ShareRequest, s: Uint8Array }): Promise<Record<string, unknown>> => {
