@@ -220,9 +220,12 @@ describe('share holders: who gets a share, and when', { timeout: 240_000 }, () =
       const r = await C.node!.api('POST', `/api/v1/groups/${gid}/unseal`, {})
       assert.equal(r.status, 503, JSON.stringify(r.json))
       assert.equal(r.json.error.code, 'INSUFFICIENT_SHARES')
-      assert.equal(r.json.error.collected, 2)
       assert.equal(r.json.error.threshold, 3)
       assert.deepEqual(r.json.error.refused.find((x: any) => x.entityId === B.entityId), { entityId: B.entityId, reason: 'timeout' })
+      // C's own share and A's (unless a loaded box kept A past C's short deadline too).
+      const aLate = r.json.error.refused.find((x: any) => x.entityId === A.entityId)
+      assert.ok(aLate === undefined || aLate.reason === 'timeout', JSON.stringify(r.json))
+      assert.equal(r.json.error.collected, aLate === undefined ? 2 : 1)
       assert.equal((await C.node!.api('GET', `/api/v1/groups/${gid}/items`)).status, 423)
       // B still holds the request (its own deadline is later); nothing was released to C.
       const req = await pendingAtB(C)

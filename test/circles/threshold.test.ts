@@ -11,7 +11,7 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { combineChecked, keyCheckValue } from '../../src/circles/shamir.js'
 import { sealShareEnvelope } from '../../src/records/share-envelope.js'
@@ -209,7 +209,10 @@ describe('circle 3-of-5 across five member processes and a keeper', { timeout: 2
   })
 
   test('no data dir holds the key: rebuilt by the test from the members\' own shares, its bytes are in no file of any node or the keeper', async () => {
-    await c.stopAllNodes()
+    // kill -9: each store's WAL keeps its recent pages for the scan.
+    await c.stopAllNodes({ kill9: true })
+    const wals = c.dataDirs().map(d => join(d, 'cairn.db-wal')).filter(f => existsSync(f) && statSync(f).size > 0)
+    assert.ok(wals.length > 0, 'some WAL holds pages (the scan covers WALs)')
     const descs = descriptorsIn(A.dataDir, gid)
     const circ = circleFor(descs, 1)
     assert.equal(circ.th, 3)

@@ -116,9 +116,12 @@ export class CircleCluster {
     await node.stop()
   }
 
-  async stopAllNodes (): Promise<void> {
-    await Promise.all(this.running().map(async m => { await this.stopMember(m) }))
-    if (this.keeper !== undefined) { const k = this.keeper; this.keeper = undefined; await k.stop() }
+  /** Stop every process; `kill9` leaves each store's WAL as it was (the recent pages not yet checkpointed). */
+  async stopAllNodes (o: { kill9?: boolean } = {}): Promise<void> {
+    const procs = [...this.running().map(m => m.node!), ...(this.keeper !== undefined ? [this.keeper] : [])]
+    for (const m of this.members) m.node = undefined
+    this.keeper = undefined
+    await Promise.all(procs.map(async p => { await (o.kill9 === true ? p.kill9() : p.stop()) }))
   }
 
   /** Until every running member sees every other running member's entity in GET /api/v1/peers. */
