@@ -184,7 +184,7 @@ test('wrong passphrase on /unlock → 401 BAD_PASSPHRASE; a locked vault → 423
   assert.ok(!list.items.some((i: any) => i.content === 'while locked'))
 })
 
-test('a wrong passphrase on /unlock is 401 BAD_PASSPHRASE even while the vault is already unlocked', { todo: 'bug: POST /api/v1/unlock answers 200 {unlocked:true} for any passphrase when the vault is already unlocked (src/node/services.ts unlock returns early), so `cairn unlock` reports success for a wrong passphrase' }, async () => {
+test('a wrong passphrase on /unlock is 401 BAD_PASSPHRASE even while the vault is already unlocked', async () => {
   assert.equal((await n.ok('GET', '/api/v1/status')).unlocked, true)
   assertErrorEnvelope(await json('POST', '/api/v1/unlock', { passphrase: 'not the passphrase' }), 401, 'BAD_PASSPHRASE')
 })

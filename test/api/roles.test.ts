@@ -120,7 +120,7 @@ test('after an admin rotates the key, another author\'s item still reads, with i
   assert.equal(it.author, otherId)
 })
 
-test('after an admin\'s re-encryption, provenance still shows the item created by its author, with the author\'s signature', { todo: 'bug: re-encryption replaces the author-signed version without keeping it (acceptor.merge skips history on equal clocks), so provenance reports the item as created by the re-encrypting admin and the author\'s signature is gone' }, async () => {
+test('after an admin\'s re-encryption, provenance still shows the item created by its author, with the author\'s signature', async () => {
   const fresh = sealItem({ signer: other, groupId: gid, clock: clock.tick(), keyVersion: n.daemon.services.registry.chain(gid)!.current().kv, key: n.daemon.services.groups.keyFor(gid, n.daemon.services.registry.chain(gid)!.current().kv), plain: { type: 'note', content: 'provenance check', meta: null, createdAt: clock.peek() } })
   assert.equal(n.daemon.services.acceptor.acceptBytes(fresh.bytes, 'push').status, 'stored')
   const rot = await n.ok('POST', `/api/v1/groups/${gid}/rotate`)

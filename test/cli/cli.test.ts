@@ -148,7 +148,7 @@ test('group create | ls | show, put | get | ls | search | rm, rotate: the docume
   assert.ok(!ok(['search', 'lazy']).results.some((h: any) => h.itemId === put.id))
 })
 
-test('put --id <item> without --type keeps the item\'s type (and meta)', { todo: 'bug: `cairn put --id` always sends type "note" (the --type default), so updating an item\'s content silently changes its type (src/cli/commands/item-commands.ts put: type default applied on update)' }, () => {
+test('put --id <item> without --type keeps the item\'s type (and meta)', () => {
   const a = ok(['put', 'original', '--type', 'memo', '--meta', '{"k":1}'])
   ok(['put', 'changed', '--id', a.id])
   const got = ok(['get', a.id])
