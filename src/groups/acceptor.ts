@@ -85,7 +85,15 @@ export class Acceptor {
   }
 
   /** Batch of records whose signatures and shapes were already checked (or earlier results to pass through). */
-  acceptVerifiedMany (items: Array<VerifiedRecord | AcceptResult>, origin: Origin, peer?: string): AcceptResult[] {
+  acceptVerifiedMany (items: Array<VerifiedRecord | AcceptResult>, origin: Origin, peer?: string, quiet?: ReadonlySet<RejectReason>): AcceptResult[] {
+    this.quiet = quiet
+    try { return this.acceptBatch(items, origin, peer) } finally { this.quiet = undefined }
+  }
+
+  /** Rejections for these reasons are returned but not counted (the caller retries and counts). */
+  private quiet: ReadonlySet<RejectReason> | undefined
+
+  private acceptBatch (items: Array<VerifiedRecord | AcceptResult>, origin: Origin, peer?: string): AcceptResult[] {
     const order = items.map((_, i) => i).sort((a, b) => rank(items[a]!) - rank(items[b]!))
     const out: AcceptResult[] = new Array(items.length)
     const newGroups = this.adoptNewGroups(items.filter(isRecord), origin, peer)
@@ -235,7 +243,7 @@ export class Acceptor {
   }
 
   private reject (reason: RejectReason, origin: Origin, peer?: string, groupId?: string): AcceptResult {
-    this.o.events.emit('rejected', { reason, origin, peer, groupId })
+    if (this.quiet?.has(reason) !== true) this.o.events.emit('rejected', { reason, origin, peer, groupId })
     return { status: 'rejected', reason }
   }
 

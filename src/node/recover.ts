@@ -6,7 +6,9 @@
  * a node that syncs every group the vault holds keys for, from the keeper and
  * then from each group's other peers → stop. The data dir is then a normal node.
  */
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync, readdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { equalBytes, zeroize } from '../crypto/bytes.js'
@@ -35,9 +37,21 @@ export async function recoverNode (o: { dataDir: string, from: string, entityId:
   try { addr = multiaddr(o.from) } catch { throw new CairnError('INVALID_INPUT', `--from must be a multiaddr with /p2p/<peerId>, e.g. /ip4/1.2.3.4/tcp/9474/p2p/12D3…; got ${o.from.slice(0, 100)}`) }
   const keeperId = /\/p2p\/([^/]+)$/.exec(o.from)?.[1]
   if (keeperId === undefined) throw new CairnError('INVALID_INPUT', '--from must end with /p2p/<peerId> of the keeper')
-  const p = dataPaths(o.dataDir)
   if (existsSync(o.dataDir) && readdirSync(o.dataDir).some(f => f !== 'config.toml')) throw new CairnError('ALREADY_INITIALIZED', `${o.dataDir} is not empty; recover into a new directory`)
+  const created = !existsSync(o.dataDir)
   ensureDir(o.dataDir)
+  try {
+    return await recoverInto(o, entity, addr, keeperId)
+  } catch (e) {
+    // A failed recovery leaves the directory as it found it, so it can be retried.
+    for (const f of readdirSync(o.dataDir)) if (f !== 'config.toml') rmSync(join(o.dataDir, f), { recursive: true, force: true })
+    if (created) rmSync(o.dataDir, { recursive: true, force: true })
+    throw e
+  }
+}
+
+async function recoverInto (o: Parameters<typeof recoverNode>[0], entity: Uint8Array, addr: ReturnType<typeof multiaddr>, keeperId: string): Promise<RecoverResult> {
+  const p = dataPaths(o.dataDir)
   const nodeKey = await createNodeKey(p.nodeKey)
 
   // 1. The vault, from the keeper.
@@ -79,7 +93,13 @@ export async function recoverNode (o: { dataDir: string, from: string, entityId:
     const order = [personalGroupId, ...groupIds.filter(g => g !== personalGroupId)]
     let done = 0
     for (const gid of order) {
-      const rep = await r.syncPeer(keeperId, gid)
+      // The keeper serves a group once it has our hello binding; that can lag the
+      // connection by a moment, so "not found" is retried briefly.
+      let rep = await r.syncPeer(keeperId, gid)
+      for (let k = 0; k < 20 && rep.error !== undefined && /not-found/.test(rep.error) && !d.services.registry.has(gid); k++) {
+        await sleep(250)
+        rep = await r.syncPeer(keeperId, gid)
+      }
       records += rep.received
       if (rep.error !== undefined && !/not-found/.test(rep.error)) errors.push(`${gid}: ${rep.error}`)
       for (const peer of r.groupPeers(gid).filter(x => x !== keeperId)) {
@@ -89,6 +109,7 @@ export async function recoverNode (o: { dataDir: string, from: string, entityId:
       o.onProgress?.({ phase: 'groups', groupsDone: ++done, groupsTotal: order.length, records })
     }
     const missing = order.filter(g => !d.services.registry.has(g))
+    if (missing.includes(personalGroupId)) throw new CairnError('UNAVAILABLE', `the keeper at ${o.from} did not serve your personal group; is it one of its keepers? Nothing was kept; try again or another keeper`)
     for (const g of missing) errors.push(`${g}: no peer reachable from here holds this group`)
     const st = d.status()
     o.onProgress?.({ phase: 'done', groupsDone: order.length, groupsTotal: order.length, records })

@@ -17,7 +17,7 @@
  * Cost grows with the number of differing ranges, not with the set size.
  */
 import { compareBytes, equalBytes } from '../crypto/bytes.js'
-import { FANOUT, FP_BYTES, type NodeSummary } from './sync-index.js'
+import { FANOUT, FP_BYTES, summarise, type NodeSummary } from './sync-index.js'
 
 export const LEAF = 48
 export const ID_BYTES = 3
@@ -49,6 +49,17 @@ export interface Turn {
 
 export const idOf = (h: Uint8Array): Uint8Array => h.subarray(ID_OFFSET, ID_OFFSET + ID_BYTES)
 
+/**
+ * What one side remembers between its turns: for every range it answered with
+ * IDS, the peer's summary of that range (from the peer's SPLIT). When the peer
+ * answers, the peer's original set is known exactly — our current elements there
+ * minus those it asked for (NEED) — so a short-slice collision that made either
+ * side mistake one record for another shows as a fingerprint mismatch, and that
+ * range is compared once more with full hashes.
+ */
+export interface SessionState { idsSent: Map<string, { d: number, i: number, count: number, fp: Uint8Array }> }
+export const newSessionState = (): SessionState => ({ idsSent: new Map() })
+
 export function splitOf (set: SetView, d: number, i: number): Range {
   const c = new Uint8Array(FANOUT)
   const f = new Uint8Array(FANOUT * FP_BYTES)
@@ -65,11 +76,12 @@ export function openingTurn (set: SetView): Turn {
   return { ranges: [splitOf(set, 0, 0)], send: [], sendAll: [] }
 }
 
-export function respond (set: SetView, incoming: Range[]): Turn {
+export function respond (set: SetView, incoming: Range[], state: SessionState = newSessionState()): Turn {
   const out: Turn = { ranges: [], send: [], sendAll: [] }
+  verifyIdsAnswers(set, incoming, state, out)
   for (const r of incoming) {
     switch (r.k) {
-      case 0: onSplit(set, r, out); break
+      case 0: onSplit(set, r, out, state); break
       case 1: onIds(set, r.d, r.i, slices(r.h, ID_BYTES), out, false); break
       case 4: onIds(set, r.d, r.i, slices(r.h, 32), out, true); break
       case 2: {
@@ -83,7 +95,26 @@ export function respond (set: SetView, incoming: Range[]): Turn {
   return out
 }
 
-function onSplit (set: SetView, r: Extract<Range, { k: 0 }>, out: Turn): void {
+function verifyIdsAnswers (set: SetView, incoming: Range[], state: SessionState, out: Turn): void {
+  if (state.idsSent.size === 0) return
+  const needed = new Map<string, Set<string>>()
+  const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+  for (const r of incoming) {
+    const key = `${r.d}/${r.i}`
+    if (r.k === 2 && state.idsSent.has(key)) needed.set(key, new Set(slices(r.h, ID_BYTES).map(hex)))
+    // A range the peer answers with FULL or ALL is being settled in full already.
+    if ((r.k === 4 || r.k === 3) && state.idsSent.has(key)) state.idsSent.delete(key)
+  }
+  for (const [key, exp] of state.idsSent) {
+    const want = needed.get(key) ?? new Set<string>()
+    const theirs = set.elements(exp.d, exp.i).filter(e => !want.has(hex(idOf(e))))
+    const s = summarise(theirs)
+    if (s.count !== exp.count || !equalBytes(s.fp, exp.fp)) out.ranges.push({ k: 4, d: exp.d, i: exp.i, h: concatIds(set.elements(exp.d, exp.i)) })
+  }
+  state.idsSent.clear()
+}
+
+function onSplit (set: SetView, r: Extract<Range, { k: 0 }>, out: Turn, state: SessionState): void {
   const cd = r.d + 1
   for (let k = 0; k < FANOUT; k++) {
     const ci = r.i * FANOUT + k
@@ -96,6 +127,7 @@ function onSplit (set: SetView, r: Extract<Range, { k: 0 }>, out: Turn): void {
     if (theirs === 0) { out.sendAll.push({ d: cd, i: ci }); continue }
     if ((mine.count <= LEAF && theirs <= LEAF) || cd >= MAX_DEPTH) {
       out.ranges.push({ k: 1, d: cd, i: ci, h: concatIds(set.elements(cd, ci).map(idOf)) })
+      state.idsSent.set(`${cd}/${ci}`, { d: cd, i: ci, count: theirs, fp: new Uint8Array(theirFp) })
     } else {
       out.ranges.push(splitOf(set, cd, ci))
     }

@@ -10,7 +10,8 @@
  * group, or a node bound to a member), else answers { err: "not-found" } — the
  * same answer as for an unknown group, so nobody can probe which groups a node
  * holds. Then the sides alternate turns. Whoever receives a turn with no ranges
- * answers { done: n } (records it stored) and the session ends.
+ * (and finds nothing to re-check, see reconcile.ts SessionState) answers
+ * { done: n } (records it stored) and the session ends.
  *
  * Guarantees: every received record goes through the verifier (signature) and
  * the Acceptor (gates) before it is stored; a record rejected for a missing
@@ -28,7 +29,7 @@ import type { Logger } from '../util/logger.js'
 import { Channel, ProtocolError } from './channel.js'
 import type { IndexCache } from './index-cache.js'
 import type { CairnLibp2p } from './libp2p-node.js'
-import { fromWire, openingTurn, respond, toWire, type Range, type SetView, type Turn } from './reconcile.js'
+import { fromWire, newSessionState, openingTurn, respond, toWire, type Range, type SetView, type Turn } from './reconcile.js'
 import type { Verifier } from './verifier.js'
 import { nodeBounds } from './sync-index.js'
 
@@ -63,6 +64,7 @@ class Session {
   received = 0
   reconcileBytes = 0
   private retry: VerifiedRecord[] = []
+  readonly state = newSessionState()
 
   constructor (private readonly d: SyncDeps, private readonly ch: Channel, private readonly gid: string, private readonly peer: string, private readonly origin: Origin) {}
 
@@ -142,7 +144,8 @@ class Session {
       }
       return this.d.acceptor.rejectUnverified(c.reason as RejectReason, this.origin, this.peer)
     })
-    const res = this.d.acceptor.acceptVerifiedMany(items, this.origin, this.peer)
+    // Dependency failures are retried at the end of the session: count them then, once.
+    const res = this.d.acceptor.acceptVerifiedMany(items, this.origin, this.peer, RETRY_REASONS)
     res.forEach((r, k) => {
       const it = items[k]!
       if (r.status === 'stored') this.received++
@@ -193,8 +196,9 @@ export class SyncService {
         const ranges = await s.recvTurn()
         roundTrips++
         if (ranges === 'done') break
-        if (ranges.length === 0) { s.retryDeferred(); await ch.send({ done: s.received }); break }
-        const t = respond(s.view, ranges)
+        // An empty turn still gets our check of the ranges we answered with ids.
+        const t = respond(s.view, ranges, s.state)
+        if (ranges.length === 0 && t.ranges.length === 0) { s.retryDeferred(); await ch.send({ done: s.received }); break }
         await s.sendTurn(t)
       }
       s.retryDeferred()
@@ -230,8 +234,9 @@ export class SyncService {
       for (let turn = 0; ; turn++) {
         if (turn > MAX_TURNS) throw new ProtocolError('too many turns')
         if (ranges === 'done') break
-        if (ranges.length === 0) { s.retryDeferred(); await ch.send({ done: s.received }); break }
-        await s.sendTurn(respond(s.view, ranges))
+        const t = respond(s.view, ranges, s.state)
+        if (ranges.length === 0 && t.ranges.length === 0) { s.retryDeferred(); await ch.send({ done: s.received }); break }
+        await s.sendTurn(t)
         ranges = await s.recvTurn()
       }
       s.retryDeferred()
@@ -240,6 +245,7 @@ export class SyncService {
     } catch (e) {
       ch.abort('sync failed')
       s?.retryDeferred()
+      if (e instanceof ProtocolError) this.d.acceptor.rejectUnverified('malformed', 'sync', peerId)
       this.d.log.debug({ peer: peerId, err: (e as Error).message }, 'sync session (responder) failed')
       this.d.onSession?.({ peerId, sent: s?.sent ?? 0, received: s?.received ?? 0, bytes: ch.bytesIn + ch.bytesOut, reconcileBytes: s?.reconcileBytes ?? 0, roundTrips: 0, error: (e as Error).message }, 'responder')
     }
