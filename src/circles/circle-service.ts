@@ -263,7 +263,7 @@ export class CircleService {
   // ---- holder side ----
 
   /** Decide on an admitted, signed, fresh request (share-protocol.ts did those checks). */
-  async decide (gid: string, q: ShareRequest, peer: string): Promise<HolderAnswer> {
+  async decide (gid: string, q: ShareRequest, peer: string, gone?: AbortSignal): Promise<HolderAnswer> {
     const chain = this.ctx.registry.chain(gid)
     const d = chain?.current()
     const from = entityIdFromPublicKey(q.e)
@@ -273,8 +273,13 @@ export class CircleService {
     if (this.approval(gid) === 'manual') {
       this.ctx.audit.record('share-request-pending', { groupId: gid, keyVersion: q.kv, from, peer })
       const w = this.approvals.wait({ groupId: gid, from, peerId: peer, keyVersion: q.kv }, this.o.requestTimeoutMs)
+      // The requester may give up first: then the request ends here too.
+      const onGone = (): void => { this.approvals.decide(w.id, 'expired') }
+      gone?.addEventListener('abort', onGone, { once: true })
       const decision = await w.decision
+      gone?.removeEventListener('abort', onGone)
       if (decision !== 'approved') return { ok: false, reason: decision === 'denied' ? 'denied' : 'approval-timeout' }
+      if (gone?.aborted === true) return { ok: false, reason: 'requester-gone' }
     }
     const own = this.ownShare(gid, q.kv)
     if (own === undefined) return { ok: false, reason: 'no-share' }
@@ -344,7 +349,8 @@ export class CircleService {
         this.groups.publishDescriptor(chain, { m: members, kv, circle: { th: d.circle!.th, kcv: keyCheckValue(key, gid, kv), com: members.map(([p], i) => [p, shareX(shares[i]!), commitment(gid, kv, sv, p, shares[i]!)]) } })
         this.publishShares(gid as GroupId, kv, sv, members.map(([p]) => p), shares)
       })
-      this.keys.put(gid, kv, key, Math.max(this.o.defaultTtlMs, (this.keys.expiresAt(gid) ?? 0) - Date.now()))
+      // The new key lives exactly as long as the unseal it was made under: no longer.
+      this.keys.put(gid, kv, key, Math.max(1000, (this.keys.expiresAt(gid) ?? Date.now() + this.o.defaultTtlMs) - Date.now()))
     } finally { zeroize(key, ...shares) }
     const job = this.jobs.submit('reencrypt', gid, { keyVersion: kv })
     this.ctx.audit.record('circle-member-removed', { groupId: gid, entityId, keyVersion: kv, descriptorVersion: sv, jobId: job.id })

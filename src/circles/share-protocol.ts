@@ -59,7 +59,7 @@ export interface ShareServerDeps {
   maxAgeMs: number
   startedAt: number
   /** Membership, policy and the share itself: the circle service decides. */
-  decide: (gid: string, q: ShareRequest, peer: string) => Promise<HolderAnswer>
+  decide: (gid: string, q: ShareRequest, peer: string, gone: AbortSignal) => Promise<HolderAnswer>
   onRefused: (gid: string | undefined, q: ShareRequest | undefined, peer: string, reason: string) => void
   log: Logger
   timeoutMs: number
@@ -101,7 +101,9 @@ export class ShareServer {
       try { gid = bytesToUuid(q.g) } catch { gid = undefined }
       const why = gid === undefined ? 'malformed' : this.admit(q, parsed.s)
       if (why !== undefined) { this.d.onRefused(gid, q, peer, why); await ch.send({ err: why }); await ch.close(); return }
-      const ans = await this.d.decide(gid!, q, peer)
+      const gone = new AbortController()
+      stream.addEventListener('close', () => { gone.abort() }, { once: true })
+      const ans = await this.d.decide(gid!, q, peer, gone.signal)
       if (!ans.ok) { this.d.onRefused(gid, q, peer, ans.reason); await ch.send({ err: ans.reason }); await ch.close(); return }
       const w = wrapFor(q.e, ans.grant.share, transferInfo(q, ans.grant.x, ans.grant.sv))
       ans.grant.share.fill(0)

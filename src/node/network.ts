@@ -47,8 +47,8 @@ export async function startNetwork (config: Config, s: Services): Promise<Networ
   const shares = new ShareServer({
     libp2p, me, log: s.log, timeoutMs: config.circles.request_timeout_ms + 2000,
     maxAgeMs: config.circles.request_max_age_seconds * 1000, startedAt: Date.now(),
-    decide: async (gid, q, peer) => {
-      const a = await s.circles.decide(gid, q, peer)
+    decide: async (gid, q, peer, gone) => {
+      const a = await s.circles.decide(gid, q, peer, gone)
       s.metrics.shareRequests.inc({ side: 'holder', outcome: a.ok ? 'released' : a.reason })
       return a
     },

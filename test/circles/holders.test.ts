@@ -227,10 +227,14 @@ describe('share holders: who gets a share, and when', { timeout: 240_000 }, () =
       assert.ok(aLate === undefined || aLate.reason === 'timeout', JSON.stringify(r.json))
       assert.equal(r.json.error.collected, aLate === undefined ? 2 : 1)
       assert.equal((await C.node!.api('GET', `/api/v1/groups/${gid}/items`)).status, 423)
-      // B still holds the request (its own deadline is later); nothing was released to C.
-      const req = await pendingAtB(C)
+      // The requester gave up and closed its stream: B's request ended with it (before
+      // B's own, later deadline), nothing was released to C, and it cannot be approved late.
+      const req = await waitFor('B to close C\'s request', async () => {
+        const { requests } = await B.node!.ok('GET', '/api/v1/share-requests')
+        return requests.find((q: any) => q.groupId === gid && q.from === C.entityId && q.state === 'expired')
+      })
       assert.ok(!(await auditOf(B.node!, 'share-released')).some(e => e.to === C.entityId))
-      await B.node!.ok('POST', `/api/v1/share-requests/${req.id}/deny`)
+      assert.equal((await B.node!.api('POST', `/api/v1/share-requests/${req.id}/approve`)).status, 409)
       // C is not stuck: once B answers at once again, the same node unseals (here with the CLI)…
       await B.node!.ok('PUT', `/api/v1/groups/${gid}/approval`, { policy: 'auto' })
       const ok = C.node!.cli(['--json', 'circle', 'unseal', gid, '--ttl', '1'])
