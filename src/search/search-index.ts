@@ -10,7 +10,11 @@ export interface SearchHit { itemId: string, groupId: string, snippet: string, s
 
 export class SearchIndex {
   private db: Db | undefined
-  private s: { put: Statement, del: Statement, delGroup: Statement, q: Statement, qGroup: Statement } | undefined
+  private s: { put: Statement, del: Statement, q: Statement, qGroup: Statement } | undefined
+  /** item ID → FTS rowid, and group → item IDs: FTS5 cannot index UNINDEXED columns, so deletes go by rowid. */
+  private rowids = new Map<string, { rowid: number, groupId: string }>()
+  private byGroup = new Map<string, Set<string>>()
+  private nextRowid = 1
 
   open (): void {
     if (this.db !== undefined) return
@@ -19,9 +23,8 @@ export class SearchIndex {
     db.exec(`CREATE VIRTUAL TABLE items USING fts5(item_id UNINDEXED, group_id UNINDEXED, type, text, tokenize = 'unicode61 remove_diacritics 2')`)
     this.db = db
     this.s = {
-      put: db.prepare('INSERT INTO items (item_id, group_id, type, text) VALUES (?, ?, ?, ?)'),
-      del: db.prepare('DELETE FROM items WHERE item_id = ?'),
-      delGroup: db.prepare('DELETE FROM items WHERE group_id = ?'),
+      put: db.prepare('INSERT INTO items (rowid, item_id, group_id, type, text) VALUES (?, ?, ?, ?, ?)'),
+      del: db.prepare('DELETE FROM items WHERE rowid = ?'),
       q: db.prepare(`SELECT item_id, group_id, snippet(items, 3, '[', ']', '…', 12) AS snippet, bm25(items) AS rank
                      FROM items WHERE items MATCH ? ORDER BY rank LIMIT ?`),
       qGroup: db.prepare(`SELECT item_id, group_id, snippet(items, 3, '[', ']', '…', 12) AS snippet, bm25(items) AS rank
@@ -33,12 +36,27 @@ export class SearchIndex {
 
   put (itemId: string, groupId: string, type: string, content: unknown, meta: unknown): void {
     if (this.s === undefined) return
-    this.s.del.run(itemId)
-    this.s.put.run(itemId, groupId, type, textOf(content) + (meta !== null && meta !== undefined ? ' ' + textOf(meta) : ''))
+    this.remove(itemId)
+    const rowid = this.nextRowid++
+    this.s.put.run(rowid, itemId, groupId, type, textOf(content) + (meta !== null && meta !== undefined ? ' ' + textOf(meta) : ''))
+    this.rowids.set(itemId, { rowid, groupId })
+    let g = this.byGroup.get(groupId)
+    if (g === undefined) { g = new Set(); this.byGroup.set(groupId, g) }
+    g.add(itemId)
   }
 
-  remove (itemId: string): void { this.s?.del.run(itemId) }
-  removeGroup (groupId: string): void { this.s?.delGroup.run(groupId) }
+  remove (itemId: string): void {
+    const e = this.rowids.get(itemId)
+    if (e === undefined || this.s === undefined) return
+    this.s.del.run(e.rowid)
+    this.rowids.delete(itemId)
+    this.byGroup.get(e.groupId)?.delete(itemId)
+  }
+
+  removeGroup (groupId: string): void {
+    for (const id of [...(this.byGroup.get(groupId) ?? [])]) this.remove(id)
+    this.byGroup.delete(groupId)
+  }
 
   search (q: string, limit: number, groupId?: string): SearchHit[] {
     if (this.s === undefined) return []
@@ -52,6 +70,9 @@ export class SearchIndex {
     this.db?.close()
     this.db = undefined
     this.s = undefined
+    this.rowids = new Map()
+    this.byGroup = new Map()
+    this.nextRowid = 1
   }
 }
 
