@@ -20,7 +20,7 @@ import { ItemService } from '../items/item-service.js'
 import { JobRunner } from '../jobs/job-runner.js'
 import { openItem, type ItemBody } from '../records/item.js'
 import type { KeyBody } from '../records/key-envelope.js'
-import { trustedRecord, type VerifiedRecord } from '../records/record.js'
+import { decodeRecord, type VerifiedRecord } from '../records/record.js'
 import { publicKeyFromEntityId } from '../crypto/ids.js'
 import { CairnError } from '../util/errors.js'
 import { signVaultBackup, type VaultBody } from '../records/vault-backup.js'
@@ -159,7 +159,12 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
       if (rows.length === 0) break
       for (const row of rows) {
         after = { clock: row.clock, rid: row.rid }
-        if (row.tomb === 0) indexItem(trustedRecord(row.bytes, row.hash) as VerifiedRecord<ItemBody>)
+        if (row.tomb !== 0) continue
+        // Verify what is at rest before its words become searchable: a tampered
+        // record must not leak through search what GET refuses (422).
+        let r: VerifiedRecord
+        try { r = decodeRecord(row.bytes) } catch { continue }
+        if (r.recordId === row.rid && Buffer.from(r.hash).equals(row.hash)) indexItem(r as VerifiedRecord<ItemBody>)
       }
     }
   }

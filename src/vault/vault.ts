@@ -105,7 +105,11 @@ export class Vault {
     try {
       plain = xchachaDecrypt(key, body.nonce, body.ct, aadFor(body))
     } catch {
-      zeroize(key)
+      // The recovery verifier tells a wrong passphrase from a damaged vault.
+      const auth = recoveryAuthKey(key, body.salt)
+      const rightPassphrase = timingSafeEqual(sha256(auth), body.rv)
+      zeroize(key, auth)
+      if (rightPassphrase) throw new IntegrityError(`the passphrase is right but the vault ${this.path} is damaged; restore it from a keeper with \`cairn recover\``)
       throw new CairnError('BAD_PASSPHRASE', 'wrong passphrase (the vault did not open); nothing was changed')
     }
     this.c = decodeContents(plain)
