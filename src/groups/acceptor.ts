@@ -28,7 +28,8 @@ export type Origin = 'local' | 'push' | 'sync' | 'delivery' | 'recovery'
 
 export interface AcceptResult { status: 'stored' | 'duplicate' | 'stale' | 'rejected', reason?: RejectReason }
 
-export interface StoredEvent { record: VerifiedRecord, origin: Origin, replaced: boolean, previousHash?: Uint8Array }
+/** `reencrypted`: the same version under a newer key (same clock): content unchanged. */
+export interface StoredEvent { record: VerifiedRecord, origin: Origin, replaced: boolean, previousHash?: Uint8Array, reencrypted?: boolean }
 
 export interface AcceptorEvents extends Record<string, unknown> {
   stored: StoredEvent
@@ -192,7 +193,7 @@ export class Acceptor {
       }
     }
     const tomb = r.rec.t === 'item' && (r.rec.b as ItemBody).del
-    store.tx(() => {
+    store.atomic(() => {
       if (head !== undefined && r.rec.t === 'item') {
         // Member nodes keep superseded versions (re-encryptions included: the
         // author-signed original is the provenance); keepers and deletes keep none.
@@ -202,7 +203,7 @@ export class Acceptor {
       store.putHead(this.row(r, kv))
     })
     this.o.clock.observe(r.rec.c)
-    const ev: StoredEvent = { record: r, origin, replaced: head !== undefined, ...(head !== undefined ? { previousHash: new Uint8Array(head.hash) } : {}) }
+    const ev: StoredEvent = { record: r, origin, replaced: head !== undefined, ...(head !== undefined ? { previousHash: new Uint8Array(head.hash), reencrypted: head.clock === r.rec.c && head.kv < kv } : {}) }
     this.o.store.afterCommit(() => this.o.events.emit('stored', ev))
     return { status: 'stored' }
   }

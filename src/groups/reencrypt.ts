@@ -13,15 +13,16 @@ import { CairnError } from '../util/errors.js'
 import { requireChain, requireVault } from './access.js'
 import type { GroupContext } from './context.js'
 
-const BATCH = 500
+/** Items per transaction: one fsync each; small enough to keep the event loop responsive. */
+const BATCH = 1000
 
 export function reencryptJob (ctx: GroupContext, keyFor: (gid: string, kv: number) => Uint8Array): JobFn {
   return async (h) => {
     const gid = h.gid
     const target = () => requireChain(ctx, gid).current().kv
-    h.setTotal(ctx.store.countStaleItems(gid, target()))
+    let done = h.resumedFrom
+    h.setTotal(done + ctx.store.countStaleItems(gid, target()))
     let after = ''
-    let done = 0
     for (;;) {
       if (h.signal.aborted) throw new CairnError('UNAVAILABLE', 'stopped')
       const kv = target()

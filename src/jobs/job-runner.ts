@@ -15,6 +15,8 @@ export interface JobHandle {
   readonly gid: string
   readonly params: Record<string, unknown>
   readonly signal: AbortSignal
+  /** Work already done before a restart (0 on a first run): totals count it too. */
+  readonly resumedFrom: number
   setTotal: (n: number) => void
   progress: (done: number) => void
 }
@@ -94,6 +96,7 @@ export class JobRunner {
       gid: row.gid,
       params: JSON.parse(row.params) as Record<string, unknown>,
       signal,
+      resumedFrom: row.done,
       setTotal: n => update({ total: n }),
       progress: done => {
         row.done = done

@@ -117,10 +117,11 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   metrics.groups.set(store.listGroups().length)
 
   events.onListenerError(e => log.error({ err: e }, 'event listener failed'))
-  events.on('stored', ({ record, origin }) => {
+  events.on('stored', ({ record, origin, reencrypted }) => {
     metrics.stored.inc({ kind: record.rec.t, origin })
     if (origin !== 'local') metrics.pushToStore.observe(Math.max(0, Date.now() - clockWall(record.rec.c)) / 1000)
-    if (record.rec.t === 'item') indexItem(record as VerifiedRecord<ItemBody>)
+    // A re-encryption changes the ciphertext, not the words: the index stays as it is.
+    if (record.rec.t === 'item' && reencrypted !== true) indexItem(record as VerifiedRecord<ItemBody>)
     if (record.rec.t === 'key') groups.absorbKeyEnvelope(record as VerifiedRecord<KeyBody>)
   })
   events.on('group-added', ({ groupId }) => {

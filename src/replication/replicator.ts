@@ -118,9 +118,12 @@ export class Replicator {
     await this.recover.start()
     this.push.start()
     for (const gid of o.registry.groupIds()) this.track(gid)
-    this.offs.push(o.events.on('stored', ({ record, origin, previousHash }) => {
+    this.offs.push(o.events.on('stored', ({ record, origin, previousHash, reencrypted }) => {
       this.indexes.added(record.groupId, record.hash, previousHash)
-      if (origin === 'local') this.enqueuePublish(record)
+      // A rotation re-encrypts a whole group: anti-entropy moves that in bulk
+      // (one session per peer) instead of thousands of gossip messages.
+      if (origin === 'local' && reencrypted === true) this.syncSoon(record.groupId, 1000)
+      else if (origin === 'local') this.enqueuePublish(record)
       if (record.rec.t === 'bind') this.onBindRecord(record as VerifiedRecord<BindBody>)
     }))
     this.offs.push(o.events.on('removed', ({ groupId, hashes }) => this.indexes.removed(groupId, hashes)))

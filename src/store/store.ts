@@ -37,6 +37,7 @@ export interface OutboxRow { target: string, gid: string, created: number, attem
 export interface AuditRow { seq: number, at: number, kind: string, data: string, prev: Buffer, hash: Buffer }
 
 const META_COLS = 'gid, rid, kind, clock, kv, signer, author, tomb, hash, size, received'
+const ROW_COLS = `${META_COLS}, bytes`
 
 export class Store {
   readonly db: Db
@@ -66,21 +67,23 @@ export class Store {
     }
     const p = (sql: string): Statement => this.db.prepare(sql)
     this.s = {
-      getHead: p('SELECT * FROM records WHERE gid = ? AND rid = ?'),
+      getHead: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND rid = ?`),
       getHeadMeta: p(`SELECT ${META_COLS} FROM records WHERE gid = ? AND rid = ?`),
-      getByHash: p('SELECT * FROM records WHERE gid = ? AND hash = ?'),
+      getByHash: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND hash = ?`),
       findRid: p(`SELECT ${META_COLS} FROM records WHERE rid = ? LIMIT 1`),
-      putHead: p(`INSERT OR REPLACE INTO records (gid, rid, kind, clock, kv, signer, author, tomb, hash, bytes, size, received)
-                  VALUES (@gid, @rid, @kind, @clock, @kv, @signer, @author, @tomb, @hash, @bytes, @size, @received)`),
+      putHead: p(`INSERT INTO records (gid, rid, kind, clock, kv, signer, author, tomb, hash, bytes, size, received)
+                  VALUES (@gid, @rid, @kind, @clock, @kv, @signer, @author, @tomb, @hash, @bytes, @size, @received)
+                  ON CONFLICT (gid, rid) DO UPDATE SET kind = excluded.kind, clock = excluded.clock, kv = excluded.kv, signer = excluded.signer,
+                    author = excluded.author, tomb = excluded.tomb, hash = excluded.hash, bytes = excluded.bytes, size = excluded.size, received = excluded.received`),
       delHead: p('DELETE FROM records WHERE gid = ? AND rid = ?'),
-      listKind: p(`SELECT * FROM records WHERE gid = ? AND kind = ? AND (clock > ? OR (clock = ? AND rid > ?)) ORDER BY clock, rid LIMIT ?`),
-      listKindDesc: p(`SELECT * FROM records WHERE gid = ? AND kind = ? AND (clock < ? OR (clock = ? AND rid < ?)) ORDER BY clock DESC, rid DESC LIMIT ?`),
-      allKind: p('SELECT * FROM records WHERE gid = ? AND kind = ? ORDER BY clock, rid'),
-      listAll: p('SELECT * FROM records WHERE gid = ? AND (clock > ? OR (clock = ? AND rid > ?)) ORDER BY clock, rid LIMIT ?'),
+      listKind: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = ? AND (clock > ? OR (clock = ? AND rid > ?)) ORDER BY clock, rid LIMIT ?`),
+      listKindDesc: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = ? AND (clock < ? OR (clock = ? AND rid < ?)) ORDER BY clock DESC, rid DESC LIMIT ?`),
+      allKind: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = ? ORDER BY clock, rid`),
+      listAll: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND (clock > ? OR (clock = ? AND rid > ?)) ORDER BY clock, rid LIMIT ?`),
       countKind: p('SELECT count(*) AS n FROM records WHERE gid = ? AND kind = ? AND tomb = 0'),
       countAllItems: p("SELECT count(*) AS n FROM records WHERE kind = 'item' AND tomb = 0"),
       countGroup: p('SELECT count(*) AS n FROM records WHERE gid = ?'),
-      staleKv: p("SELECT * FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv < ? AND rid > ? ORDER BY rid LIMIT ?"),
+      staleKv: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv < ? AND rid > ? ORDER BY rid LIMIT ?`),
       countStaleKv: p("SELECT count(*) AS n FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv < ?"),
       hashes: p('SELECT hash FROM records WHERE gid = ? ORDER BY hash'),
       hashRange: p('SELECT hash FROM records WHERE gid = ? AND hash >= ? AND hash < ? ORDER BY hash'),
@@ -117,7 +120,7 @@ export class Store {
       outboxFail: p('UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE target = ? AND gid = ?'),
       outboxDone: p('DELETE FROM outbox WHERE target = ? AND gid = ?'),
       outboxWake: p('UPDATE outbox SET next_at = 0 WHERE target = ?'),
-      vaultBySigner: p("SELECT * FROM records WHERE kind = 'vault' AND signer = ? ORDER BY clock DESC LIMIT 1"),
+      vaultBySigner: p(`SELECT ${ROW_COLS} FROM records WHERE kind = 'vault' AND signer = ? ORDER BY clock DESC LIMIT 1`),
       countKv: p("SELECT count(*) AS n FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv = ?"),
       countKindAll: p('SELECT kind, count(*) AS n FROM records WHERE gid = ? GROUP BY kind')
     }
@@ -149,6 +152,12 @@ export class Store {
     }
     return out
   }
+
+  /**
+   * Atomic on its own; inside a transaction, part of it (no savepoint: a
+   * failure aborts the enclosing transaction, which is what its callers want).
+   */
+  atomic<T> (fn: () => T): T { return this.depth > 0 ? fn() : this.tx(fn) }
 
   /** Run now, or after the current outermost transaction commits. */
   afterCommit (fn: () => void): void {
