@@ -138,7 +138,7 @@ export class CircleService {
       first ??= r
     }
     // One entry per unseal (who answered, who did not): one fsync, not one per share.
-    this.ctx.audit.record('circle-unsealed', { groupId: gid, keyVersions: versions, from: first!.from, refused, expiresAt: first!.expiresAt })
+    this.ctx.audit.recordSoon('circle-unsealed', { groupId: gid, keyVersions: versions, from: first!.from, refused, expiresAt: first!.expiresAt })
     this.jobs.resume()
     return first!
   }
@@ -180,7 +180,7 @@ export class CircleService {
           if (list.length >= th) settle()
         } else {
           bad.push(h)
-          this.ctx.audit.record('share-bad', { groupId: gid, keyVersion: kv, holder: h.entityId })
+          this.ctx.audit.recordSoon('share-bad', { groupId: gid, keyVersion: kv, holder: h.entityId })
           h.reason = 'bad-share'
         }
       }
@@ -271,7 +271,7 @@ export class CircleService {
     if (roleIn(d, q.e) === undefined) return { ok: false, reason: 'not-a-member' }
     if (q.kv > d.kv) return { ok: false, reason: 'no-share' }
     if (this.approval(gid) === 'manual') {
-      this.ctx.audit.record('share-request-pending', { groupId: gid, keyVersion: q.kv, from, peer })
+      this.ctx.audit.recordSoon('share-request-pending', { groupId: gid, keyVersion: q.kv, from, peer })
       const w = this.approvals.wait({ groupId: gid, from, peerId: peer, keyVersion: q.kv }, this.o.requestTimeoutMs)
       // The requester may give up first: then the request ends here too.
       const onGone = (): void => { this.approvals.decide(w.id, 'expired') }
@@ -283,12 +283,12 @@ export class CircleService {
     }
     const own = this.ownShare(gid, q.kv)
     if (own === undefined) return { ok: false, reason: 'no-share' }
-    this.ctx.audit.record('share-released', { groupId: gid, keyVersion: q.kv, to: from, peer, policy: this.approval(gid) })
+    this.ctx.audit.recordSoon('share-released', { groupId: gid, keyVersion: q.kv, to: from, peer, policy: this.approval(gid) })
     return { ok: true, grant: own }
   }
 
   refused (gid: string | undefined, q: ShareRequest | undefined, peer: string, reason: string): void {
-    this.ctx.audit.record('share-refused', { ...(gid !== undefined ? { groupId: gid } : {}), ...(q !== undefined ? { from: entityIdFromPublicKey(q.e), keyVersion: q.kv } : {}), peer, reason })
+    this.ctx.audit.recordSoon('share-refused', { ...(gid !== undefined ? { groupId: gid } : {}), ...(q !== undefined ? { from: entityIdFromPublicKey(q.e), keyVersion: q.kv } : {}), peer, reason })
   }
 
   approve (id: string): { id: string, state: string } { return this.decideRequest(id, 'approved') }

@@ -108,7 +108,7 @@ export class ShareServer {
       const w = wrapFor(q.e, ans.grant.share, transferInfo(q, ans.grant.x, ans.grant.sv))
       ans.grant.share.fill(0)
       await ch.send({ x: ans.grant.x, sv: ans.grant.sv, epk: w.epk, nonce: w.nonce, ct: w.ct })
-      await ch.close()
+      ch.closeSoon()
     } catch (e) {
       ch.abort('share request failed')
       this.d.log.debug({ peer, err: (e as Error).message }, 'share request failed')
@@ -124,7 +124,7 @@ export async function requestShare (libp2p: CairnLibp2p, peer: PeerId, me: Signi
   try {
     await ch.send({ q, s })
     const r = await ch.recv<{ x?: unknown, sv?: unknown, epk?: unknown, nonce?: unknown, ct?: unknown, err?: unknown }>(timeoutMs)
-    await ch.close()
+    ch.closeSoon()
     if (typeof r.err === 'string') throw new CairnError('FORBIDDEN', r.err.slice(0, 64), { reason: r.err.slice(0, 64) })
     if (typeof r.x !== 'number' || typeof r.sv !== 'number' || !(r.epk instanceof Uint8Array) || !(r.nonce instanceof Uint8Array) || !(r.ct instanceof Uint8Array)) {
       throw new CairnError('BAD_SHARE', 'malformed share answer', { reason: 'malformed' })

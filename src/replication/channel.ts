@@ -49,6 +49,9 @@ export class Channel {
     try { await this.stream.close({ signal: AbortSignal.timeout(2000) }) } catch { this.stream.abort(new Error('close timed out')) }
   }
 
+  /** Close without waiting for the remote's half-close (the exchange is complete). */
+  closeSoon (): void { void this.close() }
+
   abort (why: string): void {
     try { this.stream.abort(new ProtocolError(why)) } catch { /* already gone */ }
   }

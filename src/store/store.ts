@@ -159,6 +159,18 @@ export class Store {
    */
   atomic<T> (fn: () => T): T { return this.depth > 0 ? fn() : this.tx(fn) }
 
+  /**
+   * Run fn (outside any transaction) with synchronous=NORMAL: in WAL mode its
+   * commit survives a process crash but not a power loss until the next FULL
+   * commit syncs the log. For records on a latency-critical path (circle share
+   * audit entries), never for acknowledged writes.
+   */
+  relaxed<T> (fn: () => T): T {
+    if (this.depth > 0) return fn()
+    this.db.pragma('synchronous = NORMAL')
+    try { return fn() } finally { this.db.pragma('synchronous = FULL') }
+  }
+
   /** Run now, or after the current outermost transaction commits. */
   afterCommit (fn: () => void): void {
     if (this.depth === 0) fn()
