@@ -48,6 +48,6 @@ export interface ApiBackend {
   dial: (multiaddr: string) => Promise<PeerView>
   sync: (groupId: string) => Promise<{ peers: SyncPeerReport[] }>
   /** Deliver/announce after a membership or keeper change (replication); no-op without network. */
-  onGroupChanged: (groupId: string, hint?: { multiaddr?: string }) => Promise<void>
+  onGroupChanged: (groupId: string, hint?: { multiaddr?: string, entityId?: string }) => Promise<void>
   subscribe: (fn: (e: NodeEvent) => void) => () => void
 }

@@ -130,10 +130,10 @@ export class Daemon {
         return await this.network().replicator.syncGroup(gid)
       },
       onGroupChanged: async (gid, hint) => {
-        if (hint?.multiaddr !== undefined) {
-          const chain = s.registry.chain(gid)
-          for (const k of chain?.current().k ?? []) if (hint.multiaddr.includes(k)) this.network().replicator.deliverTo(k, gid, hint.multiaddr)
-        }
+        if (hint?.multiaddr === undefined) return
+        if (hint.entityId !== undefined) { this.network().replicator.deliverToEntity(hint.entityId, gid, hint.multiaddr); return }
+        const chain = s.registry.chain(gid)
+        for (const k of chain?.current().k ?? []) if (hint.multiaddr.includes(k)) this.network().replicator.deliverTo(k, gid, hint.multiaddr)
       },
       subscribe: fn => { this.listeners.add(fn); return () => { this.listeners.delete(fn) } }
     }

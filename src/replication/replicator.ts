@@ -376,12 +376,13 @@ export class Replicator {
     try {
       for (const row of this.o.store.dueDeliveries(Date.now(), 20)) {
         const [kind, target] = [row.target.slice(0, row.target.indexOf(':')), row.target.slice(row.target.indexOf(':') + 1)]
-        const peers = kind === 'peer' ? [target] : this.peersOfEntity(target)
+        const hinted = row.hint !== null ? (/\/p2p\/([^/]+)$/.exec(row.hint)?.[1] ?? (row.hint.startsWith('/') ? undefined : row.hint)) : undefined
+        const peers = kind === 'peer' ? [target] : [...new Set([...this.peersOfEntity(target), ...(hinted !== undefined ? [hinted] : [])])]
         let ok = false
         let err = peers.length === 0 ? 'no known node of this entity yet' : ''
         for (const p of peers) {
           try {
-            await this.ensureConnected(p, row.hint ?? undefined)
+            await this.ensureConnected(p, row.hint !== null && row.hint.startsWith('/') && (kind === 'peer' || p === hinted) ? row.hint : undefined)
             const res = await this.deliver.deliver(peerIdFromString(p), this.deliveryRecords(row.gid, kind === 'entity' ? target : undefined))
             if (res.status === 'ok') {
               ok = true
@@ -430,6 +431,12 @@ export class Replicator {
       }
     }
     return out
+  }
+
+  /** A new member's node, where it is (multiaddr with /p2p/, or a peer ID found through the DHT). */
+  deliverToEntity (entityId: string, gid: string, hint: string): void {
+    this.o.store.enqueueDelivery(`entity:${entityId}`, gid, hint)
+    void this.processOutbox()
   }
 
   /** Add a delivery target by hand (keeper added with an address hint). */

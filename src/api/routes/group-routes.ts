@@ -17,12 +17,14 @@ export const groupRoutes: Array<RouteDef<ApiBackend>> = [
   { method: 'GET', path: '/api/v1/groups', tag: 'groups', summary: 'Groups this node holds', handler: (_r, b) => ({ groups: b.groups.list() }) },
   { method: 'GET', path: '/api/v1/groups/:gid', tag: 'groups', summary: 'One group: members, keepers, versions', handler: (r, b) => b.groups.view(groupParam(r.params.gid)) },
   {
-    method: 'POST', path: '/api/v1/groups/:gid/members', tag: 'groups', body: S.addMember, status: 201, summary: 'Add a member (or change its role); it receives every key version',
+    method: 'POST', path: '/api/v1/groups/:gid/members', tag: 'groups', body: S.addMember, status: 201,
+    summary: 'Add a member (or change its role); it receives every key version. peerId/multiaddr: where its node is, if not connected',
     handler: async (r, b) => {
       const gid = groupParam(r.params.gid)
-      const body = r.body as { entityId: string, role?: string }
+      const body = r.body as { entityId: string, role?: string, peerId?: string, multiaddr?: string }
       const v = await b.groups.addAnyMember(gid, body.entityId, body.role ?? 'member')
-      await b.onGroupChanged(gid)
+      const hint = body.multiaddr ?? body.peerId
+      await b.onGroupChanged(gid, hint !== undefined ? { multiaddr: hint, entityId: body.entityId } : undefined)
       return v
     }
   },
