@@ -49,9 +49,10 @@ export function groupCommands (program: Command): void {
 
   group.command('add-member <groupId> <entityId>').description('add a member (it receives the group keys)')
     .option('--role <role>', 'owner, admin, member or viewer', 'member')
-    .action(run(async (gid: string, entityId: string, o: { role: string }, cmd: Command) => {
+    .option('--multiaddr <addr>', 'where the member\'s node is, if yours has not met it (/ip4/…/tcp/…/p2p/…)')
+    .action(run(async (gid: string, entityId: string, o: { role: string, multiaddr?: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
-      showGroup(ctx, await ctx.client().post<GroupView>(`/api/v1/groups/${encodeURIComponent(gid)}/members`, { entityId, role: o.role }))
+      showGroup(ctx, await ctx.client().post<GroupView>(`/api/v1/groups/${encodeURIComponent(gid)}/members`, { entityId, role: o.role, ...(o.multiaddr !== undefined ? { multiaddr: o.multiaddr } : {}) }))
     }))
 
   group.command('remove-member <groupId> <entityId>').description('remove a member: the key rotates and items are re-encrypted')
