@@ -4,10 +4,18 @@
  * {apiPort, peerId, pid} on stdout when the API answers, and stops cleanly on
  * SIGTERM/SIGINT. Arguments: <dataDir> [flagsJson]. Passphrase: env
  * CAIRN_BENCH_PASSPHRASE (absent for keepers).
+ *
+ * With an IPC channel (startNodeProcess always opens one) the harness can also
+ * drive and observe the process beside the node (bench-controls.ts): count
+ * `stored` events, drop a sync index (a cold sync), run the raw-stream
+ * baselines between the same processes, read RSS, take a CPU profile. None of
+ * that changes what the node does; the node is the same `Daemon` `cairn start` runs.
  */
 import '../../src/polyfill/index.js'
 import { Daemon } from '../../src/node/daemon.js'
 import { silentLogger } from '../../src/util/logger.js'
+import { benchControls } from './bench-controls.js'
+import { serveIpc } from './ipc.js'
 
 const [dataDir, flagsJson] = process.argv.slice(2)
 if (dataDir === undefined) {
@@ -30,4 +38,7 @@ const stop = (): void => {
 }
 process.on('SIGTERM', stop)
 process.on('SIGINT', stop)
+// The harness going away (IPC closed) stops the node too: no orphan daemons.
+process.on('disconnect', stop)
+if (serveIpc(await benchControls(daemon))) process.channel?.unref()
 process.stdout.write(JSON.stringify({ apiPort: daemon.apiPort, peerId: daemon.services.nodeKey.peerId, pid: process.pid }) + '\n')

@@ -23,6 +23,8 @@ import { dataPaths } from '../../src/node/paths.js'
 import { buildServices, type Services } from '../../src/node/services.js'
 import { silentLogger } from '../../src/util/logger.js'
 import { ApiClient } from './http-client.js'
+import { IpcClient } from './ipc.js'
+import { procMemory } from './bench-controls.js'
 import type { SuiteContext } from './types.js'
 
 export const BENCH_PASSPHRASE = 'cairn bench passphrase, not a secret'
@@ -53,6 +55,12 @@ export interface NodeProcessHandle {
   peerId: string
   token: string
   api: ApiClient
+  /** The bench controls of the process (bench-controls.ts), over IPC. */
+  ctl: IpcClient
+  /** Its first libp2p listen address, with /p2p/<peerId>. */
+  multiaddr: string
+  /** VmRSS and VmHWM (peak) of the process, bytes, read from /proc. */
+  memory: () => { rss: number, hwm: number } | undefined
   /** SIGTERM and wait (SIGKILL after 15 s). Idempotent. */
   stop: () => Promise<void>
 }
@@ -78,8 +86,10 @@ export async function startNodeProcess (ctx: SuiteContext, dataDir: string, o: S
   const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, dataDir, JSON.stringify(flags)], {
     cwd: ROOT,
     env: { ...process.env, ...o.env, CAIRN_PASSPHRASE: undefined, CAIRN_BENCH_PASSPHRASE: o.keeper === true ? '' : BENCH_PASSPHRASE } as NodeJS.ProcessEnv,
-    stdio: ['ignore', 'pipe', 'pipe']
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    serialization: 'advanced'
   })
+  const ctl = new IpcClient(proc, `node process ${dataDir}`)
   let stderr = ''
   proc.stderr!.on('data', d => { stderr = (stderr + String(d)).slice(-4000) })
   const exited = new Promise<void>(resolve => proc.once('exit', () => resolve()))
@@ -106,5 +116,8 @@ export async function startNodeProcess (ctx: SuiteContext, dataDir: string, o: S
   const token = readFileSync(dataPaths(dataDir).apiToken, 'utf8').trim()
   const api = new ApiClient(info.apiPort, token, { maxSockets: o.maxSockets ?? 64 })
   ctx.defer(() => api.close())
-  return { proc, dataDir, apiPort: info.apiPort, peerId: info.peerId, token, api, stop }
+  const addrs = await ctl.call<string[]>('multiaddrs')
+  const addr = addrs.find(a => a.includes('/tcp/')) ?? addrs[0] ?? ''
+  const multiaddr = addr.includes('/p2p/') ? addr : `${addr}/p2p/${info.peerId}`
+  return { proc, dataDir, apiPort: info.apiPort, peerId: info.peerId, token, api, ctl, multiaddr, memory: () => procMemory(proc.pid!), stop }
 }

@@ -175,9 +175,11 @@ export async function closedLoop (o: { concurrency: number, ms: number, warmupMs
  * without waiting for earlier ones (so a slow system shows as latency, not as
  * a lower offered rate). Latency is measured from the scheduled start time, so
  * event-loop lag of the load generator counts against the result (coordinated
- * omission is avoided). Resolves when every started op has settled.
+ * omission is avoided). Resolves when every started op has settled. `op`
+ * receives its sequence number and its scheduled start (hrtime), for ops that
+ * time an end point of their own (e.g. an event observed elsewhere).
  */
-export async function openLoop (o: { ratePerSec: number, ms: number, op: (seq: number) => Promise<unknown> }): Promise<LoadResult> {
+export async function openLoop (o: { ratePerSec: number, ms: number, op: (seq: number, due: bigint) => Promise<unknown> }): Promise<LoadResult> {
   const interval = 1e9 / o.ratePerSec
   const total = Math.max(1, Math.floor(o.ms / 1000 * o.ratePerSec))
   const latencies: number[] = []
@@ -190,7 +192,7 @@ export async function openLoop (o: { ratePerSec: number, ms: number, op: (seq: n
     const wait = Number(due - now()) / 1e6
     if (wait > 1) await sleep(wait)
     else if (wait > 0) await new Promise(resolve => setImmediate(resolve))
-    pending.push(o.op(i).then(
+    pending.push(o.op(i, due).then(
       () => { latencies.push(Number(now() - due) / 1e6) },
       (e: unknown) => { errors++; firstError ??= e instanceof Error ? e.message : String(e) }
     ))

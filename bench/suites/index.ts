@@ -8,10 +8,12 @@ import { cryptoSuite } from './crypto.js'
 import { storeSuite } from './store.js'
 import { httpSuite } from './http.js'
 import { rotationSuite } from './rotation.js'
+import { replicationSuite } from './replication.js'
 
 export const SUITES: readonly Suite[] = [
   cryptoSuite,
   storeSuite,
   httpSuite,
-  rotationSuite
+  rotationSuite,
+  replicationSuite
 ]

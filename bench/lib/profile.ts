@@ -1,0 +1,56 @@
+/**
+ * CPU profiles of bench node processes, for finding where a figure's time goes.
+ *
+ *   CAIRN_BENCH_PROFILE=<dir> npm run bench -- replication
+ *
+ * makes the suites that support it (replication, sync, catchup, circles) take a
+ * V8 CPU profile of their node processes during the measured phase and write
+ * <dir>/<suite>-<role>-<phase>.cpuprofile (open in Chrome DevTools, or summarise
+ * with `node --import tsx bench/lib/profile.ts <file>`: self time by function
+ * and by file). Profiling slows the processes: figures from such a run are
+ * for diagnosis, not for the table.
+ */
+import { mkdirSync, readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import type { NodeProcessHandle } from './node.js'
+
+export const PROFILE_DIR = process.env.CAIRN_BENCH_PROFILE !== undefined && process.env.CAIRN_BENCH_PROFILE !== '' ? resolve(process.env.CAIRN_BENCH_PROFILE) : undefined
+
+/** Run `fn` with CPU profiles of `nodes` (name → handle) when CAIRN_BENCH_PROFILE is set. */
+export async function profiled<T> (tag: string, nodes: Record<string, NodeProcessHandle>, fn: () => Promise<T>): Promise<T> {
+  if (PROFILE_DIR === undefined) return await fn()
+  mkdirSync(PROFILE_DIR, { recursive: true })
+  await Promise.all(Object.values(nodes).map(async n => await n.ctl.call('profile-start')))
+  try {
+    return await fn()
+  } finally {
+    await Promise.all(Object.entries(nodes).map(async ([name, n]) => await n.ctl.call('profile-stop', { path: join(PROFILE_DIR, `${tag}-${name}.cpuprofile`) }).catch(() => {})))
+  }
+}
+
+interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, hitCount?: number, children?: number[] }
+
+/** Self time by function and by file, in % of samples. */
+export function summariseProfile (path: string, top = 30): string {
+  const p = JSON.parse(readFileSync(path, 'utf8')) as { nodes: ProfileNode[], samples: number[], timeDeltas: number[] }
+  const byId = new Map(p.nodes.map(n => [n.id, n]))
+  const self = new Map<number, number>()
+  p.samples.forEach((id, k) => self.set(id, (self.get(id) ?? 0) + (p.timeDeltas[k] ?? 0)))
+  const total = [...self.values()].reduce((a, b) => a + b, 0)
+  const fn = new Map<string, number>()
+  const file = new Map<string, number>()
+  for (const [id, t] of self) {
+    const n = byId.get(id)!
+    const url = n.callFrame.url.replace(/^file:\/\//, '').replace(/.*\/node_modules\//, 'nm:').replace(/.*\/work\/[^/]+\//, '')
+    const f = `${n.callFrame.functionName || '(anonymous)'}  ${url}:${n.callFrame.lineNumber + 1}`
+    fn.set(f, (fn.get(f) ?? 0) + t)
+    const u = url === '' ? `(${n.callFrame.functionName})` : url.startsWith('nm:') ? url.split('/').slice(0, url.startsWith('nm:@') ? 2 : 1).join('/') : url
+    file.set(u, (file.get(u) ?? 0) + t)
+  }
+  const fmt = (m: Map<string, number>): string => [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, v]) => `${(100 * v / total).toFixed(1).padStart(5)}%  ${k}`).join('\n')
+  return `${path}: ${(total / 1e6).toFixed(2)} s sampled\n-- self time by function --\n${fmt(fn)}\n-- self time by file/package --\n${fmt(file)}`
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(import.meta.filename)) {
+  for (const f of process.argv.slice(2)) process.stdout.write(summariseProfile(f) + '\n\n')
+}
