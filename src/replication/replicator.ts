@@ -17,7 +17,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { PeerId } from '@libp2p/interface'
 import { equalBytes } from '../crypto/bytes.js'
-import { entityIdFromPublicKey, publicKeyFromEntityId } from '../crypto/ids.js'
+import { entityIdFromPublicKey } from '../crypto/ids.js'
 import type { HybridClock } from '../crypto/hlc.js'
 import type { AcceptorEvents, Acceptor } from '../groups/acceptor.js'
 import { roleIn } from '../groups/descriptor-chain.js'
@@ -31,6 +31,7 @@ import type { Logger } from '../util/logger.js'
 import type { Vault } from '../vault/vault.js'
 import type { Metrics } from '../util/metrics.js'
 import { DeliverService } from './deliver.js'
+import { Outbox } from './outbox.js'
 import { HelloService, signBindingStatement, type Binding, type PeerInfo } from './hello.js'
 import { IndexCache } from './index-cache.js'
 import type { CairnLibp2p } from './libp2p-node.js'
@@ -69,6 +70,7 @@ export class Replicator {
   readonly push: PushService
   readonly deliver: DeliverService
   readonly recover: RecoverService
+  readonly outbox: Outbox
   readonly indexes: IndexCache
   readonly verifier = new Verifier()
   private readonly running = new Map<string, Promise<SyncReport>>()
@@ -105,6 +107,11 @@ export class Replicator {
     })
     this.push = new PushService({ libp2p: o.libp2p, acceptor: o.acceptor, log: o.log, onPublished: () => o.metrics.pushed.inc(), onReceived: () => o.metrics.received.inc({ path: 'push' }) })
     this.deliver = new DeliverService({ libp2p: o.libp2p, acceptor: o.acceptor, timeoutMs, log: o.log, onDelivered: () => {} })
+    this.outbox = new Outbox({
+      store: o.store, deliver: this.deliver, ensureConnected: async (p, h) => { await this.ensureConnected(p, h) }, nodesOf: pub => this.nodesOf(pub),
+      stopped: () => this.stopped,
+      onDelivered: (gid, peer) => { o.audit('descriptor-delivered', { groupId: gid, to: peer }); void this.syncPeer(peer, gid) }
+    })
     this.recover = new RecoverService({ libp2p: o.libp2p, store: o.store, decoySecret: o.decoySecret, timeoutMs, log: o.log, audit: o.audit })
   }
 
@@ -210,9 +217,9 @@ export class Replicator {
   }
 
   private onPeer (info: PeerInfo): void {
-    this.o.store.wakeDeliveries(`peer:${info.peerId}`)
-    if (info.entityId !== undefined) this.o.store.wakeDeliveries(`entity:${info.entityId}`)
-    void this.processOutbox()
+    this.outbox.wake(`peer:${info.peerId}`)
+    if (info.entityId !== undefined) this.outbox.wake(`entity:${info.entityId}`)
+    void this.outbox.process()
     // Both sides sync on connect; the higher peer ID waits a moment and skips
     // what the lower one just did, so one session per group usually suffices.
     const delay = this.peerId < info.peerId ? 0 : 1500
@@ -251,12 +258,12 @@ export class Replicator {
       if (equalBytes(pub, me)) continue
       if (prev === undefined || roleIn(prev, pub) === undefined) this.o.store.enqueueDelivery(`entity:${entityIdFromPublicKey(pub)}`, gid)
     }
-    void this.processOutbox()
+    void this.outbox.process()
   }
 
   private onBindRecord (r: VerifiedRecord<BindBody>): void {
     if (r.rec.b.peer === this.peerId) return
-    this.o.store.wakeDeliveries(`entity:${r.signer}`)
+    this.outbox.wake(`entity:${r.signer}`)
   }
 
   /** Our own bind record in a group we are a member of (once per peer ID). */
@@ -338,7 +345,7 @@ export class Replicator {
       for (const p of this.groupPeers(gid)) if (this.connected(p) || this.mayDial(p, now)) void this.syncPeer(p, gid)
     }
     this.indexes.evictIdle(now)
-    await this.processOutbox()
+    await this.outbox.process()
   }
 
   private connected (peer: string): boolean {
@@ -363,46 +370,7 @@ export class Replicator {
     }
   }
 
-  // ---- delivery outbox ----
-
-  private outboxBusy = false
-  private outboxAgain = false
-
-  async processOutbox (): Promise<void> {
-    if (this.stopped) return
-    // A request during a pass runs another pass right after it, not at the next tick.
-    if (this.outboxBusy) { this.outboxAgain = true; return }
-    this.outboxBusy = true
-    try {
-      for (const row of this.o.store.dueDeliveries(Date.now(), 20)) {
-        const [kind, target] = [row.target.slice(0, row.target.indexOf(':')), row.target.slice(row.target.indexOf(':') + 1)]
-        const hinted = row.hint !== null ? (/\/p2p\/([^/]+)$/.exec(row.hint)?.[1] ?? (row.hint.startsWith('/') ? undefined : row.hint)) : undefined
-        const peers = kind === 'peer' ? [target] : [...new Set([...this.peersOfEntity(target), ...(hinted !== undefined ? [hinted] : [])])]
-        let ok = false
-        let err = peers.length === 0 ? 'no known node of this entity yet' : ''
-        for (const p of peers) {
-          try {
-            await this.ensureConnected(p, row.hint !== null && row.hint.startsWith('/') && (kind === 'peer' || p === hinted) ? row.hint : undefined)
-            const res = await this.deliver.deliver(peerIdFromString(p), this.deliveryRecords(row.gid, kind === 'entity' ? target : undefined))
-            if (res.status === 'ok') {
-              ok = true
-              this.o.audit('descriptor-delivered', { groupId: row.gid, to: p })
-              void this.syncPeer(p, row.gid)
-            } else err = `refused: ${res.reason ?? 'unknown'}`
-          } catch (e) { err = (e as Error).message }
-        }
-        if (ok) this.o.store.deliveryDone(row.target, row.gid)
-        else this.o.store.deliveryFailed(row.target, row.gid, Date.now() + Math.min(300_000, 1000 * 2 ** Math.min(row.attempts, 8)), err)
-      }
-    } finally { this.outboxBusy = false }
-    if (this.outboxAgain) { this.outboxAgain = false; await this.processOutbox() }
-  }
-
-  private peersOfEntity (entityId: string): string[] {
-    let pub: Uint8Array
-    try { pub = publicKeyFromEntityId(entityId) } catch { return [] }
-    return this.nodesOf(pub)
-  }
+  // ---- delivery ----
 
   /** Peer IDs serving an entity: connected nodes with its hello binding, then its bind records (in `gid` first). */
   nodesOf (pub: Uint8Array, gid?: string): string[] {
@@ -418,32 +386,11 @@ export class Replicator {
     return [...out]
   }
 
-  /** The descriptor chain, plus (for a member) the key and share envelopes addressed to it. */
-  private deliveryRecords (gid: string, entityId?: string): Uint8Array[] {
-    const out = this.o.store.allOfKind(gid, 'desc').map(r => new Uint8Array(r.bytes))
-    if (entityId !== undefined) {
-      const pub = publicKeyFromEntityId(entityId)
-      for (const kind of ['key', 'share']) {
-        for (const row of this.o.store.allOfKind(gid, kind)) {
-          const r = trustedRecord(row.bytes, row.hash)
-          if (equalBytes(r.rec.b.to as Uint8Array, pub)) out.push(new Uint8Array(row.bytes))
-        }
-      }
-    }
-    return out
-  }
-
   /** A new member's node, where it is (multiaddr with /p2p/, or a peer ID found through the DHT). */
-  deliverToEntity (entityId: string, gid: string, hint: string): void {
-    this.o.store.enqueueDelivery(`entity:${entityId}`, gid, hint)
-    void this.processOutbox()
-  }
+  deliverToEntity (entityId: string, gid: string, hint: string): void { this.outbox.toEntity(entityId, gid, hint) }
 
-  /** Add a delivery target by hand (keeper added with an address hint). */
-  deliverTo (peer: string, gid: string, hint?: string): void {
-    this.o.store.enqueueDelivery(`peer:${peer}`, gid, hint)
-    void this.processOutbox()
-  }
+  /** Owe the group to a keeper (added with an address hint). */
+  deliverTo (peer: string, gid: string, hint?: string): void { this.outbox.toPeer(peer, gid, hint) }
 
   // ---- peers ----
 
