@@ -40,3 +40,46 @@ export async function peersOf (node: NodeProcessHandle): Promise<string[]> {
   const { peers } = await node.api.ok('GET', '/api/v1/peers') as { peers: Array<{ peerId: string }> }
   return peers.map(p => p.peerId)
 }
+
+/**
+ * Count `stored` events of `gid` (of `kind`) in a node process from now on
+ * (bench-controls `watch`): `done` resolves with the harness time at which the
+ * `target`-th arrived (and the node's own elapsed ms since the watch began).
+ */
+export async function watchStored (node: NodeProcessHandle, gid: string, target: number, kind: string | undefined = 'item'): Promise<{ done: Promise<{ at: bigint, childMs: number }>, cancel: () => Promise<void> }> {
+  const arrived = new Map<number, { at: bigint, childMs: number }>()
+  const waiting = new Map<number, (v: { at: bigint, childMs: number }) => void>()
+  const off = node.ctl.on(e => {
+    if (e.event !== 'watch') return
+    const v = { at: process.hrtime.bigint(), childMs: e.ms as number }
+    const w = waiting.get(e.watch as number)
+    if (w !== undefined) w(v)
+    else arrived.set(e.watch as number, v)
+  })
+  const { watch } = await node.ctl.call<{ watch: number }>('watch', { gid, target, ...(kind !== undefined ? { kind } : {}) })
+  const done = new Promise<{ at: bigint, childMs: number }>(resolve => {
+    const v = arrived.get(watch)
+    if (v !== undefined) resolve(v)
+    else waiting.set(watch, resolve)
+  }).finally(off)
+  return { done, cancel: async () => { off(); await node.ctl.call('unwatch', { watch }).catch(() => {}) } }
+}
+
+/** Sample a process's RSS every `everyMs` until stopped; returns the peak and the samples. */
+export function sampleRss (node: { memory: () => { rss: number, hwm: number } | undefined }, everyMs = 100): { stop: () => { peak: number, last: number, hwm: number, samples: number } } {
+  let peak = 0
+  let last = 0
+  let n = 0
+  const t = setInterval(() => { const m = node.memory(); if (m !== undefined) { n++; last = m.rss; peak = Math.max(peak, m.rss) } }, everyMs)
+  return {
+    stop: () => {
+      clearInterval(t)
+      const m = node.memory()
+      if (m !== undefined) { last = m.rss; peak = Math.max(peak, m.rss) }
+      return { peak, last, hwm: m?.hwm ?? NaN, samples: n }
+    }
+  }
+}
+
+/** Flags for bench nodes whose anti-entropy timers must not fire during a measurement (a day). */
+export const QUIET_TIMERS = { replication: { chatty_interval_seconds: 86_400, taciturn_interval_seconds: 86_400 } }

@@ -1,9 +1,11 @@
 /**
  * Child-process entry for bench/lib/node.ts startNodeProcess(): runs one cairn
- * Daemon from the TypeScript sources (no build step), prints one JSON line
+ * Daemon, prints one JSON line
  * {apiPort, peerId, pid} on stdout when the API answers, and stops cleanly on
  * SIGTERM/SIGINT. Arguments: <dataDir> [flagsJson]. Passphrase: env
- * CAIRN_BENCH_PASSPHRASE (absent for keepers).
+ * CAIRN_BENCH_PASSPHRASE (absent for keepers). startNodeProcess runs it
+ * compiled with the sources (build.ts), with plain `node` as `cairn start`
+ * runs dist/; it also runs from source under tsx.
  *
  * With an IPC channel (startNodeProcess always opens one) the harness can also
  * drive and observe the process beside the node (bench-controls.ts): count

@@ -5,8 +5,9 @@
  *                            jobs) in this process, no network and no HTTP: the
  *                            store path without transport costs
  *  startNodeProcess(ctx, …)  a Daemon in its own OS process (bench/lib/daemon-child.ts
- *                            under tsx, so no build is needed), reached over its
- *                            HTTP API; stopped by the suite's cleanup
+ *                            compiled with the sources for this run by build.ts, under
+ *                            plain node as `cairn start` runs dist/), reached over its
+ *                            HTTP API and bench controls (IPC); stopped by the suite's cleanup
  *
  * Both work on data dirs made by initBenchNode (the real `initNode`: node key,
  * vault, personal group). Multi-node suites (replication, sync, catch-up,
@@ -24,12 +25,12 @@ import { buildServices, type Services } from '../../src/node/services.js'
 import { silentLogger } from '../../src/util/logger.js'
 import { ApiClient } from './http-client.js'
 import { IpcClient } from './ipc.js'
+import { ensureBuild } from './build.js'
 import { procMemory } from './bench-controls.js'
 import type { SuiteContext } from './types.js'
 
 export const BENCH_PASSPHRASE = 'cairn bench passphrase, not a secret'
 const ROOT = resolve(import.meta.dirname, '../..')
-const CHILD = join(ROOT, 'bench/lib/daemon-child.ts')
 
 /** `cairn init` into a fresh temp dir (removed after the suite). */
 export async function initBenchNode (ctx: SuiteContext, o: { keeper?: boolean } = {}): Promise<InitResult> {
@@ -83,7 +84,7 @@ export async function startNodeProcess (ctx: SuiteContext, dataDir: string, o: S
     network: { listen: ['/ip4/127.0.0.1/tcp/0'], ...o.flags?.network },
     ...(o.keeper === true ? { node: { keeper: true, ...o.flags?.node } } : {})
   }
-  const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, dataDir, JSON.stringify(flags)], {
+  const proc = spawn(process.execPath, [ensureBuild(), dataDir, JSON.stringify(flags)], {
     cwd: ROOT,
     env: { ...process.env, ...o.env, CAIRN_PASSPHRASE: undefined, CAIRN_BENCH_PASSPHRASE: o.keeper === true ? '' : BENCH_PASSPHRASE } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -32,6 +32,8 @@ export interface RawInserts {
   perRow: (ms: number) => number
   /** Rows/s for `rows` rows in one transaction. */
   oneTx: (rows: number) => number
+  /** Rows/s for `rows` rows in transactions of `perTx` rows each (a sync applies one per ~1 MiB batch). */
+  batched: (rows: number, perTx: number) => number
 }
 
 /** A fresh SQLite file in a temp dir with the store's pragmas, warmed up; closed after the suite. */
@@ -51,6 +53,10 @@ export function rawInserts (ctx: SuiteContext): RawInserts {
     perRow: (ms) => measureRate(row, { ms }).perSec,
     oneTx: (rows) => {
       const r = measureRate(() => many(rows), { ms: 0, minOps: 1 })
+      return rows / (r.ms / 1000)
+    },
+    batched: (rows, perTx) => {
+      const r = measureRate(() => { for (let done = 0; done < rows; done += perTx) many(Math.min(perTx, rows - done)) }, { ms: 0, minOps: 1 })
       return rows / (r.ms / 1000)
     }
   }

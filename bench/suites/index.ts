@@ -9,11 +9,13 @@ import { storeSuite } from './store.js'
 import { httpSuite } from './http.js'
 import { rotationSuite } from './rotation.js'
 import { replicationSuite } from './replication.js'
+import { catchupSuite } from './catchup.js'
 
 export const SUITES: readonly Suite[] = [
   cryptoSuite,
   storeSuite,
   httpSuite,
   rotationSuite,
-  replicationSuite
+  replicationSuite,
+  catchupSuite
 ]

@@ -1,0 +1,133 @@
+/**
+ * catchup: a fresh keeper joins a group of ITEMS items (SPEC §8: ≥ 10,000 items/s).
+ *
+ * Set-up: an agent node (a copy of this run's big-group template, big-group.ts:
+ * ITEMS real signed items of one taciturn group) and a freshly initialised
+ * keeper, each a Daemon in its own process. Anti-entropy timers are pushed out
+ * to a day (QUIET_TIMERS) so only the catch-up itself runs.
+ *
+ * value     the agent adds the keeper (POST /api/v1/groups/:gid/keepers with its
+ *           address: descriptor delivered over a stream, then anti-entropy moves
+ *           every record, each verified and stored by the keeper); time from that
+ *           request to the keeper's ITEMS-th `stored` item event (counted in the
+ *           keeper's process, reported over IPC, harness clock). items/s. The
+ *           keeper's RSS is sampled every 100 ms meanwhile.
+ * baseline  the same records sent by the same agent process to the same keeper
+ *           process over ONE libp2p stream (bench-controls `blast`: read from the
+ *           agent's store range by range, CBOR batches of ~1 MiB as sync sends
+ *           them), decoded and counted but neither verified nor stored: the
+ *           transport floor. A note adds raw SQLite inserts of as many envelopes
+ *           of the same size, one transaction per ~1 MiB batch (the storage floor,
+ *           in the harness process).
+ * Runs alternate (catch-up, stream; stream, catch-up) with a new keeper each time.
+ */
+import type { BenchResult, Suite } from '../lib/types.js'
+import { median, msSince, now } from '../lib/timing.js'
+import { initBenchNode, startNodeProcess, type NodeProcessHandle } from '../lib/node.js'
+import { bigGroupNode } from '../lib/big-group.js'
+import { QUIET_TIMERS, holdsGroup, itemCount, sampleRss, watchStored } from '../lib/cluster.js'
+import { rawInserts } from '../lib/sqlite-baseline.js'
+import { fmtNum } from '../lib/format.js'
+import { profiled } from '../lib/profile.js'
+
+const MiB = 2 ** 20
+
+export const catchupSuite: Suite = {
+  name: 'catchup',
+  description: 'a fresh keeper process catches up a group of 100,000 items (items/s, keeper RSS) vs the same bytes over one raw libp2p stream',
+  async run (ctx) {
+    const items = ctx.quick ? 2000 : 100_000
+    const runs = ctx.quick ? 1 : 2
+    const big = await bigGroupNode(ctx, items)
+    if (big.buildMs > 0) ctx.log(`built the ${fmtNum(items)}-item group in ${fmtNum(big.buildMs / 1000)} s`)
+    const agent = await startNodeProcess(ctx, big.dataDir, { flags: QUIET_TIMERS })
+    await agent.ctl.call('protocols')
+    const gid = big.gid
+
+    const catchUps: Array<{ perSec: number, ms: number, totalMs: number, deliveredMs: number, rss: ReturnType<ReturnType<typeof sampleRss>['stop']>, startRss: number, syncBytes: number, sessions: number }> = []
+    const blasts: Array<{ perSec: number, ms: number, bytes: number }> = []
+    let last: NodeProcessHandle | undefined
+
+    const catchUp = async (run: number): Promise<void> => {
+      const kInit = await initBenchNode(ctx, { keeper: true })
+      const k = await startNodeProcess(ctx, kInit.dataDir, { keeper: true, flags: QUIET_TIMERS })
+      await k.ctl.call('protocols')
+      const startRss = k.memory()?.rss ?? NaN
+      const all = await watchStored(k, gid, items, 'item')
+      const desc = await watchStored(k, gid, 1, 'desc')
+      const rss = sampleRss(k)
+      const t = now()
+      const done = await profiled(`catchup-${run}`, { agent, keeper: k }, async () => {
+        const r = await agent.api.call('POST', `/api/v1/groups/${gid}/keepers`, { peerId: k.peerId, multiaddr: k.multiaddr })
+        if (r.status !== 201) throw new Error(`POST keepers → ${r.status}: ${r.text.slice(0, 200)}`)
+        const budget = ctx.quick ? 60_000 : 600_000
+        return await Promise.race([all.done, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the keeper did not catch up ${items} items within ${budget / 1000} s`)), budget).unref())])
+      })
+      const m = rss.stop()
+      const d = await desc.done
+      const totalMs = Number(done.at - t) / 1e6
+      const deliveredMs = Number(d.at - t) / 1e6
+      const ms = totalMs - deliveredMs
+      const held = await itemCount(k, gid)
+      if (held !== items) throw new Error(`the keeper holds ${held} items, not ${items}`)
+      if (!await holdsGroup(k, gid)) throw new Error('the keeper does not list the group')
+      const text = (await k.api.call('GET', '/metrics')).text
+      const counter = (re: RegExp): number => text.split('\n').filter(l => re.test(l)).reduce((a, l) => a + Number(l.split(' ').pop()), 0)
+      catchUps.push({ perSec: items / (ms / 1000), ms, totalMs, deliveredMs, rss: m, startRss, syncBytes: counter(/^cairn_sync_bytes_total/), sessions: counter(/^cairn_sync_rounds_total/) })
+      ctx.log(`catch-up ${run + 1}: descriptor delivered ${fmtNum(deliveredMs)} ms after POST …/keepers; then ${fmtNum(items)} items in ${fmtNum(ms / 1000)} s (${fmtNum(items / (ms / 1000))}/s); keeper RSS peak ${fmtNum(m.peak / MiB)} MiB`)
+      if (last !== undefined) await last.stop()
+      last = k
+    }
+
+    const blast = async (): Promise<void> => {
+      const k = last!
+      const got = new Promise<{ at: bigint, records: number, bytes: number, error?: string }>(resolve => {
+        const off = k.ctl.on(e => { if (e.event === 'blast') { off(); resolve({ at: now(), records: e.records, bytes: e.bytes, error: e.error }) } })
+      })
+      const t = now()
+      await agent.ctl.call('blast', { peer: k.peerId, gid })
+      const g = await got
+      if (g.error !== undefined) throw new Error(`raw stream transfer failed: ${g.error}`)
+      const ms = Number(g.at - t) / 1e6
+      // Every record of the group: the items plus descriptors, bind and key records.
+      if (g.records < items) throw new Error(`raw stream moved ${g.records} records, fewer than the ${items} items`)
+      blasts.push({ perSec: g.records / (ms / 1000), ms, bytes: g.bytes })
+      ctx.log(`raw stream: ${fmtNum(g.records)} records, ${fmtNum(g.bytes / MiB)} MiB in ${fmtNum(ms)} ms`)
+    }
+
+    for (let i = 0; i < runs; i++) {
+      if (i % 2 === 0) { await catchUp(i); await blast() } else { await blast(); await catchUp(i) }
+    }
+
+    // Storage floor: raw SQLite inserts of as many envelopes, one transaction per ~1 MiB batch.
+    const raw = rawInserts(ctx)
+    const perTx = Math.floor(MiB / raw.rowBytes)
+    const t = now()
+    const sqlitePerSec = raw.batched(items, perTx)
+    ctx.log(`raw SQLite: ${fmtNum(items)} rows in ${fmtNum(msSince(t))} ms`)
+
+    const v = median(catchUps.map(c => c.perSec))
+    const b = median(blasts.map(x => x.perSec))
+    const peak = Math.max(...catchUps.map(c => c.rss.peak))
+    const hwm = Math.max(...catchUps.map(c => c.rss.hwm))
+    const out: BenchResult[] = [
+      ctx.result({
+        name: `new keeper catches up ${fmtNum(items)} items`,
+        value: v, unit: 'items/s',
+        baseline: { name: 'same records, same processes, one raw libp2p stream (no verify, no store)', value: b, unit: 'records/s' },
+        target: { op: '>=', value: 10_000 },
+        notes: `from the descriptor's arrival on the keeper (its first stored descriptor) to its ${fmtNum(items)}-th stored item, ${runs} fresh keeper(s): ${catchUps.map(c => `${fmtNum(c.ms / 1000)} s`).join(', ')}; end to end from POST …/keepers: ${catchUps.map(c => `${fmtNum(c.totalMs / 1000)} s, of which ${fmtNum(c.deliveredMs)} ms until the descriptor arrived`).join('; ')}; the keeper's sync traffic: ${catchUps.map(c => `${fmtNum(c.syncBytes / MiB)} MiB in ${c.sessions} session(s)`).join(', ')} for ${fmtNum((blasts[0]?.bytes ?? 0) / MiB)} MiB of records; raw stream ${blasts.map(x => `${fmtNum(x.ms)} ms`).join(', ')}; storage floor: raw SQLite inserts of ${fmtNum(items)} envelopes, ${perTx} per tx: ${fmtNum(sqlitePerSec)} rows/s`,
+        details: { items, runs, samples: catchUps.map(c => Math.round(c.perSec)).join(' '), baselineSamples: blasts.map(x => Math.round(x.perSec)).join(' '), deliveredMs: catchUps.map(c => Math.round(c.deliveredMs)).join(' '), endToEndMs: catchUps.map(c => Math.round(c.totalMs)).join(' '), keeperSyncBytes: catchUps.map(c => c.syncBytes).join(' '), keeperSyncSessions: catchUps.map(c => c.sessions).join(' '), sqliteBatchedRowsPerSec: Math.round(sqlitePerSec), streamBytes: blasts[0]?.bytes ?? 0, groupBuildMs: Math.round(big.buildMs) }
+      }),
+      ctx.result({
+        name: `keeper RSS peak during catch-up of ${fmtNum(items)} items`,
+        value: peak / MiB, unit: 'MiB',
+        baseline: { name: 'the same keeper process before the catch-up', value: median(catchUps.map(c => c.startRss)) / MiB, unit: 'MiB' },
+        notes: `sampled every 100 ms; VmHWM (peak since process start) ${fmtNum(hwm / MiB)} MiB; after: ${catchUps.map(c => `${fmtNum(c.rss.last / MiB)} MiB`).join(', ')}`,
+        details: { peakMiB: peak / MiB, hwmMiB: hwm / MiB }
+      })
+    ]
+    return out
+  }
+}
+
