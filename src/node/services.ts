@@ -9,7 +9,6 @@
 import { AuditLog } from '../audit/audit-log.js'
 import type { Config } from '../config/schema.js'
 import { HybridClock, clockWall } from '../crypto/hlc.js'
-import { equalBytes } from '../crypto/bytes.js'
 import { Acceptor, type AcceptorEvents } from '../groups/acceptor.js'
 import type { GroupContext } from '../groups/context.js'
 import { GroupService } from '../groups/group-service.js'
@@ -76,7 +75,10 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   const registry = new GroupRegistry(store)
   const events = new TypedEmitter<AcceptorEvents>()
   const vault = keeper ? undefined : new Vault(paths.vault)
-  const allow = new Set(config.keeper.allow_entities)
+  // Decoded once; a malformed entity ID here is a configuration error, not a silent "deny".
+  const allow = new Set(config.keeper.allow_entities.map(e => {
+    try { return Buffer.from(publicKeyFromEntityId(e)).toString('hex') } catch { throw new CairnError('CONFIG', `keeper.allow_entities: ${e.slice(0, 80)} is not an entity ID (cairn1…)`) }
+  }))
   const acceptor = new Acceptor({
     store, registry, clock, events,
     keepHistory: !keeper,
@@ -86,7 +88,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
       if (keeper) {
         if (!head.k.includes(nodeKey.peerId)) return false
         if (allow.size === 0) return true
-        return head.m.some(([pub, role]) => role === 'owner' && [...allow].some(e => { try { return equalBytes(publicKeyFromEntityId(e), pub) } catch { return false } }))
+        return head.m.some(([pub, role]) => role === 'owner' && allow.has(Buffer.from(pub).toString('hex')))
       }
       return vault !== undefined && vault.unlocked && roleIn(head, vault.entityKey().publicKey) !== undefined
     }

@@ -41,3 +41,24 @@ test('a member added with its node\'s address receives the group and its keys, a
   assert.equal(it.content, 'for B, written before B joined')
   assert.equal((await B.ok('GET', `/api/v1/groups/${gid}`)).role, 'member')
 })
+
+test('a keeper with an allow-list adopts only groups owned by the listed entities', async () => {
+  const [a, b] = [initNodeDir(), initNodeDir()]
+  const k = initNodeDir({ keeper: true })
+  const K = await startNode(k.dataDir, { keeper: true, env: { CAIRN_KEEPER_ALLOW_ENTITIES: a.entityId! } })
+  const A = await startNode(a.dataDir, { bootstrap: [K.listenAddrs[0]!] })
+  const B = await startNode(b.dataDir, { bootstrap: [K.listenAddrs[0]!] })
+  await A.ok('POST', `/api/v1/groups/${a.personalGroupId}/keepers`, { peerId: K.peerId })
+  await B.ok('POST', `/api/v1/groups/${b.personalGroupId}/keepers`, { peerId: K.peerId })
+  await waitFor('K to adopt A\'s group', async () => (await K.api('GET', `/api/v1/groups/${a.personalGroupId}/raw`)).status === 200, 30_000)
+  await waitFor('K to refuse B\'s delivery', async () => {
+    const m = await K.api('GET', '/metrics')
+    return /cairn_records_rejected_total\{reason="not-for-us",origin="delivery"\} [1-9]/.test(m.text)
+  }, 30_000)
+  assert.equal((await K.api('GET', `/api/v1/groups/${b.personalGroupId}/raw`)).status, 404)
+})
+
+test('a malformed entity ID in keeper.allow_entities stops the keeper with a clear error', async () => {
+  const k = initNodeDir({ keeper: true })
+  await assert.rejects(startNode(k.dataDir, { keeper: true, env: { CAIRN_KEEPER_ALLOW_ENTITIES: 'cairn1notanentity' } }), (e: Error) => /allow_entities/.test(e.message))
+})
