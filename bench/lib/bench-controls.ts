@@ -19,6 +19,11 @@
  *                             framing (CBOR {recs} batches of ~1 MiB), over ONE stream;
  *                             the receiver only decodes and counts (no verify, no store)
  *                             and emits {event:'blast', records, bytes}
+ *  idlist {peer, gid}         the naive anti-entropy: send the hash of every record of
+ *                             the group (32 B each, chunks of 2,048) over one fresh
+ *                             stream; the receiver reads its own hashes of the group,
+ *                             diffs, and answers with the hashes each side lacks.
+ *                             Returns {sent, received, ms, theyLack, weLack}
  *  profile-start / profile-stop {path}   a V8 CPU profile of this process (main thread)
  */
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -33,6 +38,8 @@ import { emitIpc } from './ipc.js'
 
 export const ECHO_PROTOCOL = '/cairn-bench/echo/1.0.0'
 export const BLAST_PROTOCOL = '/cairn-bench/blast/1.0.0'
+export const IDLIST_PROTOCOL = '/cairn-bench/idlist/1.0.0'
+const IDLIST_CHUNK = 2048
 const BATCH_BYTES = 1024 * 1024
 const MAX_MSG = 8 * 1024 * 1024
 
@@ -110,7 +117,46 @@ export async function benchControls (daemon: Daemon): Promise<Record<string, Ipc
           }
         })()
       }, { maxInboundStreams: 4 })
+      await libp2p.handle(IDLIST_PROTOCOL, (stream) => {
+        void (async () => {
+          const ch = new Channel(stream, MAX_MSG, 60_000)
+          try {
+            const open = await ch.recv<{ g: string }>()
+            const mine = new Set(s.store.allHashes(open.g).map(h => h.toString('hex')))
+            const theirs = new Set<string>()
+            const weLack: Uint8Array[] = []
+            for (;;) {
+              const m = await ch.recv<{ h?: Uint8Array, done?: boolean }>()
+              if (m.h !== undefined) {
+                for (let o = 0; o + 32 <= m.h.length; o += 32) {
+                  const hex = Buffer.from(m.h.buffer, m.h.byteOffset + o, 32).toString('hex')
+                  theirs.add(hex)
+                  if (!mine.has(hex)) weLack.push(m.h.subarray(o, o + 32))
+                }
+              }
+              if (m.done === true) break
+            }
+            const theyLack: Uint8Array[] = []
+            for (const hex of mine) if (!theirs.has(hex)) theyLack.push(Buffer.from(hex, 'hex'))
+            await ch.send({ weLack, theyLack })
+            ch.closeSoon()
+          } catch { ch.abort('idlist failed') }
+        })()
+      }, { maxInboundStreams: 4 })
       return true
+    },
+    idlist: async (m) => {
+      const gid = String(m.gid)
+      const t = process.hrtime.bigint()
+      const stream = await net().libp2p.dialProtocol(peerIdFromString(String(m.peer)), IDLIST_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+      const ch = new Channel(stream, MAX_MSG, 60_000)
+      await ch.send({ g: gid })
+      const hashes = s.store.allHashes(gid)
+      for (let k = 0; k < hashes.length; k += IDLIST_CHUNK) await ch.send({ h: Buffer.concat(hashes.slice(k, k + IDLIST_CHUNK)) })
+      await ch.send({ done: true })
+      const r = await ch.recv<{ weLack: Uint8Array[], theyLack: Uint8Array[] }>()
+      await ch.close()
+      return { sent: ch.bytesOut, received: ch.bytesIn, ms: Number(process.hrtime.bigint() - t) / 1e6, ids: hashes.length, theyLack: r.weLack.length, weLack: r.theyLack.length }
     },
     echo: async (m) => {
       const peers = (m.peers as string[]).map(p => peerIdFromString(p))

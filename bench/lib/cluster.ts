@@ -83,3 +83,48 @@ export function sampleRss (node: { memory: () => { rss: number, hwm: number } | 
 
 /** Flags for bench nodes whose anti-entropy timers must not fire during a measurement (a day). */
 export const QUIET_TIMERS = { replication: { chatty_interval_seconds: 86_400, taciturn_interval_seconds: 86_400 } }
+
+export interface CatchUp {
+  /** Harness time at which the keeper stored the `items`-th item. */
+  at: bigint
+  /** POST …/sync calls the harness made after the keeper made no progress for STALL_MS. */
+  nudges: number
+  /** Item counts at which the keeper stalled, and the errors the nudged syncs reported. */
+  stalls: Array<{ held: number, errors: string[] }>
+}
+
+const STALL_MS = 5000
+
+/**
+ * Wait until `keeper` has stored `items` items of `gid` (a watchStored promise
+ * made before the catch-up began). If, once it holds the group (descriptor
+ * delivered), it stops making progress for STALL_MS —
+ * its anti-entropy sessions failed and, with the timers pushed out, nothing
+ * would resume them — ask the agent for a sync (POST …/sync: what a user or the
+ * next timer would do) and note the stall; give up after `budgetMs`.
+ */
+export async function awaitCatchUp (agent: NodeProcessHandle, keeper: NodeProcessHandle, gid: string, items: number, done: Promise<{ at: bigint }>, budgetMs: number): Promise<CatchUp> {
+  let finished: { at: bigint } | undefined
+  void done.then(v => { finished = v })
+  const end = Date.now() + budgetMs
+  const out: CatchUp = { at: 0n, nudges: 0, stalls: [] }
+  let last = -1
+  let since = Date.now()
+  while (finished === undefined) {
+    if (Date.now() > end) throw new Error(`the keeper did not catch up ${items} items within ${budgetMs / 1000} s (held ${last}; stalls: ${JSON.stringify(out.stalls).slice(0, 500)})`)
+    await sleep(250)
+    if (finished !== undefined) break
+    // Until the descriptor has arrived there is nothing to sync (delivery retries on its own).
+    if (last < 0 && !await holdsGroup(keeper, gid)) { since = Date.now(); continue }
+    const held = await itemCount(keeper, gid)
+    if (held !== last) { last = held; since = Date.now(); continue }
+    if (Date.now() - since < STALL_MS) continue
+    out.nudges++
+    const r = await agent.api.call('POST', `/api/v1/groups/${gid}/sync`)
+    const peers = ((r.body as { peers?: Array<{ error?: string }> } | undefined)?.peers ?? (r.body as { error?: { peers?: Array<{ error?: string }> } } | undefined)?.error?.peers ?? [])
+    out.stalls.push({ held, errors: peers.map(p => p.error ?? 'ok') })
+    since = Date.now()
+  }
+  out.at = finished.at
+  return out
+}

@@ -9,7 +9,9 @@ import { storeSuite } from './store.js'
 import { httpSuite } from './http.js'
 import { rotationSuite } from './rotation.js'
 import { replicationSuite } from './replication.js'
+import { syncSuite } from './sync.js'
 import { catchupSuite } from './catchup.js'
+import { circlesSuite } from './circles.js'
 
 export const SUITES: readonly Suite[] = [
   cryptoSuite,
@@ -17,5 +19,7 @@ export const SUITES: readonly Suite[] = [
   httpSuite,
   rotationSuite,
   replicationSuite,
-  catchupSuite
+  syncSuite,
+  catchupSuite,
+  circlesSuite
 ]
