@@ -6,7 +6,7 @@
  * history must also forge the node's signature. verify() walks the whole chain.
  */
 import { taggedHash } from '../crypto/hash.js'
-import { utf8 } from '../crypto/bytes.js'
+import { utf8, toHex } from '../crypto/bytes.js'
 import { sign, verify as verifySig, type SigningKey } from '../crypto/sign.js'
 import type { AuditRow, Store } from '../store/store.js'
 
@@ -54,9 +54,9 @@ export class AuditLog {
   /** Sign the current head with the node key. */
   checkpoint (): void {
     if (this.nodeKey === undefined || this.tail.seq === 0) return
-    const head = Buffer.from(this.tail.hash).toString('hex')
+    const head = toHex(this.tail.hash)
     const sig = Buffer.from(sign(this.nodeKey, utf8(`cairn/audit-checkpoint/v1\n${this.tail.seq}\n${head}`))).toString('hex')
-    this.record('checkpoint', { upTo: this.tail.seq, head, sig, key: Buffer.from(this.nodeKey.publicKey).toString('hex') })
+    this.record('checkpoint', { upTo: this.tail.seq, head, sig, key: toHex(this.nodeKey.publicKey) })
   }
 
   onEntry (fn: (e: AuditEntry) => void): void { this.listeners.push(fn) }
@@ -80,7 +80,7 @@ export class AuditLog {
         if (!Buffer.from(h).equals(r.hash)) return { ok: false, entries: n, brokenAt: r.seq, reason: 'hash does not match entry' }
         if (r.kind === 'checkpoint') {
           const d = JSON.parse(r.data) as { upTo: number, head: string, sig: string, key: string }
-          const ok = d.head === Buffer.from(prev).toString('hex') && d.upTo === r.seq - 1 &&
+          const ok = d.head === toHex(prev) && d.upTo === r.seq - 1 &&
             verifySig(Buffer.from(d.key, 'hex'), utf8(`cairn/audit-checkpoint/v1\n${d.upTo}\n${d.head}`), Buffer.from(d.sig, 'hex'))
           if (!ok) return { ok: false, entries: n, brokenAt: r.seq, reason: 'checkpoint signature does not verify' }
         }
@@ -94,5 +94,5 @@ export class AuditLog {
 
 function toEntry (r: AuditRow): AuditEntry {
   const data = JSON.parse(r.data) as Record<string, unknown>
-  return { ...data, seq: r.seq, at: new Date(r.at).toISOString(), kind: r.kind, hash: Buffer.from(r.hash).toString('hex'), prevHash: Buffer.from(r.prev).toString('hex') }
+  return { ...data, seq: r.seq, at: new Date(r.at).toISOString(), kind: r.kind, hash: toHex(r.hash), prevHash: toHex(r.prev) }
 }

@@ -16,7 +16,7 @@
  * A circle's name is sealed under a metadata key (key version 0) that every member
  * holds like a group key; items are never accepted under version 0.
  */
-import { equalBytes, zeroize } from '../crypto/bytes.js'
+import { equalBytes, zeroize, toHex } from '../crypto/bytes.js'
 import { randomBytes } from '../crypto/hash.js'
 import { entityIdFromPublicKey, newGroupId, publicKeyFromEntityId, type GroupId } from '../crypto/ids.js'
 import type { Culture, DescBody, Role } from '../records/descriptor.js'
@@ -25,7 +25,7 @@ import { sealKeyEnvelope } from '../records/key-envelope.js'
 import { openShareEnvelope, sealShareEnvelope, shareEnvelopeId, type ShareBody } from '../records/share-envelope.js'
 import { trustedRecord, type VerifiedRecord } from '../records/record.js'
 import { CairnError, InvalidInputError } from '../util/errors.js'
-import type { JobRunner, JobView } from '../jobs/job-runner.js'
+import type { JobRunner } from '../jobs/job-runner.js'
 import { requireChain, requireRole, requireVault } from '../groups/access.js'
 import type { GroupContext } from '../groups/context.js'
 import type { GroupService, GroupView } from '../groups/group-service.js'
@@ -65,8 +65,8 @@ export class CircleService {
     const vault = requireVault(this.ctx)
     const me = vault.entityKey()
     if (typeof inp.name !== 'string' || inp.name.trim() === '' || inp.name.length > 200) throw new InvalidInputError('name must be 1 to 200 characters')
-    const pubs = new Map<string, Uint8Array>([[Buffer.from(me.publicKey).toString('hex'), me.publicKey]])
-    for (const id of inp.members ?? []) { const p = publicKeyFromEntityId(id); pubs.set(Buffer.from(p).toString('hex'), p) }
+    const pubs = new Map<string, Uint8Array>([[toHex(me.publicKey), me.publicKey]])
+    for (const id of inp.members ?? []) { const p = publicKeyFromEntityId(id); pubs.set(toHex(p), p) }
     const n = pubs.size
     const k = inp.threshold
     if (!Number.isInteger(k) || k < 2) throw new InvalidInputError('threshold must be at least 2 (a 1-of-N circle is an ordinary group)')
@@ -355,10 +355,6 @@ export class CircleService {
     const job = this.jobs.submit('reencrypt', gid, { keyVersion: kv })
     this.ctx.audit.record('circle-member-removed', { groupId: gid, entityId, keyVersion: kv, descriptorVersion: sv, jobId: job.id })
     return { ...this.groups.view(gid), jobId: job.id }
-  }
-
-  rotate (gid: string): JobView {
-    throw new CairnError('CONFLICT', `circle keys rotate when a member is removed; ${gid} keeps its key otherwise`)
   }
 
   private unsealedKey (gid: string, kv: number): Uint8Array {

@@ -15,7 +15,7 @@
  * Limits: 4 KiB messages; the requester waits at most its timeout.
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
-import { concat, utf8 } from '../crypto/bytes.js'
+import { concat, utf8, toHex } from '../crypto/bytes.js'
 import { encodeCanonical } from '../crypto/canonical.js'
 import { randomBytes } from '../crypto/hash.js'
 import { bytesToUuid, uuidToBytes } from '../crypto/ids.js'
@@ -81,7 +81,7 @@ export class ShareServer {
     if (!verify(q.e, requestMessage(q), s)) return 'bad-signature'
     if (Math.abs(now - q.ts) > this.d.maxAgeMs || q.ts < this.d.startedAt - 1000) return 'stale'
     for (const [k, t] of this.seen) if (now - t > 2 * this.d.maxAgeMs) this.seen.delete(k)
-    const key = Buffer.from(q.n).toString('hex')
+    const key = toHex(q.n)
     if (this.seen.has(key)) return 'replay'
     if (this.seen.size > 100_000) return 'busy'
     this.seen.set(key, now)

@@ -7,7 +7,7 @@
  *   introducing(kv)  the version that first used key version kv
  *   roleIn(d, pub)   a member's role in one version
  */
-import { equalBytes, compareBytes } from '../crypto/bytes.js'
+import { equalBytes, toHex } from '../crypto/bytes.js'
 import { entityIdFromPublicKey, type EntityId } from '../crypto/ids.js'
 import type { DescBody, Role } from '../records/descriptor.js'
 import { canAdmin } from '../records/descriptor.js'
@@ -102,10 +102,7 @@ export class DescriptorChain {
 }
 
 function privilegedChanged (a: DescBody, b: DescBody): boolean {
-  const priv = (d: DescBody): string[] => d.m.filter(([, r]) => r === 'owner' || r === 'admin').map(([p, r]) => `${Buffer.from(p).toString('hex')}:${r}`).sort()
+  const priv = (d: DescBody): string[] => d.m.filter(([, r]) => r === 'owner' || r === 'admin').map(([p, r]) => `${toHex(p)}:${r}`).sort()
   const x = priv(a); const y = priv(b)
   return x.length !== y.length || x.some((v, i) => v !== y[i])
 }
-
-export const sameMembers = (a: DescBody, b: DescBody): boolean =>
-  a.m.length === b.m.length && a.m.every(([p, r], i) => compareBytes(p, b.m[i]![0]) === 0 && r === b.m[i]![1])

@@ -7,7 +7,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { equalBytes } from '../crypto/bytes.js'
 import { randomBytes } from '../crypto/hash.js'
-import { entityIdFromPublicKey, isGroupId, newGroupId, publicKeyFromEntityId, type EntityId, type GroupId } from '../crypto/ids.js'
+import { entityIdFromPublicKey, newGroupId, publicKeyFromEntityId, type EntityId, type GroupId } from '../crypto/ids.js'
 import { zeroize } from '../crypto/bytes.js'
 import { CULTURES, ROLES, canAdmin, openName, sealName, signDescriptor, type Culture, type DescBody, type Role } from '../records/descriptor.js'
 import { openKeyEnvelope, sealKeyEnvelope, type KeyBody } from '../records/key-envelope.js'
@@ -289,4 +289,3 @@ export function checkPeerId (peerId: unknown): string {
   return peerId
 }
 
-export const isGroupIdParam = isGroupId

@@ -4,7 +4,7 @@
  * Writes seal with the group's current key, sign with the entity key, and go
  * through the Acceptor; a 201 is returned only after the transaction commits.
  */
-import { equalBytes, toB64 } from '../crypto/bytes.js'
+import { equalBytes, toB64, toHex } from '../crypto/bytes.js'
 import { clockToIso } from '../crypto/hlc.js'
 import { entityIdFromPublicKey, isRecordId, type GroupId } from '../crypto/ids.js'
 import { contentHashOf, openItem, sealItem, type ItemBody, type ItemPlain, type Json } from '../records/item.js'
@@ -130,7 +130,7 @@ export class ItemService {
     if (rec.rec.b.del) throw new CairnError('NOT_FOUND', `item ${id} was deleted`)
     if (toGroup === row.gid) throw new InvalidInputError('toGroup is the item\'s own group')
     const src = openItem(rec, this.groups.keyFor(row.gid, rec.rec.b.kv))
-    const plain: ItemPlain = { type: src.type, content: src.content, meta: src.meta, createdAt: this.ctx.clock.peek(), src: { group: row.gid, item: id, hash: Buffer.from(rec.hash).toString('hex') } }
+    const plain: ItemPlain = { type: src.type, content: src.content, meta: src.meta, createdAt: this.ctx.clock.peek(), src: { group: row.gid, item: id, hash: toHex(rec.hash) } }
     const res = this.write(toGroup, chain.current().kv, plain, undefined)
     this.ctx.audit.record('item-shared', { fromGroup: row.gid, itemId: id, toGroup, newItemId: res.id })
     return res
@@ -213,7 +213,7 @@ export class ItemService {
       const b = v.rec.b
       const action: ProvenanceEntry['action'] = prevClock === undefined ? (plain.src !== undefined ? 'shared-from' : 'created') : b.del ? 'deleted' : v.rec.c === prevClock ? 'reencrypted' : 'modified'
       out.push({
-        action, by: v.signer, at: clockToIso(v.rec.c), hash: Buffer.from(v.hash).toString('hex'), signature: toB64(v.rec.x), keyVersion: b.kv,
+        action, by: v.signer, at: clockToIso(v.rec.c), hash: toHex(v.hash), signature: toB64(v.rec.x), keyVersion: b.kv,
         ...(action === 'shared-from' && plain.src !== undefined ? { source: { groupId: plain.src.group, itemId: plain.src.item, hash: plain.src.hash } } : {})
       })
       prevClock = v.rec.c
@@ -245,7 +245,7 @@ export function rawOf (row: RecordRow): RawItem {
   const ct = rec.rec.b.ct
   return {
     id: row.rid, kind: row.kind, keyVersion: row.kv, author: row.author !== null ? entityIdFromPublicKey(row.author) : null,
-    signer: rec.signer, updatedAt: clockToIso(row.clock), tombstone: row.tomb === 1, size: row.size, hash: Buffer.from(row.hash).toString('hex'),
+    signer: rec.signer, updatedAt: clockToIso(row.clock), tombstone: row.tomb === 1, size: row.size, hash: toHex(row.hash),
     ciphertext: ct instanceof Uint8Array ? toB64(ct) : ''
   }
 }

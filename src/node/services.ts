@@ -36,6 +36,7 @@ import { ApprovalQueue } from '../circles/approvals.js'
 import type { NodeKey } from './node-key.js'
 import { dataPaths } from './paths.js'
 import { RejectionAudit } from './rejection-audit.js'
+import { toHex } from '../crypto/bytes.js'
 
 export interface Services {
   config: Config
@@ -77,7 +78,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   const vault = keeper ? undefined : new Vault(paths.vault)
   // Decoded once; a malformed entity ID here is a configuration error, not a silent "deny".
   const allow = new Set(config.keeper.allow_entities.map(e => {
-    try { return Buffer.from(publicKeyFromEntityId(e)).toString('hex') } catch { throw new CairnError('CONFIG', `keeper.allow_entities: ${e.slice(0, 80)} is not an entity ID (cairn1…)`) }
+    try { return toHex(publicKeyFromEntityId(e)) } catch { throw new CairnError('CONFIG', `keeper.allow_entities: ${e.slice(0, 80)} is not an entity ID (cairn1…)`) }
   }))
   const acceptor = new Acceptor({
     store, registry, clock, events,
@@ -88,7 +89,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
       if (keeper) {
         if (!head.k.includes(nodeKey.peerId)) return false
         if (allow.size === 0) return true
-        return head.m.some(([pub, role]) => role === 'owner' && allow.has(Buffer.from(pub).toString('hex')))
+        return head.m.some(([pub, role]) => role === 'owner' && allow.has(toHex(pub)))
       }
       return vault !== undefined && vault.unlocked && roleIn(head, vault.entityKey().publicKey) !== undefined
     }

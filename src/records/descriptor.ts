@@ -12,7 +12,6 @@
  */
 import { gcmDecrypt, gcmEncrypt } from '../crypto/aead.js'
 import { compareBytes, concat, fromUtf8, utf8 } from '../crypto/bytes.js'
-import { encodeCanonical } from '../crypto/canonical.js'
 import { derivedId, type GroupId, type RecordId, u32, uuidToBytes } from '../crypto/ids.js'
 import type { Clock } from '../crypto/hlc.js'
 import type { SigningKey } from '../crypto/sign.js'
@@ -109,5 +108,3 @@ export function signDescriptor (key: SigningKey, groupId: GroupId, clock: Clock,
   return signRecord<DescBody>(key, { t: 'desc', groupId, recordId: descriptorRecordId(groupId, b.ver), clock, body: b })
 }
 
-/** Stable bytes for comparing two bodies (used in tests and conflict checks). */
-export const descBodyBytes = (b: DescBody): Uint8Array => encodeCanonical(b)

@@ -12,7 +12,7 @@
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { encodeCanonical } from '../crypto/canonical.js'
-import { concat, utf8 } from '../crypto/bytes.js'
+import { concat, utf8, toHex } from '../crypto/bytes.js'
 import { entityIdFromPublicKey, type EntityId } from '../crypto/ids.js'
 import { sign, verify, type SigningKey } from '../crypto/sign.js'
 import type { CairnLibp2p } from './libp2p-node.js'
@@ -63,8 +63,8 @@ export class HelloService {
   info (peerId: string): PeerInfo | undefined { return this.peers.get(peerId) }
   all (): PeerInfo[] { return [...this.peers.values()] }
   peersOfEntity (entity: Uint8Array): string[] {
-    const hex = Buffer.from(entity).toString('hex')
-    return [...this.peers.values()].filter(p => p.entity !== undefined && Buffer.from(p.entity).toString('hex') === hex).map(p => p.peerId)
+    const hex = toHex(entity)
+    return [...this.peers.values()].filter(p => p.entity !== undefined && toHex(p.entity) === hex).map(p => p.peerId)
   }
 
   private mine (): Record<string, unknown> {

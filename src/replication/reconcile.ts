@@ -16,7 +16,7 @@
  * records (they have none); IDS (both small, ≤ LEAF); or a SPLIT one level down.
  * Cost grows with the number of differing ranges, not with the set size.
  */
-import { compareBytes, equalBytes } from '../crypto/bytes.js'
+import { compareBytes, equalBytes, toHex } from '../crypto/bytes.js'
 import { FANOUT, FP_BYTES, summarise, type NodeSummary } from './sync-index.js'
 
 export const LEAF = 48
@@ -98,7 +98,7 @@ export function respond (set: SetView, incoming: Range[], state: SessionState = 
 function verifyIdsAnswers (set: SetView, incoming: Range[], state: SessionState, out: Turn): void {
   if (state.idsSent.size === 0) return
   const needed = new Map<string, Set<string>>()
-  const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+  const hex = (b: Uint8Array): string => toHex(b)
   for (const r of incoming) {
     const key = `${r.d}/${r.i}`
     if (r.k === 2 && state.idsSent.has(key)) needed.set(key, new Set(slices(r.h, ID_BYTES).map(hex)))
@@ -137,7 +137,7 @@ function onSplit (set: SetView, r: Extract<Range, { k: 0 }>, out: Turn, state: S
 function onIds (set: SetView, d: number, i: number, theirs: Uint8Array[], out: Turn, full: boolean): void {
   const mine = set.elements(d, i)
   const key = full ? (h: Uint8Array) => h : idOf
-  const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+  const hex = (b: Uint8Array): string => toHex(b)
   const theirSet = new Set(theirs.map(hex))
   const mineSet = new Set(mine.map(h => hex(key(h))))
   const send = mine.filter(e => !theirSet.has(hex(key(e))))

@@ -13,7 +13,7 @@
  * Failed proofs are limited to 5 per 10 minutes per peer and per entity.
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
-import { equalBytes } from '../crypto/bytes.js'
+import { equalBytes, toHex } from '../crypto/bytes.js'
 import { hmacSha256, sha256 } from '../crypto/hash.js'
 import { VAULT_SCRYPT } from '../crypto/kdf.js'
 import { trustedRecord } from '../records/record.js'
@@ -63,7 +63,7 @@ export class RecoverService {
         }
         if (m.op === 'fetch' && m.proof instanceof Uint8Array && m.proof.length === 32) {
           const now = Date.now()
-          const ek = Buffer.from(m.e).toString('hex')
+          const ek = toHex(m.e)
           if (this.limited(peer, now) || this.limited(ek, now)) { await ch.send({ err: 'rate-limited' }); break }
           if (row === undefined || body === undefined || !equalBytes(sha256(m.proof), body.rv)) {
             this.fail(peer, now); this.fail(ek, now)

@@ -16,7 +16,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { PeerId } from '@libp2p/interface'
-import { equalBytes } from '../crypto/bytes.js'
+import { equalBytes, toHex } from '../crypto/bytes.js'
 import { entityIdFromPublicKey } from '../crypto/ids.js'
 import type { HybridClock } from '../crypto/hlc.js'
 import type { AcceptorEvents, Acceptor } from '../groups/acceptor.js'
@@ -159,7 +159,7 @@ export class Replicator {
     const v = this.o.vault
     if (v === undefined || !v.unlocked) return
     const b = signBindingStatement(v.entityKey(), this.peerId)
-    this.o.store.putMeta('binding', JSON.stringify({ e: Buffer.from(b.e).toString('hex'), a: b.a, s: Buffer.from(b.s).toString('hex') }))
+    this.o.store.putMeta('binding', JSON.stringify({ e: toHex(b.e), a: b.a, s: toHex(b.s) }))
     this.cachedBinding = b
     for (const gid of this.o.registry.groupIds()) this.publishBinding(gid)
     await this.hello.announce()

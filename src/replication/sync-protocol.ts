@@ -32,6 +32,7 @@ import type { CairnLibp2p } from './libp2p-node.js'
 import { fromWire, newSessionState, openingTurn, respond, toWire, type Range, type SetView, type Turn } from './reconcile.js'
 import type { Verifier } from './verifier.js'
 import { nodeBounds } from './sync-index.js'
+import { toHex } from '../crypto/bytes.js'
 
 export const SYNC_PROTOCOL = '/cairn/sync/1.0.0'
 const MAX_TURNS = 64
@@ -86,7 +87,7 @@ class Session {
     }
     // Descriptors first, so a peer new to the group can judge what follows.
     if (t.sendAll.length > 0 || t.send.length > 0) {
-      const want = new Set(t.send.map(h => Buffer.from(h).toString('hex')))
+      const want = new Set(t.send.map(h => toHex(h)))
       const descs = this.d.store.allOfKind(this.gid, 'desc').filter(r => want.has(r.hash.toString('hex')) || t.sendAll.some(n => inNode(r.hash, n.d, n.i)))
       for (const r of descs) { want.delete(r.hash.toString('hex')); await push(r.bytes) }
       const sentDesc = new Set(descs.map(r => r.hash.toString('hex')))

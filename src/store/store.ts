@@ -79,7 +79,6 @@ export class Store {
       listKind: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = ? AND (clock > ? OR (clock = ? AND rid > ?)) ORDER BY clock, rid LIMIT ?`),
       listKindDesc: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = ? AND (clock < ? OR (clock = ? AND rid < ?)) ORDER BY clock DESC, rid DESC LIMIT ?`),
       allKind: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = ? ORDER BY clock, rid`),
-      listAll: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND (clock > ? OR (clock = ? AND rid > ?)) ORDER BY clock, rid LIMIT ?`),
       countKind: p('SELECT count(*) AS n FROM records WHERE gid = ? AND kind = ? AND tomb = 0'),
       countAllItems: p("SELECT count(*) AS n FROM records WHERE kind = 'item' AND tomb = 0"),
       countGroup: p('SELECT count(*) AS n FROM records WHERE gid = ?'),
@@ -116,13 +115,11 @@ export class Store {
       outboxPut: p(`INSERT INTO outbox (target, gid, created, attempts, next_at, last_error, hint) VALUES (@target, @gid, @created, 0, @next_at, NULL, @hint)
                     ON CONFLICT (target, gid) DO UPDATE SET next_at = excluded.next_at, attempts = 0, hint = coalesce(excluded.hint, hint)`),
       outboxDue: p('SELECT * FROM outbox WHERE next_at <= ? ORDER BY next_at LIMIT ?'),
-      outboxAll: p('SELECT * FROM outbox ORDER BY created'),
       outboxFail: p('UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE target = ? AND gid = ?'),
       outboxDone: p('DELETE FROM outbox WHERE target = ? AND gid = ?'),
       outboxWake: p('UPDATE outbox SET next_at = 0 WHERE target = ?'),
       vaultBySigner: p(`SELECT ${ROW_COLS} FROM records WHERE kind = 'vault' AND signer = ? ORDER BY clock DESC LIMIT 1`),
-      countKv: p("SELECT count(*) AS n FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv = ?"),
-      countKindAll: p('SELECT kind, count(*) AS n FROM records WHERE gid = ? GROUP BY kind')
+      countKv: p("SELECT count(*) AS n FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv = ?")
     }
   }
 
@@ -196,10 +193,6 @@ export class Store {
   }
 
   allOfKind (gid: string, kind: string): RecordRow[] { return this.s.allKind!.all(gid, kind) as RecordRow[] }
-  listAll (gid: string, limit: number, after?: { clock: number, rid: string }): RecordRow[] {
-    const a = after ?? { clock: -1, rid: '' }
-    return this.s.listAll!.all(gid, a.clock, a.clock, a.rid, limit) as RecordRow[]
-  }
 
   countLive (gid: string, kind: string): number { return (this.s.countKind!.get(gid, kind) as { n: number }).n }
   countAllItems (): number { return (this.s.countAllItems!.get() as { n: number }).n }
@@ -266,7 +259,6 @@ export class Store {
 
   enqueueDelivery (target: string, gid: string, hint?: string): void { this.s.outboxPut!.run({ target, gid, created: Date.now(), next_at: 0, hint: hint ?? null }) }
   dueDeliveries (now: number, limit: number): OutboxRow[] { return this.s.outboxDue!.all(now, limit) as OutboxRow[] }
-  allDeliveries (): OutboxRow[] { return this.s.outboxAll!.all() as OutboxRow[] }
   deliveryFailed (target: string, gid: string, nextAt: number, error: string): void { this.s.outboxFail!.run(nextAt, error.slice(0, 500), target, gid) }
   deliveryDone (target: string, gid: string): void { this.s.outboxDone!.run(target, gid) }
   /** A target became reachable: retry its deliveries now. */
@@ -274,9 +266,6 @@ export class Store {
   /** The newest vault backup signed by an entity, in any group held here. */
   vaultBackupOf (signer: Uint8Array): RecordRow | undefined { return this.s.vaultBySigner!.get(signer) as RecordRow | undefined }
   countItemsWithKv (gid: string, kv: number): number { return (this.s.countKv!.get(gid, kv) as { n: number }).n }
-  kindCounts (gid: string): Record<string, number> {
-    return Object.fromEntries((this.s.countKindAll!.all(gid) as Array<{ kind: string, n: number }>).map(r => [r.kind, r.n]))
-  }
 
   integrityCheck (): string { return String(this.db.pragma('integrity_check', { simple: true })) }
 
