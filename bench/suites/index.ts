@@ -12,6 +12,7 @@ import { replicationSuite } from './replication.js'
 import { syncSuite } from './sync.js'
 import { catchupSuite } from './catchup.js'
 import { circlesSuite } from './circles.js'
+import { auditSuite } from './audit.js'
 
 export const SUITES: readonly Suite[] = [
   cryptoSuite,
@@ -21,5 +22,6 @@ export const SUITES: readonly Suite[] = [
   replicationSuite,
   syncSuite,
   catchupSuite,
-  circlesSuite
+  circlesSuite,
+  auditSuite
 ]
