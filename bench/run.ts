@@ -21,7 +21,7 @@ const RESULTS_DIR = join(ROOT, 'bench/results')
 
 const USAGE = `usage: npm run bench -- [suite…] [options]
 
-  suite…      run only these suites (default: all): ${SUITES.map(s => s.name).join(', ')}
+  suite…      run only these suites (default: all but those marked *): ${SUITES.map(s => s.name + (s.explicit === true ? '*' : '')).join(', ')}
   --quick     short smoke run (small sizes, short windows): checks the harness, not the figures
   --json      print the JSON report on stdout instead of the table
   --no-save   do not write bench/results/*.json
@@ -49,7 +49,7 @@ function parseArgs (argv: string[]): Args {
 class UsageError extends Error { static override name = 'UsageError' }
 
 function pick (names: string[]): Suite[] {
-  if (names.length === 0) return [...SUITES]
+  if (names.length === 0) return SUITES.filter(s => s.explicit !== true)
   const unknown = names.filter(n => !SUITES.some(s => s.name === n))
   if (unknown.length > 0) throw new UsageError(`unknown suite ${unknown.join(', ')}; known: ${SUITES.map(s => s.name).join(', ')}`)
   return SUITES.filter(s => names.includes(s.name)) // registry order, each once
@@ -77,7 +77,7 @@ async function main (): Promise<number> {
   }
   if (args.help) { process.stdout.write(USAGE + '\n'); return 0 }
   if (args.list) {
-    for (const s of SUITES) process.stdout.write(`${s.name.padEnd(12)} ${s.description}\n`)
+    for (const s of SUITES) process.stdout.write(`${s.name.padEnd(14)} ${s.description}${s.explicit === true ? ' [only when named]' : ''}\n`)
     return 0
   }
 

@@ -59,6 +59,8 @@ export interface Suite {
   name: string
   /** One line shown by `npm run bench -- --list`. */
   description: string
+  /** Heavy suites (minutes, gigabytes) run only when named, never by a bare `npm run bench`. */
+  explicit?: boolean
   run: (ctx: SuiteContext) => Promise<BenchResult[]>
 }
 

@@ -1,7 +1,8 @@
 /**
  * The suite registry: `npm run bench` runs these in this order; `npm run bench
  * -- <name>…` runs the named ones. To add a suite, write bench/suites/<name>.ts
- * exporting a Suite and add it here (see bench/README.md).
+ * exporting a Suite and add it here (see bench/README.md). Suites marked
+ * `explicit` (keeper-memory) run only when named.
  */
 import type { Suite } from '../lib/types.js'
 import { cryptoSuite } from './crypto.js'
@@ -13,6 +14,7 @@ import { syncSuite } from './sync.js'
 import { catchupSuite } from './catchup.js'
 import { circlesSuite } from './circles.js'
 import { auditSuite } from './audit.js'
+import { keeperMemorySuite } from './keeper-memory.js'
 
 export const SUITES: readonly Suite[] = [
   cryptoSuite,
@@ -23,5 +25,6 @@ export const SUITES: readonly Suite[] = [
   syncSuite,
   catchupSuite,
   circlesSuite,
-  auditSuite
+  auditSuite,
+  keeperMemorySuite
 ]
