@@ -23,7 +23,8 @@ export interface GossipProcess {
 }
 
 export async function startGossipProcess (ctx: SuiteContext): Promise<GossipProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', CHILD], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced' })
+  // The harness pid on the command line lets a test find leftovers of one run.
+  const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, `--harness=${process.pid}`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced' })
   const ctl = new IpcClient(proc, 'gossip process')
   let stderr = ''
   proc.stderr!.on('data', d => { stderr = (stderr + String(d)).slice(-4000) })

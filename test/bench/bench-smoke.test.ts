@@ -1,21 +1,53 @@
 /**
  * Smoke test of the benchmark harness: `bench/run.ts --quick --json --no-save`
  * on the crypto and store suites (small sizes, short windows) produces a JSON
- * report with the documented fields and positive numbers. No timing
- * thresholds: figures from a busy CI box mean nothing, the shape does.
+ * report with the documented fields and positive numbers; the multi-process
+ * suites (replication, sync, catchup, circles, audit, keeper-memory) run at
+ * smoke sizes, report every row beside a baseline, and leave no process
+ * behind. No timing thresholds: figures from a busy CI box mean nothing, the
+ * shape does.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 
 const ROOT = resolve(import.meta.dirname, '../..')
 
-function runBench (args: string[]): { status: number | null, stdout: string, stderr: string } {
+function runBench (args: string[], timeout = 120_000): { status: number | null, stdout: string, stderr: string } {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/run.ts'), ...args], {
-    cwd: ROOT, encoding: 'utf8', timeout: 120_000, env: { ...process.env, CAIRN_PASSPHRASE: undefined } as NodeJS.ProcessEnv
+    cwd: ROOT, encoding: 'utf8', timeout, env: { ...process.env, CAIRN_PASSPHRASE: undefined } as NodeJS.ProcessEnv
   })
   return { status: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+/** Like runBench, but also returns the harness's pid (node processes it starts carry it in their path). */
+async function runBenchAsync (args: string[], timeout: number): Promise<{ status: number | null, stdout: string, stderr: string, pid: number }> {
+  const p = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/run.ts'), ...args], {
+    cwd: ROOT, env: { ...process.env, CAIRN_PASSPHRASE: undefined } as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let stdout = ''
+  let stderr = ''
+  p.stdout.on('data', d => { stdout += String(d) })
+  p.stderr.on('data', d => { stderr += String(d) })
+  const t = setTimeout(() => p.kill('SIGKILL'), timeout)
+  const status = await new Promise<number | null>(resolve => p.once('exit', code => resolve(code)))
+  clearTimeout(t)
+  return { status, stdout, stderr, pid: p.pid! }
+}
+
+/** Processes whose command line mentions `needle`. */
+function processesWith (needle: string): string[] {
+  const out: string[] = []
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ')
+      if (cmd.includes(needle)) out.push(`${d}: ${cmd.slice(0, 200)}`)
+    } catch { /* gone */ }
+  }
+  return out
 }
 
 const positive = (v: unknown, what: string): void => {
@@ -79,5 +111,42 @@ test('bench rejects an unknown suite with a usage error', () => {
 test('bench --list names every suite', () => {
   const r = runBench(['--list'])
   assert.equal(r.status, 0)
-  for (const s of ['crypto', 'store', 'http', 'rotation']) assert.match(r.stdout, new RegExp(`^${s}\\s`, 'm'))
+  for (const s of ['crypto', 'store', 'http', 'rotation', 'replication', 'sync', 'catchup', 'circles', 'audit', 'keeper-memory']) assert.match(r.stdout, new RegExp(`^${s}\\s`, 'm'))
+  assert.match(r.stdout, /^keeper-memory .*only when named/m)
+})
+
+test('bench --quick runs the multi-process suites: every row beside a baseline, no process left behind', { timeout: 600_000 }, async () => {
+  const suites = ['replication', 'sync', 'catchup', 'circles', 'audit', 'keeper-memory']
+  const r = await runBenchAsync([...suites, '--quick', '--json', '--no-save', '--quiet'], 540_000)
+  assert.equal(r.status, 0, `bench exited ${r.status}: ${r.stderr.slice(-3000)}`)
+  const report = JSON.parse(r.stdout)
+  assert.deepEqual(report.suites, suites)
+  assert.deepEqual(report.errors, [])
+  const names = (suite: string): string[] => report.results.filter((x: any) => x.suite === suite).map((x: any) => x.name as string)
+  assert.equal(names('replication').length, 4)
+  assert.ok(names('replication').some(n => /write → stored on 2 keepers p50/.test(n)))
+  assert.ok(names('replication').some(n => /sustained/.test(n)))
+  assert.ok(names('sync').some(n => /reconciliation bytes/.test(n)))
+  assert.ok(names('sync').some(n => /round trips/.test(n)))
+  assert.ok(names('sync').some(n => /cold/.test(n)))
+  assert.ok(names('catchup').some(n => /catches up/.test(n)))
+  assert.ok(names('catchup').some(n => /RSS/.test(n)))
+  assert.ok(names('circles').some(n => /unseal 3-of-5 over loopback p50/.test(n)))
+  assert.ok(names('circles').some(n => /rotation/.test(n)))
+  assert.ok(names('audit').some(n => /audit verify/.test(n)))
+  assert.ok(names('keeper-memory').some(n => /keeper RSS/.test(n)))
+  for (const x of report.results) {
+    const what = `${x.suite} / ${x.name}`
+    positive(x.value, `${what}: value`)
+    positive(x.baseline.value, `${what}: baseline value`)
+    assert.ok(x.baseline.name.length > 0 && x.unit.length > 0 && x.baseline.unit.length > 0, `${what}: names and units`)
+    if (x.target !== undefined) assert.equal(typeof x.meetsTarget, 'boolean', `${what}: meetsTarget`)
+  }
+  const sync = report.results.find((x: any) => x.suite === 'sync' && /reconciliation bytes/.test(x.name))
+  assert.match(sync.baseline.name, /ID list/)
+  const repl = report.results.find((x: any) => x.suite === 'replication')
+  assert.match(repl.baseline.name, /gossipsub/)
+  // Every node and gossip process the harness started has exited with it.
+  assert.deepEqual(processesWith(`cairn-bench/${r.pid}/`), [], 'node processes left running')
+  assert.deepEqual(processesWith(`gossip-child.ts --harness=${r.pid}`), [], 'gossip processes left running')
 })
