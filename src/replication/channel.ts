@@ -9,6 +9,14 @@ import type { Stream } from '@libp2p/interface'
 import { encodeCanonical } from '../crypto/canonical.js'
 import { CairnError } from '../util/errors.js'
 
+/**
+ * The muxer's largest per-stream receive window (libp2p-node.ts). A paused
+ * stream holds at most one window, and hands it to the reader on resume on
+ * top of what the reader had not yet read: the reader's buffer allows a
+ * message plus two windows.
+ */
+export const STREAM_WINDOW_BYTES = 2 * 2 ** 20
+
 export class ProtocolError extends CairnError {
   static override name = 'ProtocolError'
   constructor (message: string) {
@@ -23,7 +31,7 @@ export class Channel {
   bytesOut = 0
 
   constructor (readonly stream: Stream, private readonly maxBytes: number, private readonly timeoutMs: number) {
-    this.lp = lpStream(stream, { maxDataLength: maxBytes, maxBufferSize: maxBytes + 16 })
+    this.lp = lpStream(stream, { maxDataLength: maxBytes, maxBufferSize: maxBytes + 2 * STREAM_WINDOW_BYTES + 2 ** 20 })
   }
 
   async send (msg: unknown): Promise<void> {
@@ -44,6 +52,13 @@ export class Channel {
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ProtocolError('message is not a map')
     return v as T
   }
+
+  /**
+   * Stop taking data from the peer: the muxer withholds window updates, so
+   * the sender blocks once its window is used.
+   */
+  pause (): void { try { this.stream.pause() } catch { /* closing */ } }
+  resume (): void { try { this.stream.resume() } catch { /* closing */ } }
 
   async close (): Promise<void> {
     try { await this.stream.close({ signal: AbortSignal.timeout(2000) }) } catch { this.stream.abort(new Error('close timed out')) }

@@ -19,6 +19,7 @@ import { gossipsub, StrictNoSign, type GossipSub } from '@libp2p/gossipsub'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Message } from '@libp2p/gossipsub'
 import { sha256 } from '../crypto/hash.js'
+import { STREAM_WINDOW_BYTES } from './channel.js'
 
 export const DHT_PROTOCOL = '/cairn/kad/1.0.0'
 
@@ -67,7 +68,9 @@ export async function createNetwork (o: NetworkInit): Promise<CairnLibp2p> {
     addresses: { listen: o.listen, announce: o.announce },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // A paused stream (sync backpressure) buffers at most one window: keep
+    // the window below the read buffer limit, or the stream would be reset.
+    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: STREAM_WINDOW_BYTES, maxReadBufferLength: STREAM_WINDOW_BYTES + 2 ** 20 } })],
     peerDiscovery: o.bootstrap.length > 0 ? [bootstrap({ list: o.bootstrap, timeout: 100 })] : [],
     connectionManager: {
       inboundConnectionThreshold: o.inboundPerSecond,

@@ -37,6 +37,14 @@ import { toHex } from '../crypto/bytes.js'
 export const SYNC_PROTOCOL = '/cairn/sync/1.0.0'
 const MAX_TURNS = 64
 const BATCH_BYTES = 1024 * 1024
+/**
+ * Receive-side flow control: at PAUSE_AT batches read but not yet stored the
+ * receiver stops reading until only RESUME_AT are left. Each pause must free
+ * more than the stream window refills (channel.ts STREAM_WINDOW_BYTES, 2 MiB)
+ * or unread data would pile up: (PAUSE_AT − RESUME_AT) × BATCH_BYTES = 3 MiB.
+ */
+const PAUSE_AT = 4
+const RESUME_AT = 1
 const RETRY_REASONS = new Set<RejectReason>(['unknown-group', 'before-group', 'not-a-member', 'bad-key-version', 'not-admin', 'descriptor-gap'])
 const MAX_RETRY = 20_000
 
@@ -110,7 +118,16 @@ class Session {
   /** Read one peer turn: apply its records as they arrive; return its ranges. */
   async recvTurn (): Promise<Range[] | 'done'> {
     let pending: Promise<void> = Promise.resolve()
+    // Batches read but not yet stored. Reading pauses at PAUSE_AT, so a fast
+    // sender waits on the stream's flow control instead of this side
+    // buffering its whole turn (and the sender's read of our answer timing
+    // out while we work through it).
+    const inFlight: Array<Promise<void>> = []
     for (;;) {
+      if (inFlight.length >= PAUSE_AT) {
+        this.ch.pause()
+        try { while (inFlight.length > RESUME_AT) await inFlight.shift() } finally { this.ch.resume() }
+      }
       const before = this.ch.bytesIn
       const m = await this.ch.recv<{ recs?: unknown, r?: unknown, done?: unknown, err?: unknown }>()
       if (typeof m.err === 'string') throw new CairnError('NOT_FOUND', `peer refused: ${m.err.slice(0, 100)}`)
@@ -122,6 +139,8 @@ class Session {
         const checked = this.d.verifier.check(recs, this.d.maxRecordBytes)
         const prev = pending
         pending = (async () => { const c = await checked; await prev; this.apply(c) })()
+        pending.catch(() => {})
+        inFlight.push(pending)
         continue
       }
       await pending
