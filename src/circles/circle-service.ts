@@ -146,7 +146,7 @@ export class CircleService {
   seal (gid: string): { sealed: boolean } {
     requireRole(this.ctx, gid, 'read')
     const sealed = this.keys.seal(gid)
-    if (sealed) this.ctx.audit.record('circle-sealed', { groupId: gid, reason: 'requested' })
+    if (sealed) this.ctx.audit.recordSoon('circle-sealed', { groupId: gid, reason: 'requested' })
     return { sealed }
   }
 

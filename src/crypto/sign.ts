@@ -31,7 +31,8 @@ function publicKeyObject (pub: Uint8Array): KeyObject {
   const k = Buffer.from(pub.buffer, pub.byteOffset, pub.byteLength).toString('base64')
   let ko = pubCache.get(k)
   if (ko === undefined) {
-    ko = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, pub]), format: 'der', type: 'spki' })
+    // JWK, not DER: 10× faster to import here (keywrap.ts).
+    ko = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(pub.buffer, pub.byteOffset, pub.byteLength).toString('base64url') }, format: 'jwk' })
     if (pubCache.size > 10_000) pubCache.clear()
     pubCache.set(k, ko)
   }
