@@ -122,7 +122,7 @@ export async function benchControls (daemon: Daemon): Promise<Record<string, Ipc
           const ch = new Channel(stream, MAX_MSG, 60_000)
           try {
             const open = await ch.recv<{ g: string }>()
-            const mine = new Set(s.store.allHashes(open.g).map(h => h.toString('hex')))
+            const mine = new Set([...s.store.eachHash(open.g)].map(h => h.toString('hex')))
             const theirs = new Set<string>()
             const weLack: Uint8Array[] = []
             for (;;) {
@@ -151,7 +151,7 @@ export async function benchControls (daemon: Daemon): Promise<Record<string, Ipc
       const stream = await net().libp2p.dialProtocol(peerIdFromString(String(m.peer)), IDLIST_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
       const ch = new Channel(stream, MAX_MSG, 60_000)
       await ch.send({ g: gid })
-      const hashes = s.store.allHashes(gid)
+      const hashes = [...s.store.eachHash(gid)]
       for (let k = 0; k < hashes.length; k += IDLIST_CHUNK) await ch.send({ h: Buffer.concat(hashes.slice(k, k + IDLIST_CHUNK)) })
       await ch.send({ done: true })
       const r = await ch.recv<{ weLack: Uint8Array[], theyLack: Uint8Array[] }>()

@@ -17,8 +17,7 @@ export class IndexCache {
   get (gid: string): SyncIndex {
     let e = this.indexes.get(gid)
     if (e === undefined || e.ix.outgrown()) {
-      const hashes = this.store.allHashes(gid)
-      e = { ix: SyncIndex.build(hashes, hashes.length), used: Date.now() }
+      e = { ix: SyncIndex.build(this.store.eachHash(gid), this.store.countGroupRecords(gid)), used: Date.now() }
       this.indexes.set(gid, e)
     }
     e.used = Date.now()

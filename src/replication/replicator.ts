@@ -105,7 +105,7 @@ export class Replicator {
         o.metrics.received.inc({ path: 'sync' }, r.received)
       }
     })
-    this.push = new PushService({ libp2p: o.libp2p, acceptor: o.acceptor, log: o.log, onPublished: () => o.metrics.pushed.inc(), onReceived: () => o.metrics.received.inc({ path: 'push' }) })
+    this.push = new PushService({ libp2p: o.libp2p, acceptor: o.acceptor, log: o.log, relaxed: fn => o.store.relaxed(fn), onPublished: () => o.metrics.pushed.inc(), onReceived: () => o.metrics.received.inc({ path: 'push' }) })
     this.deliver = new DeliverService({ libp2p: o.libp2p, acceptor: o.acceptor, timeoutMs, log: o.log, onDelivered: () => {} })
     this.outbox = new Outbox({
       store: o.store, deliver: this.deliver, ensureConnected: async (p, h) => { await this.ensureConnected(p, h) }, nodesOf: pub => this.nodesOf(pub),
