@@ -305,18 +305,24 @@ export class Replicator {
     if ((this.nextSync.get(gid) ?? Infinity) > at) this.nextSync.set(gid, at)
   }
 
-  /** One session with one peer for one group; concurrent requests share it. */
-  syncPeer (peer: string, gid: string): Promise<SyncReport> {
+  /**
+   * One session with one peer for one group; concurrent requests share it.
+   * `fresh`: a session already under way may have compared the sets before the
+   * caller's latest writes, so wait for it and run a new one (on-demand sync).
+   */
+  syncPeer (peer: string, gid: string, fresh = false): Promise<SyncReport> {
     const key = `${peer}/${gid}`
     let p = this.running.get(key)
-    if (p !== undefined) return p
+    if (p !== undefined && !fresh) return p
+    const before = p
     p = (async () => {
       try {
+        if (before !== undefined) await before
         await this.ensureConnected(peer)
         return await this.sync.syncWith(peerIdFromString(peer), gid)
       } catch (e) {
         return { peerId: peer, sent: 0, received: 0, bytes: 0, reconcileBytes: 0, roundTrips: 0, error: (e as Error).message }
-      } finally { this.running.delete(key) }
+      } finally { if (this.running.get(key) === p) this.running.delete(key) }
     })()
     this.running.set(key, p)
     return p
@@ -326,7 +332,7 @@ export class Replicator {
   async syncGroup (gid: string, extraPeers: string[] = []): Promise<{ peers: SyncReport[] }> {
     const peers = [...new Set([...this.groupPeers(gid), ...extraPeers])].filter(p => p !== this.peerId)
     if (peers.length === 0) return { peers: [] }
-    const reports = await Promise.all(peers.map(async p => await this.syncPeer(p, gid)))
+    const reports = await Promise.all(peers.map(async p => await this.syncPeer(p, gid, true)))
     this.nextSync.set(gid, Date.now() + this.intervalOf(gid))
     if (reports.every(r => r.error !== undefined)) {
       throw new CairnError('NO_PEERS', `none of this group's ${peers.length} peer(s) could be reached`, { peers: reports })
