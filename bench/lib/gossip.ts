@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process'
 import { join, resolve } from 'node:path'
 import { IpcClient } from './ipc.js'
+import { supervise } from './child.js'
 import { procMemory } from './bench-controls.js'
 import type { SuiteContext } from './types.js'
 
@@ -26,23 +27,8 @@ export async function startGossipProcess (ctx: SuiteContext): Promise<GossipProc
   // The harness pid on the command line lets a test find leftovers of one run.
   const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, `--harness=${process.pid}`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced' })
   const ctl = new IpcClient(proc, 'gossip process')
-  let stderr = ''
-  proc.stderr!.on('data', d => { stderr = (stderr + String(d)).slice(-4000) })
-  const exited = new Promise<void>(resolve => proc.once('exit', () => resolve()))
-  const stop = async (): Promise<void> => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return
-    proc.kill('SIGTERM')
-    const t = setTimeout(() => proc.kill('SIGKILL'), 10_000)
-    await exited
-    clearTimeout(t)
-  }
-  ctx.defer(stop)
-  await new Promise<void>((resolve, reject) => {
-    let out = ''
-    const t = setTimeout(() => reject(new Error(`gossip process did not start within 60 s: ${stderr}`)), 60_000)
-    proc.stdout!.on('data', d => { out += String(d); if (out.includes('\n')) { clearTimeout(t); resolve() } })
-    proc.once('exit', code => { clearTimeout(t); reject(new Error(`gossip process exited with ${code}: ${stderr}`)) })
-  })
+  const { stop, firstLine } = supervise(ctx, proc, 'gossip process', 10_000)
+  await firstLine
   const info = await ctl.call<{ peerId: string, multiaddr: string }>('info')
   return { pid: proc.pid!, peerId: info.peerId, multiaddr: info.multiaddr, ctl, memory: () => procMemory(proc.pid!), stop }
 }

@@ -25,6 +25,7 @@ import { buildServices, type Services } from '../../src/node/services.js'
 import { silentLogger } from '../../src/util/logger.js'
 import { ApiClient } from './http-client.js'
 import { IpcClient } from './ipc.js'
+import { supervise } from './child.js'
 import { ensureBuild } from './build.js'
 import { procMemory } from './bench-controls.js'
 import type { SuiteContext } from './types.js'
@@ -91,29 +92,10 @@ export async function startNodeProcess (ctx: SuiteContext, dataDir: string, o: S
     serialization: 'advanced'
   })
   const ctl = new IpcClient(proc, `node process ${dataDir}`)
-  let stderr = ''
-  proc.stderr!.on('data', d => { stderr = (stderr + String(d)).slice(-4000) })
-  const exited = new Promise<void>(resolve => proc.once('exit', () => resolve()))
-  const stop = async (): Promise<void> => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return
-    proc.kill('SIGTERM')
-    const t = setTimeout(() => proc.kill('SIGKILL'), 15_000)
-    await exited
-    clearTimeout(t)
-  }
-  ctx.defer(stop)
-  const info = await new Promise<{ apiPort: number, peerId: string }>((resolve, reject) => {
-    let out = ''
-    const t = setTimeout(() => reject(new Error(`node process did not start within 60 s: ${stderr}`)), 60_000)
-    proc.stdout!.on('data', d => {
-      out += String(d)
-      const nl = out.indexOf('\n')
-      if (nl < 0) return
-      clearTimeout(t)
-      try { resolve(JSON.parse(out.slice(0, nl))) } catch (e) { reject(new Error(`node process printed ${out.slice(0, 200)}: ${String(e)}`)) }
-    })
-    proc.once('exit', code => { clearTimeout(t); reject(new Error(`node process exited with ${code}: ${stderr}`)) })
-  })
+  const { stop, firstLine } = supervise(ctx, proc, 'node process', 15_000)
+  const line = await firstLine
+  let info: { apiPort: number, peerId: string }
+  try { info = JSON.parse(line) } catch (e) { throw new Error(`node process printed ${line.slice(0, 200)}: ${String(e)}`) }
   const token = readFileSync(dataPaths(dataDir).apiToken, 'utf8').trim()
   const api = new ApiClient(info.apiPort, token, { maxSockets: o.maxSockets ?? 64 })
   ctx.defer(() => api.close())

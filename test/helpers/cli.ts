@@ -127,14 +127,19 @@ export async function startNode (dataDir: string, o: StartOptions = {}): Promise
   return new NodeProcess(proc, dataDir, status.apiPort, token, status)
 }
 
-export async function stopAll (): Promise<void> {
-  await Promise.all([...tracked].map(async p => {
+/** SIGKILL every process of the set that is still running, wait for each to exit, and empty the set. */
+export async function killAll (ps: Set<ChildProcess>): Promise<void> {
+  await Promise.all([...ps].map(async p => {
     if (p.exitCode !== null || p.signalCode !== null) return
     const done = new Promise(resolve => p.once('exit', resolve))
     p.kill('SIGKILL')
     await done
   }))
-  tracked.clear()
+  ps.clear()
+}
+
+export async function stopAll (): Promise<void> {
+  await killAll(tracked)
   for (const d of dirs) rmSync(d, { recursive: true, force: true })
   dirs.clear()
 }

@@ -13,7 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { join } from 'node:path'
-import { BIN, NodeProcess, PASSPHRASE, tempDir, waitFor, type ApiResponse, type InitInfo } from './cli.js'
+import { BIN, NodeProcess, killAll, PASSPHRASE, tempDir, waitFor, type ApiResponse, type InitInfo } from './cli.js'
 import type { NetnsLink } from './replication-netns.js'
 
 const procs = new Set<ChildProcess>()
@@ -210,12 +210,4 @@ export function fixedListen (n: ClusterNode): string[] {
   return n.listenAddrs.map(a => a.replace(/\/p2p\/.*$/, ''))
 }
 
-export async function stopCluster (): Promise<void> {
-  await Promise.all([...procs].map(async p => {
-    if (p.exitCode !== null || p.signalCode !== null) return
-    const done = new Promise(resolve => p.once('exit', resolve))
-    p.kill('SIGKILL')
-    await done
-  }))
-  procs.clear()
-}
+export async function stopCluster (): Promise<void> { await killAll(procs) }
