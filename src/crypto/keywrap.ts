@@ -13,7 +13,7 @@
 import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { IntegrityError } from '../util/errors.js'
-import { concat, plain, utf8, zeroize } from './bytes.js'
+import { concat, plain, toB64, toB64url, utf8, zeroize } from './bytes.js'
 import { xchachaDecrypt, xchachaEncrypt } from './aead.js'
 import { hkdf } from './kdf.js'
 
@@ -24,7 +24,7 @@ export interface Wrapped { epk: Uint8Array, nonce: Uint8Array, ct: Uint8Array }
 /** Ed25519 → X25519 public key conversion (pure JS, ~0.2 ms), cached: public keys are not secret. */
 const xpubCache = new Map<string, Uint8Array>()
 export function edToX25519Public (edPub: Uint8Array): Uint8Array {
-  const k = Buffer.from(edPub.buffer, edPub.byteOffset, edPub.byteLength).toString('base64')
+  const k = toB64(edPub)
   let x = xpubCache.get(k)
   if (x === undefined) {
     x = ed25519.utils.toMontgomery(plain(edPub))
@@ -37,14 +37,13 @@ export const edToX25519Secret = (edSeed: Uint8Array): Uint8Array => ed25519.util
 
 // Public keys go in and out of OpenSSL as JWK: 10× faster than DER here
 // (createPublicKey 12 µs vs 127 µs, export 1.5 µs vs 96 µs; node 20).
-const b64url = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64url')
-const xPublicKeyObject = (raw: Uint8Array): KeyObject => createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: b64url(raw) }, format: 'jwk' })
+const xPublicKeyObject = (raw: Uint8Array): KeyObject => createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: toB64url(raw) }, format: 'jwk' })
 const xPublicRaw = (ko: KeyObject): Uint8Array => new Uint8Array(Buffer.from(ko.export({ format: 'jwk' }).x!, 'base64url'))
 
 /** The X25519 private KeyObject of an entity key, cached by its public key (OpenSSL holds it, like the Ed25519 KeyObject). */
 const xsecCache = new Map<string, KeyObject>()
 function xPrivateFor (edSeed: Uint8Array, edPub: Uint8Array): KeyObject {
-  const k = Buffer.from(edPub).toString('base64')
+  const k = toB64(edPub)
   let ko = xsecCache.get(k)
   if (ko === undefined) {
     const xsec = edToX25519Secret(edSeed)

@@ -5,7 +5,7 @@
  */
 import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto'
 import { randomBytes } from './hash.js'
-import { concat } from './bytes.js'
+import { concat, toB64url } from './bytes.js'
 
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
@@ -28,13 +28,13 @@ export const generateSigningKey = (): SigningKey => signingKeyFromSeed(randomByt
 
 const pubCache = new Map<string, KeyObject>()
 function publicKeyObject (pub: Uint8Array): KeyObject {
-  const k = Buffer.from(pub.buffer, pub.byteOffset, pub.byteLength).toString('base64')
-  let ko = pubCache.get(k)
+  const x = toB64url(pub)
+  let ko = pubCache.get(x)
   if (ko === undefined) {
     // JWK, not DER: 10× faster to import here (keywrap.ts).
-    ko = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(pub.buffer, pub.byteOffset, pub.byteLength).toString('base64url') }, format: 'jwk' })
+    ko = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' })
     if (pubCache.size > 10_000) pubCache.clear()
-    pubCache.set(k, ko)
+    pubCache.set(x, ko)
   }
   return ko
 }
