@@ -117,9 +117,9 @@ class Session {
 
   /** Read one peer turn: apply its records as they arrive; return its ranges. */
   async recvTurn (): Promise<Range[] | 'done'> {
-    let pending: Promise<void> = Promise.resolve()
-    // Batches read but not yet stored. Reading pauses at PAUSE_AT, so a fast
-    // sender waits on the stream's flow control instead of this side
+    // Batches read but not yet stored, oldest first; each stores after the one
+    // before it, so the last settles when all have. Reading pauses at PAUSE_AT,
+    // so a fast sender waits on the stream's flow control instead of this side
     // buffering its whole turn (and the sender's read of our answer timing
     // out while we work through it).
     const inFlight: Array<Promise<void>> = []
@@ -131,19 +131,18 @@ class Session {
       const before = this.ch.bytesIn
       const m = await this.ch.recv<{ recs?: unknown, r?: unknown, done?: unknown, err?: unknown }>()
       if (typeof m.err === 'string') throw new CairnError('NOT_FOUND', `peer refused: ${m.err.slice(0, 100)}`)
-      if (m.done !== undefined) { await pending; return 'done' }
+      if (m.done !== undefined) { await inFlight.at(-1); return 'done' }
       if (m.recs !== undefined) {
         if (!Array.isArray(m.recs) || !m.recs.every(x => x instanceof Uint8Array)) throw new ProtocolError('bad records message')
-        const recs = m.recs as Uint8Array[]
         // Verify this batch (worker threads) while the previous one is stored.
-        const checked = this.d.verifier.check(recs, this.d.maxRecordBytes)
-        const prev = pending
-        pending = (async () => { const c = await checked; await prev; this.apply(c) })()
-        pending.catch(() => {})
-        inFlight.push(pending)
+        const checked = this.d.verifier.check(m.recs as Uint8Array[], this.d.maxRecordBytes)
+        const prev = inFlight.at(-1)
+        const stored = (async () => { const c = await checked; await prev; this.apply(c) })()
+        stored.catch(() => {}) // awaited later (shift or the end of the turn)
+        inFlight.push(stored)
         continue
       }
-      await pending
+      await inFlight.at(-1)
       if (!Array.isArray(m.r)) throw new ProtocolError('turn without ranges')
       this.reconcileBytes += this.ch.bytesIn - before
       const ranges: Range[] = []
