@@ -123,8 +123,8 @@ export class Daemon {
       auditList: (since, limit) => s.audit.list(since, limit),
       auditVerify: () => s.audit.verify(),
       metrics: async () => ({ contentType: s.metrics.contentType, text: await s.metrics.text() }),
-      peers: () => this.network().replicator.peers(),
-      dial: async (addr) => await this.network().replicator.dial(addr),
+      peers: () => this.network().replicator.dialer.peers(),
+      dial: async (addr) => await this.network().replicator.dialer.dial(addr),
       sync: async (gid) => {
         if (s.registry.chain(gid) === undefined) throw new CairnError('NOT_FOUND', `no group ${gid} on this node`)
         return await this.network().replicator.syncGroup(gid)

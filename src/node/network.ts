@@ -64,7 +64,7 @@ export async function startNetwork (config: Config, s: Services): Promise<Networ
       const key = me()
       if (key === undefined) throw new CairnError('VAULT_LOCKED', 'the vault is locked')
       try {
-        await replicator.ensureConnected(peer)
+        await replicator.dialer.ensureConnected(peer)
         const g = await requestShare(libp2p, peerIdFromString(peer), key, gid, kv, holder, config.circles.request_timeout_ms)
         s.metrics.shareRequests.inc({ side: 'requester', outcome: 'received' })
         return g

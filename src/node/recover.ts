@@ -89,7 +89,7 @@ async function recoverInto (o: Parameters<typeof recoverNode>[0], entity: Uint8A
   let records = 0
   try {
     const r = d.network().replicator
-    await r.ensureConnected(keeperId, o.from)
+    await r.dialer.ensureConnected(keeperId, o.from)
     const order = [personalGroupId, ...groupIds.filter(g => g !== personalGroupId)]
     let done = 0
     for (const gid of order) {

@@ -17,6 +17,11 @@ import type { RejectReason } from '../groups/gates.js'
 import type { Logger } from '../util/logger.js'
 import type { CairnLibp2p } from './libp2p-node.js'
 
+/** Records waiting to be published; beyond this, enqueue() refuses and anti-entropy carries them. */
+const QUEUE_MAX = 5000
+/** Publishes in flight at once. */
+const PUBLISH_BATCH = 64
+
 const IGNORE: ReadonlySet<RejectReason> = new Set(['unknown-group', 'before-group', 'not-a-member', 'bad-key-version', 'descriptor-gap', 'not-for-us'])
 
 export const topicOf = (gid: string): string => 'cairn/g/' + Buffer.from(taggedHash('cairn/topic/v1', uuidToBytes(gid))).toString('hex')
@@ -38,6 +43,9 @@ export interface PushDeps {
 
 export class PushService {
   private readonly topics = new Map<string, string>() // topic → gid
+  private queue: Array<{ gid: string, bytes: Uint8Array }> = []
+  private draining = false
+  private stopped = false
   private readonly onMessage = (e: CustomEvent<GossipsubMessage>): void => { this.receive(e.detail) }
 
   constructor (private readonly d: PushDeps) {}
@@ -45,7 +53,7 @@ export class PushService {
   get pubsub (): CairnLibp2p['services']['pubsub'] { return this.d.libp2p.services.pubsub }
 
   start (): void { this.pubsub.addEventListener('gossipsub:message', this.onMessage) }
-  stop (): void { this.pubsub.removeEventListener('gossipsub:message', this.onMessage) }
+  stop (): void { this.stopped = true; this.pubsub.removeEventListener('gossipsub:message', this.onMessage) }
 
   subscribe (gid: string): void {
     const t = topicOf(gid)
@@ -61,6 +69,24 @@ export class PushService {
   }
 
   subscribed (gid: string): boolean { return this.topics.has(topicOf(gid)) }
+
+  /** Queue a record for publishing; false when the queue is full (the caller leaves it to anti-entropy). */
+  enqueue (gid: string, bytes: Uint8Array): boolean {
+    if (this.queue.length >= QUEUE_MAX) return false
+    this.queue.push({ gid, bytes })
+    if (!this.draining) void this.drain()
+    return true
+  }
+
+  private async drain (): Promise<void> {
+    this.draining = true
+    try {
+      while (this.queue.length > 0 && !this.stopped) {
+        const batch = this.queue.splice(0, PUBLISH_BATCH)
+        await Promise.all(batch.map(async p => await this.publish(p.gid, p.bytes)))
+      }
+    } finally { this.draining = false }
+  }
 
   async publish (gid: string, bytes: Uint8Array): Promise<void> {
     try {

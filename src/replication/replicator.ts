@@ -14,8 +14,6 @@
  *   envelopes) from the outbox, retried with backoff until it lands; then we sync.
  */
 import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
-import type { PeerId } from '@libp2p/interface'
 import { equalBytes, toHex } from '../crypto/bytes.js'
 import { entityIdFromPublicKey } from '../crypto/ids.js'
 import type { HybridClock } from '../crypto/hlc.js'
@@ -34,6 +32,7 @@ import { DeliverService } from './deliver.js'
 import { Outbox } from './outbox.js'
 import { HelloService, signBindingStatement, type Binding, type PeerInfo } from './hello.js'
 import { IndexCache } from './index-cache.js'
+import { Dialer } from './dialer.js'
 import type { CairnLibp2p } from './libp2p-node.js'
 import { PushService } from './push.js'
 import { RecoverService } from './recover-protocol.js'
@@ -59,9 +58,6 @@ export interface ReplicatorOptions {
   maxRecordBytes: number
 }
 
-export interface PeerView { peerId: string, addrs: string[], entityId?: string, keeper?: boolean }
-
-const PUBLISH_QUEUE_MAX = 5000
 const TICK_MS = 1000
 
 export class Replicator {
@@ -72,13 +68,11 @@ export class Replicator {
   readonly recover: RecoverService
   readonly outbox: Outbox
   readonly indexes: IndexCache
+  readonly dialer: Dialer
   readonly verifier = new Verifier()
   private readonly running = new Map<string, Promise<SyncReport>>()
   private readonly nextSync = new Map<string, number>()
   private readonly lastSession = new Map<string, number>()
-  private readonly dialBackoff = new Map<string, number>()
-  private publishQueue: Array<{ gid: string, bytes: Uint8Array }> = []
-  private publishing = false
   private timer: NodeJS.Timeout | undefined
   private readonly offs: Array<() => void> = []
   private stopped = false
@@ -87,6 +81,7 @@ export class Replicator {
   constructor (private readonly o: ReplicatorOptions) {
     this.indexes = new IndexCache(o.store)
     const timeoutMs = o.requestTimeoutMs
+    this.dialer = new Dialer(o.libp2p, timeoutMs, peer => this.hello.info(peer))
     this.hello = new HelloService({
       libp2p: o.libp2p, keeper: o.keeper, binding: () => this.binding(),
       onPeer: info => { this.onPeer(info) },
@@ -108,7 +103,7 @@ export class Replicator {
     this.push = new PushService({ libp2p: o.libp2p, acceptor: o.acceptor, log: o.log, relaxed: fn => o.store.relaxed(fn), onPublished: () => o.metrics.pushed.inc(), onReceived: () => o.metrics.received.inc({ path: 'push' }) })
     this.deliver = new DeliverService({ libp2p: o.libp2p, acceptor: o.acceptor, timeoutMs, log: o.log, onDelivered: () => {} })
     this.outbox = new Outbox({
-      store: o.store, deliver: this.deliver, ensureConnected: async (p, h) => { await this.ensureConnected(p, h) }, nodesOf: pub => this.nodesOf(pub),
+      store: o.store, deliver: this.deliver, ensureConnected: async (p, h) => { await this.dialer.ensureConnected(p, h) }, nodesOf: pub => this.nodesOf(pub),
       stopped: () => this.stopped,
       onDelivered: (gid, peer) => { o.audit('descriptor-delivered', { groupId: gid, to: peer }); void this.syncPeer(peer, gid) }
     })
@@ -283,19 +278,7 @@ export class Replicator {
   private enqueuePublish (r: VerifiedRecord): void {
     const d = this.o.registry.chain(r.groupId)?.current()
     if (d === undefined || d.cul !== 'chatty') return
-    if (this.publishQueue.length >= PUBLISH_QUEUE_MAX) { this.syncSoon(r.groupId, 2000); return }
-    this.publishQueue.push({ gid: r.groupId, bytes: r.bytes })
-    if (!this.publishing) void this.drainPublish()
-  }
-
-  private async drainPublish (): Promise<void> {
-    this.publishing = true
-    try {
-      while (this.publishQueue.length > 0 && !this.stopped) {
-        const batch = this.publishQueue.splice(0, 64)
-        await Promise.all(batch.map(async p => await this.push.publish(p.gid, p.bytes)))
-      }
-    } finally { this.publishing = false }
+    if (!this.push.enqueue(r.groupId, r.bytes)) this.syncSoon(r.groupId, 2000)
   }
 
   // ---- anti-entropy ----
@@ -318,7 +301,7 @@ export class Replicator {
     p = (async () => {
       try {
         if (before !== undefined) await before
-        await this.ensureConnected(peer)
+        await this.dialer.ensureConnected(peer)
         return await this.sync.syncWith(peerIdFromString(peer), gid)
       } catch (e) {
         return { peerId: peer, sent: 0, received: 0, bytes: 0, reconcileBytes: 0, roundTrips: 0, error: (e as Error).message }
@@ -348,32 +331,10 @@ export class Replicator {
       if (due === undefined) { this.track(gid); continue }
       if (due > now) continue
       this.nextSync.set(gid, now + this.intervalOf(gid))
-      for (const p of this.groupPeers(gid)) if (this.connected(p) || this.mayDial(p, now)) void this.syncPeer(p, gid)
+      for (const p of this.groupPeers(gid)) if (this.dialer.connected(p) || this.dialer.mayDial(p, now)) void this.syncPeer(p, gid)
     }
     this.indexes.evictIdle(now)
     await this.outbox.process()
-  }
-
-  private connected (peer: string): boolean {
-    return this.o.libp2p.getConnections().some(c => c.remotePeer.toString() === peer)
-  }
-
-  private mayDial (peer: string, now: number): boolean {
-    return (this.dialBackoff.get(peer) ?? 0) <= now
-  }
-
-  async ensureConnected (peer: string, hint?: string): Promise<void> {
-    if (this.connected(peer)) return
-    let pid: PeerId
-    try { pid = peerIdFromString(peer) } catch { throw new CairnError('INVALID_INPUT', `not a peer ID: ${peer}`) }
-    try {
-      if (hint !== undefined) await this.o.libp2p.dial(multiaddr(hint), { signal: AbortSignal.timeout(this.o.requestTimeoutMs) })
-      else await this.o.libp2p.dial(pid, { signal: AbortSignal.timeout(this.o.requestTimeoutMs) })
-      this.dialBackoff.delete(peer)
-    } catch (e) {
-      this.dialBackoff.set(peer, Date.now() + 30_000)
-      throw new CairnError('NO_PEERS', `cannot reach ${peer}: ${(e as Error).message}`)
-    }
   }
 
   // ---- delivery ----
@@ -397,28 +358,4 @@ export class Replicator {
 
   /** Owe the group to a keeper (added with an address hint). */
   deliverTo (peer: string, gid: string, hint?: string): void { this.outbox.toPeer(peer, gid, hint) }
-
-  // ---- peers ----
-
-  peers (): PeerView[] {
-    const byPeer = new Map<string, string[]>()
-    for (const c of this.o.libp2p.getConnections()) {
-      const id = c.remotePeer.toString()
-      byPeer.set(id, [...(byPeer.get(id) ?? []), c.remoteAddr.toString()])
-    }
-    return [...byPeer.entries()].map(([peerId, addrs]) => {
-      const info = this.hello.info(peerId)
-      return { peerId, addrs, ...(info?.entityId !== undefined ? { entityId: info.entityId } : {}), ...(info !== undefined ? { keeper: info.keeper } : {}) }
-    })
-  }
-
-  async dial (addr: string): Promise<PeerView> {
-    let ma
-    try { ma = multiaddr(addr) } catch { throw new CairnError('INVALID_INPUT', `not a multiaddr: ${addr.slice(0, 100)}`) }
-    let conn
-    try { conn = await this.o.libp2p.dial(ma, { signal: AbortSignal.timeout(this.o.requestTimeoutMs) }) } catch (e) {
-      throw new CairnError('NO_PEERS', `cannot connect to ${addr}: ${(e as Error).message}`)
-    }
-    return { peerId: conn.remotePeer.toString(), addrs: [conn.remoteAddr.toString()] }
-  }
 }
