@@ -47,7 +47,10 @@ export interface ApiBackend {
   peers: () => PeerView[]
   dial: (multiaddr: string) => Promise<PeerView>
   sync: (groupId: string) => Promise<{ peers: SyncPeerReport[] }>
-  /** Deliver/announce after a membership or keeper change (replication); no-op without network. */
-  onGroupChanged: (groupId: string, hint?: { multiaddr?: string, entityId?: string }) => Promise<void>
+  /**
+   * Where a keeper or member just added can be reached (a multiaddr with /p2p/,
+   * or a bare peer ID), so the group's delivery goes there; no-op without network.
+   */
+  deliveryHint: (groupId: string, to: { peerId: string } | { entityId: string }, address: string) => void
   subscribe: (fn: (e: NodeEvent) => void) => () => void
 }

@@ -22,7 +22,7 @@ import { entityIdFromPublicKey, newGroupId, publicKeyFromEntityId, type GroupId 
 import type { Culture, DescBody, Role } from '../records/descriptor.js'
 import { canAdmin, sealName, signDescriptor, sortMembers } from '../records/descriptor.js'
 import { sealKeyEnvelope } from '../records/key-envelope.js'
-import { openShareEnvelope, sealShareEnvelope, shareEnvelopeId, type ShareBody } from '../records/share-envelope.js'
+import { openShareEnvelope, sealShareEnvelope, shareEnvelopeId } from '../records/share-envelope.js'
 import { fromStore, type VerifiedRecord } from '../records/record.js'
 import { CairnError, InvalidInputError } from '../util/errors.js'
 import type { JobRunner } from '../jobs/job-runner.js'
@@ -127,7 +127,7 @@ export class CircleService {
   async unseal (gid: string, ttlSeconds?: number): Promise<UnsealResult> {
     const { chain } = requireRole(this.ctx, gid, 'read')
     const d = chain.current()
-    if (d.circle === undefined) throw new CairnError('CONFLICT', 'this group is not a circle; its key is in your vault already')
+    if (d.circle === undefined) throw new CairnError('NOT_A_CIRCLE', 'this group is not a circle; its key is in your vault already')
     const ttlMs = (ttlSeconds ?? this.o.defaultTtlMs / 1000) * 1000
     // The current key, and any older version still encrypting live items.
     const versions = [d.kv, ...this.liveOldVersions(gid, d.kv)]
@@ -312,7 +312,7 @@ export class CircleService {
     if (role !== 'member' && role !== 'admin' && role !== 'viewer') throw new InvalidInputError('a circle member is admin, member or viewer')
     if (role === 'admin' && myRole !== 'owner') throw new CairnError('FORBIDDEN', 'only an owner can add an admin')
     if (roleIn(d, pub) !== undefined) throw new CairnError('CONFLICT', `${entityId} is already a member of this circle`)
-    if (d.m.length >= 255) throw new CairnError('CONFLICT', 'a circle holds at most 255 members')
+    if (d.m.length >= 255) throw new CairnError('LIMIT_REACHED', 'a circle holds at most 255 members')
     const key = this.unsealedKey(gid, d.kv)
     const members = sortMembers([...d.m, [pub, role as Role]])
     const sv = d.ver + 1

@@ -13,8 +13,6 @@ import { concat, equalBytes, plain, utf8, zeroize } from '../crypto/bytes.js'
 import { hmacSha256, taggedHash } from '../crypto/hash.js'
 import { u32, uuidToBytes } from '../crypto/ids.js'
 
-export const SHARE_BYTES = 33
-
 export async function splitKey (key: Uint8Array, n: number, k: number): Promise<Uint8Array[]> {
   return await split(plain(key), n, k)
 }

@@ -19,7 +19,6 @@ type Brand<T, B> = T & { readonly [brand]: B }
 export type EntityId = Brand<string, 'EntityId'>
 export type GroupId = Brand<string, 'GroupId'>
 export type RecordId = Brand<string, 'RecordId'>
-export type ItemId = RecordId
 
 const ENTITY_PREFIX = 'cairn'
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/

@@ -11,6 +11,7 @@ import { entityIdFromPublicKey, newGroupId, publicKeyFromEntityId, type EntityId
 import { zeroize } from '../crypto/bytes.js'
 import { CULTURES, ROLES, canAdmin, openName, sealName, signDescriptor, type Culture, type DescBody, type Role } from '../records/descriptor.js'
 import { openKeyEnvelope, sealKeyEnvelope, type KeyBody } from '../records/key-envelope.js'
+import { signVaultBackup, type VaultBody } from '../records/vault-backup.js'
 import { fromStore, type DecodedRecord, type VerifiedRecord } from '../records/record.js'
 import { CairnError, InvalidInputError } from '../util/errors.js'
 import type { JobRunner, JobView } from '../jobs/job-runner.js'
@@ -67,7 +68,7 @@ export class GroupService {
     const name = checkName(inp.name)
     const culture = inp.culture ?? 'chatty'
     if (!(CULTURES as readonly string[]).includes(culture)) throw new InvalidInputError(`culture must be one of ${CULTURES.join(', ')}`)
-    if (this.ctx.store.listGroups().length >= this.ctx.limits.maxGroups) throw new CairnError('CONFLICT', `this node already holds ${this.ctx.limits.maxGroups} groups (limits.max_groups)`)
+    if (this.ctx.store.listGroups().length >= this.ctx.limits.maxGroups) throw new CairnError('LIMIT_REACHED', `this node already holds ${this.ctx.limits.maxGroups} groups (limits.max_groups)`)
     const gid = personal ? vault.personalGroupId() : newGroupId()
     const key = randomBytes(32)
     vault.addKey(gid, 1, key)
@@ -133,7 +134,7 @@ export class GroupService {
     const r = role as Role
     if (this.isPersonal(gid)) throw new CairnError('FORBIDDEN', 'the personal group holds only you and your keepers; create a shared group to share')
     const d = chain.current()
-    if (d.circle !== undefined) throw new CairnError('CONFLICT', 'this is a circle: change its members with the circle membership calls')
+    if (d.circle !== undefined) throw new CairnError('IS_A_CIRCLE', 'this is a circle: change its members with the circle membership calls')
     const current = roleIn(d, pub)
     if (current === r) throw new CairnError('CONFLICT', `${entityId} is already a ${r} of this group`)
     if (myRole !== 'owner' && (r === 'owner' || r === 'admin' || current === 'owner' || current === 'admin')) throw new CairnError('FORBIDDEN', 'only an owner can grant or change owner/admin roles')
@@ -151,7 +152,7 @@ export class GroupService {
     const d = chain.current()
     const current = roleIn(d, pub)
     if (current === undefined) throw new CairnError('NOT_FOUND', `${entityId} is not a member of this group`)
-    if (d.circle !== undefined) throw new CairnError('CONFLICT', 'this is a circle: change its members with the circle membership calls')
+    if (d.circle !== undefined) throw new CairnError('IS_A_CIRCLE', 'this is a circle: change its members with the circle membership calls')
     if (canAdmin(current) && myRole !== 'owner') throw new CairnError('FORBIDDEN', 'only an owner can remove an owner or admin')
     if (current === 'owner' && d.m.filter(([, r]) => r === 'owner').length === 1) throw new CairnError('CONFLICT', 'cannot remove the last owner of a group')
     const job = this.rotateWith(gid, chain, d.m.filter(([p]) => !equalBytes(p, pub)))
@@ -161,7 +162,7 @@ export class GroupService {
 
   rotate (gid: string): JobView {
     const { chain } = requireRole(this.ctx, gid, 'admin')
-    if (chain.current().circle !== undefined) throw new CairnError('CONFLICT', 'circle keys rotate through the circle calls')
+    if (chain.current().circle !== undefined) throw new CairnError('IS_A_CIRCLE', 'circle keys rotate when their members change (the circle calls)')
     return this.rotateWith(gid, chain, chain.current().m)
   }
 
@@ -215,6 +216,18 @@ export class GroupService {
     return true
   }
 
+  /**
+   * Back up the sealed vault (default: as it is now) into the personal group,
+   * where keepers store it and cannot open it; once the personal group is held.
+   */
+  backupVault (body: VaultBody | undefined = this.ctx.vault?.unlocked === true ? this.ctx.vault.sealed() : undefined): void {
+    const vault = this.ctx.vault
+    if (body === undefined || vault === undefined || !vault.unlocked) return
+    const pg = vault.personalGroupId()
+    if (!this.ctx.registry.has(pg)) return
+    this.ctx.acceptor.ingest([signVaultBackup(vault.entityKey(), pg, this.ctx.clock.tick(), body)], 'local')
+  }
+
   isPersonal (gid: string): boolean {
     const v = this.ctx.vault
     return v !== undefined && v.unlocked && v.personalGroupId() === gid
@@ -246,7 +259,7 @@ export class GroupService {
     }
     const d = signDescriptor(vault.entityKey(), gid as GroupId, this.ctx.clock.tick(), body)
     const [res] = this.ctx.acceptor.ingest([d], 'local')
-    if (res?.status !== 'stored') throw new CairnError('CONFLICT', `the group changed concurrently (${res?.reason ?? res?.status ?? ''}); retry`)
+    if (res?.status !== 'stored') throw new CairnError('CONCURRENT_CHANGE', `the group changed concurrently (${res?.reason ?? res?.status ?? ''}); retry`, { reason: res?.reason ?? res?.status })
     return d
   }
 

@@ -27,7 +27,5 @@ export class GroupRegistry {
   /** Install a chain after its descriptors were stored. */
   set (gid: string, chain: DescriptorChain): void { this.chains.set(gid, chain) }
 
-  forget (gid: string): void { this.chains.delete(gid) }
-
   groupIds (): string[] { return this.store.listGroups().map(g => g.gid) }
 }

@@ -146,7 +146,7 @@ export class ItemService {
     // One transaction (one fsync) for the usage counter and the record.
     return this.ctx.store.tx(() => {
       const usage = this.ctx.store.bumpKeyUsage(gid, kv, plain === null ? 0 : 1)
-      if (usage >= KEY_USAGE_LIMIT) throw new CairnError('CONFLICT', `key version ${kv} of this group has sealed ${usage} items; rotate the key (cairn rotate) before writing more`)
+      if (usage >= KEY_USAGE_LIMIT) throw new CairnError('KEY_EXHAUSTED', `key version ${kv} of this group has sealed ${usage} items; rotate the key (cairn rotate) before writing more`)
       const clock = this.ctx.clock.tick()
       if (plain !== null && existing === undefined) plain.createdAt = clock
       const r = sealItem({
@@ -154,7 +154,7 @@ export class ItemService {
         ...(existing !== undefined ? { existing } : {})
       })
       const [res] = this.ctx.acceptor.ingest([r], 'local')
-      if (res?.status !== 'stored') throw new CairnError('CONFLICT', `the write was not stored (${res?.reason ?? res?.status ?? ''}); retry`)
+      if (res?.status !== 'stored') throw new CairnError('CONCURRENT_CHANGE', `the write was not stored (${res?.reason ?? res?.status ?? ''}); retry`, { reason: res?.reason ?? res?.status })
       if (usage === KEY_USAGE_ROTATE_AT) this.ctx.audit.record('key-usage-high', { groupId: gid, keyVersion: kv, count: usage })
       return {
         id: r.recordId, groupId: gid, author: entityIdFromPublicKey(r.rec.b.a), keyVersion: kv,

@@ -22,7 +22,7 @@ import { IntegrityError } from '../util/errors.js'
 import { MAX_RECORD_BYTES, malformed, parseEnvelope, signedSlice, viewOf, type Body, type DecodedRecord, type SignedRecord, type VerifiedRecord } from './envelope.js'
 import { isRecordKind, specOf, type BodyOf, type RecordKind } from './kinds.js'
 
-export { MAX_RECORD_BYTES, signRecord, type Body, type DecodedRecord, type SignedRecord, type Unsigned, type VerifiedRecord } from './envelope.js'
+export { signRecord, type Body, type DecodedRecord, type SignedRecord, type VerifiedRecord } from './envelope.js'
 export type { BodyOf, RecordKind } from './kinds.js'
 
 /** Why bytes did not decode into a record: the records layer's part of groups' RejectReason. */

@@ -61,14 +61,6 @@ export class PushService {
     this.pubsub.subscribe(t)
   }
 
-  unsubscribe (gid: string): void {
-    const t = topicOf(gid)
-    if (!this.topics.delete(t)) return
-    this.pubsub.unsubscribe(t)
-  }
-
-  subscribed (gid: string): boolean { return this.topics.has(topicOf(gid)) }
-
   /** Queue a record for publishing; false when the queue is full (the caller leaves it to anti-entropy). */
   enqueue (gid: string, bytes: Uint8Array): boolean {
     if (this.queue.length >= QUEUE_MAX) return false

@@ -102,7 +102,7 @@ export class Replicator {
       }
     })
     this.push = new PushService({ libp2p: o.libp2p, acceptor: o.acceptor, log: o.log, relaxed: fn => o.store.relaxed(fn), onPublished: () => o.metrics.pushed.inc(), onReceived: () => o.metrics.received.inc({ path: 'push' }) })
-    this.deliver = new DeliverService({ libp2p: o.libp2p, acceptor: o.acceptor, timeoutMs, log: o.log, onDelivered: () => {} })
+    this.deliver = new DeliverService({ libp2p: o.libp2p, acceptor: o.acceptor, timeoutMs, log: o.log })
     this.outbox = new Outbox({
       store: o.store, deliver: this.deliver, ensureConnected: async (p, h) => { await this.dialer.ensureConnected(p, h) }, nodesOf: pub => this.nodesOf(pub),
       stopped: () => this.stopped,

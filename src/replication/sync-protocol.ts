@@ -20,7 +20,7 @@
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { bytesToUuid, uuidToBytes, type GroupId } from '../crypto/ids.js'
-import type { Acceptor, Incoming, Origin } from '../groups/acceptor.js'
+import type { Acceptor, Incoming } from '../groups/acceptor.js'
 import { isBehind } from '../groups/reject-reason.js'
 import type { VerifiedRecord } from '../records/record.js'
 import type { Store } from '../store/store.js'
@@ -74,7 +74,7 @@ class Session {
   private retry: VerifiedRecord[] = []
   readonly state = newSessionState()
 
-  constructor (private readonly d: SyncDeps, private readonly ch: Channel, private readonly gid: string, private readonly peer: string, private readonly origin: Origin) {}
+  constructor (private readonly d: SyncDeps, private readonly ch: Channel, private readonly gid: string, private readonly peer: string) {}
 
   get view (): SetView { return this.d.indexes.view(this.gid) }
 
@@ -157,7 +157,7 @@ class Session {
   private apply (checked: Awaited<ReturnType<Verifier['check']>>): void {
     const items: Incoming[] = checked.map(c => c.ok ? c.rec : { refused: c.reason })
     // Records refused because our view is behind are retried at the end of the session: counted then, once.
-    const res = this.d.acceptor.ingest(items, this.origin, { peer: this.peer, group: this.gid, deferBehind: true })
+    const res = this.d.acceptor.ingest(items, 'sync', { peer: this.peer, group: this.gid, deferBehind: true })
     res.forEach((r, k) => {
       const c = checked[k]!
       if (r.status === 'stored') this.received++
@@ -171,7 +171,7 @@ class Session {
     if (this.retry.length === 0) return
     const again = this.retry
     this.retry = []
-    for (const r of this.d.acceptor.ingest(again, this.origin, { peer: this.peer, group: this.gid })) if (r.status === 'stored') this.received++
+    for (const r of this.d.acceptor.ingest(again, 'sync', { peer: this.peer, group: this.gid })) if (r.status === 'stored') this.received++
   }
 }
 
@@ -190,7 +190,7 @@ export class SyncService {
   async stop (): Promise<void> { await this.d.libp2p.unhandle(SYNC_PROTOCOL) }
 
   /** Run one session as initiator. Never throws: errors are in the report. */
-  async syncWith (peer: PeerId, gid: string, origin: Origin = 'sync'): Promise<SyncReport> {
+  async syncWith (peer: PeerId, gid: string): Promise<SyncReport> {
     const peerId = peer.toString()
     let ch: Channel | undefined
     let s: Session | undefined
@@ -198,7 +198,7 @@ export class SyncService {
     try {
       const stream = await this.d.libp2p.dialProtocol(peer, SYNC_PROTOCOL, { signal: AbortSignal.timeout(this.d.timeoutMs) })
       ch = new Channel(stream, this.d.maxMessageBytes, this.d.timeoutMs)
-      s = new Session(this.d, ch, gid, peerId, origin)
+      s = new Session(this.d, ch, gid, peerId)
       const open = openingTurn(s.view)
       const before = ch.bytesOut
       await ch.send({ g: uuidToBytes(gid), r: open.ranges.map(toWire) })
@@ -240,7 +240,7 @@ export class SyncService {
         await ch.close()
         return
       }
-      s = new Session(this.d, ch, gid as GroupId, peerId, 'sync')
+      s = new Session(this.d, ch, gid as GroupId, peerId)
       if (!Array.isArray(open.r)) throw new ProtocolError('open without ranges')
       let ranges: Range[] | 'done' = open.r.map(w => { const r = fromWire(w); if (r === undefined) throw new ProtocolError('malformed range'); return r })
       for (let turn = 0; ; turn++) {

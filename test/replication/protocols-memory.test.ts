@@ -108,7 +108,7 @@ test('deliver: a keeper listed in the chain adopts the group; one that is not an
   const other = await node(net, { keeper: true })
   const alice = newKey()
   const g = group(alice, { keepers: [listed.host.peerId.toString()] })
-  const services = [owner, listed, other].map(n => new DeliverService({ libp2p: asLibp2p(n.host), acceptor: n.acceptor, timeoutMs: TIMEOUT, log, onDelivered: () => {} }))
+  const services = [owner, listed, other].map(n => new DeliverService({ libp2p: asLibp2p(n.host), acceptor: n.acceptor, timeoutMs: TIMEOUT, log }))
   await Promise.all(services.map(async s => { await s.start() }))
   const ok = await services[0]!.deliver(listed.host.peerId, [g.head.bytes])
   assert.deepEqual(ok, { stored: 1, status: 'ok' })
