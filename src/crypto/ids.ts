@@ -56,6 +56,9 @@ export function uuidToBytes (u: string): Uint8Array {
   return new Uint8Array(Buffer.from(u.replace(/-/g, ''), 'hex'))
 }
 
+/** A group ID off the wire (16 bytes): a UUID, of whatever version a peer sent (no group holds it unless its chain says so). */
+export const groupIdFromBytes = (b: Uint8Array): GroupId => bytesToUuid(b) as GroupId
+
 export function bytesToUuid (b: Uint8Array): string {
   if (b.length !== 16) throw new InvalidInputError('UUID must be 16 bytes')
   const h = Buffer.from(b.buffer, b.byteOffset, 16).toString('hex')

@@ -6,6 +6,7 @@
  *                → Store (one transaction) → `stored` event → search index, push
  *   read path:   api → ItemService → Store head → open with the vault's key ring
  */
+import type { GroupId } from '../crypto/ids.js'
 import { AuditLog } from '../audit/audit-log.js'
 import type { Config } from '../config/schema.js'
 import { HybridClock, clockWall } from '../crypto/hlc.js'
@@ -39,7 +40,7 @@ export interface Services {
   config: Config
   keeper: boolean
   nodeKey: NodeKey
-  store: Store
+  store: Store<GroupId>
   audit: AuditLog
   clock: HybridClock
   registry: GroupRegistry
@@ -58,7 +59,7 @@ export interface Services {
   log: Logger
   rejections: RejectionAudit
   /** (Re)index one group's items in the search index (after an unseal). */
-  indexGroup: (gid: string) => void
+  indexGroup: (gid: GroupId) => void
   unlock: (passphrase: string) => Promise<void>
   lock: () => Promise<void>
   close: () => Promise<void>
@@ -67,7 +68,7 @@ export interface Services {
 export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): Services {
   const keeper = config.node.keeper
   const paths = dataPaths(config.dataDir)
-  const store = new Store(paths.db)
+  const store = new Store<GroupId>(paths.db)
   const audit = new AuditLog(store, nodeKey.signing)
   const clock = new HybridClock(Date.now, Number(store.getMeta('clock') ?? 0))
   const registry = new GroupRegistry(store)

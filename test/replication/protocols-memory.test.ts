@@ -35,11 +35,11 @@ const TIMEOUT = 5000
 const stores: Store[] = []
 after(() => { for (const s of stores) s.close() })
 
-interface Node { host: MemoryHost, store: Store, acceptor: Acceptor, events: TypedEmitter<AcceptorEvents>, rejected: string[] }
+interface Node { host: MemoryHost, store: Store<GroupId>, acceptor: Acceptor, events: TypedEmitter<AcceptorEvents>, rejected: string[] }
 
 async function node (net: MemoryNet, o: { keeper?: boolean, adopt?: (h: DescBody) => boolean } = {}): Promise<Node> {
   const host = await MemoryHost.create(net)
-  const store = new Store(':memory:')
+  const store = new Store<GroupId>(':memory:')
   stores.push(store)
   const events = new TypedEmitter<AcceptorEvents>()
   const rejected: string[] = []
