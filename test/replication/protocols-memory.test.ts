@@ -54,12 +54,16 @@ async function node (net: MemoryNet, o: { keeper?: boolean, adopt?: (h: DescBody
 
 const asLibp2p = <T>(h: MemoryHost): T => h as unknown as T
 
-/** A sync service on a node that lets every peer sync every group it holds. */
-const syncOf = (n: Node): SyncService => new SyncService({
-  libp2p: asLibp2p(n.host), store: n.store, acceptor: n.acceptor, indexes: new IndexCache(n.store), verifier: new Verifier(1),
-  authorize: () => true, holds: gid => n.store.getGroup(gid) !== undefined,
-  timeoutMs: TIMEOUT, maxMessageBytes: 4 * 1024 * 1024, maxRecordBytes: 2 * 1024 * 1024, log
-})
+/** A sync service on a node that lets every peer sync every group it holds; its index follows the store, as the Replicator keeps it. */
+function syncOf (n: Node): SyncService {
+  const indexes = new IndexCache(n.store)
+  n.events.on('stored', ({ record, previousHash }) => { indexes.added(record.groupId, record.hash, previousHash) })
+  return new SyncService({
+    libp2p: asLibp2p(n.host), store: n.store, acceptor: n.acceptor, indexes, verifier: new Verifier(1),
+    authorize: () => true, holds: gid => n.store.getGroup(gid) !== undefined,
+    timeoutMs: TIMEOUT, maxMessageBytes: 4 * 1024 * 1024, maxRecordBytes: 2 * 1024 * 1024, log
+  })
+}
 
 function group (owner: SigningKey, o: { keepers?: string[], members?: Array<[SigningKey, Role]> } = {}): { gid: GroupId, key: Uint8Array, head: VerifiedRecord<DescBody> } {
   const gid = newGroupId()
