@@ -1,6 +1,6 @@
 /**
  * The import rules of docs/ARCHITECTURE.md, checked over dist/ by `npm run lint:deps`
- * (and by test/architecture.test.ts, so CI enforces them).
+ * (and by test/architecture/dependencies.test.ts, so CI enforces them).
  */
 const from = (dir) => ({ path: `^dist/${dir}/` })
 const notTo = (...dirs) => ({ path: `^dist/(${dirs.join('|')})/` })
@@ -9,6 +9,12 @@ const values = {}
 module.exports = {
   forbidden: [
     { name: 'no-cycles', severity: 'error', from: {}, to: { circular: true, ...values } },
+    { name: 'util-imports-nothing-of-ours', severity: 'error', from: from('util'), to: notTo('polyfill', 'crypto', 'records', 'store', 'vault', 'audit', 'groups', 'items', 'circles', 'replication', 'search', 'jobs', 'config', 'api', 'cli', 'node') },
+    { name: 'polyfill-imports-nothing-of-ours', severity: 'error', from: from('polyfill'), to: notTo('util', 'crypto', 'records', 'store', 'vault', 'audit', 'groups', 'items', 'circles', 'replication', 'search', 'jobs', 'config', 'api', 'cli', 'node') },
+    { name: 'config-only-util', severity: 'error', from: from('config'), to: notTo('polyfill', 'crypto', 'records', 'store', 'vault', 'audit', 'groups', 'items', 'circles', 'replication', 'search', 'jobs', 'api', 'cli', 'node') },
+    { name: 'audit-above-store-only', severity: 'error', from: from('audit'), to: notTo('records', 'vault', 'groups', 'items', 'circles', 'replication', 'search', 'jobs', 'config', 'api', 'cli', 'node') },
+    { name: 'jobs-above-store-only', severity: 'error', from: from('jobs'), to: notTo('crypto', 'records', 'vault', 'audit', 'groups', 'items', 'circles', 'replication', 'search', 'config', 'api', 'cli', 'node') },
+    { name: 'search-reads-records-only', severity: 'error', from: from('search'), to: notTo('vault', 'audit', 'groups', 'items', 'circles', 'replication', 'jobs', 'config', 'api', 'cli', 'node') },
     { name: 'crypto-is-pure', severity: 'error', from: from('crypto'), to: notTo('records', 'store', 'vault', 'audit', 'groups', 'items', 'circles', 'replication', 'search', 'jobs', 'config', 'api', 'cli', 'node') },
     { name: 'records-only-crypto', severity: 'error', from: from('records'), to: notTo('store', 'vault', 'audit', 'groups', 'items', 'circles', 'replication', 'search', 'jobs', 'config', 'api', 'cli', 'node') },
     { name: 'store-knows-no-semantics', severity: 'error', from: from('store'), to: notTo('crypto', 'records', 'vault', 'audit', 'groups', 'items', 'circles', 'replication', 'search', 'jobs', 'config', 'api', 'cli', 'node') },

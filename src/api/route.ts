@@ -8,8 +8,6 @@ export interface Req {
   headers: Record<string, string | string[] | undefined>
 }
 
-export interface Reply { status?: number, body?: unknown, contentType?: string, raw?: string }
-
 export interface RouteDef<B = unknown> {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE'
   path: string

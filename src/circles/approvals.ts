@@ -3,12 +3,13 @@
  * The requester's stream stays open while a request waits; it ends with
  * approve, deny, or expiry (the requester gives up at the same deadline).
  */
+import type { GroupId } from '../crypto/ids.js'
 import { randomUUID } from 'node:crypto'
 
 export type Decision = 'approved' | 'denied' | 'expired'
 
 export interface ShareRequestView {
-  id: string, groupId: string, from: string, peerId: string, keyVersion: number,
+  id: string, groupId: GroupId, from: string, peerId: string, keyVersion: number,
   receivedAt: string, expiresAt: string, state: 'pending' | Decision
 }
 

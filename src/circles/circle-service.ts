@@ -22,7 +22,7 @@ import { entityIdFromPublicKey, newGroupId, publicKeyFromEntityId, type GroupId 
 import type { Culture, DescBody, Role } from '../records/descriptor.js'
 import { canAdmin, sealName, signDescriptor, sortMembers } from '../records/descriptor.js'
 import { sealKeyEnvelope } from '../records/key-envelope.js'
-import { openShareEnvelope, sealShareEnvelope, shareEnvelopeId, type ShareBody } from '../records/share-envelope.js'
+import { openShareEnvelope, sealShareEnvelope, shareEnvelopeId } from '../records/share-envelope.js'
 import { fromStore, type VerifiedRecord } from '../records/record.js'
 import { CairnError, InvalidInputError } from '../util/errors.js'
 import type { JobRunner } from '../jobs/job-runner.js'
@@ -39,13 +39,13 @@ export type Approval = 'auto' | 'manual'
 
 export interface ShareNet {
   /** Peer IDs known to serve an entity (hello bindings, bind records of the group). */
-  peersOf: (gid: string, entity: Uint8Array) => string[]
-  request: (peer: string, gid: string, kv: number, holder: Uint8Array) => Promise<ShareGrant>
+  peersOf: (gid: GroupId, entity: Uint8Array) => string[]
+  request: (peer: string, gid: GroupId, kv: number, holder: Uint8Array) => Promise<ShareGrant>
 }
 
 export interface CircleOptions { defaultTtlMs: number, requestTimeoutMs: number, defaultApproval: Approval }
 
-export interface UnsealResult { groupId: string, keyVersion: number, sharesCollected: number, threshold: number, from: string[], expiresAt: string, badShares: Array<{ entityId: string }> }
+export interface UnsealResult { groupId: GroupId, keyVersion: number, sharesCollected: number, threshold: number, from: string[], expiresAt: string, badShares: Array<{ entityId: string }> }
 
 interface HolderOutcome { entityId: string, pub: Uint8Array, grant?: ShareGrant, reason?: string }
 
@@ -57,7 +57,7 @@ export class CircleService {
 
   attachNetwork (net: ShareNet): void { this.net = net }
 
-  isCircle (gid: string): boolean { return this.ctx.registry.chain(gid)?.current().circle !== undefined }
+  isCircle (gid: GroupId): boolean { return this.ctx.registry.chain(gid)?.current().circle !== undefined }
 
   // ---- create ----
 
@@ -110,12 +110,12 @@ export class CircleService {
 
   // ---- approval policy ----
 
-  approval (gid: string): Approval {
+  approval (gid: GroupId): Approval {
     const v = this.ctx.store.getMeta(`circle-approval:${gid}`)
     return v === 'manual' || v === 'auto' ? v : this.o.defaultApproval
   }
 
-  setApproval (gid: string, policy: Approval): Approval {
+  setApproval (gid: GroupId, policy: Approval): Approval {
     if (policy !== 'auto' && policy !== 'manual') throw new InvalidInputError('policy must be auto or manual')
     this.ctx.store.putMeta(`circle-approval:${gid}`, policy)
     this.ctx.audit.record('share-policy-set', { groupId: gid, policy })
@@ -124,10 +124,10 @@ export class CircleService {
 
   // ---- unseal / seal ----
 
-  async unseal (gid: string, ttlSeconds?: number): Promise<UnsealResult> {
+  async unseal (gid: GroupId, ttlSeconds?: number): Promise<UnsealResult> {
     const { chain } = requireRole(this.ctx, gid, 'read')
     const d = chain.current()
-    if (d.circle === undefined) throw new CairnError('CONFLICT', 'this group is not a circle; its key is in your vault already')
+    if (d.circle === undefined) throw new CairnError('NOT_A_CIRCLE', 'this group is not a circle; its key is in your vault already')
     const ttlMs = (ttlSeconds ?? this.o.defaultTtlMs / 1000) * 1000
     // The current key, and any older version still encrypting live items.
     const versions = [d.kv, ...this.liveOldVersions(gid, d.kv)]
@@ -143,20 +143,20 @@ export class CircleService {
     return first!
   }
 
-  seal (gid: string): { sealed: boolean } {
+  seal (gid: GroupId): { sealed: boolean } {
     requireRole(this.ctx, gid, 'read')
     const sealed = this.keys.seal(gid)
     if (sealed) this.ctx.audit.recordSoon('circle-sealed', { groupId: gid, reason: 'requested' })
     return { sealed }
   }
 
-  private liveOldVersions (gid: string, current: number): number[] {
+  private liveOldVersions (gid: GroupId, current: number): number[] {
     const out: number[] = []
     for (let kv = 1; kv < current; kv++) if (this.ctx.store.countItemsWithKv(gid, kv) > 0) out.push(kv)
     return out
   }
 
-  private async collect (chain: DescriptorChain, gid: string, kv: number, ttlMs: number, refusedOut: Array<{ entityId: string, reason?: string }>): Promise<UnsealResult> {
+  private async collect (chain: DescriptorChain, gid: GroupId, kv: number, ttlMs: number, refusedOut: Array<{ entityId: string, reason?: string }>): Promise<UnsealResult> {
     const me = requireVault(this.ctx).entityKey()
     const kvDesc = latestWithKv(chain, kv)
     if (kvDesc?.circle === undefined) throw new CairnError('NOT_FOUND', `no circle key version ${kv}`)
@@ -227,7 +227,7 @@ export class CircleService {
   }
 
   /** A share must match the commitment of its split version for its holder. */
-  private checkShare (chain: DescriptorChain, gid: string, kv: number, h: HolderOutcome): boolean {
+  private checkShare (chain: DescriptorChain, gid: GroupId, kv: number, h: HolderOutcome): boolean {
     const g = h.grant!
     const d = chain.version(g.sv)?.rec.b
     if (d?.circle === undefined || d.kv !== kv) return false
@@ -235,7 +235,7 @@ export class CircleService {
     return entry !== undefined && entry[1] === g.x && shareX(g.share) === g.x && equalBytes(entry[2], commitment(gid, kv, g.sv, h.pub, g.share))
   }
 
-  private async askHolder (gid: string, kv: number, holder: Uint8Array): Promise<ShareGrant> {
+  private async askHolder (gid: GroupId, kv: number, holder: Uint8Array): Promise<ShareGrant> {
     if (this.net === undefined) throw new CairnError('UNAVAILABLE', 'networking is not running', { reason: 'offline' })
     const peers = this.net.peersOf(gid, holder)
     if (peers.length === 0) throw new CairnError('UNAVAILABLE', 'no known node', { reason: 'unreachable' })
@@ -249,10 +249,10 @@ export class CircleService {
   }
 
   /** This node's own share of (gid, kv), opened with the entity key. */
-  ownShare (gid: string, kv: number): ShareGrant | undefined {
+  ownShare (gid: GroupId, kv: number): ShareGrant | undefined {
     const vault = requireVault(this.ctx)
     const me = vault.entityKey()
-    const row = this.ctx.store.getHead(gid, shareEnvelopeId(gid as GroupId, kv, me.publicKey))
+    const row = this.ctx.store.getHead(gid, shareEnvelopeId(gid, kv, me.publicKey))
     if (row === undefined) return undefined
     try {
       const r = fromStore(row, 'share')
@@ -263,7 +263,7 @@ export class CircleService {
   // ---- holder side ----
 
   /** Decide on an admitted, signed, fresh request (share-protocol.ts did those checks). */
-  async decide (gid: string, q: ShareRequest, peer: string, gone?: AbortSignal): Promise<HolderAnswer> {
+  async decide (gid: GroupId, q: ShareRequest, peer: string, gone?: AbortSignal): Promise<HolderAnswer> {
     const chain = this.ctx.registry.chain(gid)
     const d = chain?.current()
     const from = entityIdFromPublicKey(q.e)
@@ -287,7 +287,7 @@ export class CircleService {
     return { ok: true, grant: own }
   }
 
-  refused (gid: string | undefined, q: ShareRequest | undefined, peer: string, reason: string): void {
+  refused (gid: GroupId | undefined, q: ShareRequest | undefined, peer: string, reason: string): void {
     this.ctx.audit.recordSoon('share-refused', { ...(gid !== undefined ? { groupId: gid } : {}), ...(q !== undefined ? { from: entityIdFromPublicKey(q.e), keyVersion: q.kv } : {}), peer, reason })
   }
 
@@ -305,14 +305,14 @@ export class CircleService {
 
   // ---- membership ----
 
-  async addMember (gid: string, entityId: string, role: string): Promise<GroupView> {
+  async addMember (gid: GroupId, entityId: string, role: string): Promise<GroupView> {
     const { chain, role: myRole } = requireRole(this.ctx, gid, 'admin')
     const pub = publicKeyFromEntityId(entityId)
     const d = chain.current()
     if (role !== 'member' && role !== 'admin' && role !== 'viewer') throw new InvalidInputError('a circle member is admin, member or viewer')
     if (role === 'admin' && myRole !== 'owner') throw new CairnError('FORBIDDEN', 'only an owner can add an admin')
     if (roleIn(d, pub) !== undefined) throw new CairnError('CONFLICT', `${entityId} is already a member of this circle`)
-    if (d.m.length >= 255) throw new CairnError('CONFLICT', 'a circle holds at most 255 members')
+    if (d.m.length >= 255) throw new CairnError('LIMIT_REACHED', 'a circle holds at most 255 members')
     const key = this.unsealedKey(gid, d.kv)
     const members = sortMembers([...d.m, [pub, role as Role]])
     const sv = d.ver + 1
@@ -320,16 +320,16 @@ export class CircleService {
     try {
       this.ctx.store.tx(() => {
         this.groups.publishDescriptor(chain, { m: members, circle: { th: d.circle!.th, kcv: d.circle!.kcv, com: members.map(([p], i) => [p, shareX(shares[i]!), commitment(gid, d.kv, sv, p, shares[i]!)]) } })
-        this.publishShares(gid as GroupId, d.kv, sv, members.map(([p]) => p), shares)
+        this.publishShares(gid, d.kv, sv, members.map(([p]) => p), shares)
         const meta = this.groups.keyFor(gid, 0)
-        this.accept(sealKeyEnvelope(requireVault(this.ctx).entityKey(), gid as GroupId, this.ctx.clock.tick(), 0, pub, meta))
+        this.accept(sealKeyEnvelope(requireVault(this.ctx).entityKey(), gid, this.ctx.clock.tick(), 0, pub, meta))
       })
     } finally { zeroize(...shares) }
     this.ctx.audit.record('circle-member-added', { groupId: gid, entityId, role, threshold: d.circle!.th, members: members.length, descriptorVersion: sv })
     return this.groups.view(gid)
   }
 
-  async removeMember (gid: string, entityId: string): Promise<GroupView & { jobId: string }> {
+  async removeMember (gid: GroupId, entityId: string): Promise<GroupView & { jobId: string }> {
     const { chain, role: myRole } = requireRole(this.ctx, gid, 'admin')
     const pub = publicKeyFromEntityId(entityId)
     const d = chain.current()
@@ -347,7 +347,7 @@ export class CircleService {
     try {
       this.ctx.store.tx(() => {
         this.groups.publishDescriptor(chain, { m: members, kv, circle: { th: d.circle!.th, kcv: keyCheckValue(key, gid, kv), com: members.map(([p], i) => [p, shareX(shares[i]!), commitment(gid, kv, sv, p, shares[i]!)]) } })
-        this.publishShares(gid as GroupId, kv, sv, members.map(([p]) => p), shares)
+        this.publishShares(gid, kv, sv, members.map(([p]) => p), shares)
       })
       // The new key lives exactly as long as the unseal it was made under: no longer.
       this.keys.put(gid, kv, key, Math.max(1000, (this.keys.expiresAt(gid) ?? Date.now() + this.o.defaultTtlMs) - Date.now()))
@@ -357,14 +357,14 @@ export class CircleService {
     return { ...this.groups.view(gid), jobId: job.id }
   }
 
-  private unsealedKey (gid: string, kv: number): Uint8Array {
+  private unsealedKey (gid: GroupId, kv: number): Uint8Array {
     requireChain(this.ctx, gid)
     const k = this.keys.get(gid, kv)
     if (k === undefined) throw new CairnError('CIRCLE_SEALED', 'the circle is sealed: unseal it first (POST /api/v1/groups/:gid/unseal or `cairn circle unseal`)')
     return k
   }
 
-  describe (gid: string): { approval: Approval, unsealed: boolean, expiresAt: string | null } {
+  describe (gid: GroupId): { approval: Approval, unsealed: boolean, expiresAt: string | null } {
     const exp = this.keys.expiresAt(gid)
     return { approval: this.approval(gid), unsealed: exp !== undefined, expiresAt: exp !== undefined ? new Date(exp).toISOString() : null }
   }

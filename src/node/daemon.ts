@@ -129,11 +129,10 @@ export class Daemon {
         if (s.registry.chain(gid) === undefined) throw new CairnError('NOT_FOUND', `no group ${gid} on this node`)
         return await this.network().replicator.syncGroup(gid)
       },
-      onGroupChanged: async (gid, hint) => {
-        if (hint?.multiaddr === undefined) return
-        if (hint.entityId !== undefined) { this.network().replicator.deliverToEntity(hint.entityId, gid, hint.multiaddr); return }
-        const chain = s.registry.chain(gid)
-        for (const k of chain?.current().k ?? []) if (hint.multiaddr.includes(k)) this.network().replicator.deliverTo(k, gid, hint.multiaddr)
+      deliveryHint: (gid, to, address) => {
+        const r = this.net?.replicator
+        if ('peerId' in to) r?.deliverTo(to.peerId, gid, address)
+        else r?.deliverToEntity(to.entityId, gid, address)
       },
       subscribe: fn => { this.listeners.add(fn); return () => { this.listeners.delete(fn) } }
     }

@@ -6,6 +6,7 @@
  *                → Store (one transaction) → `stored` event → search index, push
  *   read path:   api → ItemService → Store head → open with the vault's key ring
  */
+import type { GroupId } from '../crypto/ids.js'
 import { AuditLog } from '../audit/audit-log.js'
 import type { Config } from '../config/schema.js'
 import { HybridClock, clockWall } from '../crypto/hlc.js'
@@ -20,7 +21,6 @@ import { JobRunner } from '../jobs/job-runner.js'
 import { onStored } from '../groups/record-rules.js'
 import { hasKind } from '../records/record.js'
 import { CairnError } from '../util/errors.js'
-import { signVaultBackup, type VaultBody } from '../records/vault-backup.js'
 import { SearchIndexer } from '../search/indexer.js'
 import { SearchIndex } from '../search/search-index.js'
 import { Store } from '../store/store.js'
@@ -34,13 +34,13 @@ import { UnsealedKeys } from '../circles/unsealed-keys.js'
 import { ApprovalQueue } from '../circles/approvals.js'
 import type { NodeKey } from './node-key.js'
 import { dataPaths } from './paths.js'
-import { RejectionAudit } from './rejection-audit.js'
+import { RejectionAudit } from '../audit/rejection-audit.js'
 
 export interface Services {
   config: Config
   keeper: boolean
   nodeKey: NodeKey
-  store: Store
+  store: Store<GroupId>
   audit: AuditLog
   clock: HybridClock
   registry: GroupRegistry
@@ -59,7 +59,7 @@ export interface Services {
   log: Logger
   rejections: RejectionAudit
   /** (Re)index one group's items in the search index (after an unseal). */
-  indexGroup: (gid: string) => void
+  indexGroup: (gid: GroupId) => void
   unlock: (passphrase: string) => Promise<void>
   lock: () => Promise<void>
   close: () => Promise<void>
@@ -68,7 +68,7 @@ export interface Services {
 export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): Services {
   const keeper = config.node.keeper
   const paths = dataPaths(config.dataDir)
-  const store = new Store(paths.db)
+  const store = new Store<GroupId>(paths.db)
   const audit = new AuditLog(store, nodeKey.signing)
   const clock = new HybridClock(Date.now, Number(store.getMeta('clock') ?? 0))
   const registry = new GroupRegistry(store)
@@ -120,7 +120,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   onStored(events, 'key-envelope', ({ record }) => { if (hasKind(record, 'key')) groups.absorbKeyEnvelope(record) })
   events.on('group-added', ({ groupId }) => {
     metrics.groups.set(store.listGroups().length)
-    if (vault?.unlocked === true && groupId === vault.personalGroupId()) backupVault(vault.sealed())
+    if (groups.isPersonal(groupId)) groups.backupVault()
   })
   events.on('rejected', ({ reason, origin, peer, groupId }) => {
     metrics.rejected.inc({ reason, origin })
@@ -128,14 +128,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
     log.debug({ reason, origin, peer, groupId }, 'record rejected')
   })
 
-  /** Back up the sealed vault into the personal group (keepers store it, cannot open it). */
-  function backupVault (body: VaultBody): void {
-    if (vault === undefined || !vault.unlocked) return
-    const pg = vault.personalGroupId()
-    if (!registry.has(pg)) return
-    acceptor.ingest([signVaultBackup(vault.entityKey(), pg, clock.tick(), body)], 'local')
-  }
-  vault?.onChange(backupVault)
+  vault?.onChange(body => { groups.backupVault(body) })
 
   return {
     config, keeper, nodeKey, store, audit, clock, registry, acceptor, events, vault, groups, items, circles, jobs, search, metrics, ctx, log, rejections,

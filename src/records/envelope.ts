@@ -22,7 +22,7 @@ import { encodeCanonical } from '../crypto/canonical.js'
 import { concat, utf8 } from '../crypto/bytes.js'
 import { sha256 } from '../crypto/hash.js'
 import { sign, type SigningKey } from '../crypto/sign.js'
-import { bytesToUuid, entityIdFromPublicKey, type EntityId, type GroupId, type RecordId, uuidToBytes } from '../crypto/ids.js'
+import { bytesToUuid, entityIdFromPublicKey, groupIdFromBytes, type EntityId, type GroupId, type RecordId, uuidToBytes } from '../crypto/ids.js'
 import { isClock, type Clock } from '../crypto/hlc.js'
 import { IntegrityError } from '../util/errors.js'
 import type { RecordKind } from './kinds.js'
@@ -88,7 +88,7 @@ export interface Unsigned<B extends Body> { t: RecordKind, groupId: GroupId, rec
 /** The record view over a parsed envelope; `signer` is derived on first use (bech32 costs). */
 export function viewOf<B extends Body> (rec: SignedRecord<B>, bytes: Uint8Array, hash: Uint8Array): DecodedRecord<B> {
   let groupId: GroupId
-  try { groupId = bytesToUuid(rec.g) as GroupId } catch { throw malformed('bad group') }
+  try { groupId = groupIdFromBytes(rec.g) } catch { throw malformed('bad group') }
   const recordId = bytesToUuid(rec.id) as RecordId
   let signer: EntityId | undefined
   return { rec, bytes, hash, groupId, recordId, get signer () { return (signer ??= entityIdFromPublicKey(rec.s)) } }

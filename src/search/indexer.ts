@@ -8,6 +8,7 @@
  * signature, its ID, its hash): a tampered record must not leak through search
  * what GET refuses (422).
  */
+import type { GroupId } from '../crypto/ids.js'
 import { openItem, type ItemBody } from '../records/item.js'
 import { decodeRecord, hasKind, type DecodedRecord } from '../records/record.js'
 import type { Store } from '../store/store.js'
@@ -15,11 +16,11 @@ import type { SearchIndex } from './search-index.js'
 
 export interface IndexerDeps {
   index: SearchIndex
-  store: Pick<Store, 'listKind' | 'listGroups'>
+  store: Pick<Store<GroupId>, 'listKind' | 'listGroups'>
   /** The key that opens items of `gid` at key version `kv`, if this node holds it now. */
-  keyFor: (gid: string, kv: number) => Uint8Array | undefined
+  keyFor: (gid: GroupId, kv: number) => Uint8Array | undefined
   /** Can this node read `gid` at all now (a key ring in the vault, or an unsealed circle)? */
-  readable: (gid: string) => boolean
+  readable: (gid: GroupId) => boolean
 }
 
 /** Items read from the store per page while (re)indexing a group. */
@@ -41,7 +42,7 @@ export class SearchIndexer {
   }
 
   /** (Re)index one group's live items (after an unseal). */
-  group (gid: string): void {
+  group (gid: GroupId): void {
     if (!this.d.index.isOpen || !this.d.readable(gid)) return
     let after: { clock: number, rid: string } | undefined
     for (;;) {

@@ -1,13 +1,29 @@
 /**
  * One error base with a stable `code`. The API maps codes to HTTP statuses in
  * one place (api/errors.ts); tests assert on `code` or `name`, never on text.
+ *
+ * The 409s, by what a caller does next:
+ *  CONFLICT           the request contradicts the current state and repeating it
+ *                     will not help: it is already so (already a member with
+ *                     that role, already a keeper, a share request already
+ *                     answered, a daemon already running on the data dir), or it
+ *                     would leave what cannot be (no owner, fewer circle members
+ *                     than the threshold). Read the state, then decide.
+ *  CONCURRENT_CHANGE  the group changed while the request was applied (`reason`
+ *                     in the details): retrying is safe.
+ *  LIMIT_REACHED      a configured or structural limit (limits.max_groups, 255
+ *                     circle members).
+ *  KEY_EXHAUSTED      the group key sealed its maximum of items: rotate it.
+ *  IS_A_CIRCLE / NOT_A_CIRCLE  the call is for the other kind of group.
+ *  APPEND_ONLY        edits and deletes are refused in an append-only group.
  */
 export type ErrorCode =
   | 'INVALID_INPUT' | 'BAD_PASSPHRASE' | 'UNAUTHORIZED' | 'FORBIDDEN' | 'NOT_FOUND'
-  | 'CONFLICT' | 'APPEND_ONLY' | 'TOO_LARGE' | 'VAULT_LOCKED' | 'CIRCLE_SEALED'
-  | 'INSUFFICIENT_SHARES' | 'BAD_SHARE' | 'NO_PEERS' | 'INTEGRITY' | 'NOT_A_MEMBER'
+  | 'CONFLICT' | 'CONCURRENT_CHANGE' | 'LIMIT_REACHED' | 'KEY_EXHAUSTED' | 'IS_A_CIRCLE' | 'NOT_A_CIRCLE'
+  | 'APPEND_ONLY' | 'TOO_LARGE' | 'VAULT_LOCKED' | 'CIRCLE_SEALED'
+  | 'INSUFFICIENT_SHARES' | 'BAD_SHARE' | 'NO_PEERS' | 'INTEGRITY'
   | 'KEEPER_HAS_NO_KEYS' | 'CONFIG' | 'NOT_INITIALIZED' | 'ALREADY_INITIALIZED'
-  | 'UNAVAILABLE' | 'TIMEOUT' | 'INTERNAL' | 'HOST_NOT_ALLOWED' | 'UNSUPPORTED'
+  | 'UNAVAILABLE' | 'TIMEOUT' | 'INTERNAL' | 'HOST_NOT_ALLOWED'
 
 export class CairnError extends Error {
   static override name = 'CairnError'

@@ -9,9 +9,7 @@ export const groupRoutes: Array<RouteDef<ApiBackend>> = [
     method: 'POST', path: '/api/v1/groups', tag: 'groups', body: S.createGroup, status: 201, summary: 'Create a group (or a circle, with `circle`)',
     handler: async (r, b) => {
       const body = r.body as { name: string, culture?: Culture, appendOnly?: boolean, circle?: { threshold: number, members: string[], approval?: 'auto' | 'manual' } }
-      const v = body.circle !== undefined ? await b.createCircle(body) : b.groups.create(body)
-      await b.onGroupChanged(v.id)
-      return v
+      return body.circle !== undefined ? await b.createCircle(body) : b.groups.create(body)
     }
   },
   { method: 'GET', path: '/api/v1/groups', tag: 'groups', summary: 'Groups this node holds', handler: (_r, b) => ({ groups: b.groups.list() }) },
@@ -24,7 +22,7 @@ export const groupRoutes: Array<RouteDef<ApiBackend>> = [
       const body = r.body as { entityId: string, role?: string, peerId?: string, multiaddr?: string }
       const v = await b.groups.addAnyMember(gid, body.entityId, body.role ?? 'member')
       const hint = body.multiaddr ?? body.peerId
-      await b.onGroupChanged(gid, hint !== undefined ? { multiaddr: hint, entityId: body.entityId } : undefined)
+      if (hint !== undefined) b.deliveryHint(gid, { entityId: body.entityId }, hint)
       return v
     }
   },
@@ -32,9 +30,7 @@ export const groupRoutes: Array<RouteDef<ApiBackend>> = [
     method: 'DELETE', path: '/api/v1/groups/:gid/members/:entityId', tag: 'groups', summary: 'Remove a member: new key version, re-encryption job',
     handler: async (r, b) => {
       const gid = groupParam(r.params.gid)
-      const v = await b.groups.removeAnyMember(gid, r.params.entityId ?? '')
-      await b.onGroupChanged(gid)
-      return v
+      return await b.groups.removeAnyMember(gid, r.params.entityId ?? '')
     }
   },
   {
@@ -43,7 +39,7 @@ export const groupRoutes: Array<RouteDef<ApiBackend>> = [
       const gid = groupParam(r.params.gid)
       const body = r.body as { peerId: string, multiaddr?: string }
       const v = b.groups.addKeeper(gid, body.peerId)
-      await b.onGroupChanged(gid, body.multiaddr !== undefined ? { multiaddr: body.multiaddr } : undefined)
+      if (body.multiaddr !== undefined) b.deliveryHint(gid, { peerId: body.peerId }, body.multiaddr)
       return v
     }
   },
@@ -51,9 +47,7 @@ export const groupRoutes: Array<RouteDef<ApiBackend>> = [
     method: 'DELETE', path: '/api/v1/groups/:gid/keepers/:peerId', tag: 'groups', summary: 'Remove a keeper',
     handler: async (r, b) => {
       const gid = groupParam(r.params.gid)
-      const v = b.groups.removeKeeper(gid, r.params.peerId ?? '')
-      await b.onGroupChanged(gid)
-      return v
+      return b.groups.removeKeeper(gid, r.params.peerId ?? '')
     }
   },
   {
@@ -61,7 +55,6 @@ export const groupRoutes: Array<RouteDef<ApiBackend>> = [
     handler: async (r, b) => {
       const gid = groupParam(r.params.gid)
       const job = b.groups.rotate(gid)
-      await b.onGroupChanged(gid)
       return { jobId: job.id, ...job }
     }
   },

@@ -1,3 +1,4 @@
+import type { GroupId } from '../../crypto/ids.js'
 import type { ApiBackend } from '../backend.js'
 import { groupParam, intParam, itemParam, strParam } from '../params.js'
 import type { RouteDef } from '../route.js'
@@ -32,6 +33,6 @@ export const itemRoutes: Array<RouteDef<ApiBackend>> = [
   { method: 'DELETE', path: '/api/v1/items/:id', tag: 'items', summary: 'Delete an item (signed tombstone; keepers purge the ciphertext)', handler: async (r, b) => { const id = itemParam(r.params.id); return await b.commit(() => b.items.remove(id)) } },
   {
     method: 'POST', path: '/api/v1/items/:id/share', tag: 'items', body: S.shareItem, status: 201, summary: 'Copy an item into another group, linked to its source',
-    handler: async (r, b) => { const id = itemParam(r.params.id); const to = groupParam((r.body as { toGroup: string }).toGroup); return await b.commit(() => b.items.share(id, to)) }
+    handler: async (r, b) => { const id = itemParam(r.params.id); const to = groupParam((r.body as { toGroup: GroupId }).toGroup); return await b.commit(() => b.items.share(id, to)) }
   }
 ]

@@ -1,3 +1,4 @@
+import type { GroupId } from '../../crypto/ids.js'
 import type { ApiBackend } from '../backend.js'
 import { intParam, strParam } from '../params.js'
 import type { RouteDef } from '../route.js'
@@ -32,7 +33,7 @@ export const nodeRoutes: Array<RouteDef<ApiBackend>> = [
       const q = strParam(r.query.q, 'q', 500)
       if (q === undefined || q.trim() === '') throw new CairnError('INVALID_INPUT', 'q is required')
       const limit = intParam(r.query.limit, 'limit', { min: 1, max: 200, def: 20 })!
-      return { results: b.search(q, limit, strParam(r.query.group, 'group', 64)) }
+      return { results: b.search(q, limit, strParam(r.query.group, 'group', 64) as GroupId | undefined) }
     }
   },
   {
