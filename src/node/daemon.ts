@@ -109,16 +109,16 @@ export class Daemon {
       items: s.items,
       commit: async (fn) => await s.writes.submit(fn),
       circles: s.circles,
-      afterUnseal: gid => s.indexGroup(gid),
+      afterUnseal: async gid => { await s.indexGroup(gid) },
       createCircle: async (inp) => {
         if (inp.circle === undefined) throw new CairnError('INVALID_INPUT', 'circle is required')
         return await s.circles.create({ name: inp.name, threshold: inp.circle.threshold, members: inp.circle.members, ...(inp.culture !== undefined ? { culture: inp.culture } : {}), ...(inp.circle.approval !== undefined ? { approval: inp.circle.approval } : {}) })
       },
       job: id => s.jobs.get(id),
-      search: (q, limit, gid) => {
+      search: async (q, limit, gid) => {
         if (s.vault === undefined) throw new CairnError('KEEPER_HAS_NO_KEYS', 'a keeper cannot search: it holds no keys')
         if (!s.vault.unlocked) throw new CairnError('VAULT_LOCKED', 'the vault is locked; unlock it to search')
-        return s.search.search(q, limit, gid)
+        return await s.search.search(q, limit, gid)
       },
       auditList: (since, limit) => s.audit.list(since, limit),
       auditVerify: () => s.audit.verify(),

@@ -29,6 +29,7 @@ import { GroupCommit } from '../store/group-commit.js'
 import { TypedEmitter } from '../util/events.js'
 import type { Logger } from '../util/logger.js'
 import { Vault } from '../vault/vault.js'
+import { AttemptThrottle } from '../vault/attempt-throttle.js'
 import { Metrics } from '../util/metrics.js'
 import { CircleService } from '../circles/circle-service.js'
 import { UnsealedKeys } from '../circles/unsealed-keys.js'
@@ -61,7 +62,7 @@ export interface Services {
   log: Logger
   rejections: RejectionAudit
   /** (Re)index one group's items in the search index (after an unseal). */
-  indexGroup: (gid: string) => void
+  indexGroup: (gid: string) => Promise<void>
   unlock: (passphrase: string) => Promise<void>
   lock: () => Promise<void>
   close: () => Promise<void>
@@ -101,6 +102,8 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   const search = new SearchIndex()
   const metrics = new Metrics()
   const rejections = new RejectionAudit(audit)
+  const unlockThrottle = new AttemptThrottle('unlock')
+  const wrongPassphrase = (e: unknown): boolean => (e as CairnError).code === 'BAD_PASSPHRASE'
   const circles = new CircleService(ctx, groups, jobs, new UnsealedKeys(), new ApprovalQueue(), {
     defaultTtlMs: config.circles.default_ttl_seconds * 1000,
     requestTimeoutMs: config.circles.request_timeout_ms,
@@ -148,18 +151,23 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
     } catch { /* unreadable items are reported when read, not indexed */ }
   }
 
-  function rebuildIndex (): void {
+  async function rebuildIndex (): Promise<void> {
     search.close()
     search.open()
-    for (const g of store.listGroups()) indexGroup(g.gid)
+    for (const g of store.listGroups()) await indexGroup(g.gid)
   }
 
-  function indexGroup (gid: string): void {
+  /**
+   * A page of items at a time, each page drained into the index (in slices)
+   * before the next is read: the loop stays free, and queued plaintext stays at one page.
+   */
+  async function indexGroup (gid: string): Promise<void> {
     if (!search.isOpen) return
     if (vault?.ring(gid) === undefined && !circles.keys.isUnsealed(gid)) return
     let after: { clock: number, rid: string } | undefined
     for (;;) {
-      const rows = store.listKind(gid, 'item', 1000, after)
+      if (!search.isOpen) return
+      const rows = store.listKind(gid, 'item', 200, after)
       if (rows.length === 0) break
       for (const row of rows) {
         after = { clock: row.clock, rid: row.rid }
@@ -170,6 +178,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
         try { r = decodeRecord(row.bytes) } catch { continue }
         if (r.recordId === row.rid && Buffer.from(r.hash).equals(row.hash)) indexItem(r as VerifiedRecord<ItemBody>)
       }
+      await search.drain()
     }
   }
 
@@ -188,18 +197,21 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
     indexGroup,
     async unlock (passphrase: string) {
       if (vault === undefined) throw new CairnError('KEEPER_HAS_NO_KEYS', 'a keeper has no vault to unlock')
-      if (vault.unlocked) {
-        try { await vault.verifyPassphrase(passphrase) } catch (e) { audit.record('unlock-failed', {}); throw e }
-        return
-      }
-      try {
-        await vault.unlock(passphrase)
-      } catch (e) {
-        audit.record('unlock-failed', {})
-        throw e
-      }
+      // One scrypt at a time, a growing pause after wrong guesses (vault/attempt-throttle.ts).
+      const opened = await unlockThrottle.attempt(async () => {
+        const already = vault.unlocked
+        try {
+          if (already) await vault.verifyPassphrase(passphrase)
+          else await vault.unlock(passphrase)
+        } catch (e) {
+          audit.record('unlock-failed', { failures: unlockThrottle.failureCount + (wrongPassphrase(e) ? 1 : 0) })
+          throw e
+        }
+        return !already
+      }, wrongPassphrase)
+      if (!opened) return
       groups.absorbKeyEnvelopes()
-      rebuildIndex()
+      await rebuildIndex()
       metrics.unlocked.set(1)
       audit.record('unlocked', { entityId: vault.entityId() })
       jobs.resume()

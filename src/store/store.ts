@@ -5,7 +5,7 @@
  */
 import Database, { type Database as Db, type Statement } from 'better-sqlite3'
 import { chmodSync, existsSync } from 'node:fs'
-import { CairnError } from '../util/errors.js'
+import { CairnError, isDiskFull, storageFull } from '../util/errors.js'
 import { migrate } from './migrations.js'
 
 export interface RecordRow {
@@ -139,7 +139,8 @@ export class Store {
     } catch (e) {
       this.depth--
       if (this.depth === 0) this.afterCommitQueue = []
-      throw e
+      // SQLITE_FULL rolled the transaction back: nothing of it is stored.
+      throw isDiskFull(e) ? storageFull(e) : e
     }
     this.depth--
     if (this.depth === 0 && this.afterCommitQueue.length > 0) {
