@@ -133,3 +133,14 @@ test('a search over a 440 KB item of one repeated word does not stall other requ
   assert.ok(worst < 3000, `health took ${Math.round(worst)} ms during the searches`)
   assert.ok(took < 20_000, `the searches took ${Math.round(took)} ms`)
 })
+
+test('a malformed URL escape or an over-long path segment gets the error envelope (and the Host/token checks still apply)', async () => {
+  const port = n.daemon.apiPort
+  const a = { authorization: `Bearer ${n.token}` }
+  assertErrorEnvelope(await rawRequest(port, { method: 'GET', path: '/api/v1/groups/%Y/items', headers: a }), 400, 'INVALID_INPUT')
+  const long = await rawRequest(port, { method: 'GET', path: `/api/v1/items/${'x'.repeat(300)}`, headers: a })
+  assert.ok(long.status === 404 || long.status === 400 || long.status === 414, String(long.status))
+  assertErrorEnvelope(long, long.status)
+  assertErrorEnvelope(await rawRequest(port, { method: 'GET', path: '/api/v1/groups/%Y/items', headers: { ...a, host: 'evil.example' } }), 403, 'HOST_NOT_ALLOWED')
+  assertErrorEnvelope(await rawRequest(port, { method: 'GET', path: '/api/v1/groups/%Y/items' }), 401, 'UNAUTHORIZED')
+})

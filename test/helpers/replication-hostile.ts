@@ -98,6 +98,11 @@ export class HostilePeer {
     return await this.exchange(peer, SYNC_PROTOCOL, frames)
   }
 
+  /** Send frames on a new stream of any protocol (hello, deliver, shares…) and read what comes back. */
+  async frames (peer: string, protocol: string, frames: Frame[], maxReads = 4): Promise<SyncOutcome> {
+    return await this.exchange(peer, protocol, frames, maxReads)
+  }
+
   /**
    * One stream: write the frames in order ('wait-for-ranges' reads until the node
    * sends a message with `r`), then read until the stream ends or `maxReads`.
