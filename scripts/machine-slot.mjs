@@ -7,9 +7,8 @@
 //
 // Slots are files /tmp/cairn-machine-slot-<n> holding the owner's pid; a slot
 // whose pid is gone is free. Skipped when CI=true (one run per machine) or
-// when MACHINE_SLOT_HELD is set (a run inside a run that holds a slot, e.g.
-// the bench smoke test), and when CAIRN_MACHINE_SLOTS=0. Neither reaches the
-// node processes a run starts as a CAIRN_* variable: cairn refuses unknown settings.
+// when CAIRN_MACHINE_SLOT is set (a run inside a run that holds a slot, e.g.
+// the bench smoke test), and when CAIRN_MACHINE_SLOTS=0.
 import { openSync, writeSync, closeSync, readFileSync, unlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -37,8 +36,7 @@ function tryTake (path) {
 /** Waits for a slot; resolves with a release function (also run at exit). */
 export async function acquireMachineSlot (what) {
   const n = Number(process.env.CAIRN_MACHINE_SLOTS ?? 2)
-  delete process.env.CAIRN_MACHINE_SLOTS
-  if (process.env.CI === 'true' || process.env.MACHINE_SLOT_HELD !== undefined || !(n > 0)) return () => {}
+  if (process.env.CI === 'true' || process.env.CAIRN_MACHINE_SLOT !== undefined || !(n > 0)) return () => {}
   const paths = Array.from({ length: n }, (_, i) => join(tmpdir(), `cairn-machine-slot-${i}`))
   let told = false
   const started = Date.now()
@@ -49,7 +47,7 @@ export async function acquireMachineSlot (what) {
       let done = false
       const release = () => { if (done) return; done = true; try { if (readFileSync(p, 'utf8') === String(process.pid)) unlinkSync(p) } catch {} }
       process.once('exit', release)
-      process.env.MACHINE_SLOT_HELD = p
+      process.env.CAIRN_MACHINE_SLOT = p
       return release
     }
     if (!told) {

@@ -1,6 +1,6 @@
 /** Error → HTTP status, in one place. Bad input never becomes a 500. */
 import { STATUS_CODES } from 'node:http'
-import { isCairnError, isDiskFull, storageFull, type ErrorCode } from '../util/errors.js'
+import { isCairnError, isDiskFull, isStorageCorrupt, storageCorrupt, storageFull, type ErrorCode } from '../util/errors.js'
 
 const STATUS: Record<ErrorCode, number> = {
   INVALID_INPUT: 400, CONFIG: 400, UNSUPPORTED: 400,
@@ -24,6 +24,7 @@ export function statusFor (code: ErrorCode): number { return STATUS[code] ?? 500
 /** Map anything thrown by a handler, or by fastify itself, to a status and envelope. */
 export function toHttpError (e: unknown): { status: number, body: ErrorEnvelope, internal: boolean } {
   if (isDiskFull(e)) e = storageFull(e)
+  else if (isStorageCorrupt(e)) e = storageCorrupt(e)
   if (isCairnError(e)) {
     return { status: statusFor(e.code), body: { error: { code: e.code, message: e.message, ...(e.details ?? {}) } }, internal: e.code === 'INTERNAL' }
   }

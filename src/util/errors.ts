@@ -55,6 +55,16 @@ export function isDiskFull (e: unknown): boolean {
   return code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT' || (typeof code === 'string' && code.startsWith('SQLITE_FULL'))
 }
 
+/** SQLite found a damaged page (bit rot, a torn write, a file edited by hand). */
+export function isStorageCorrupt (e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code
+  return typeof code === 'string' && (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB')
+}
+
+export function storageCorrupt (e: unknown): CairnError {
+  return new IntegrityError(`the node's database is damaged (${String((e as { code?: unknown }).code)}): restore this node from its keepers with \`cairn recover\` (a keeper: remove its database and restart; it refetches what it stored)`)
+}
+
 /** A disk-full error from any layer as the one code the API and the network understand. */
 export function storageFull (e: unknown, what = 'the write'): CairnError {
   return new CairnError('STORAGE_FULL', `${what} was refused: the disk holding the data dir is full (${String((e as { code?: unknown }).code ?? 'no space')}); nothing was lost; free some space and retry`)

@@ -142,5 +142,22 @@ export class HostilePeer {
     }
   }
 
+  /**
+   * Answer `protocol` ourselves: `fn` gets each inbound stream as
+   * length-prefixed CBOR (read → decoded value, write ← value), to play a
+   * peer that answers slowly, resets mid-batch, or lies.
+   */
+  async serve (protocol: string, fn: (io: { read: (timeoutMs?: number) => Promise<any>, write: (v: unknown) => Promise<void>, abort: () => void }) => Promise<void>): Promise<void> {
+    await this.libp2p.handle(protocol, (stream) => {
+      const lp = lpStream(stream, { maxDataLength: MAX, maxBufferSize: MAX + 16 })
+      const io = {
+        read: async (timeoutMs = 20_000) => cborDecode((await lp.read({ signal: AbortSignal.timeout(timeoutMs) })).subarray(), { useMaps: false }),
+        write: async (v: unknown) => { await lp.write(encodeCanonical(v), { signal: AbortSignal.timeout(10_000) }) },
+        abort: () => { stream.abort(new Error('hostile peer resets the stream')) }
+      }
+      void fn(io).then(async () => { await stream.close().catch(() => {}) }, () => { stream.abort(new Error('hostile handler failed')) })
+    }, { maxInboundStreams: 32, runOnLimitedConnection: true })
+  }
+
   async stop (): Promise<void> { await this.libp2p.stop() }
 }

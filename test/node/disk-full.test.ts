@@ -6,43 +6,13 @@
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
-import { mkdtempSync, openSync, writeSync, closeSync, unlinkSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { initNode } from '../../src/node/init.js'
 import { localNode, type LocalNode } from '../helpers/in-process.js'
 import { PASSPHRASE, stopAll } from '../helpers/cli.js'
 import { assertErrorEnvelope } from '../helpers/http.js'
-
-export function mountTmpfs (sizeMiB: number): string | undefined {
-  if (process.getuid?.() !== 0) return undefined
-  const dir = mkdtempSync(join(tmpdir(), 'cairn-full-'))
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMiB}m,mode=0700`, 'tmpfs', dir])
-  if (r.status !== 0) { rmSync(dir, { recursive: true, force: true }); return undefined }
-  return dir
-}
-
-export function unmount (dir: string): void {
-  spawnSync('umount', ['-l', dir])
-  rmSync(dir, { recursive: true, force: true })
-}
-
-/** Fill the filesystem holding `dir` until ENOSPC; returns the filler's path. */
-export function fillDisk (dir: string): string {
-  const path = join(dir, 'filler')
-  const fd = openSync(path, 'w')
-  const chunk = Buffer.alloc(256 * 1024, 7)
-  try {
-    for (;;) writeSync(fd, chunk)
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e
-    // the last few KiB too, so even a small write finds no room
-    const small = Buffer.alloc(4096, 7)
-    try { for (;;) writeSync(fd, small) } catch { /* full */ }
-  } finally { closeSync(fd) }
-  return path
-}
+import { fillDisk, mountTmpfs, unmount } from '../helpers/tmpfs.js'
 
 let mount: string | undefined
 let n: LocalNode | undefined
