@@ -22,6 +22,7 @@ import { IntegrityError } from '../util/errors.js'
 import type { TypedEmitter } from '../util/events.js'
 import { DescriptorChain, type Descriptor } from './descriptor-chain.js'
 import { gateRecord, type RejectReason } from './gates.js'
+import type { Quotas } from './quotas.js'
 import type { GroupRegistry } from './registry.js'
 
 export type Origin = 'local' | 'push' | 'sync' | 'delivery' | 'recovery'
@@ -51,6 +52,8 @@ export interface AcceptorOptions {
   maxRecordBytes: number
   /** May this node adopt a group it does not hold yet, given the descriptor chain's head? */
   adoptGroup: (head: DescBody, groupId: string) => boolean
+  /** Rate and budget of what peers may have stored (groups/quotas.ts); none = unlimited. */
+  quotas?: Quotas
   now?: () => number
 }
 
@@ -190,6 +193,14 @@ export class Acceptor {
       if (!isNewer({ clock: r.rec.c, kv, hash: r.hash }, { clock: head.clock, kv: head.kv, hash: head.hash })) {
         if (origin !== 'local') this.reject('replay', origin, peer, r.groupId)
         return { status: 'stale', reason: 'replay' }
+      }
+    }
+    const q = this.o.quotas
+    if (q !== undefined) {
+      if (origin === 'local' || origin === 'recovery') q.charge(r.bytes.length - (head?.size ?? 0))
+      else {
+        const over = q.admit(r.groupId, peer, r.bytes.length, head?.size ?? 0)
+        if (over !== undefined) return this.reject(over, origin, peer, r.groupId)
       }
     }
     const tomb = r.rec.t === 'item' && (r.rec.b as ItemBody).del

@@ -34,7 +34,7 @@ export type RejectReason =
   | 'malformed' | 'too-large' | 'bad-signature' | 'unknown-group' | 'future-clock' | 'before-group'
   | 'bad-id' | 'not-a-member' | 'read-only' | 'not-admin' | 'not-owner' | 'bad-key-version' | 'stale-key'
   | 'replay' | 'append-only' | 'descriptor-gap' | 'descriptor-fork' | 'stale-clock' | 'circle-changed'
-  | 'append-only-changed' | 'duplicate' | 'not-for-us' | 'rate-limited'
+  | 'append-only-changed' | 'duplicate' | 'not-for-us' | 'rate-limited' | 'storage-full'
 
 export interface GateContext {
   chain: DescriptorChain

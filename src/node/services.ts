@@ -10,6 +10,7 @@ import { AuditLog } from '../audit/audit-log.js'
 import type { Config } from '../config/schema.js'
 import { HybridClock, clockWall } from '../crypto/hlc.js'
 import { Acceptor, type AcceptorEvents } from '../groups/acceptor.js'
+import { Quotas, quotaLimits } from '../groups/quotas.js'
 import type { GroupContext } from '../groups/context.js'
 import { GroupService } from '../groups/group-service.js'
 import { GroupRegistry } from '../groups/registry.js'
@@ -81,8 +82,9 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   const allow = new Set(config.keeper.allow_entities.map(e => {
     try { return toHex(publicKeyFromEntityId(e)) } catch { throw new CairnError('CONFIG', `keeper.allow_entities: ${e.slice(0, 80)} is not an entity ID (cairn1…)`) }
   }))
+  const quotas = new Quotas(quotaLimits(config.replication.peer_records_per_second, config.replication.peer_bytes_per_second, keeper ? config.keeper.max_bytes : 0), store.totalBytes())
   const acceptor = new Acceptor({
-    store, registry, clock, events,
+    store, registry, clock, events, quotas,
     keepHistory: !keeper,
     maxSkewMs: config.replication.max_clock_skew_seconds * 1000,
     maxRecordBytes: config.replication.max_record_bytes,
@@ -134,10 +136,23 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
     metrics.groups.set(store.listGroups().length)
     if (vault?.unlocked === true && groupId === vault.personalGroupId()) backupVault(vault.sealed())
   })
+  const warned = new Map<string, number>()
   events.on('rejected', ({ reason, origin, peer, groupId }) => {
     metrics.rejected.inc({ reason, origin })
     rejections.count(reason, origin, peer, groupId)
     log.debug({ reason, origin, peer, groupId }, 'record rejected')
+    // An operator must hear about these, but once a minute is enough.
+    if ((reason === 'storage-full' || reason === 'rate-limited') && Date.now() - (warned.get(reason) ?? 0) > 60_000) {
+      warned.set(reason, Date.now())
+      if (reason === 'storage-full') log.warn({ maxBytes: config.keeper.max_bytes, usedBytes: quotas.usedBytes }, 'the disk budget (keeper.max_bytes) is used up: new records are refused; raise it or free space')
+      else log.warn({ peer, groupId }, 'a peer sends more than replication.peer_records_per_second / peer_bytes_per_second: its records are refused until it slows down')
+    }
+  })
+  // Deletes and purges free room the acceptor does not see: recount (debounced).
+  let recount: NodeJS.Timeout | undefined
+  events.on('removed', () => {
+    recount ??= setTimeout(() => { recount = undefined; try { quotas.resync(store.totalBytes()) } catch { /* closed */ } }, 5000)
+    recount.unref?.()
   })
 
   function indexItem (r: VerifiedRecord<ItemBody>): void {

@@ -22,7 +22,7 @@ const QUEUE_MAX = 5000
 /** Publishes in flight at once. */
 const PUBLISH_BATCH = 64
 
-const IGNORE: ReadonlySet<RejectReason> = new Set(['unknown-group', 'before-group', 'not-a-member', 'bad-key-version', 'descriptor-gap', 'not-for-us'])
+const IGNORE: ReadonlySet<RejectReason> = new Set(['unknown-group', 'before-group', 'not-a-member', 'bad-key-version', 'descriptor-gap', 'not-for-us', 'storage-full'])
 
 export const topicOf = (gid: string): string => 'cairn/g/' + Buffer.from(taggedHash('cairn/topic/v1', uuidToBytes(gid))).toString('hex')
 

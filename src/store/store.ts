@@ -81,6 +81,7 @@ export class Store {
       allKind: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = ? ORDER BY clock, rid`),
       countKind: p('SELECT count(*) AS n FROM records WHERE gid = ? AND kind = ? AND tomb = 0'),
       countAllItems: p("SELECT count(*) AS n FROM records WHERE kind = 'item' AND tomb = 0"),
+      totalBytes: p('SELECT total(size) AS n FROM records'),
       countGroup: p('SELECT count(*) AS n FROM records WHERE gid = ?'),
       staleKv: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv < ? AND rid > ? ORDER BY rid LIMIT ?`),
       countStaleKv: p("SELECT count(*) AS n FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv < ?"),
@@ -207,6 +208,8 @@ export class Store {
 
   countLive (gid: string, kind: string): number { return (this.s.countKind!.get(gid, kind) as { n: number }).n }
   countAllItems (): number { return (this.s.countAllItems!.get() as { n: number }).n }
+  /** Record bytes held (heads; history is a member node's own copy, not a peer's to fill). */
+  totalBytes (): number { return (this.s.totalBytes!.get() as { n: number }).n }
   countGroupRecords (gid: string): number { return (this.s.countGroup!.get(gid) as { n: number }).n }
 
   /** Items still encrypted under a key version older than `kv`, by rid after `afterRid`. */
