@@ -43,8 +43,8 @@ class DepthLimitedTokenizer {
   next (): Token {
     const t = this.inner.next()
     if (this.open.length > 0) this.open[this.open.length - 1]!--
-    const name = t.type.name
-    const children = name === 'array' ? t.value as number : name === 'map' ? 2 * (t.value as number) : name === 'tag' ? 1 : 0
+    const major = t.type.major // 4 array, 5 map, 6 tag: the containers
+    const children = major === 4 ? t.value as number : major === 5 ? 2 * (t.value as number) : major === 6 ? 1 : 0
     if (children > 0) {
       if (this.open.length >= this.maxDepth) throw new Error(`CBOR nested deeper than ${this.maxDepth} levels`)
       this.open.push(children)

@@ -223,7 +223,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
           throw e
         }
         return !already
-      }, wrongPassphrase)
+      }, wrongPassphrase).catch((e: unknown) => { if ((e as CairnError).code === 'THROTTLED') metrics.unlockThrottled.inc(); throw e })
       if (!opened) return
       groups.absorbKeyEnvelopes()
       await rebuildIndex()

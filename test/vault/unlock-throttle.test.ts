@@ -37,6 +37,7 @@ test('six concurrent wrong unlocks: one scrypt at a time (peak RSS bounded), the
     assert.equal(typeof r.json.error.retryAfterSeconds, 'number')
   }
   assert.equal(rs.filter(r => r.status === 429).length, 5)
+  assert.match((await node.api('GET', '/metrics')).text, /cairn_unlock_throttled_total 5/)
   // main: 4 scrypts at once on libuv's pool (+~500 MiB); here at most one (+128 MiB)
   assert.ok(grew < 300, `peak RSS grew by ${Math.round(grew)} MiB`)
 
