@@ -10,7 +10,7 @@ import { startApi } from '../api/server.js'
 import type { ApiBackend, NodeEvent, StatusView } from '../api/backend.js'
 import { loadConfig, type Overrides } from '../config/load.js'
 import type { Config } from '../config/schema.js'
-import { CairnError } from '../util/errors.js'
+import { CairnError, isStorageCorrupt, storageCorrupt } from '../util/errors.js'
 import { writeFileAtomic } from '../util/fs.js'
 import { createLogger, type Logger } from '../util/logger.js'
 import { readIdentity, type Identity } from './identity.js'
@@ -69,7 +69,8 @@ export class Daemon {
       await dRef?.net?.stop().catch(() => {})
       await s?.close().catch(() => {})
       try { unlinkSync(paths.pid) } catch {}
-      throw e
+      // A damaged page met while starting (indexes, counts) names the way out, like any read.
+      throw isStorageCorrupt(e) ? storageCorrupt(e) : e
     }
   }
 
