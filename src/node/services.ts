@@ -82,7 +82,9 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   const allow = new Set(config.keeper.allow_entities.map(e => {
     try { return toHex(publicKeyFromEntityId(e)) } catch { throw new CairnError('CONFIG', `keeper.allow_entities: ${e.slice(0, 80)} is not an entity ID (cairn1…)`) }
   }))
-  const quotas = new Quotas(quotaLimits(config.replication.peer_records_per_second, config.replication.peer_bytes_per_second, keeper ? config.keeper.max_bytes : 0), store.totalBytes())
+  // Summing what is stored scans every record: only a node with a budget needs it.
+  const budget = keeper ? config.keeper.max_bytes : 0
+  const quotas = new Quotas(quotaLimits(config.replication.peer_records_per_second, config.replication.peer_bytes_per_second, budget), budget > 0 ? store.totalBytes() : 0)
   const acceptor = new Acceptor({
     store, registry, clock, events, quotas,
     keepHistory: !keeper,
@@ -151,6 +153,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   // Deletes and purges free room the acceptor does not see: recount (debounced).
   let recount: NodeJS.Timeout | undefined
   events.on('removed', () => {
+    if (budget === 0) return
     recount ??= setTimeout(() => { recount = undefined; try { quotas.resync(store.totalBytes()) } catch { /* closed */ } }, 5000)
     recount.unref?.()
   })
