@@ -10,6 +10,8 @@ import { connect } from 'node:net'
 import { localNode, type LocalNode } from '../helpers/in-process.js'
 import { stopAll } from '../helpers/cli.js'
 import { assertErrorEnvelope, rawRequest } from '../helpers/http.js'
+import { entityIdFromPublicKey } from '../../src/crypto/ids.js'
+import { generateSigningKey } from '../../src/crypto/sign.js'
 
 let n: LocalNode
 let gid: string
@@ -143,4 +145,12 @@ test('a malformed URL escape or an over-long path segment gets the error envelop
   assertErrorEnvelope(long, long.status)
   assertErrorEnvelope(await rawRequest(port, { method: 'GET', path: '/api/v1/groups/%Y/items', headers: { ...a, host: 'evil.example' } }), 403, 'HOST_NOT_ALLOWED')
   assertErrorEnvelope(await rawRequest(port, { method: 'GET', path: '/api/v1/groups/%Y/items' }), 401, 'UNAUTHORIZED')
+})
+
+test('removing yourself from a group that has another owner → 409 CONFLICT, not a 500 (found by the HTTP fuzz)', async () => {
+  const g = (await n.ok('POST', '/api/v1/groups', { name: 'self removal' })).id
+  const other = entityIdFromPublicKey(generateSigningKey().publicKey)
+  assert.equal((await n.api('POST', `/api/v1/groups/${g}/members`, { entityId: other, role: 'owner' })).status, 201)
+  assertErrorEnvelope(await n.api('DELETE', `/api/v1/groups/${g}/members/${n.entityId}`), 409, 'CONFLICT')
+  assert.equal((await n.ok('GET', `/api/v1/groups/${g}`)).members.length, 2)
 })
