@@ -30,28 +30,40 @@ test('six concurrent wrong unlocks: one scrypt at a time (peak RSS bounded), the
   const grew = peakRssMiB(pid) - before
   t.diagnostic(`peak RSS ${Math.round(before)} → ${Math.round(before + grew)} MiB during six concurrent wrong unlocks`)
   const codes = rs.map(r => r.json?.error?.code)
-  assert.equal(codes.filter(c => c === 'BAD_PASSPHRASE').length, 1, codes.join(','))
-  for (const r of rs.filter(r => r.status === 429)) {
+  // Concurrent attempts meet a running one; on a loaded machine some may arrive after it ended (then the free failures run).
+  const bad = codes.filter(c => c === 'BAD_PASSPHRASE').length
+  assert.ok(bad >= 1 && bad <= 3, codes.join(','))
+  let refused = 0
+  for (const r of rs.filter(r => r.status !== 401)) {
     assertErrorEnvelope(r, 429, 'THROTTLED')
     assert.ok(Number(r.headers.get('retry-after')) >= 1)
     assert.equal(typeof r.json.error.retryAfterSeconds, 'number')
+    refused++
   }
-  assert.equal(rs.filter(r => r.status === 429).length, 5)
-  assert.match((await node.api('GET', '/metrics')).text, /cairn_unlock_throttled_total 5/)
+  assert.equal(refused, 6 - bad)
   // main: 4 scrypts at once on libuv's pool (+~500 MiB); here at most one (+128 MiB)
   assert.ok(grew < 300, `peak RSS grew by ${Math.round(grew)} MiB`)
 
-  // a second and third wrong guess (the free ones), then the pause starts
-  assertErrorEnvelope(await attempt('wrong again 1'), 401, 'BAD_PASSPHRASE')
-  assertErrorEnvelope(await attempt('wrong again 2'), 401, 'BAD_PASSPHRASE')
-  const paused = await attempt(PASSPHRASE)
-  assertErrorEnvelope(paused, 429, 'THROTTLED')
+  // more wrong guesses: after the two free ones, the pause starts
+  let failures = bad
+  let paused: Awaited<ReturnType<typeof attempt>> | undefined
+  for (let i = 0; i < 5 && paused === undefined; i++) {
+    const r = await attempt(`wrong again ${i}`)
+    if (r.status === 429) { paused = r; refused++ } else { assertErrorEnvelope(r, 401, 'BAD_PASSPHRASE'); failures++ }
+  }
+  assert.ok(paused !== undefined, 'the pause engaged')
+  assert.equal(failures, 3, 'two free failures, the third starts the pause')
+  // even the right passphrase waits out the pause
+  const right = await attempt(PASSPHRASE)
+  assertErrorEnvelope(right, 429, 'THROTTLED')
+  refused++
   assert.equal((await node.ok('GET', '/api/v1/status')).unlocked, false)
-  await new Promise(r => setTimeout(r, paused.json.error.retryAfterSeconds * 1000 + 100))
+  await new Promise(r => setTimeout(r, right.json.error.retryAfterSeconds * 1000 + 100))
   assert.equal((await attempt(PASSPHRASE)).status, 200)
   assert.equal((await node.ok('GET', '/api/v1/status')).unlocked, true)
+  assert.match((await node.api('GET', '/metrics')).text, new RegExp(`cairn_unlock_throttled_total ${refused}\\b`))
   const audit = await node.ok('GET', '/api/v1/audit?limit=1000')
-  assert.equal(audit.entries.filter((e: { kind: string }) => e.kind === 'unlock-failed').length, 3, 'only attempts that ran are audited')
+  assert.equal(audit.entries.filter((e: { kind: string }) => e.kind === 'unlock-failed').length, failures, 'only attempts that ran are audited')
   await node.stop()
 })
 
