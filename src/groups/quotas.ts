@@ -17,7 +17,7 @@
  * Memory: at most MAX_BUCKETS buckets (least recently used dropped: a
  * dropped bucket comes back full, which errs on the side of honest peers).
  */
-import type { RejectReason } from './gates.js'
+import type { RejectReason } from './reject-reason.js'
 
 export interface QuotaLimits {
   /** Sustained records per second one peer may have stored in one group (replication.peer_records_per_second). */
