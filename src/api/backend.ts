@@ -7,7 +7,7 @@ import type { GroupService, GroupView } from '../groups/group-service.js'
 import type { ItemService } from '../items/item-service.js'
 import type { JobView } from '../jobs/job-runner.js'
 import type { AuditEntry } from '../audit/audit-log.js'
-import type { SearchHit } from '../search/search-index.js'
+import type { SearchResult } from '../search/search-index.js'
 import type { CircleService } from '../circles/circle-service.js'
 
 export interface StatusView {
@@ -35,13 +35,14 @@ export interface ApiBackend {
   groups: GroupService
   circles: CircleService
   /** Index the circle's items for search while it is unsealed. */
-  afterUnseal: (groupId: GroupId) => void
+  afterUnseal: (groupId: GroupId) => Promise<void>
   createCircle: (inp: { name: string, culture?: 'chatty' | 'taciturn', circle?: { threshold: number, members: string[], approval?: 'auto' | 'manual' } }) => Promise<GroupView>
   items: ItemService
   /** Run a write in the next group-commit transaction; settles after it committed. */
   commit: <T>(fn: () => T) => Promise<T>
   job: (id: string) => JobView | undefined
-  search: (q: string, limit: number, groupId?: GroupId) => SearchHit[]
+  /** Bounded in time: `partial` is true when the budget ran out before every match was ranked. */
+  search: (q: string, limit: number, groupId?: GroupId) => Promise<SearchResult>
   auditList: (since: number, limit: number) => AuditEntry[]
   auditVerify: () => { ok: boolean, entries: number, brokenAt?: number, reason?: string }
   metrics: () => Promise<{ contentType: string, text: string }>

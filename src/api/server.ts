@@ -7,10 +7,11 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { createHash, timingSafeEqual } from 'node:crypto'
 import sjson from 'secure-json-parse'
+import { assertBoundedStructure } from '../util/bounds.js'
 import { CairnError } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 import type { ApiBackend } from './backend.js'
-import { toHttpError } from './errors.js'
+import { clientErrorResponse, toHttpError } from './errors.js'
 import { openApiDocument } from './openapi.js'
 import type { Req, RouteDef } from './route.js'
 import { groupRoutes } from './routes/group-routes.js'
@@ -38,7 +39,16 @@ export async function startApi (backend: ApiBackend, o: ApiOptions, extraRoutes:
     bodyLimit: o.maxBodyBytes,
     logger: false,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: true, useDefaults: false, allErrors: false } },
-    return503OnClosing: true,
+    // Our own 503 (in the envelope) while stopping: see the onRequest hook.
+    return503OnClosing: false,
+    // Node's HTTP parser refuses a request before fastify sees it (431 for a
+    // huge URL or header, 400 for bytes that are not HTTP, 408 for a client
+    // too slow to send its headers): still the envelope, and no body for HEAD.
+    clientErrorHandler: (err, socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return
+      if (socket.writable) socket.write(clientErrorResponse(err as unknown as { code?: string, rawPacket?: Buffer }))
+      socket.destroy()
+    },
     // Errors fastify raises before routing (a bad % escape, an over-long
     // parameter) get the same checks and envelope as everything else.
     frameworkErrors: (err, req, reply) => {
@@ -69,14 +79,22 @@ export async function startApi (backend: ApiBackend, o: ApiOptions, extraRoutes:
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
     const text = body as string
     if (text.trim() === '') { done(null, undefined); return }
+    let value: unknown
     try {
-      done(null, sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }))
+      value = sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' })
     } catch {
       done(new CairnError('INVALID_INPUT', 'the request body is not valid JSON'), undefined)
+      return
     }
+    // Depth and size bounded before validation, handlers and JSON.stringify recurse into it.
+    try { assertBoundedStructure(value, 'the request body') } catch (e) { done(e as Error, undefined); return }
+    done(null, value)
   })
 
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
   app.addHook('onRequest', async (req: FastifyRequest) => {
+    if (closing) throw new CairnError('UNAVAILABLE', 'the node is stopping; retry once it has restarted')
     const deny = gate(req.headers.host, req.url, req.headers.authorization)
     if (deny !== undefined) throw deny
   })
@@ -84,6 +102,7 @@ export async function startApi (backend: ApiBackend, o: ApiOptions, extraRoutes:
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const e = toHttpError(err)
     if (e.internal) o.log.error({ err, url: req.url, method: req.method }, 'internal error')
+    if (typeof e.body.error.retryAfterSeconds === 'number') void reply.header('retry-after', String(e.body.error.retryAfterSeconds))
     void reply.status(e.status).type('application/json').send(e.body)
   })
   app.setNotFoundHandler((req, reply) => {

@@ -26,6 +26,7 @@ import { decodeFailure, decodeRecord, hasKind, type Body, type VerifiedRecord } 
 import type { RecordRow, Store } from '../store/store.js'
 import type { TypedEmitter } from '../util/events.js'
 import { DescriptorChain, type Descriptor } from './descriptor-chain.js'
+import type { Quotas } from './quotas.js'
 import { rulesOf } from './record-rules.js'
 import { isBehind, type RejectReason } from './reject-reason.js'
 import type { GroupRegistry } from './registry.js'
@@ -80,6 +81,8 @@ export interface AcceptorOptions {
   maxRecordBytes: number
   /** May this node adopt a group it does not hold yet, given the descriptor chain's head? */
   adoptGroup: (head: DescBody, groupId: GroupId) => boolean
+  /** Rate and budget of what peers may have stored (groups/quotas.ts); none = unlimited. */
+  quotas?: Quotas
   now?: () => number
 }
 
@@ -186,6 +189,14 @@ export class Acceptor {
       if (!isNewer({ clock: r.rec.c, kv, hash: r.hash }, { clock: head.clock, kv: head.kv, hash: head.hash })) {
         if (origin !== 'local') this.reject('replay', origin, opts, r.groupId)
         return { status: 'stale', reason: 'replay' }
+      }
+    }
+    const q = this.o.quotas
+    if (q !== undefined) {
+      if (origin === 'local') q.charge(r.bytes.length - (head?.size ?? 0))
+      else {
+        const over = q.admit(r.groupId, opts.peer, r.bytes.length, head?.size ?? 0)
+        if (over !== undefined) return this.reject(over, origin, opts, r.groupId)
       }
     }
     store.atomic(() => {

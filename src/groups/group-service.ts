@@ -155,6 +155,8 @@ export class GroupService {
     if (d.circle !== undefined) throw new CairnError('IS_A_CIRCLE', 'this is a circle: change its members with the circle membership calls')
     if (canAdmin(current) && myRole !== 'owner') throw new CairnError('FORBIDDEN', 'only an owner can remove an owner or admin')
     if (current === 'owner' && d.m.filter(([, r]) => r === 'owner').length === 1) throw new CairnError('CONFLICT', 'cannot remove the last owner of a group')
+    // The new key would have to be handed out by someone no longer in the group (found by the HTTP fuzz: a 500).
+    if (equalBytes(pub, requireVault(this.ctx).entityKey().publicKey)) throw new CairnError('CONFLICT', 'you cannot remove yourself: leave the group instead (cairn group leave), or have another admin remove you')
     const job = this.rotateWith(gid, chain, d.m.filter(([p]) => !equalBytes(p, pub)))
     this.ctx.audit.record('member-removed', { groupId: gid, entityId, role: current, descriptorVersion: d.ver + 1, keyVersion: d.kv + 1, jobId: job.id })
     return { ...this.view(gid), jobId: job.id }

@@ -18,6 +18,7 @@ import type { GroupContext } from '../groups/context.js'
 import type { GroupService } from '../groups/group-service.js'
 import { roleIn } from '../groups/descriptor-chain.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
+import { assertBoundedStructure } from '../util/bounds.js'
 
 export interface ItemInput { content: Json, type?: string, meta?: Record<string, Json> | null }
 export interface WriteResult { id: string, groupId: GroupId, author: string, keyVersion: number, updatedAt: string, contentHash: string }
@@ -171,6 +172,7 @@ export class ItemService {
     const meta = inp.meta ?? null
     if (meta !== null && (typeof meta !== 'object' || Array.isArray(meta))) throw new InvalidInputError('meta must be an object')
     const plain: ItemPlain = { type, content: inp.content, meta, createdAt }
+    assertBoundedStructure(plain, 'the item')
     const size = Buffer.byteLength(JSON.stringify(plain))
     if (size > this.ctx.limits.maxItemBytes) throw new CairnError('TOO_LARGE', `the item is ${size} bytes; the limit is ${this.ctx.limits.maxItemBytes} (limits.max_item_bytes)`)
     return plain

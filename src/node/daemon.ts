@@ -10,7 +10,7 @@ import { startApi } from '../api/server.js'
 import type { ApiBackend, NodeEvent, StatusView } from '../api/backend.js'
 import { loadConfig, type Overrides } from '../config/load.js'
 import type { Config } from '../config/schema.js'
-import { CairnError } from '../util/errors.js'
+import { CairnError, isStorageCorrupt, storageCorrupt } from '../util/errors.js'
 import { writeFileAtomic } from '../util/fs.js'
 import { createLogger, type Logger } from '../util/logger.js'
 import { readIdentity, type Identity } from './identity.js'
@@ -69,7 +69,8 @@ export class Daemon {
       await dRef?.net?.stop().catch(() => {})
       await s?.close().catch(() => {})
       try { unlinkSync(paths.pid) } catch {}
-      throw e
+      // A damaged page met while starting (indexes, counts) names the way out, like any read.
+      throw isStorageCorrupt(e) ? storageCorrupt(e) : e
     }
   }
 
@@ -109,16 +110,16 @@ export class Daemon {
       items: s.items,
       commit: async (fn) => await s.writes.submit(fn),
       circles: s.circles,
-      afterUnseal: gid => s.indexGroup(gid),
+      afterUnseal: async gid => { await s.indexGroup(gid) },
       createCircle: async (inp) => {
         if (inp.circle === undefined) throw new CairnError('INVALID_INPUT', 'circle is required')
         return await s.circles.create({ name: inp.name, threshold: inp.circle.threshold, members: inp.circle.members, ...(inp.culture !== undefined ? { culture: inp.culture } : {}), ...(inp.circle.approval !== undefined ? { approval: inp.circle.approval } : {}) })
       },
       job: id => s.jobs.get(id),
-      search: (q, limit, gid) => {
+      search: async (q, limit, gid) => {
         if (s.vault === undefined) throw new CairnError('KEEPER_HAS_NO_KEYS', 'a keeper cannot search: it holds no keys')
         if (!s.vault.unlocked) throw new CairnError('VAULT_LOCKED', 'the vault is locked; unlock it to search')
-        return s.search.search(q, limit, gid)
+        return await s.search.search(q, limit, gid)
       },
       auditList: (since, limit) => s.audit.list(since, limit),
       auditVerify: () => s.audit.verify(),

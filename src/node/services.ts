@@ -11,6 +11,7 @@ import { AuditLog } from '../audit/audit-log.js'
 import type { Config } from '../config/schema.js'
 import { HybridClock, clockWall } from '../crypto/hlc.js'
 import { Acceptor, type AcceptorEvents } from '../groups/acceptor.js'
+import { Quotas, quotaLimits } from '../groups/quotas.js'
 import type { GroupContext } from '../groups/context.js'
 import { GroupService } from '../groups/group-service.js'
 import { GroupRegistry } from '../groups/registry.js'
@@ -28,6 +29,7 @@ import { GroupCommit } from '../store/group-commit.js'
 import { TypedEmitter } from '../util/events.js'
 import type { Logger } from '../util/logger.js'
 import { Vault } from '../vault/vault.js'
+import { AttemptThrottle } from '../vault/attempt-throttle.js'
 import { Metrics } from '../util/metrics.js'
 import { CircleService } from '../circles/circle-service.js'
 import { UnsealedKeys } from '../circles/unsealed-keys.js'
@@ -59,7 +61,7 @@ export interface Services {
   log: Logger
   rejections: RejectionAudit
   /** (Re)index one group's items in the search index (after an unseal). */
-  indexGroup: (gid: GroupId) => void
+  indexGroup: (gid: GroupId) => Promise<void>
   unlock: (passphrase: string) => Promise<void>
   lock: () => Promise<void>
   close: () => Promise<void>
@@ -74,8 +76,11 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   const registry = new GroupRegistry(store)
   const events = new TypedEmitter<AcceptorEvents>()
   const vault = keeper ? undefined : new Vault(paths.vault)
+  // Summing what is stored scans every record: only a node with a budget needs it.
+  const budget = keeper ? config.keeper.max_bytes : 0
+  const quotas = new Quotas(quotaLimits(config.replication.peer_records_per_second, config.replication.peer_bytes_per_second, budget), budget > 0 ? store.totalBytes() : 0)
   const acceptor = new Acceptor({
-    store, registry, clock, events,
+    store, registry, clock, events, quotas,
     keepHistory: !keeper,
     maxSkewMs: config.replication.max_clock_skew_seconds * 1000,
     maxRecordBytes: config.replication.max_record_bytes,
@@ -88,6 +93,8 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   const search = new SearchIndex()
   const metrics = new Metrics()
   const rejections = new RejectionAudit(audit)
+  const unlockThrottle = new AttemptThrottle('unlock')
+  const wrongPassphrase = (e: unknown): boolean => (e as CairnError).code === 'BAD_PASSPHRASE'
   const circles = new CircleService(ctx, groups, jobs, new UnsealedKeys(), new ApprovalQueue(), {
     defaultTtlMs: config.circles.default_ttl_seconds * 1000,
     requestTimeoutMs: config.circles.request_timeout_ms,
@@ -122,10 +129,24 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
     metrics.groups.set(store.listGroups().length)
     if (groups.isPersonal(groupId)) groups.backupVault()
   })
+  const warned = new Map<string, number>()
   events.on('rejected', ({ reason, origin, peer, groupId }) => {
     metrics.rejected.inc({ reason, origin })
     rejections.count(reason, origin, peer, groupId)
     log.debug({ reason, origin, peer, groupId }, 'record rejected')
+    // An operator must hear about these, but once a minute is enough.
+    if ((reason === 'storage-full' || reason === 'rate-limited') && Date.now() - (warned.get(reason) ?? 0) > 60_000) {
+      warned.set(reason, Date.now())
+      if (reason === 'storage-full') log.warn({ maxBytes: config.keeper.max_bytes, usedBytes: quotas.usedBytes }, 'the disk budget (keeper.max_bytes) is used up: new records are refused; raise it or free space')
+      else log.warn({ peer, groupId }, 'a peer sends more than replication.peer_records_per_second / peer_bytes_per_second: its records are refused until it slows down')
+    }
+  })
+  // Deletes and purges free room the acceptor does not see: recount (debounced).
+  let recount: NodeJS.Timeout | undefined
+  events.on('removed', () => {
+    if (budget === 0) return
+    recount ??= setTimeout(() => { recount = undefined; try { quotas.resync(store.totalBytes()) } catch { /* closed */ } }, 5000)
+    recount.unref?.()
   })
 
   vault?.onChange(body => { groups.backupVault(body) })
@@ -133,21 +154,24 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   return {
     config, keeper, nodeKey, store, audit, clock, registry, acceptor, events, vault, groups, items, circles, jobs, search, metrics, ctx, log, rejections,
     writes: new GroupCommit(store),
-    indexGroup: gid => { indexer.group(gid) },
+    indexGroup: async gid => { await indexer.group(gid) },
     async unlock (passphrase: string) {
       if (vault === undefined) throw new CairnError('KEEPER_HAS_NO_KEYS', 'a keeper has no vault to unlock')
-      if (vault.unlocked) {
-        try { await vault.verifyPassphrase(passphrase) } catch (e) { audit.record('unlock-failed', {}); throw e }
-        return
-      }
-      try {
-        await vault.unlock(passphrase)
-      } catch (e) {
-        audit.record('unlock-failed', {})
-        throw e
-      }
+      // One scrypt at a time, a growing pause after wrong guesses (vault/attempt-throttle.ts).
+      const opened = await unlockThrottle.attempt(async () => {
+        const already = vault.unlocked
+        try {
+          if (already) await vault.verifyPassphrase(passphrase)
+          else await vault.unlock(passphrase)
+        } catch (e) {
+          audit.record('unlock-failed', { failures: unlockThrottle.failureCount + (wrongPassphrase(e) ? 1 : 0) })
+          throw e
+        }
+        return !already
+      }, wrongPassphrase).catch((e: unknown) => { if ((e as CairnError).code === 'THROTTLED') metrics.unlockThrottled.inc(); throw e })
+      if (!opened) return
       groups.absorbKeyEnvelopes()
-      indexer.rebuild()
+      await indexer.rebuild()
       metrics.unlocked.set(1)
       audit.record('unlocked', { entityId: vault.entityId() })
       jobs.resume()

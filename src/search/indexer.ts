@@ -23,8 +23,12 @@ export interface IndexerDeps {
   readable: (gid: GroupId) => boolean
 }
 
-/** Items read from the store per page while (re)indexing a group. */
-const PAGE = 1000
+/**
+ * Items read from the store per page while (re)indexing a group; each page is
+ * drained into the index (in slices, search-index.ts) before the next is read,
+ * so the event loop stays free and queued plaintext stays at one page.
+ */
+const PAGE = 200
 
 export class SearchIndexer {
   constructor (private readonly d: IndexerDeps) {}
@@ -35,17 +39,18 @@ export class SearchIndexer {
   }
 
   /** Drop the index and build it again from every group this node can read (after unlock). */
-  rebuild (): void {
+  async rebuild (): Promise<void> {
     this.d.index.close()
     this.d.index.open()
-    for (const g of this.d.store.listGroups()) this.group(g.gid)
+    for (const g of this.d.store.listGroups()) await this.group(g.gid)
   }
 
   /** (Re)index one group's live items (after an unseal). */
-  group (gid: GroupId): void {
+  async group (gid: GroupId): Promise<void> {
     if (!this.d.index.isOpen || !this.d.readable(gid)) return
     let after: { clock: number, rid: string } | undefined
     for (;;) {
+      if (!this.d.index.isOpen) return
       const rows = this.d.store.listKind(gid, 'item', PAGE, after)
       if (rows.length === 0) break
       for (const row of rows) {
@@ -55,6 +60,7 @@ export class SearchIndexer {
         try { r = decodeRecord(row.bytes) } catch { continue }
         if (r.recordId === row.rid && Buffer.from(r.hash).equals(row.hash) && hasKind(r, 'item')) this.item(r)
       }
+      await this.d.index.drain()
     }
   }
 

@@ -5,7 +5,7 @@
  */
 import Database, { type Database as Db, type Statement } from 'better-sqlite3'
 import { chmodSync, existsSync } from 'node:fs'
-import { CairnError } from '../util/errors.js'
+import { CairnError, isDiskFull, storageFull } from '../util/errors.js'
 import { migrate } from './migrations.js'
 
 /**
@@ -88,7 +88,8 @@ export class Store<G extends string = string> {
     } catch (e) {
       this.depth--
       if (this.depth === 0) this.afterCommitQueue = []
-      throw e
+      // SQLITE_FULL rolled the transaction back: nothing of it is stored.
+      throw isDiskFull(e) ? storageFull(e) : e
     }
     this.depth--
     if (this.depth === 0 && this.afterCommitQueue.length > 0) {
@@ -155,6 +156,8 @@ export class Store<G extends string = string> {
 
   countLive (gid: G, kind: string): number { return (this.s.countKind.get(gid, kind) as { n: number }).n }
   countAllItems (): number { return (this.s.countAllItems.get() as { n: number }).n }
+  /** Record bytes held (heads; history is a member node's own copy, not a peer's to fill). */
+  totalBytes (): number { return (this.s.totalBytes.get() as { n: number }).n }
   countGroupRecords (gid: G): number { return (this.s.countGroup.get(gid) as { n: number }).n }
 
   /** Items still encrypted under a key version older than `kv`, by rid after `afterRid`. */
@@ -263,6 +266,7 @@ function prepare (db: Db) {
     allKind: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = ? ORDER BY clock, rid`),
     countKind: p('SELECT count(*) AS n FROM records WHERE gid = ? AND kind = ? AND tomb = 0'),
     countAllItems: p("SELECT count(*) AS n FROM records WHERE kind = 'item' AND tomb = 0"),
+    totalBytes: p('SELECT total(size) AS n FROM records'),
     countGroup: p('SELECT count(*) AS n FROM records WHERE gid = ?'),
     staleKv: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv < ? AND rid > ? ORDER BY rid LIMIT ?`),
     countStaleKv: p("SELECT count(*) AS n FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv < ?"),

@@ -24,6 +24,14 @@ export type ErrorCode =
   | 'INSUFFICIENT_SHARES' | 'BAD_SHARE' | 'NO_PEERS' | 'INTEGRITY'
   | 'KEEPER_HAS_NO_KEYS' | 'CONFIG' | 'NOT_INITIALIZED' | 'ALREADY_INITIALIZED'
   | 'UNAVAILABLE' | 'TIMEOUT' | 'INTERNAL' | 'HOST_NOT_ALLOWED'
+  /** The disk (or keeper.max_bytes) is full: nothing was written; retry once space is freed. */
+  | 'STORAGE_FULL'
+  /** Too many attempts (unlock after failures, a flooding peer): wait `retryAfterSeconds`. */
+  | 'THROTTLED'
+  /** An HTTP request whose URL or headers exceed the server's limit. */
+  | 'HEADERS_TOO_LARGE'
+  /** An HTTP client too slow to send its request. */
+  | 'REQUEST_TIMEOUT'
 
 export class CairnError extends Error {
   static override name = 'CairnError'
@@ -56,6 +64,27 @@ export class InvalidInputError extends CairnError {
 }
 
 export const isCairnError = (e: unknown): e is CairnError => e instanceof CairnError
+
+/** SQLite's "database or disk is full" or the OS's "no space left on device". */
+export function isDiskFull (e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code
+  return code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT' || (typeof code === 'string' && code.startsWith('SQLITE_FULL'))
+}
+
+/** SQLite found a damaged page (bit rot, a torn write, a file edited by hand). */
+export function isStorageCorrupt (e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code
+  return typeof code === 'string' && (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB')
+}
+
+export function storageCorrupt (e: unknown): CairnError {
+  return new IntegrityError(`the node's database is damaged (${String((e as { code?: unknown }).code)}): restore this node from its keepers with \`cairn recover\` (a keeper: remove its database and restart; it refetches what it stored)`)
+}
+
+/** A disk-full error from any layer as the one code the API and the network understand. */
+export function storageFull (e: unknown, what = 'the write'): CairnError {
+  return new CairnError('STORAGE_FULL', `${what} was refused: the disk holding the data dir is full (${String((e as { code?: unknown }).code ?? 'no space')}); nothing was lost; free some space and retry`)
+}
 
 export function errorMessage (e: unknown): string {
   return e instanceof Error ? e.message : String(e)

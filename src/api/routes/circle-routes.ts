@@ -10,7 +10,7 @@ export const circleRoutes: Array<RouteDef<ApiBackend>> = [
     handler: async (r, b) => {
       const gid = groupParam(r.params.gid)
       const res = await b.circles.unseal(gid, (r.body as { ttlSeconds?: number } | undefined)?.ttlSeconds)
-      b.afterUnseal(gid)
+      await b.afterUnseal(gid)
       return res
     }
   },

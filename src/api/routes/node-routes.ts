@@ -29,11 +29,11 @@ export const nodeRoutes: Array<RouteDef<ApiBackend>> = [
   {
     method: 'GET', path: '/api/v1/search', tag: 'items', summary: 'Full-text search over decrypted items (in-memory index)',
     query: { q: { type: 'string', description: 'words to find' }, group: { type: 'string', description: 'limit to one group' }, limit: { type: 'integer', description: '1–200, default 20' } },
-    handler: (r, b) => {
+    handler: async (r, b) => {
       const q = strParam(r.query.q, 'q', 500)
       if (q === undefined || q.trim() === '') throw new CairnError('INVALID_INPUT', 'q is required')
       const limit = intParam(r.query.limit, 'limit', { min: 1, max: 200, def: 20 })!
-      return { results: b.search(q, limit, strParam(r.query.group, 'group', 64) as GroupId | undefined) }
+      return await b.search(q, limit, strParam(r.query.group, 'group', 64) as GroupId | undefined)
     }
   },
   {
