@@ -27,7 +27,7 @@ export interface GroupView {
   id: string, name: string | null, culture: Culture, appendOnly: boolean, personal: boolean,
   descriptorVersion: number, keyVersion: number, role: Role | 'keeper',
   members: Array<{ entityId: EntityId, role: Role }>, keepers: string[],
-  circle?: { threshold: number, members: EntityId[], approval?: string, unsealed?: boolean, expiresAt?: string | null }
+  circle?: { threshold: number, members: EntityId[], approval?: string, unsealed?: boolean, expiresAt?: string | null, pendingUnseal?: { collected: number, needed: number, waiting: string[], deadline: string } }
 }
 
 export interface CreateGroupInput { name: string, culture?: Culture, appendOnly?: boolean }
@@ -39,7 +39,7 @@ export interface CircleHooks {
   key: (gid: string, kv: number) => Uint8Array | undefined
   addMember: (gid: string, entityId: string, role: string) => Promise<GroupView>
   removeMember: (gid: string, entityId: string) => Promise<GroupView & { jobId: string }>
-  describe: (gid: string) => { approval: string, unsealed: boolean, expiresAt: string | null }
+  describe: (gid: string) => { approval: string, unsealed: boolean, expiresAt: string | null, pendingUnseal?: { collected: number, needed: number, waiting: string[], deadline: string } }
 }
 
 export class GroupService {
