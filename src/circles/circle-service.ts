@@ -19,17 +19,17 @@
 import { equalBytes, zeroize, toHex } from '../crypto/bytes.js'
 import { randomBytes } from '../crypto/hash.js'
 import { entityIdFromPublicKey, newGroupId, publicKeyFromEntityId, type GroupId } from '../crypto/ids.js'
-import type { Culture, DescBody, Role } from '../records/descriptor.js'
+import type { Culture, Role } from '../records/descriptor.js'
 import { canAdmin, sealName, signDescriptor, sortMembers } from '../records/descriptor.js'
 import { sealKeyEnvelope } from '../records/key-envelope.js'
-import { openShareEnvelope, sealShareEnvelope, shareEnvelopeId, type ShareBody } from '../records/share-envelope.js'
-import { trustedRecord, type VerifiedRecord } from '../records/record.js'
+import { sealShareEnvelope } from '../records/share-envelope.js'
+import type { VerifiedRecord } from '../records/record.js'
 import { CairnError, InvalidInputError } from '../util/errors.js'
 import type { JobRunner } from '../jobs/job-runner.js'
 import { requireChain, requireRole, requireVault } from '../groups/access.js'
 import type { GroupContext } from '../groups/context.js'
 import type { GroupService, GroupView } from '../groups/group-service.js'
-import { roleIn, type DescriptorChain } from '../groups/descriptor-chain.js'
+import { roleIn } from '../groups/descriptor-chain.js'
 import type { ApprovalQueue } from './approvals.js'
 import { commitment, keyCheckValue, shareX, splitKey } from './shamir.js'
 import type { HolderAnswer, ShareGrant, ShareRequest } from './share-protocol.js'
@@ -96,8 +96,8 @@ export class CircleService {
         circle: { th: k, kcv: keyCheckValue(key, gid, 1), com: members.map(([p], i) => [p, shareX(shares[i]!), commitment(gid, 1, 1, p, shares[i]!)]) }
       })
       this.ctx.store.tx(() => {
-        const res = this.ctx.acceptor.acceptChain([d], 'local')
-        if (res.status !== 'stored') throw new CairnError('INTERNAL', `could not store the circle (${res.reason ?? res.status})`)
+        const [res] = this.ctx.acceptor.ingest([d], 'local')
+        if (res?.status !== 'stored') throw new CairnError('INTERNAL', `could not store the circle (${res?.reason ?? res?.status ?? ''})`)
         this.publishShares(gid, 1, 1, members.map(([p]) => p), shares)
         for (const [p] of members) this.accept(sealKeyEnvelope(me, gid, this.ctx.clock.tick(), 0, p, metaKey))
       })
@@ -115,8 +115,8 @@ export class CircleService {
   }
 
   private accept (r: VerifiedRecord): void {
-    const res = this.ctx.acceptor.accept(r, 'local')
-    if (res.status === 'rejected') throw new CairnError('INTERNAL', `a circle record was refused (${res.reason ?? ''})`)
+    const [res] = this.ctx.acceptor.ingest([r], 'local')
+    if (res?.status === 'rejected') throw new CairnError('INTERNAL', `a circle record was refused (${res.reason ?? ''})`)
   }
 
   // ---- approval policy ----

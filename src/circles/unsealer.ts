@@ -11,8 +11,8 @@
 import { equalBytes, zeroize } from '../crypto/bytes.js'
 import { entityIdFromPublicKey, type GroupId } from '../crypto/ids.js'
 import type { DescBody } from '../records/descriptor.js'
-import { trustedRecord, type VerifiedRecord } from '../records/record.js'
-import { openShareEnvelope, shareEnvelopeId, type ShareBody } from '../records/share-envelope.js'
+import { fromStore } from '../records/record.js'
+import { openShareEnvelope, shareEnvelopeId } from '../records/share-envelope.js'
 import { CairnError } from '../util/errors.js'
 import { requireRole, requireVault } from '../groups/access.js'
 import type { GroupContext } from '../groups/context.js'
@@ -205,8 +205,8 @@ export class Unsealer {
     const me = vault.entityKey()
     const row = this.ctx.store.getHead(gid, shareEnvelopeId(gid as GroupId, kv, me.publicKey))
     if (row === undefined) return undefined
-    const r = trustedRecord(row.bytes, row.hash) as VerifiedRecord<ShareBody>
     try {
+      const r = fromStore(row, 'share')
       return { x: r.rec.b.x, sv: r.rec.b.sv, share: openShareEnvelope(r, me.seed, me.publicKey) }
     } catch { return undefined }
   }

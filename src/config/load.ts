@@ -12,7 +12,7 @@ import { DEFAULTS, type Config } from './schema.js'
 export type Overrides = { [S in keyof typeof DEFAULTS]?: { [K in keyof typeof DEFAULTS[S]]?: unknown } }
 
 /** Environment variables that are not config keys. */
-// CAIRN_MACHINE_SLOT(S): the test and bench runners' machine-wide slot (scripts/machine-slot.mjs), inherited by the nodes they start.
+// Not settings: read elsewhere (the passphrase, paths), or by the test and bench scripts (scripts/machine-slot.mjs), whose children inherit them.
 export const SPECIAL_ENV = new Set(['CAIRN_PASSPHRASE', 'CAIRN_DATA_DIR', 'CAIRN_CONFIG', 'CAIRN_LOG_FILE', 'CAIRN_MACHINE_SLOT', 'CAIRN_MACHINE_SLOTS'])
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']

@@ -20,8 +20,7 @@
 import { isGroupId, isRecordId } from '../crypto/ids.js'
 import type { ImportedFrom, ItemPlain, Json } from '../records/item.js'
 import { openItem } from '../records/item.js'
-import { trustedRecord, type VerifiedRecord } from '../records/record.js'
-import type { ItemBody } from '../records/item.js'
+import { fromStore } from '../records/record.js'
 import { CairnError, isCairnError } from '../util/errors.js'
 import { requireRole, requireVault } from '../groups/access.js'
 import type { GroupContext } from '../groups/context.js'
@@ -128,7 +127,7 @@ export class Portability {
         after = { clock: row.clock, rid: row.rid }
         if (row.tomb !== 0) continue
         try {
-          const r = trustedRecord(row.bytes, row.hash) as VerifiedRecord<ItemBody>
+          const r = fromStore(row, 'item')
           const p = openItem(r, this.groups.keyFor(gid, r.rec.b.kv))
           if (p.imp !== undefined) out.add(p.imp.hash)
         } catch { /* an unreadable item cannot be an earlier import of this line */ }
