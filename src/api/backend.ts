@@ -5,6 +5,7 @@
 import type { GroupId } from '../crypto/ids.js'
 import type { GroupService, GroupView } from '../groups/group-service.js'
 import type { ItemService } from '../items/item-service.js'
+import type { Portability } from '../items/portability.js'
 import type { JobView } from '../jobs/job-runner.js'
 import type { AuditEntry } from '../audit/audit-log.js'
 import type { SearchResult } from '../search/search-index.js'
@@ -25,7 +26,12 @@ export interface PeerView { peerId: string, addrs: string[], entityId?: string }
 
 export interface SyncPeerReport { peerId: string, sent: number, received: number, bytes: number, roundTrips: number, error?: string }
 
-export interface NodeEvent { type: string, groupId?: GroupId, id?: string, kind?: string, origin?: string, at: string }
+/**
+ * One SSE event. `share-request` (holder side: a request waits for this node's person,
+ * or was decided; `id` is the request ID, `entityId` the requester) and `unseal`
+ * (requester side: progress `collected`/`needed`, `kind` = pending | unsealed | failed | cancelled).
+ */
+export interface NodeEvent { type: string, groupId?: GroupId, id?: string, kind?: string, origin?: string, entityId?: string, collected?: number, needed?: number, at: string }
 
 export interface ApiBackend {
   dataDir: string
@@ -38,6 +44,7 @@ export interface ApiBackend {
   afterUnseal: (groupId: GroupId) => Promise<void>
   createCircle: (inp: { name: string, culture?: 'chatty' | 'taciturn', circle?: { threshold: number, members: string[], approval?: 'auto' | 'manual' } }) => Promise<GroupView>
   items: ItemService
+  portability: Portability
   /** Run a write in the next group-commit transaction; settles after it committed. */
   commit: <T>(fn: () => T) => Promise<T>
   job: (id: string) => JobView | undefined

@@ -21,20 +21,33 @@ export class ApiClient {
 
   private readonly timeoutMs: number
 
-  async call<T = unknown> (method: string, path: string, body?: unknown): Promise<T> {
-    let res: Response
+  private async send (method: string, path: string, body: unknown, signal: AbortSignal | undefined): Promise<Response> {
     try {
-      res = await fetch(this.baseUrl + path, {
+      return await fetch(this.baseUrl + path, {
         method,
         headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(this.timeoutMs)
+        ...(signal !== undefined ? { signal } : {})
       })
     } catch (e) {
       const cause = (e as { cause?: { code?: string } }).cause?.code
       if (cause === 'ECONNREFUSED') throw new CairnError('UNAVAILABLE', `no cairn daemon answers at ${this.baseUrl}; start one with \`cairn start\``)
       throw new CairnError('UNAVAILABLE', `cannot reach the cairn daemon at ${this.baseUrl}: ${(e as Error).message}`)
     }
+  }
+
+  /** A streamed GET (JSON Lines exports): the body as it arrives, with the headers; errors as for call(). */
+  async stream (path: string): Promise<{ headers: Headers, body: AsyncIterable<Uint8Array> }> {
+    const res = await this.send('GET', path, undefined, undefined)
+    if (!res.ok || res.body === null) { await this.answer(res); throw new CairnError('INTERNAL', `HTTP ${res.status} without a body`) }
+    return { headers: res.headers, body: res.body as unknown as AsyncIterable<Uint8Array> }
+  }
+
+  async call<T = unknown> (method: string, path: string, body?: unknown): Promise<T> {
+    return await this.answer<T>(await this.send(method, path, body, AbortSignal.timeout(this.timeoutMs)))
+  }
+
+  private async answer<T> (res: Response): Promise<T> {
     const text = await res.text()
     const ct = res.headers.get('content-type') ?? ''
     if (!ct.includes('application/json')) {
@@ -43,8 +56,9 @@ export class ApiClient {
     }
     const json = text === '' ? undefined : JSON.parse(text) as unknown
     if (!res.ok) {
-      const err = (json as { error?: { code?: string, message?: string } })?.error
-      throw new CairnError((err?.code ?? 'INTERNAL') as ErrorCode, err?.message ?? `HTTP ${res.status}`, { status: res.status })
+      const err = (json as { error?: { code?: string, message?: string, [k: string]: unknown } })?.error
+      const { code, message, ...details } = err ?? {}
+      throw new CairnError((code ?? 'INTERNAL') as ErrorCode, message ?? `HTTP ${res.status}`, { ...details, status: res.status })
     }
     return json as T
   }

@@ -24,3 +24,16 @@ export interface RouteDef<B = unknown> {
   sse?: boolean
   handler: (req: Req, b: B) => unknown
 }
+
+/** A handler's answer with a status of its own (202 while an unseal waits for people, …). */
+export class Replied {
+  constructor (readonly status: number, readonly body: unknown) {}
+}
+
+/**
+ * A streamed answer (JSON Lines exports): lines are produced as the client reads,
+ * so a large export never sits whole in memory. Headers go out before the first line.
+ */
+export class Streamed {
+  constructor (readonly contentType: string, readonly lines: Iterable<string> | AsyncIterable<string>, readonly headers: Record<string, string> = {}) {}
+}

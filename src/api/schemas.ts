@@ -29,8 +29,9 @@ export const S = {
     type: { type: 'string', minLength: 1, maxLength: 100 },
     meta: { anyOf: [{ type: 'object' }, { type: 'null' }] }
   }, ['content']),
+  importItems: obj({ items: { type: 'array', items: { type: 'object' }, minItems: 1, maxItems: 1000 } }, ['items']),
   shareItem: obj({ toGroup: { type: 'string', maxLength: 64 } }, ['toGroup']),
-  unseal: obj({ ttlSeconds: { type: 'integer', minimum: 1, maximum: 86400 } }),
+  unseal: obj({ ttlSeconds: { type: 'integer', minimum: 1, maximum: 86400 }, waitSeconds: { type: 'integer', minimum: 0, maximum: 3600 } }),
   approval: obj({ policy: { type: 'string', enum: ['auto', 'manual'] } }, ['policy']),
   empty: { type: 'object', additionalProperties: false }
 }

@@ -6,6 +6,7 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { createHash, timingSafeEqual } from 'node:crypto'
+import { Readable } from 'node:stream'
 import sjson from 'secure-json-parse'
 import { assertBoundedStructure } from '../util/bounds.js'
 import { CairnError } from '../util/errors.js'
@@ -13,7 +14,7 @@ import type { Logger } from '../util/logger.js'
 import type { ApiBackend } from './backend.js'
 import { clientErrorResponse, toHttpError } from './errors.js'
 import { openApiDocument } from './openapi.js'
-import type { Req, RouteDef } from './route.js'
+import { Replied, Streamed, type Req, type RouteDef } from './route.js'
 import { groupRoutes } from './routes/group-routes.js'
 import { itemRoutes } from './routes/item-routes.js'
 import { nodeRoutes } from './routes/node-routes.js'
@@ -139,6 +140,8 @@ export async function startApi (backend: ApiBackend, o: ApiOptions, extraRoutes:
         }
         const q: Req = { params: req.params as Record<string, string>, query: flatQuery(req.query), body: req.body, headers: req.headers }
         const out = await r.handler(q, backend)
+        if (out instanceof Replied) return reply.status(out.status).send(out.body)
+        if (out instanceof Streamed) return reply.status(r.status ?? 200).type(out.contentType).headers(out.headers).send(Readable.from(out.lines))
         if (out !== null && typeof out === 'object' && 'raw' in out && typeof (out as { raw: unknown }).raw === 'string') {
           const o2 = out as { raw: string, contentType?: string }
           return reply.status(r.status ?? 200).type(o2.contentType ?? 'text/plain').send(o2.raw)

@@ -56,8 +56,10 @@ export const DEFAULTS = {
   circles: {
     /** How long an unsealed circle key stays in memory by default, seconds. */
     default_ttl_seconds: 300,
-    /** How long a share request waits for holders (manual approval included), ms. */
+    /** How long a share request waits for a holder's node to answer (or to say a person decides), ms. */
     request_timeout_ms: 10_000,
+    /** How long an unseal waits for people (manual holders) to decide, and a holder keeps a request for its person, seconds. */
+    approval_window_seconds: 600,
     /** auto | manual: how this node answers share requests by default. */
     approval: 'auto',
     /** A share request older than this (or from the future by more) is refused, seconds. */

@@ -28,7 +28,7 @@ export interface GroupView {
   id: GroupId, name: string | null, culture: Culture, appendOnly: boolean, personal: boolean,
   descriptorVersion: number, keyVersion: number, role: Role | 'keeper',
   members: Array<{ entityId: EntityId, role: Role }>, keepers: string[],
-  circle?: { threshold: number, members: EntityId[], approval?: string, unsealed?: boolean, expiresAt?: string | null }
+  circle?: { threshold: number, members: EntityId[], approval?: string, unsealed?: boolean, expiresAt?: string | null, pendingUnseal?: { collected: number, needed: number, waiting: string[], deadline: string } }
 }
 
 export interface CreateGroupInput { name: string, culture?: Culture, appendOnly?: boolean }
@@ -40,7 +40,7 @@ export interface CircleHooks {
   key: (gid: GroupId, kv: number) => Uint8Array | undefined
   addMember: (gid: GroupId, entityId: string, role: string) => Promise<GroupView>
   removeMember: (gid: GroupId, entityId: string) => Promise<GroupView & { jobId: string }>
-  describe: (gid: GroupId) => { approval: string, unsealed: boolean, expiresAt: string | null }
+  describe: (gid: GroupId) => { approval: string, unsealed: boolean, expiresAt: string | null, pendingUnseal?: { collected: number, needed: number, waiting: string[], deadline: string } }
 }
 
 export class GroupService {

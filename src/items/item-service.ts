@@ -24,9 +24,11 @@ export interface ItemInput { content: Json, type?: string, meta?: Record<string,
 export interface WriteResult { id: string, groupId: GroupId, author: string, keyVersion: number, updatedAt: string, contentHash: string }
 
 export interface ProvenanceEntry {
-  action: 'created' | 'modified' | 'reencrypted' | 'deleted' | 'shared-from'
+  action: 'created' | 'modified' | 'reencrypted' | 'deleted' | 'shared-from' | 'imported-from'
   by: string, at: string, hash: string, signature: string, keyVersion: number
-  source?: { groupId: string, itemId: string, hash: string }
+  source?: { groupId: string, itemId: string, hash: string, author?: string }
+  /** Carried over from an export: its hash and signature are of the source group's records, not checked here. */
+  imported?: true
 }
 
 export interface ItemView {
@@ -64,6 +66,7 @@ export class ItemService {
     if (inp.content === undefined) throw new InvalidInputError('content is required')
     const plain = this.plainFrom({ content: inp.content, type: inp.type ?? old.type, meta: inp.meta === undefined ? old.meta : inp.meta }, old.createdAt)
     if (old.src !== undefined) plain.src = old.src
+    if (old.imp !== undefined) plain.imp = old.imp
     return this.write(row.gid, chain.current().kv, plain, previousOf(rec))
   }
 
@@ -141,7 +144,20 @@ export class ItemService {
     return res
   }
 
-  private write (gid: GroupId, kv: number, plain: ItemPlain | null, existing: Previous | undefined): WriteResult {
+  /** A new item with its plaintext as given, creation time included (imports). */
+  writeImported (gid: GroupId, plain: ItemPlain): WriteResult {
+    const { chain } = requireRole(this.ctx, gid, 'write')
+    this.checkSize(plain)
+    return this.write(gid, chain.current().kv, plain, undefined, true)
+  }
+
+  /** One stored item as an export sees it: decrypted, with provenance and its record hash. */
+  exportView (row: RecordRow<GroupId>): ItemView & { hash: string } {
+    const rec = verifiedAtRest(row)
+    return { ...this.toView(row.gid, rec, true), hash: toHex(rec.hash) }
+  }
+
+  private write (gid: GroupId, kv: number, plain: ItemPlain | null, existing: Previous | undefined, keepCreatedAt = false): WriteResult {
     const vault = requireVault(this.ctx)
     const key = this.groups.keyFor(gid, kv)
     // One transaction (one fsync) for the usage counter and the record.
@@ -149,7 +165,7 @@ export class ItemService {
       const usage = this.ctx.store.bumpKeyUsage(gid, kv, plain === null ? 0 : 1)
       if (usage >= KEY_USAGE_LIMIT) throw new CairnError('KEY_EXHAUSTED', `key version ${kv} of this group has sealed ${usage} items; rotate the key (cairn rotate) before writing more`)
       const clock = this.ctx.clock.tick()
-      if (plain !== null && existing === undefined) plain.createdAt = clock
+      if (plain !== null && existing === undefined && !keepCreatedAt) plain.createdAt = clock
       const r = sealItem({
         signer: vault.entityKey(), groupId: gid, clock, keyVersion: kv, key, plain,
         ...(existing !== undefined ? { existing } : {})
@@ -172,10 +188,15 @@ export class ItemService {
     const meta = inp.meta ?? null
     if (meta !== null && (typeof meta !== 'object' || Array.isArray(meta))) throw new InvalidInputError('meta must be an object')
     const plain: ItemPlain = { type, content: inp.content, meta, createdAt }
+    this.checkSize(plain)
+    return plain
+  }
+
+  /** Bounded depth (util/bounds.ts) and the size limit, for a write and for an import alike. */
+  private checkSize (plain: ItemPlain): void {
     assertBoundedStructure(plain, 'the item')
     const size = Buffer.byteLength(JSON.stringify(plain))
     if (size > this.ctx.limits.maxItemBytes) throw new CairnError('TOO_LARGE', `the item is ${size} bytes; the limit is ${this.ctx.limits.maxItemBytes} (limits.max_item_bytes)`)
-    return plain
   }
 
   /**
@@ -216,14 +237,17 @@ export class ItemService {
 
   private provenance (gid: GroupId, head: DecodedRecord<ItemBody>, plain: ItemPlain): ProvenanceEntry[] {
     const versions = [...this.ctx.store.history(gid, head.recordId).map(h => fromStore(h, 'item')), head]
-    const out: ProvenanceEntry[] = []
+    // An imported item's history starts where it was exported from.
+    const out: ProvenanceEntry[] = (plain.imp?.prov ?? []).map(e => ({ ...e, action: e.action as ProvenanceEntry['action'], imported: true as const }))
     let prevClock: number | undefined
     for (const v of versions) {
       const b = v.rec.b
-      const action: ProvenanceEntry['action'] = prevClock === undefined ? (plain.src !== undefined ? 'shared-from' : 'created') : b.del ? 'deleted' : v.rec.c === prevClock ? 'reencrypted' : 'modified'
+      const first = plain.imp !== undefined ? 'imported-from' : plain.src !== undefined ? 'shared-from' : 'created'
+      const action: ProvenanceEntry['action'] = prevClock === undefined ? first : b.del ? 'deleted' : v.rec.c === prevClock ? 'reencrypted' : 'modified'
       out.push({
         action, by: v.signer, at: clockToIso(v.rec.c), hash: toHex(v.hash), signature: toB64(v.rec.x), keyVersion: b.kv,
-        ...(action === 'shared-from' && plain.src !== undefined ? { source: { groupId: plain.src.group, itemId: plain.src.item, hash: plain.src.hash } } : {})
+        ...(action === 'shared-from' && plain.src !== undefined ? { source: { groupId: plain.src.group, itemId: plain.src.item, hash: plain.src.hash } } : {}),
+        ...(action === 'imported-from' && plain.imp !== undefined ? { source: { groupId: plain.imp.group, itemId: plain.imp.item, hash: plain.imp.hash, author: plain.imp.author } } : {})
       })
       prevClock = v.rec.c
     }

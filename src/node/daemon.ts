@@ -80,6 +80,33 @@ export class Daemon {
     this.s.events.on('stored', ({ record, origin }) => this.emit({ type: 'stored', groupId: record.groupId, id: record.recordId, kind: record.rec.t, origin, at: new Date().toISOString() }))
     this.s.events.on('rejected', ({ reason, origin, groupId }) => this.emit({ type: 'rejected', kind: reason, origin, ...(groupId !== undefined ? { groupId } : {}), at: new Date().toISOString() }))
     this.s.jobs.onUpdate(j => this.emit({ type: 'job', id: j.id, groupId: j.groupId, kind: j.state, at: new Date().toISOString() }))
+    this.wireCircleEvents()
+  }
+
+  /** A holder's person must learn that someone waits for them; a requester sees its unseal move. */
+  private wireCircleEvents (): void {
+    this.s.circles.approvals.onChange(v => {
+      this.emit({ type: 'share-request', groupId: v.groupId, id: v.id, kind: v.state, entityId: v.from, at: new Date().toISOString() })
+      if (v.state === 'pending') {
+        this.log.info({ groupId: v.groupId, from: v.from, requestId: v.id, expiresAt: v.expiresAt },
+          `a share request waits for your approval: \`cairn circle approve ${v.id}\` or \`cairn circle deny ${v.id}\` (see \`cairn circle requests\`)`)
+      } else this.log.info({ groupId: v.groupId, from: v.from, requestId: v.id }, `share request ${v.state}`)
+    })
+    const told = new Set<string>()
+    this.s.circles.onUnsealProgress(p => {
+      this.emit({ type: 'unseal', groupId: p.groupId, kind: p.state, collected: p.collected, needed: p.needed, at: new Date().toISOString() })
+      for (const h of p.holders) {
+        const key = `${p.groupId}/${p.startedAt}/${h.entityId}`
+        if (h.state === 'waiting' && !told.has(key)) {
+          told.add(key)
+          this.log.info({ groupId: p.groupId, holder: h.entityId, until: h.waitingUntil, collected: p.collected, needed: p.needed }, 'unseal waits for a holder\'s person to approve')
+        }
+      }
+      if (p.state !== 'pending') {
+        for (const k of told) if (k.startsWith(`${p.groupId}/`)) told.delete(k)
+        this.log.info({ groupId: p.groupId, collected: p.collected, needed: p.needed, approved: p.approved, denied: p.denied, noAnswer: p.noAnswer }, `unseal ${p.state}`)
+      }
+    })
   }
 
   emit (e: NodeEvent): void { for (const l of this.listeners) l(e) }
@@ -108,6 +135,7 @@ export class Daemon {
       lock: async () => { await s.lock(); this.emit({ type: 'locked', at: new Date().toISOString() }) },
       groups: s.groups,
       items: s.items,
+      portability: s.portability,
       commit: async (fn) => await s.writes.submit(fn),
       circles: s.circles,
       afterUnseal: async gid => { await s.indexGroup(gid) },

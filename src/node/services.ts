@@ -18,6 +18,7 @@ import { GroupRegistry } from '../groups/registry.js'
 import { reencryptJob } from '../groups/reencrypt.js'
 import { keeperAdoption, memberAdoption } from '../groups/adoption.js'
 import { ItemService } from '../items/item-service.js'
+import { Portability } from '../items/portability.js'
 import { JobRunner } from '../jobs/job-runner.js'
 import { onStored } from '../groups/record-rules.js'
 import { hasKind } from '../records/record.js'
@@ -51,6 +52,7 @@ export interface Services {
   vault: Vault | undefined
   groups: GroupService
   items: ItemService
+  portability: Portability
   circles: CircleService
   /** Acknowledged writes from the API go through here (group commit). */
   writes: GroupCommit
@@ -66,6 +68,9 @@ export interface Services {
   lock: () => Promise<void>
   close: () => Promise<void>
 }
+
+/** How long POST …/unseal waits for people before answering "pending" unless the caller says (waitSeconds). */
+const UNSEAL_WAIT_MS = 60_000
 
 export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): Services {
   const keeper = config.node.keeper
@@ -90,6 +95,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   const jobs = new JobRunner(store)
   const groups = new GroupService(ctx, jobs)
   const items = new ItemService(ctx, groups)
+  const portability = new Portability(ctx, groups, items)
   const search = new SearchIndex()
   const metrics = new Metrics()
   const rejections = new RejectionAudit(audit)
@@ -97,8 +103,9 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   const wrongPassphrase = (e: unknown): boolean => (e as CairnError).code === 'BAD_PASSPHRASE'
   const circles = new CircleService(ctx, groups, jobs, new UnsealedKeys(), new ApprovalQueue(), {
     defaultTtlMs: config.circles.default_ttl_seconds * 1000,
-    requestTimeoutMs: config.circles.request_timeout_ms,
-    defaultApproval: config.circles.approval as 'auto' | 'manual'
+    defaultApproval: config.circles.approval as 'auto' | 'manual',
+    approvalWindowMs: config.circles.approval_window_seconds * 1000,
+    unsealWaitMs: UNSEAL_WAIT_MS
   })
   groups.setCircleHooks({
     key: (gid, kv) => circles.keys.get(gid, kv),
@@ -152,7 +159,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   vault?.onChange(body => { groups.backupVault(body) })
 
   return {
-    config, keeper, nodeKey, store, audit, clock, registry, acceptor, events, vault, groups, items, circles, jobs, search, metrics, ctx, log, rejections,
+    config, keeper, nodeKey, store, audit, clock, registry, acceptor, events, vault, groups, items, portability, circles, jobs, search, metrics, ctx, log, rejections,
     writes: new GroupCommit(store),
     indexGroup: async gid => { await indexer.group(gid) },
     async unlock (passphrase: string) {
@@ -179,6 +186,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
     async lock () {
       if (vault === undefined || !vault.unlocked) return
       await jobs.stop()
+      circles.unsealer.cancelAll()
       circles.keys.sealAll()
       circles.approvals.clear()
       search.close()
@@ -188,6 +196,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
     },
     async close () {
       await jobs.stop()
+      circles.unsealer.cancelAll()
       circles.keys.sealAll()
       circles.approvals.clear()
       rejections.flush()

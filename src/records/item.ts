@@ -44,6 +44,17 @@ export interface ItemPlain {
   createdAt: Clock
   /** Set when the item was copied from another group (copy-on-write share). */
   src?: { group: string, item: string, hash: string }
+  /**
+   * Set when the item was imported from an export (items/portability.ts): the exported
+   * item it came from, its author, and the provenance it had there (entries whose
+   * hashes and signatures refer to records of the source group, not of this one).
+   */
+  imp?: ImportedFrom
+}
+
+export interface ImportedFrom {
+  group: string, item: string, hash: string, author: string
+  prov: Array<{ action: string, by: string, at: string, hash: string, signature: string, keyVersion: number, source?: { groupId: string, itemId: string, hash: string } }>
 }
 
 export const itemIdFor = (author: Uint8Array, nonce: Uint8Array): RecordId => derivedId('item', author, nonce)

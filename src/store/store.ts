@@ -217,6 +217,44 @@ export class Store<G extends string = string> {
   getJob (id: string): JobRow<G> | undefined { return this.s.getJob.get(id) as JobRow<G> | undefined }
   unfinishedJobs (): JobRow<G>[] { return this.s.unfinishedJobs.all() as JobRow<G>[] }
 
+  /**
+   * Purge a group so its bytes are gone from the files, not only its rows: every
+   * record, superseded version, delivery, key-usage counter and job of the group in
+   * one transaction (secure_delete = ON zeroes the freed cells and the pages put on
+   * the freelist, overflow pages included), then a TRUNCATE checkpoint: the zeroed
+   * pages are written over the old ones in the main file and the WAL, which still
+   * held the old page images, is cut to zero bytes. The group row stays (callers
+   * mark it deleted or left). Returns what was removed.
+   */
+  purgeGroup (gid: G): { records: number, bytes: number } {
+    const out = this.tx(() => {
+      const r = this.s.groupBytes.get(gid) as { n: number, bytes: number }
+      const h = this.s.historyBytes.get(gid) as { n: number, bytes: number }
+      this.s.delGroupRecords.run(gid)
+      this.s.delGroupHistory.run(gid)
+      this.s.delGroupOutbox.run(gid)
+      this.s.delGroupUsage.run(gid)
+      this.s.delGroupJobs.run(gid)
+      return { records: r.n + h.n, bytes: r.bytes + h.bytes }
+    })
+    this.afterCommit(() => { this.truncateWal() })
+    return out
+  }
+
+  /**
+   * Checkpoint the WAL into the main file and cut it to zero bytes. A reader
+   * holding an old snapshot makes the checkpoint stop short (busy): retried a few
+   * times, then left to the next purge or the close (which checkpoints too).
+   */
+  truncateWal (): boolean {
+    for (let i = 0; i < 20; i++) {
+      const r = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number, log: number, checkpointed: number }>
+      if (r[0]?.busy === 0) return true
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10)
+    }
+    return false
+  }
+
   getMeta (key: string): string | undefined { return (this.s.getMeta.get(key) as { value: string } | undefined)?.value }
   putMeta (key: string, value: string): void { this.s.putMeta.run(key, value) }
 
@@ -283,6 +321,14 @@ function prepare (db: Db) {
                     ON CONFLICT (gid) DO UPDATE SET desc_ver = excluded.desc_ver, state = excluded.state`),
     getGroup: p('SELECT * FROM groups WHERE gid = ?'),
     listGroups: p("SELECT * FROM groups WHERE state = 'active' ORDER BY joined, gid"),
+    // purgeGroup: every row of a group but its own (the caller marks it deleted or left)
+    groupBytes: p('SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM records WHERE gid = ?'),
+    historyBytes: p('SELECT count(*) AS n, coalesce(sum(length(bytes)), 0) AS bytes FROM history WHERE gid = ?'),
+    delGroupRecords: p('DELETE FROM records WHERE gid = ?'),
+    delGroupHistory: p('DELETE FROM history WHERE gid = ?'),
+    delGroupOutbox: p('DELETE FROM outbox WHERE gid = ?'),
+    delGroupUsage: p('DELETE FROM key_usage WHERE gid = ?'),
+    delGroupJobs: p('DELETE FROM jobs WHERE gid = ?'),
     putJob: p(`INSERT OR REPLACE INTO jobs (id, kind, gid, state, done, total, params, error, created, updated)
                VALUES (@id, @kind, @gid, @state, @done, @total, @params, @error, @created, @updated)`),
     getJob: p('SELECT * FROM jobs WHERE id = ?'),

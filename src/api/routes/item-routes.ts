@@ -1,7 +1,7 @@
 import type { GroupId } from '../../crypto/ids.js'
 import type { ApiBackend } from '../backend.js'
 import { groupParam, intParam, itemParam, strParam } from '../params.js'
-import type { RouteDef } from '../route.js'
+import { Streamed, type RouteDef } from '../route.js'
 import { S } from '../schemas.js'
 import type { ItemInput } from '../../items/item-service.js'
 
@@ -34,5 +34,20 @@ export const itemRoutes: Array<RouteDef<ApiBackend>> = [
   {
     method: 'POST', path: '/api/v1/items/:id/share', tag: 'items', body: S.shareItem, status: 201, summary: 'Copy an item into another group, linked to its source',
     handler: async (r, b) => { const id = itemParam(r.params.id); const to = groupParam((r.body as { toGroup: GroupId }).toGroup); return await b.commit(() => b.items.share(id, to)) }
+  },
+  {
+    method: 'GET', path: '/api/v1/export', tag: 'items', query: { group: { type: 'string', description: 'only this group (default: every group this node can read)' } },
+    summary: 'JSON Lines (application/x-ndjson) of decrypted items with provenance, one item per line; header x-cairn-skipped names sealed circles left out',
+    handler: (r, b) => {
+      const gid = r.query.group !== undefined ? groupParam(r.query.group) : undefined
+      const plan = b.portability.plan(gid)
+      return new Streamed('application/x-ndjson', b.portability.lines(plan.groups, plan.skipped), { 'x-cairn-skipped': plan.skipped.join(',') })
+    }
+  },
+  {
+    method: 'POST', path: '/api/v1/groups/:gid/import', tag: 'items', body: S.importItems,
+    response: { type: 'object', properties: { groupId: { type: 'string' }, imported: { type: 'integer' }, duplicates: { type: 'integer' }, invalid: { type: 'integer' }, items: { type: 'array', items: { type: 'object', properties: { sourceId: { type: ['string', 'null'] }, status: { type: 'string', enum: ['imported', 'duplicate', 'invalid'] }, id: { type: 'string' }, reason: { type: 'string' } } } } } },
+    summary: 'Import exported lines as new items of this group, keeping type, content, meta, creation time and provenance links (a line imported before is skipped)',
+    handler: async (r, b) => { const gid = groupParam(r.params.gid); return await b.commit(() => b.portability.importLines(gid, (r.body as { items: unknown[] }).items)) }
   }
 ]

@@ -11,12 +11,22 @@ export function showGroup (ctx: CliContext, g: GroupView & { jobId?: string }): 
   emit(ctx, g, () => [
     table([
       ['group', g.id], ['name', g.name ?? '(sealed)'], ['your role', g.role], ['culture', g.culture + (g.appendOnly ? ', append-only' : '')],
-      ['descriptor', `v${g.descriptorVersion}`], ['key', `v${g.keyVersion}`], ...(g.circle !== undefined ? [['circle', `${g.circle.threshold} of ${g.circle.members.length}`]] : []),
+      ['descriptor', `v${g.descriptorVersion}`], ['key', `v${g.keyVersion}`], ...(g.circle !== undefined ? circleRows(g.circle) : []),
       ...(g.jobId !== undefined ? [['re-encryption job', g.jobId]] : [])
     ]),
     '', table([['MEMBER', 'ROLE'], ...g.members.map(m => [m.entityId, m.role])]),
     ...(g.keepers.length > 0 ? ['', table([['KEEPER'], ...g.keepers.map(k => [k])])] : [])
   ].join('\n'))
+}
+
+/** A circle's threshold, whether it is open on this node (and until when), and an unseal under way. */
+function circleRows (c: NonNullable<GroupView['circle']>): string[][] {
+  return [
+    ['circle', `${c.threshold} of ${c.members.length} shares needed to unseal`],
+    ['state', c.unsealed === true ? `unsealed until ${c.expiresAt ?? '?'}` : 'sealed'],
+    ...(c.approval !== undefined ? [['your approval', c.approval === 'manual' ? 'manual (requests wait for `cairn circle approve`)' : 'auto']] : []),
+    ...(c.pendingUnseal !== undefined ? [['unseal', `pending: ${c.pendingUnseal.collected} of ${c.pendingUnseal.needed}, waiting for ${c.pendingUnseal.waiting.length} holder(s) until ${c.pendingUnseal.deadline}`]] : [])
+  ]
 }
 
 export async function rotateAndFollow (ctx: CliContext, jobId: string, wait: boolean): Promise<JobView> {
