@@ -6,6 +6,7 @@ import { groupCommands } from './commands/group-commands.js'
 import { itemCommands } from './commands/item-commands.js'
 import { nodeCommands } from './commands/node-commands.js'
 import { circleCommands } from './commands/circle-commands.js'
+import { mcpCommand } from './commands/mcp-command.js'
 
 export function buildProgram (): Command {
   const program = new Command()
@@ -21,6 +22,7 @@ export function buildProgram (): Command {
   itemCommands(program)
   circleCommands(program)
   demoCommand(program)
+  mcpCommand(program)
   return program
 }
 
