@@ -13,7 +13,7 @@ import type { Static, TSchema } from '@sinclair/typebox'
 import { routes, type OperationId, type Routes, type RouteSpec } from '../contract/routes.js'
 import { defaultDataDir } from '../util/data-paths.js'
 import { CairnError, type ErrorCode } from '../util/errors.js'
-import { endpointOf, type Endpoint } from './endpoint.js'
+import { baseUrlOf, tokenOf, type Endpoint } from './endpoint.js'
 import { EventStream } from './events.js'
 
 export interface CairnClientOptions {
@@ -59,8 +59,8 @@ export class CairnClient {
 
   /** Where the next request goes (re-read from the data dir unless fixed at construction). */
   endpoint (): Endpoint {
-    if (this.fixed.baseUrl !== undefined && this.fixed.token !== undefined) return this.fixed as Endpoint
-    return { ...endpointOf(this.dataDir), ...this.fixed }
+    const token = this.fixed.token ?? tokenOf(this.dataDir)
+    return { baseUrl: this.fixed.baseUrl ?? baseUrlOf(this.dataDir), token }
   }
 
   /** Any operation by its operationId (the named methods below are this with positional arguments). */
@@ -84,7 +84,11 @@ export class CairnClient {
    * typed methods: they follow the contract.
    */
   async send (method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<unknown> {
-    const res = await this.fetchRaw(method, path, { body, signal })
+    return await this.read(await this.fetchRaw(method, path, { body, signal }), method, path)
+  }
+
+  /** A response's JSON (or text), or the CairnError its error envelope carries. */
+  private async read (res: Response, method: string, path: string): Promise<unknown> {
     const text = await res.text()
     const ct = res.headers.get('content-type') ?? ''
     const json = ct.includes('application/json') && text !== '' ? parseJson(text, res.status) : undefined
@@ -135,7 +139,7 @@ export class CairnClient {
     const path = routes.events.path + (o.group !== undefined ? `?group=${encodeURIComponent(o.group)}` : '')
     return new EventStream(async (signal, last) => {
       const res = await this.fetchRaw('GET', path, { signal, timeout: false, headers: { accept: 'text/event-stream', ...(last !== undefined ? { 'last-event-id': last } : {}) } })
-      if (!res.ok) await this.send('GET', path) // throws the server's error
+      if (!res.ok) await this.read(res, 'GET', path) // throws the server's error
       return res
     }, o.lastEventId)
   }

@@ -3,6 +3,8 @@
  * `daemon.json` (written by the running daemon, so `--api-port 0` works) and
  * `api-token`. Read at each request, not once: a long-lived client (the MCP
  * server) keeps working when the daemon restarts on another port.
+ * Order matters: the token first (a missing one says whether the dir is a
+ * node at all), then the address.
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { dataPaths } from '../util/data-paths.js'
@@ -19,17 +21,26 @@ export function baseUrlOf (dataDir: string, env: NodeJS.ProcessEnv = process.env
         const host = d.apiHost.includes(':') ? `[${d.apiHost}]` : d.apiHost
         return `http://${host}:${d.apiPort}`
       }
-    } catch { /* a half-written or foreign file: fall back to the default port */ }
+    } catch { /* a half-written or foreign file: as if absent */ }
   }
-  return `http://127.0.0.1:${env.CAIRN_API_PORT ?? '9473'}`
+  // No daemon.json: no daemon runs on this dir. Port 9473 may belong to another
+  // node's daemon, which must not be sent this node's token; only an explicit
+  // CAIRN_API_PORT says where to go.
+  if (env.CAIRN_API_PORT !== undefined && env.CAIRN_API_PORT !== '') return `http://127.0.0.1:${env.CAIRN_API_PORT}`
+  throw new CairnError('UNAVAILABLE', `no cairn daemon is running on ${dataDir} (a running daemon writes ${file}); start it with \`cairn start --data-dir ${dataDir}\``)
 }
 
 export function tokenOf (dataDir: string): string {
-  const file = dataPaths(dataDir).apiToken
-  if (!existsSync(file)) throw new CairnError('NOT_INITIALIZED', `no API token at ${file}: is ${dataDir} a cairn data dir? Run \`cairn init --data-dir ${dataDir}\`, then \`cairn start --data-dir ${dataDir}\``)
-  return readFileSync(file, 'utf8').trim()
+  const p = dataPaths(dataDir)
+  if (!existsSync(p.apiToken)) {
+    // The daemon writes the token at its first start: an initialized node that never ran has none yet.
+    if (existsSync(p.nodeKey)) throw new CairnError('UNAVAILABLE', `no cairn daemon has run on ${dataDir} yet (no ${p.apiToken}); start it with \`cairn start --data-dir ${dataDir}\``)
+    throw new CairnError('NOT_INITIALIZED', `${dataDir} is not a cairn data dir (no ${p.apiToken}); create a node with \`cairn init --data-dir ${dataDir}\`, then \`cairn start --data-dir ${dataDir}\``)
+  }
+  return readFileSync(p.apiToken, 'utf8').trim()
 }
 
 export function endpointOf (dataDir: string, env: NodeJS.ProcessEnv = process.env): Endpoint {
-  return { baseUrl: baseUrlOf(dataDir, env), token: tokenOf(dataDir) }
+  const token = tokenOf(dataDir)
+  return { baseUrl: baseUrlOf(dataDir, env), token }
 }

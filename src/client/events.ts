@@ -1,8 +1,10 @@
 /**
  * GET /api/v1/events as an async iterator of NodeEvents, parsed with
- * eventsource-parser. One HTTP stream per iterator; `close()` (or breaking
- * out of `for await`) ends it. No automatic reconnection: a caller that wants
- * to resume opens a new stream with `lastEventId` (sent as Last-Event-ID).
+ * eventsource-parser. The stream opens when the EventStream is made (await
+ * `ready()` to know the node is sending: events from then on are buffered
+ * until iterated); it is iterated once; `close()` (or breaking out of
+ * `for await`) ends it. No automatic reconnection: a caller that wants to
+ * resume opens a new stream with `lastEventId` (sent as Last-Event-ID).
  */
 import { createParser, type EventSourceMessage } from 'eventsource-parser'
 import type { NodeEventView } from '../contract/models.js'
@@ -14,10 +16,16 @@ const MAX_EVENT_CHARS = 1 << 20
 export class EventStream implements AsyncIterable<NodeEventView> {
   private readonly ac = new AbortController()
   private last: string | undefined
+  private readonly response: Promise<Response>
 
-  constructor (private readonly open: (signal: AbortSignal, lastEventId?: string) => Promise<Response>, lastEventId?: string) {
+  constructor (open: (signal: AbortSignal, lastEventId?: string) => Promise<Response>, lastEventId?: string) {
     this.last = lastEventId
+    this.response = open(this.ac.signal, lastEventId)
+    this.response.catch(() => {}) // reported by ready() and the iterator, not as an unhandled rejection
   }
+
+  /** Settles once the node answered and is sending events (rejects with its error). */
+  async ready (): Promise<void> { await this.response }
 
   /** The `id:` of the last event received, if the server sends IDs. */
   get lastEventId (): string | undefined { return this.last }
@@ -25,7 +33,7 @@ export class EventStream implements AsyncIterable<NodeEventView> {
   close (): void { this.ac.abort() }
 
   async * [Symbol.asyncIterator] (): AsyncIterator<NodeEventView> {
-    const res = await this.open(this.ac.signal, this.last)
+    const res = await this.response
     if (res.body === null) throw new CairnError('UNAVAILABLE', 'the event stream has no body')
     const queue: NodeEventView[] = []
     let failure: Error | undefined
@@ -55,7 +63,7 @@ export class EventStream implements AsyncIterable<NodeEventView> {
       }
     } finally {
       this.ac.abort()
-      reader.releaseLock()
+      try { reader.releaseLock() } catch { /* a read was pending: the abort ends it */ }
     }
   }
 }
