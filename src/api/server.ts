@@ -23,7 +23,6 @@ import { circleRoutes } from './routes/circle-routes.js'
 
 export interface ApiOptions { host: string, port: number, token: string, maxBodyBytes: number, version: string, log: Logger, onRequest?: (method: string, route: string, status: number) => void }
 
-export { hostIsLoopback }
 
 /** Every route the server registers; startApi checks it against the contract, so the OpenAPI document lists exactly these. */
 export function allRoutes (): RouteDef[] {
