@@ -7,7 +7,8 @@
  *   loopback origin (a web page cannot drive it) · `Authorization: Bearer`
  *   with the node's API token (<dataDir>/api-token) · body ≤ 4 MiB of JSON.
  * It listens on 127.0.0.1 only. At most MAX_SESSIONS sessions at once; a
- * session ends when its client sends DELETE or the server stops.
+ * session ends when its client sends DELETE, after IDLE_MS without a
+ * request (a client that vanished must not hold a slot), or when the server stops.
  */
 import { randomUUID, createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
@@ -20,12 +21,17 @@ import { createMcpServer, type CairnMcpServer, type McpOptions } from './server.
 export const MCP_PATH = '/mcp'
 const MAX_BODY = 4 << 20
 const MAX_SESSIONS = 64
+const IDLE_MS = 30 * 60_000
 
 export interface McpHttp { url: string, port: number, close: () => Promise<void> }
 
 export async function serveHttp (o: McpOptions & { port: number, token: string }): Promise<McpHttp> {
   const digest = createHash('sha256').update(o.token).digest()
-  const sessions = new Map<string, { transport: StreamableHTTPServerTransport, mcp: CairnMcpServer }>()
+  const sessions = new Map<string, { transport: StreamableHTTPServerTransport, mcp: CairnMcpServer, seen: number }>()
+  const sweep = setInterval(() => {
+    for (const s of sessions.values()) if (Date.now() - s.seen > IDLE_MS) void s.mcp.server.close().catch(() => {})
+  }, Math.min(IDLE_MS, 60_000))
+  sweep.unref()
 
   const refuse = (res: ServerResponse, status: number, code: string, message: string): void => {
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message: `${code}: ${message}`, data: { code } }, id: null }))
@@ -43,14 +49,14 @@ export async function serveHttp (o: McpOptions & { port: number, token: string }
     const body = req.method === 'POST' ? await readJson(req) : undefined
     const sid = req.headers['mcp-session-id']
     const known = typeof sid === 'string' ? sessions.get(sid) : undefined
-    if (known !== undefined) { await known.transport.handleRequest(req, res, body); return }
+    if (known !== undefined) { known.seen = Date.now(); await known.transport.handleRequest(req, res, body); return }
     if (typeof sid === 'string') { refuse(res, 404, 'NOT_FOUND', 'no such session (it ended): initialize a new one'); return }
     if (req.method !== 'POST' || !isInitializeRequest(body)) { refuse(res, 400, 'INVALID_INPUT', 'no session: the first request must be an initialize request (POST)'); return }
     if (sessions.size >= MAX_SESSIONS) { refuse(res, 503, 'UNAVAILABLE', `${MAX_SESSIONS} sessions are open: close one (DELETE ${MCP_PATH}) first`); return }
     const mcp = createMcpServer(o)
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: id => { sessions.set(id, { transport, mcp }) }
+      onsessioninitialized: id => { sessions.set(id, { transport, mcp, seen: Date.now() }) }
     })
     transport.onclose = () => { if (transport.sessionId !== undefined) sessions.delete(transport.sessionId) }
     await mcp.server.connect(transport)
@@ -70,6 +76,7 @@ export async function serveHttp (o: McpOptions & { port: number, token: string }
     url: `http://127.0.0.1:${port}${MCP_PATH}`,
     port,
     close: async () => {
+      clearInterval(sweep)
       for (const { mcp } of sessions.values()) { await mcp.drain(); await mcp.server.close().catch(() => {}) }
       http.closeAllConnections()
       await new Promise<void>(resolve => http.close(() => resolve()))
