@@ -57,6 +57,8 @@ export const mcpSuite: Suite = {
       for (let i = 0; i < perWindow; i++) { const t = now(); await op(); into.push(msSince(t)) }
       return into.length
     }
+    // The group holds every test text before any search, so the query has hits from the start.
+    for (const c of cs) await node.api.ok('POST', `/api/v1/groups/${g.id}/items`, { content: c, type: 'note' })
     // Warm both paths (JIT, connections, the MCP server's first status call).
     for (let i = 0; i < 5; i++) { await remember(); await post(); await recall(); await search() }
     const lat = { remember: [] as number[], post: [] as number[], recall: [] as number[], search: [] as number[] }
