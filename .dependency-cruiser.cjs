@@ -23,6 +23,7 @@ module.exports = {
     // `cairn/client` ships to agent developers: it must load without the node (libp2p, SQLite, fastify).
     { name: 'client-stands-alone', severity: 'error', from: from('client'), to: { path: '^dist/', pathNot: '^dist/(client|contract)/|^dist/util/(errors|data-paths)\\.js$' } },
     { name: 'mcp-through-the-client', severity: 'error', from: from('mcp'), to: { path: '^dist/', pathNot: '^dist/(mcp|client|contract)/|^dist/util/' } },
+    { name: 'record-bytes-through-record-ts', severity: 'error', comment: 'records/envelope.ts decodes without the body check by kind: only records/ uses it (others: records/record.ts)', from: { pathNot: '^dist/records/' }, to: { path: '^dist/records/envelope\\.js$' } },
     { name: 'only-node-composes', severity: 'error', from: { pathNot: '^dist/(node|cli)/' }, to: { path: '^dist/node/', ...values } }
   ],
   options: {
