@@ -24,7 +24,11 @@ module.exports = {
     { name: 'circles-below-node', severity: 'error', from: from('circles'), to: notTo('items', 'api', 'cli', 'node') },
     { name: 'replication-below-node', severity: 'error', from: from('replication'), to: notTo('items', 'circles', 'api', 'cli', 'node') },
     { name: 'api-uses-service-types-only', severity: 'error', from: from('api'), to: { ...notTo('store', 'vault', 'groups', 'items', 'circles', 'replication', 'node', 'cli'), ...values } },
-    { name: 'cli-through-the-api', severity: 'error', from: from('cli'), to: { ...notTo('store', 'vault', 'groups', 'records', 'replication', 'circles', 'items', 'audit'), ...values } },
+    { name: 'cli-through-the-client', severity: 'error', from: from('cli'), to: { ...notTo('api', 'store', 'vault', 'groups', 'records', 'replication', 'circles', 'items', 'audit'), ...values } },
+    { name: 'contract-is-pure', severity: 'error', from: from('contract'), to: { path: '^dist/', pathNot: '^dist/contract/' } },
+    // `cairn/client` ships to agent developers: it must load without the node (libp2p, SQLite, fastify).
+    { name: 'client-stands-alone', severity: 'error', from: from('client'), to: { path: '^dist/', pathNot: '^dist/(client|contract)/|^dist/util/(errors|data-paths)\\.js$' } },
+    { name: 'mcp-through-the-client', severity: 'error', from: from('mcp'), to: { path: '^dist/', pathNot: '^dist/(mcp|client|contract)/|^dist/util/' } },
     { name: 'record-bytes-through-record-ts', severity: 'error', comment: 'records/envelope.ts decodes without the body check by kind: only records/ uses it (others: records/record.ts)', from: { pathNot: '^dist/records/' }, to: { path: '^dist/records/envelope\\.js$' } },
     { name: 'only-node-composes', severity: 'error', from: { pathNot: '^dist/(node|cli)/' }, to: { path: '^dist/node/', ...values } }
   ],

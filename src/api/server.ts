@@ -15,6 +15,8 @@ import type { ApiBackend } from './backend.js'
 import { clientErrorResponse, toHttpError } from './errors.js'
 import { openApiDocument } from './openapi.js'
 import { Replied, Streamed, type Req, type RouteDef } from './route.js'
+import { routes as contract } from '../contract/routes.js'
+import { hostIsLoopback } from '../util/loopback.js'
 import { groupRoutes } from './routes/group-routes.js'
 import { itemRoutes } from './routes/item-routes.js'
 import { nodeRoutes } from './routes/node-routes.js'
@@ -23,19 +25,13 @@ import { circleRoutes } from './routes/circle-routes.js'
 
 export interface ApiOptions { host: string, port: number, token: string, maxBodyBytes: number, version: string, log: Logger, onRequest?: (method: string, route: string, status: number) => void }
 
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1'])
 
-export function hostIsLoopback (host: string | undefined): boolean {
-  if (host === undefined || host.length > 300) return false
-  const m = /^(\[[^\]]+\]|[^:]+)(?::\d{1,5})?$/.exec(host.trim().toLowerCase())
-  return m !== null && LOOPBACK.has(m[1]!)
+/** Every route the server registers; startApi checks it against the contract, so the OpenAPI document lists exactly these. */
+export function allRoutes (): RouteDef[] {
+  return [...nodeRoutes, ...groupRoutes, ...itemRoutes, ...circleRoutes, ...eventRoutes]
 }
 
-export function allRoutes (extra: Array<RouteDef<ApiBackend>> = []): Array<RouteDef<ApiBackend>> {
-  return [...nodeRoutes, ...groupRoutes, ...itemRoutes, ...circleRoutes, ...extra]
-}
-
-export async function startApi (backend: ApiBackend, o: ApiOptions, extraRoutes: Array<RouteDef<ApiBackend>> = []): Promise<{ app: FastifyInstance, port: number }> {
+export async function startApi (backend: ApiBackend, o: ApiOptions): Promise<{ app: FastifyInstance, port: number }> {
   const app = Fastify({
     bodyLimit: o.maxBodyBytes,
     logger: false,
@@ -72,8 +68,11 @@ export async function startApi (backend: ApiBackend, o: ApiOptions, extraRoutes:
     }
     return undefined
   }
-  const routes = [...allRoutes(extraRoutes), ...eventRoutes]
-  const doc = openApiDocument([...routes, { method: 'GET', path: '/api/v1/openapi.json', tag: 'node', summary: 'This document', handler: () => null }] as Array<RouteDef<never>>, o.version)
+  const routes = allRoutes()
+  const served = new Set([...routes.map(r => r.operationId), 'getOpenApi'])
+  const missing = Object.keys(contract).filter(k => !served.has(k))
+  if (missing.length > 0) throw new CairnError('INTERNAL', `routes in the contract with no handler: ${missing.join(', ')}`)
+  const doc = openApiDocument(o.version)
 
   // Any content type is read as JSON (curl -d works); empty bodies are allowed.
   app.removeAllContentTypeParsers()
@@ -113,8 +112,8 @@ export async function startApi (backend: ApiBackend, o: ApiOptions, extraRoutes:
     o.onRequest?.(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode)
   })
 
-  app.get('/api/v1/openapi.json', async () => doc)
-  app.get('/api/v1/events', (req, reply) => {
+  app.get(contract.getOpenApi.path, async () => doc)
+  app.get(contract.events.path, (req, reply) => {
     const group = (req.query as Record<string, unknown>).group
     if (group !== undefined && typeof group !== 'string') throw new CairnError('INVALID_INPUT', 'group must be a string')
     reply.hijack()
@@ -129,7 +128,7 @@ export async function startApi (backend: ApiBackend, o: ApiOptions, extraRoutes:
     req.raw.on('close', () => { off(); clearInterval(ping) })
   })
   for (const r of routes) {
-    if (r.sse === true) continue
+    if (r.contentType === 'text/event-stream') continue
     app.route({
       method: r.method,
       url: r.path,
@@ -141,7 +140,7 @@ export async function startApi (backend: ApiBackend, o: ApiOptions, extraRoutes:
         const q: Req = { params: req.params as Record<string, string>, query: flatQuery(req.query), body: req.body, headers: req.headers }
         const out = await r.handler(q, backend)
         if (out instanceof Replied) return reply.status(out.status).send(out.body)
-        if (out instanceof Streamed) return reply.status(r.status ?? 200).type(out.contentType).headers(out.headers).send(Readable.from(out.lines))
+        if (out instanceof Streamed) return reply.status(r.status ?? 200).type(r.contentType ?? 'application/x-ndjson').headers(out.headers).send(Readable.from(out.lines))
         if (out !== null && typeof out === 'object' && 'raw' in out && typeof (out as { raw: unknown }).raw === 'string') {
           const o2 = out as { raw: string, contentType?: string }
           return reply.status(r.status ?? 200).type(o2.contentType ?? 'text/plain').send(o2.raw)

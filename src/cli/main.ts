@@ -7,6 +7,7 @@ import { itemCommands } from './commands/item-commands.js'
 import { nodeCommands } from './commands/node-commands.js'
 import { circleCommands } from './commands/circle-commands.js'
 import { portabilityCommands } from './commands/portability-commands.js'
+import { mcpCommand } from './commands/mcp-command.js'
 
 export function buildProgram (): Command {
   const program = new Command()
@@ -23,6 +24,7 @@ export function buildProgram (): Command {
   circleCommands(program)
   portabilityCommands(program)
   demoCommand(program)
+  mcpCommand(program)
   return program
 }
 
