@@ -71,6 +71,7 @@ export function openApiDocument (version: string): Json {
       ...(spec.body !== undefined ? { requestBody: { required: !isAllOptional(spec.body), content: { 'application/json': { schema: refs(spec.body, models) } } } } : {}),
       responses: {
         [String(spec.status ?? 200)]: success,
+        ...(spec.accepted !== undefined ? { 202: { description: 'accepted: the work goes on', 'x-cairn-in-progress': true, content: { 'application/json': { schema: refs(spec.accepted, models) } } } } : {}),
         ...Object.fromEntries(errors.map(s => [String(s), { description: STATUS_TEXT[s] ?? 'error', content: { 'application/json': { schema: errorRef } } }]))
       }
     }

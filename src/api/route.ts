@@ -9,8 +9,6 @@ import type { Static, TSchema } from '@sinclair/typebox'
 import { routes, type OperationId, type RouteSpec, type Routes } from '../contract/routes.js'
 import type { ApiBackend } from './backend.js'
 
-export type JsonSchema = Record<string, unknown>
-
 export interface Req<B = unknown> {
   params: Record<string, string>
   query: Record<string, string | undefined>

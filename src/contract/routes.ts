@@ -26,6 +26,8 @@ export interface RouteSpec {
   /** Success status, default 200. */
   readonly status?: number
   readonly response: TSchema
+  /** A 202 answer besides the success: the work goes on (follow it as the description says). */
+  readonly accepted?: TSchema
   /** Default application/json. */
   readonly contentType?: string
   readonly errors?: readonly number[]
@@ -90,7 +92,7 @@ export const routes = {
 
   // ---- circles ----
   unsealCircle: {
-    method: 'POST', path: '/api/v1/groups/:gid/unseal', tag: 'circles', params: gid, body: B.UnsealBody, response: M.UnsealResult, errors: [202, 403, 409, 423, 503, 504],
+    method: 'POST', path: '/api/v1/groups/:gid/unseal', tag: 'circles', params: gid, body: B.UnsealBody, response: M.UnsealResult, accepted: M.UnsealPending, errors: [403, 409, 423, 503, 504],
     summary: 'Collect K shares from holders and rebuild the circle key in memory until seal or TTL',
     description: 'Waits up to waitSeconds (default 60) for holders who approve by hand, then answers 202 with the progress (an UnsealPending, state "pending"; follow it with GET). ' +
       '503 INSUFFICIENT_SHARES / BAD_SHARE names who denied and who did not answer.'

@@ -1,2 +1,2 @@
 /** The layout of a data directory: defined in util/ so the client (which must not import node/) reads the same names. */
-export { dataPaths, defaultDataDir, type DataPaths } from '../util/data-paths.js'
+export { dataPaths, type DataPaths } from '../util/data-paths.js'
