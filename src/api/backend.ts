@@ -5,6 +5,8 @@
 import type { GroupService, GroupView } from '../groups/group-service.js'
 import type { ItemService } from '../items/item-service.js'
 import type { Portability } from '../items/portability.js'
+import type { MembershipService } from '../groups/membership.js'
+import type { InviteInbox } from '../groups/invite-inbox.js'
 import type { JobView } from '../jobs/job-runner.js'
 import type { AuditEntry } from '../audit/audit-log.js'
 import type { SearchHit } from '../search/search-index.js'
@@ -44,6 +46,9 @@ export interface ApiBackend {
   createCircle: (inp: { name: string, culture?: 'chatty' | 'taciturn', circle?: { threshold: number, members: string[], approval?: 'auto' | 'manual' } }) => Promise<GroupView>
   items: ItemService
   portability: Portability
+  membership: MembershipService
+  /** Invitations received (absent on keepers). */
+  inbox: InviteInbox | undefined
   /** Run a write in the next group-commit transaction; settles after it committed. */
   commit: <T>(fn: () => T) => Promise<T>
   job: (id: string) => JobView | undefined

@@ -17,7 +17,7 @@ export const S = {
       approval: { type: 'string', enum: ['auto', 'manual'] }
     }, ['threshold', 'members'])
   }, ['name']),
-  addMember: obj({ entityId: { type: 'string', minLength: 1, maxLength: 100 }, role: { type: 'string', enum: ['owner', 'admin', 'member', 'viewer'] }, peerId: { type: 'string', maxLength: 128 }, multiaddr: { type: 'string', maxLength: 1000 } }, ['entityId']),
+  addMember: obj({ entityId: { type: 'string', minLength: 1, maxLength: 100 }, role: { type: 'string', enum: ['owner', 'admin', 'member', 'viewer'] }, peerId: { type: 'string', maxLength: 128 }, multiaddr: { type: 'string', maxLength: 1000 }, expiresAt: { type: 'string', minLength: 1, maxLength: 40 } }, ['entityId']),
   addKeeper: obj({ peerId: { type: 'string', minLength: 1, maxLength: 128 }, multiaddr: { type: 'string', maxLength: 1000 } }, ['peerId']),
   createItem: obj({
     content: {},

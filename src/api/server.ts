@@ -19,6 +19,7 @@ import { itemRoutes } from './routes/item-routes.js'
 import { nodeRoutes } from './routes/node-routes.js'
 import { eventRoutes } from './routes/event-routes.js'
 import { circleRoutes } from './routes/circle-routes.js'
+import { membershipRoutes } from './routes/membership-routes.js'
 
 export interface ApiOptions { host: string, port: number, token: string, maxBodyBytes: number, version: string, log: Logger, onRequest?: (method: string, route: string, status: number) => void }
 
@@ -31,7 +32,7 @@ export function hostIsLoopback (host: string | undefined): boolean {
 }
 
 export function allRoutes (extra: Array<RouteDef<ApiBackend>> = []): Array<RouteDef<ApiBackend>> {
-  return [...nodeRoutes, ...groupRoutes, ...itemRoutes, ...circleRoutes, ...extra]
+  return [...nodeRoutes, ...groupRoutes, ...itemRoutes, ...circleRoutes, ...membershipRoutes, ...extra]
 }
 
 export async function startApi (backend: ApiBackend, o: ApiOptions, extraRoutes: Array<RouteDef<ApiBackend>> = []): Promise<{ app: FastifyInstance, port: number }> {

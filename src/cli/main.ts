@@ -7,6 +7,7 @@ import { itemCommands } from './commands/item-commands.js'
 import { nodeCommands } from './commands/node-commands.js'
 import { circleCommands } from './commands/circle-commands.js'
 import { portabilityCommands } from './commands/portability-commands.js'
+import { membershipCommands } from './commands/membership-commands.js'
 
 export function buildProgram (): Command {
   const program = new Command()
@@ -22,6 +23,7 @@ export function buildProgram (): Command {
   itemCommands(program)
   circleCommands(program)
   portabilityCommands(program)
+  membershipCommands(program)
   demoCommand(program)
   return program
 }

@@ -14,7 +14,12 @@ export function requireVault (ctx: GroupContext): Vault {
 
 export function requireChain (ctx: GroupContext, gid: string): DescriptorChain {
   const chain = typeof gid === 'string' ? ctx.registry.chain(gid) : undefined
-  if (chain === undefined) throw new CairnError('NOT_FOUND', `no group ${String(gid).slice(0, 64)} on this node`)
+  if (chain === undefined) {
+    const ended = typeof gid === 'string' ? ctx.store.membership.ended(gid) : undefined
+    if (ended?.reason === 'deleted') throw new CairnError('GROUP_DELETED', `group ${gid} was deleted by its owner on ${new Date(ended.at).toISOString()}; its records are purged`)
+    if (ended?.reason === 'left') throw new CairnError('NOT_FOUND', `you left group ${gid} on ${new Date(ended.at).toISOString()}; this node holds nothing of it`)
+    throw new CairnError('NOT_FOUND', `no group ${String(gid).slice(0, 64)} on this node`)
+  }
   return chain
 }
 

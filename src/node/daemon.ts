@@ -11,6 +11,7 @@ import type { ApiBackend, NodeEvent, StatusView } from '../api/backend.js'
 import { loadConfig, type Overrides } from '../config/load.js'
 import type { Config } from '../config/schema.js'
 import { CairnError } from '../util/errors.js'
+import { publicKeyFromEntityId } from '../crypto/ids.js'
 import { writeFileAtomic } from '../util/fs.js'
 import { createLogger, type Logger } from '../util/logger.js'
 import { readIdentity, type Identity } from './identity.js'
@@ -80,6 +81,18 @@ export class Daemon {
     this.s.events.on('rejected', ({ reason, origin, groupId }) => this.emit({ type: 'rejected', kind: reason, origin, ...(groupId !== undefined ? { groupId } : {}), at: new Date().toISOString() }))
     this.s.jobs.onUpdate(j => this.emit({ type: 'job', id: j.id, groupId: j.groupId, kind: j.state, at: new Date().toISOString() }))
     this.wireCircleEvents()
+    this.s.inbox?.onChange(e => {
+      const v = e.invite
+      this.emit({ type: 'invite', id: v.id, groupId: v.groupId, kind: e.kind === 'answered' ? v.state : e.kind, entityId: v.from, at: new Date().toISOString() })
+      if (e.kind === 'received' && v.state === 'pending') {
+        this.log.info({ inviteId: v.id, groupId: v.groupId, from: v.from, role: v.role, circle: v.circle },
+          `an invitation waits for your answer: \`cairn invite accept ${v.id}\` or \`cairn invite decline ${v.id}\` (see \`cairn invites\`)`)
+      } else this.log.info({ inviteId: v.id, groupId: v.groupId, from: v.from }, `invitation ${e.kind === 'answered' ? v.state : e.kind}`)
+    })
+    this.s.events.on('group-ended', ({ groupId, reason }) => {
+      this.emit({ type: 'group-ended', groupId, kind: reason, at: new Date().toISOString() })
+      this.log.info({ groupId, reason }, reason === 'deleted' ? 'group deleted: its records are purged and its keys shredded' : 'group left: its records are purged and its keys shredded')
+    })
   }
 
   /** A holder's person must learn that someone waits for them; a requester sees its unseal move. */
@@ -135,6 +148,8 @@ export class Daemon {
       groups: s.groups,
       items: s.items,
       portability: s.portability,
+      membership: s.membership,
+      inbox: s.inbox,
       commit: async (fn) => await s.writes.submit(fn),
       circles: s.circles,
       afterUnseal: gid => s.indexGroup(gid),
@@ -159,7 +174,13 @@ export class Daemon {
       },
       onGroupChanged: async (gid, hint) => {
         if (hint?.multiaddr === undefined) return
-        if (hint.entityId !== undefined) { this.network().replicator.deliverToEntity(hint.entityId, gid, hint.multiaddr); return }
+        if (hint.entityId !== undefined) {
+          // An invited member's node gets the invitation there; the group itself once it consented.
+          const m = s.groups.view(gid).members.find(x => x.entityId === hint.entityId)
+          if (m?.state === 'invited') this.network().replicator.membership.inviteWritten(gid, publicKeyFromEntityId(hint.entityId), hint.multiaddr)
+          else this.network().replicator.deliverToEntity(hint.entityId, gid, hint.multiaddr)
+          return
+        }
         const chain = s.registry.chain(gid)
         for (const k of chain?.current().k ?? []) if (hint.multiaddr.includes(k)) this.network().replicator.deliverTo(k, gid, hint.multiaddr)
       },
@@ -176,6 +197,8 @@ export class Daemon {
       try {
         const n = purgeExpiredTombstones(this.s.store, this.s.events, retentionMs)
         if (n > 0) this.s.audit.record('tombstones-purged', { count: n })
+        this.s.inbox?.expire()
+        this.s.membership.sweep()
       } catch (e) { this.log.warn({ err: (e as Error).message }, 'tombstone purge failed') }
     }
     run()

@@ -7,6 +7,7 @@ import Database, { type Database as Db, type Statement } from 'better-sqlite3'
 import { chmodSync, existsSync } from 'node:fs'
 import { CairnError } from '../util/errors.js'
 import { migrate } from './migrations.js'
+import { MembershipStore } from './membership-store.js'
 
 export interface RecordRow {
   gid: string
@@ -42,6 +43,8 @@ const ROW_COLS = `${META_COLS}, bytes`
 export class Store {
   readonly db: Db
   private readonly s: Record<string, Statement>
+  /** Invitations received, groups ended here, circle shares held back (membership-store.ts). */
+  readonly membership: MembershipStore
 
   constructor (readonly path: string) {
     const fresh = path !== ':memory:' && !existsSync(path)
@@ -126,6 +129,7 @@ export class Store {
       vaultBySigner: p(`SELECT ${ROW_COLS} FROM records WHERE kind = 'vault' AND signer = ? ORDER BY clock DESC LIMIT 1`),
       countKv: p("SELECT count(*) AS n FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv = ?")
     }
+    this.membership = new MembershipStore(this.db)
   }
 
   private depth = 0
@@ -289,6 +293,8 @@ export class Store {
       this.s.delGroupOutbox!.run(gid)
       this.s.delGroupUsage!.run(gid)
       this.s.delGroupJobs!.run(gid)
+      this.membership.deleteGroupInvites(gid)
+      this.membership.deleteGroupShares(gid)
       return { records: r.n + h.n, bytes: r.bytes + h.bytes }
     })
     this.afterCommit(() => { this.truncateWal() })

@@ -2,6 +2,7 @@ import type { ApiBackend } from '../backend.js'
 import { groupParam } from '../params.js'
 import type { RouteDef } from '../route.js'
 import { S } from '../schemas.js'
+import { CairnError } from '../../util/errors.js'
 import type { Culture } from '../../records/descriptor.js'
 
 export const groupRoutes: Array<RouteDef<ApiBackend>> = [
@@ -18,11 +19,14 @@ export const groupRoutes: Array<RouteDef<ApiBackend>> = [
   { method: 'GET', path: '/api/v1/groups/:gid', tag: 'groups', summary: 'One group: members, keepers, versions', handler: (r, b) => b.groups.view(groupParam(r.params.gid)) },
   {
     method: 'POST', path: '/api/v1/groups/:gid/members', tag: 'groups', body: S.addMember, status: 201,
-    summary: 'Add a member (or change its role); it receives every key version. peerId/multiaddr: where its node is, if not connected',
+    summary: 'Invite a member (it starts state "invited" and is added once it accepts; it then receives every key version), or change a member\'s role. ' +
+      'peerId/multiaddr: where its node is, if not connected; expiresAt: when its membership ends (a new key version without anyone online to click)',
     handler: async (r, b) => {
       const gid = groupParam(r.params.gid)
-      const body = r.body as { entityId: string, role?: string, peerId?: string, multiaddr?: string }
-      const v = await b.groups.addAnyMember(gid, body.entityId, body.role ?? 'member')
+      const body = r.body as { entityId: string, role?: string, peerId?: string, multiaddr?: string, expiresAt?: string }
+      const expiresAt = body.expiresAt !== undefined ? Date.parse(body.expiresAt) : undefined
+      if (expiresAt !== undefined && (!Number.isFinite(expiresAt) || expiresAt <= Date.now())) throw new CairnError('INVALID_INPUT', 'expiresAt must be an ISO date in the future, e.g. 2027-01-31T12:00:00Z')
+      const v = await b.groups.addAnyMember(gid, body.entityId, body.role ?? 'member', expiresAt !== undefined ? { expiresAt } : {})
       const hint = body.multiaddr ?? body.peerId
       await b.onGroupChanged(gid, hint !== undefined ? { multiaddr: hint, entityId: body.entityId } : undefined)
       return v
