@@ -242,8 +242,10 @@ export class MembershipService {
     const r = signLeave(requireVault(this.ctx).entityKey(), gid as GroupId, this.ctx.clock.tick())
     const [res] = this.ctx.acceptor.ingest([r], 'local')
     if (res?.status !== 'stored') throw new CairnError('CONFLICT', `the leave was not stored (${res?.reason ?? res?.status ?? ''})`)
-    this.events?.ending(gid, r.bytes, this.peersOf(chain))
+    // Who must hear of it is read before the purge; the proof is kept by it (the outbox sends it from there).
+    const peers = this.peersOf(chain)
     this.end(gid, 'left', r.bytes)
+    this.events?.ending(gid, r.bytes, peers)
     return { left: true }
   }
 
@@ -261,8 +263,9 @@ export class MembershipService {
   deleted (r: DecodedRecord): void {
     const chain = this.ctx.registry.chain(r.groupId)
     if (chain === undefined) return
-    this.events?.ending(r.groupId, r.bytes, this.peersOf(chain))
+    const peers = this.peersOf(chain)
     this.end(r.groupId, 'deleted', r.bytes)
+    this.events?.ending(r.groupId, r.bytes, peers)
   }
 
   /** Why records of a group this node ended are refused (the Acceptor asks). */
