@@ -1,4 +1,5 @@
 /** Role checks shared by every group and item operation. */
+import { equalBytes } from '../crypto/bytes.js'
 import { entityIdFromPublicKey } from '../crypto/ids.js'
 import { canAdmin, canWrite, type Role } from '../records/descriptor.js'
 import { CairnError } from '../util/errors.js'
@@ -33,5 +34,7 @@ export function requireRole (ctx: GroupContext, gid: string, need: Need): { chai
   if (role === undefined) throw new CairnError('NOT_FOUND', `no group ${gid} on this node for ${entityIdFromPublicKey(vault.entityKey().publicKey)}`)
   const ok = need === 'read' || (need === 'write' && canWrite(role)) || (need === 'admin' && canAdmin(role)) || (need === 'owner' && role === 'owner')
   if (!ok) throw new CairnError('FORBIDDEN', `your role in this group is ${role}; this needs ${need === 'write' ? 'owner, admin or member' : need === 'admin' ? 'owner or admin' : 'owner'}`)
+  const ends = chain.current().mx?.find(([p]) => equalBytes(p, vault.entityKey().publicKey))?.[1]
+  if (need !== 'read' && ends !== undefined && ends <= Date.now()) throw new CairnError('FORBIDDEN', `your membership of this group ended at ${new Date(ends).toISOString()}; ask an admin to invite you again`)
   return { chain, role }
 }

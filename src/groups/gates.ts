@@ -29,6 +29,7 @@
  *    invite(group, signer), names that version by hash, which is open and was not
  *    expired at the answer's clock.
  *  - leave: signer is a member of D. gdel: signer is an owner of D.
+ *  - any record signed by a member after its membership expiry in D (`mx`) is refused.
  */
 import { equalBytes } from '../crypto/bytes.js'
 import { clockWall } from '../crypto/hlc.js'
@@ -59,7 +60,16 @@ export type Gate<B extends Body> = (r: DecodedRecord<B>, ctx: GateContext) => Ch
 /** The descriptor in force at the record's clock, or why there is none it may use. */
 function inForce (r: DecodedRecord, ctx: GateContext): DescBody | RejectReason {
   if (clockWall(r.rec.c) > ctx.now + ctx.maxSkewMs) return 'future-clock'
-  return ctx.chain.at(r.rec.c) ?? 'before-group'
+  const d = ctx.chain.at(r.rec.c) ?? 'before-group'
+  // A member whose membership expired signs nothing more, removal published or not.
+  if (typeof d !== 'string' && expiredAt(d, r.rec.s, clockWall(r.rec.c))) return 'membership-expired'
+  return d
+}
+
+/** Had `pub`'s membership ended (descriptor `mx`) at `wallMs`? */
+export function expiredAt (d: DescBody, pub: Uint8Array, wallMs: number): boolean {
+  const e = d.mx?.find(([p]) => equalBytes(p, pub))
+  return e !== undefined && e[1] <= wallMs
 }
 
 export const gateDescriptor: Gate<DescBody> = (r, ctx) => ctx.chain.rejectNext(r)

@@ -68,7 +68,10 @@ export class GroupService {
    * hold the new share back until it accepts); a member's role change is at once.
    */
   async addAnyMember (gid: string, entityId: string, role: string, o: { expiresAt?: number } = {}): Promise<GroupView> {
-    if (this.isCircle(gid) && this.circles !== undefined) return await this.circles.addMember(gid, entityId, role)
+    if (this.isCircle(gid) && this.circles !== undefined) {
+      if (o.expiresAt !== undefined) throw new InvalidInputError('a circle\'s members cannot expire yet (removing one needs the circle unsealed); remove the member by hand')
+      return await this.circles.addMember(gid, entityId, role)
+    }
     return this.addMember(gid, entityId, role, o)
   }
 

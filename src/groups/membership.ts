@@ -231,6 +231,61 @@ export class MembershipService {
     return row === undefined ? undefined : fromStore(row, 'answer')
   }
 
+  // ---- time-limited membership ----
+
+  private expiryTimer: NodeJS.Timeout | undefined
+  private readonly expiring = new Set<string>()
+
+  /**
+   * A timer for the nearest membership expiry this node's entity enforces (it
+   * administers the group): the lead admin at the expiry itself, the others
+   * completeAfterMs later if the member is still listed. Re-armed after every
+   * descriptor and run; nobody has to be online to click.
+   */
+  armExpiry (): void {
+    if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer)
+    this.expiryTimer = undefined
+    let next = Infinity
+    for (const e of this.dueExpiries(Infinity)) next = Math.min(next, e.at)
+    if (next === Infinity) return
+    this.expiryTimer = setTimeout(() => { this.expireDue(); this.armExpiry() }, Math.min(2 ** 31 - 1, Math.max(0, next - this.now())))
+    this.expiryTimer.unref()
+  }
+
+  stopExpiry (): void { if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer); this.expiryTimer = undefined }
+
+  /** Remove every member whose time is up here (a new key version each: GroupService.removeAnyMember). */
+  expireDue (): void {
+    for (const e of this.dueExpiries(this.now())) {
+      const key = `${e.gid}/${e.entityId}`
+      if (this.expiring.has(key)) continue
+      this.expiring.add(key)
+      void this.groups.removeAnyMember(e.gid, e.entityId).then(
+        v => { this.ctx.audit.record('member-expired', { groupId: e.gid, entityId: e.entityId, keyVersion: v.keyVersion }) },
+        (err: unknown) => { this.ctx.audit.record('member-expiry-pending', { groupId: e.gid, entityId: e.entityId, reason: (err as CairnError).code ?? 'error' }) }
+      ).finally(() => { this.expiring.delete(key) })
+    }
+  }
+
+  /** Expiries this node acts on, with when it acts (≤ until). */
+  private dueExpiries (until: number): Array<{ gid: string, entityId: string, at: number }> {
+    const v = this.ctx.vault
+    if (v === undefined || !v.unlocked) return []
+    const me = v.entityKey().publicKey
+    const out: Array<{ gid: string, entityId: string, at: number }> = []
+    for (const gid of this.ctx.registry.groupIds()) {
+      const d = this.ctx.registry.chain(gid)?.current()
+      if (d?.mx === undefined || !canAdmin(roleIn(d, me))) continue
+      for (const [pub, at] of d.mx) {
+        if (equalBytes(pub, me) || roleIn(d, pub) === undefined) continue
+        const lead = d.m.filter(([p, role]) => canAdmin(role) && !equalBytes(p, pub))[0]?.[0]
+        const when = lead !== undefined && equalBytes(lead, me) ? at : at + this.o.completeAfterMs
+        if (when <= until) out.push({ gid, entityId: entityIdFromPublicKey(pub), at: when })
+      }
+    }
+    return out
+  }
+
   // ---- leaving and deleting ----
 
   leave (gid: string): { left: true } {

@@ -19,7 +19,7 @@ export type RejectReason = DecodeFailure
   | 'not-admin' | 'not-owner' | 'bad-key-version' | 'stale-key' | 'replay' | 'append-only'
   | 'descriptor-gap' | 'descriptor-fork' | 'stale-clock' | 'circle-changed' | 'append-only-changed'
   | 'not-for-us' | 'rate-limited'
-  | 'already-member' | 'no-invite' | 'stale-invite' | 'invite-revoked' | 'invite-expired' | 'group-deleted' | 'left-group'
+  | 'already-member' | 'no-invite' | 'stale-invite' | 'invite-revoked' | 'invite-expired' | 'group-deleted' | 'left-group' | 'membership-expired'
 
 export type RejectClass = 'invalid' | 'behind' | 'declined'
 
@@ -33,7 +33,7 @@ const CLASS: Record<RejectReason, RejectClass> = {
   'not-for-us': 'declined', 'rate-limited': 'declined',
   // An answer may arrive before the invitation it answers (sync order): retried.
   'no-invite': 'behind',
-  'already-member': 'invalid', 'stale-invite': 'invalid', 'invite-revoked': 'invalid', 'invite-expired': 'invalid',
+  'already-member': 'invalid', 'stale-invite': 'invalid', 'membership-expired': 'invalid', 'invite-revoked': 'invalid', 'invite-expired': 'invalid',
   // A group this node deleted or left: never held again from a stale peer.
   'group-deleted': 'declined', 'left-group': 'declined'
 }

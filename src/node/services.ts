@@ -151,6 +151,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   onStored(events, 'searchable', ({ record, reencrypted }) => { indexer.stored(record, reencrypted === true) })
   onStored(events, 'key-envelope', ({ record }) => { if (hasKind(record, 'key')) groups.absorbKeyEnvelope(record) })
   onStored(events, 'membership', ({ record }) => { m.stored(record) })
+  events.on('descriptor', () => { m.armExpiry() })
   onStored(events, 'group-deleted', ({ record }) => { m.deleted(record) })
   const svc = { membershipNet: undefined as Services['membershipNet'] }
   m.setEvents({
@@ -209,9 +210,11 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
       audit.record('unlocked', { entityId: vault.entityId() })
       jobs.resume()
       m.sweep()
+      m.armExpiry()
     },
     async lock () {
       if (vault === undefined || !vault.unlocked) return
+      m.stopExpiry()
       await jobs.stop()
       circles.unsealer.cancelAll()
       circles.keys.sealAll()
@@ -222,6 +225,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
       audit.record('locked', {})
     },
     async close () {
+      m.stopExpiry()
       await jobs.stop()
       circles.unsealer.cancelAll()
       circles.keys.sealAll()
