@@ -7,6 +7,7 @@ import type { ItemService } from '../items/item-service.js'
 import type { Portability } from '../items/portability.js'
 import type { MembershipService } from '../groups/membership.js'
 import type { InviteInbox } from '../groups/invite-inbox.js'
+import type { ErasureService } from '../groups/erasure.js'
 import type { JobView } from '../jobs/job-runner.js'
 import type { AuditEntry } from '../audit/audit-log.js'
 import type { SearchHit } from '../search/search-index.js'
@@ -47,6 +48,7 @@ export interface ApiBackend {
   items: ItemService
   portability: Portability
   membership: MembershipService
+  erasure: ErasureService
   /** Invitations received (absent on keepers). */
   inbox: InviteInbox | undefined
   /** Run a write in the next group-commit transaction; settles after it committed. */

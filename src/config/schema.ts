@@ -71,7 +71,9 @@ export const DEFAULTS = {
     /** How long an invitation this node sends stays open, seconds (default 14 days). */
     invitation_ttl_seconds: 14 * 86_400,
     /** After this long, any admin's node completes an acceptance or a leave the responsible admin's node has not, seconds. */
-    complete_after_seconds: 60
+    complete_after_seconds: 60,
+    /** Delete this node's copies of an item when its source is erased (false: refuse, and report the refusal). */
+    honour_erasure: true
   },
   log: {
     /** fatal | error | warn | info | debug | trace | silent */

@@ -29,6 +29,7 @@
  *    invite(group, signer), names that version by hash, which is open and was not
  *    expired at the answer's clock.
  *  - leave: signer is a member of D. gdel: signer is an owner of D.
+ *  - erasure (report): signer is a member of D; its key version exists in the chain.
  *  - any record signed by a member after its membership expiry in D (`mx`) is refused.
  */
 import { equalBytes } from '../crypto/bytes.js'
@@ -40,6 +41,7 @@ import type { ShareBody } from '../records/share-envelope.js'
 import type { BindBody } from '../records/binding.js'
 import type { VaultBody } from '../records/vault-backup.js'
 import { inviteId, type AnswerBody, type InviteBody } from '../records/invite.js'
+import type { ErasureBody } from '../records/erasure.js'
 import type { Body, DecodedRecord } from '../records/record.js'
 import { roleIn, type ChainVerdict, type DescriptorChain } from './descriptor-chain.js'
 import type { RejectReason } from './reject-reason.js'
@@ -154,3 +156,9 @@ export const gateAnswer: Gate<AnswerBody> = (r, ctx) => {
 
 export const gateLeave: Gate<Body> = signedByMember
 export const gateGroupDeletion: Gate<Body> = signedByOwner
+
+export const gateErasure: Gate<ErasureBody> = (r, ctx) => {
+  const why = signedByMember(r, ctx)
+  if (why !== undefined) return why
+  return ctx.chain.introducing(r.rec.b.kv) === undefined ? 'bad-key-version' : undefined
+}

@@ -149,6 +149,7 @@ export class Daemon {
       items: s.items,
       portability: s.portability,
       membership: s.membership,
+      erasure: s.erasure,
       inbox: s.inbox,
       commit: async (fn) => await s.writes.submit(fn),
       circles: s.circles,

@@ -17,6 +17,7 @@ import { reencryptJob } from '../groups/reencrypt.js'
 import { keeperAdoption, memberAdoption } from '../groups/adoption.js'
 import { MembershipService, type MembershipEvents } from '../groups/membership.js'
 import { InviteInbox } from '../groups/invite-inbox.js'
+import { CopyIndex, ErasureService } from '../groups/erasure.js'
 import { entityIdFromPublicKey, publicKeyFromEntityId } from '../crypto/ids.js'
 import { ItemService } from '../items/item-service.js'
 import { Portability } from '../items/portability.js'
@@ -64,6 +65,7 @@ export interface Services {
   log: Logger
   rejections: RejectionAudit
   membership: MembershipService
+  erasure: ErasureService
   /** Invitations this node's entity received (absent on keepers). */
   inbox: InviteInbox | undefined
   /** Set by the network (node/network.ts): who must receive a leave or a group deletion, and a new member's node. */
@@ -114,6 +116,9 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   const m = membership
   groups.setMembershipHooks({ invite: (gid, pub, role, o) => { m.invite(gid, pub, role, o) }, revoke: (gid, pub) => m.revoke(gid, pub), members: (gid, chain) => m.members(gid, chain) })
   const portability = new Portability(ctx, groups, items)
+  const copies = new CopyIndex()
+  const erasure = new ErasureService(ctx, groups, copies, { honour: config.membership.honour_erasure })
+  erasure.setDeleter(id => { items.remove(id) })
   const search = new SearchIndex()
   const metrics = new Metrics()
   const rejections = new RejectionAudit(audit)
@@ -146,8 +151,11 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   const indexer = new SearchIndexer({
     index: search, store,
     keyFor: (gid, kv) => kv > 0 && groups.isCircle(gid) ? circles.keys.get(gid, kv) : vault?.ring(gid)?.get(kv),
-    readable: gid => vault?.ring(gid) !== undefined || circles.keys.isUnsealed(gid)
+    readable: gid => vault?.ring(gid) !== undefined || circles.keys.isUnsealed(gid),
+    onOpened: (r, plain) => { copies.note(r.groupId, r.recordId, plain) }
   })
+  onStored(events, 'erasure', ({ record }) => { erasure.stored(record) })
+  onStored(events, 'erasure-report', ({ record }) => { erasure.reported(record) })
   onStored(events, 'searchable', ({ record, reencrypted }) => { indexer.stored(record, reencrypted === true) })
   onStored(events, 'key-envelope', ({ record }) => { if (hasKind(record, 'key')) groups.absorbKeyEnvelope(record) })
   onStored(events, 'membership', ({ record }) => { m.stored(record) })
@@ -186,7 +194,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
 
   return {
     config, keeper, nodeKey, store, audit, clock, registry, acceptor, events, vault, groups, items, portability, circles, jobs, search, metrics, ctx, log, rejections,
-    membership: m, inbox,
+    membership: m, inbox, erasure,
     get membershipNet () { return svc.membershipNet },
     set membershipNet (n) { svc.membershipNet = n },
     writes: new GroupCommit(store),
@@ -205,7 +213,9 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
       }
       groups.absorbKeyEnvelopes()
       m.shredEnded()
+      copies.clear()
       indexer.rebuild()
+      erasure.unlocked()
       metrics.unlocked.set(1)
       audit.record('unlocked', { entityId: vault.entityId() })
       jobs.resume()
@@ -220,6 +230,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
       circles.keys.sealAll()
       circles.approvals.clear()
       search.close()
+      copies.clear()
       vault.lock()
       metrics.unlocked.set(0)
       audit.record('locked', {})

@@ -17,6 +17,7 @@ import { checkShareBody } from './share-envelope.js'
 import { checkVaultBody } from './vault-backup.js'
 import { checkAnswerBody, checkInviteBody } from './invite.js'
 import { checkEmptyBody } from './departure.js'
+import { checkErasureBody } from './erasure.js'
 
 export interface KindSpec<B extends Body> {
   /** Body shape: returns it typed, or throws IntegrityError (reason `malformed`). */
@@ -46,7 +47,8 @@ export const KINDS = {
   invite: kind({ check: checkInviteBody, keyVersion: unencrypted, author: nobody, tombstone: never, recipient: b => b.to }),
   answer: kind({ check: checkAnswerBody, keyVersion: unencrypted, author: nobody, tombstone: never, recipient: nobody }),
   leave: kind({ check: checkEmptyBody, keyVersion: unencrypted, author: nobody, tombstone: never, recipient: nobody }),
-  gdel: kind({ check: checkEmptyBody, keyVersion: unencrypted, author: nobody, tombstone: never, recipient: nobody })
+  gdel: kind({ check: checkEmptyBody, keyVersion: unencrypted, author: nobody, tombstone: never, recipient: nobody }),
+  erasure: kind({ check: checkErasureBody, keyVersion: b => b.kv, author: nobody, tombstone: never, recipient: nobody })
 }
 
 export type RecordKind = keyof typeof KINDS

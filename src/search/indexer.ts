@@ -8,7 +8,7 @@
  * signature, its ID, its hash): a tampered record must not leak through search
  * what GET refuses (422).
  */
-import { openItem, type ItemBody } from '../records/item.js'
+import { openItem, type ItemBody, type ItemPlain } from '../records/item.js'
 import { decodeRecord, hasKind, type DecodedRecord } from '../records/record.js'
 import type { Store } from '../store/store.js'
 import type { SearchIndex } from './search-index.js'
@@ -20,6 +20,8 @@ export interface IndexerDeps {
   keyFor: (gid: string, kv: number) => Uint8Array | undefined
   /** Can this node read `gid` at all now (a key ring in the vault, or an unsealed circle)? */
   readable: (gid: string) => boolean
+  /** Every item version opened here (the copy index of erasure requests reads its source link). */
+  onOpened?: (r: DecodedRecord<ItemBody>, plain: ItemPlain) => void
 }
 
 /** Items read from the store per page while (re)indexing a group. */
@@ -65,6 +67,7 @@ export class SearchIndexer {
     try {
       const p = openItem(r, key)
       this.d.index.put(r.recordId, r.groupId, p.type, p.content, p.meta)
+      this.d.onOpened?.(r, p)
     } catch { /* unreadable items are reported when read, not indexed */ }
   }
 }

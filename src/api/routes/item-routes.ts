@@ -48,5 +48,11 @@ export const itemRoutes: Array<RouteDef<ApiBackend>> = [
     response: { type: 'object', properties: { groupId: { type: 'string' }, imported: { type: 'integer' }, duplicates: { type: 'integer' }, invalid: { type: 'integer' }, items: { type: 'array', items: { type: 'object', properties: { sourceId: { type: ['string', 'null'] }, status: { type: 'string', enum: ['imported', 'duplicate', 'invalid'] }, id: { type: 'string' }, reason: { type: 'string' } } } } } },
     summary: 'Import exported lines as new items of this group, keeping type, content, meta, creation time and provenance links (a line imported before is skipped)',
     handler: async (r, b) => { const gid = groupParam(r.params.gid); return await b.commit(() => b.portability.importLines(gid, (r.body as { items: unknown[] }).items)) }
+  },
+  {
+    method: 'GET', path: '/api/v1/items/:id/erasure', tag: 'items',
+    response: { type: 'object', properties: { itemId: { type: 'string' }, groupId: { type: 'string' }, reports: { type: 'array', items: { type: 'object', properties: { by: { type: 'string' }, at: { type: 'string' }, copies: { type: 'array', items: { type: 'object', properties: { groupId: { type: 'string' }, itemId: { type: 'string' }, action: { type: 'string', enum: ['deleted', 'already-deleted', 'refused'] }, reason: { type: 'string' } } } } } } } } },
+    summary: 'After an item was deleted: what each node holding copies of it (shared into other groups) did with them — deleted, or refused and why',
+    handler: (r, b) => b.erasure.view(itemParam(r.params.id))
   }
 ]
