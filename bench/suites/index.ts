@@ -13,6 +13,7 @@ import { replicationSuite } from './replication.js'
 import { syncSuite } from './sync.js'
 import { catchupSuite } from './catchup.js'
 import { circlesSuite } from './circles.js'
+import { membershipSuite } from './membership.js'
 import { auditSuite } from './audit.js'
 import { keeperMemorySuite } from './keeper-memory.js'
 
@@ -25,6 +26,7 @@ export const SUITES: readonly Suite[] = [
   syncSuite,
   catchupSuite,
   circlesSuite,
+  membershipSuite,
   auditSuite,
   keeperMemorySuite
 ]

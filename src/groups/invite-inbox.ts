@@ -144,14 +144,15 @@ export class InviteInbox {
   accepted (gid: string): boolean { return this.m.hasAccepted(gid) }
 
   /** Answers signed here that no node of the group has confirmed yet, with where to send them. */
-  undelivered (): Array<{ id: string, groupId: string, answer: Uint8Array, peers: string[] }> {
-    return this.m.undeliveredAnswers().map(r => ({ id: r.id, groupId: r.gid, answer: new Uint8Array(r.answer!), peers: JSON.parse(r.hints) as string[] }))
+  undelivered (): Array<{ id: string, groupId: string, answer: Uint8Array, peers: string[], expires: number }> {
+    return this.m.undeliveredAnswers().map(r => ({ id: r.id, groupId: r.gid, answer: new Uint8Array(r.answer!), peers: JSON.parse(r.hints) as string[], expires: r.expires }))
   }
 
-  /** A node of the group stored our answer: stop sending it (a declined row goes away now). */
-  delivered (id: string): void {
+  /** A node of the group stored our answer (or, `landed` false, none ever will): stop sending it; a declined row goes away now. */
+  delivered (id: string, landed = true): void {
     const row = this.m.invite(id)
     if (row === undefined) return
+    if (!landed) this.ctx.audit.record('answer-undeliverable', { groupId: row.gid, inviteId: id, state: row.state })
     if (row.state === 'declined') { this.m.deleteInvite(id); return }
     this.m.putInvite({ ...row, delivered: this.now() })
   }

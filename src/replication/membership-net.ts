@@ -91,6 +91,8 @@ export class MembershipNet {
       for (const a of this.d.inbox.undelivered()) {
         const r = this.answerRetry.get(a.id)
         if (r !== undefined && r.at > now) continue
+        // Nobody took it while the invitation was open: it never will (a forged or revoked invitation).
+        if (a.expires < now) { this.answerRetry.delete(a.id); this.d.inbox.delivered(a.id, false); continue }
         let ok = false
         for (const p of a.peers) {
           if (p === this.d.selfPeerId) continue
