@@ -86,9 +86,9 @@ export class ErasureService {
   /** A stored item version (the `erasure` effect): a tombstone asks for its copies to go. */
   stored (r: DecodedRecord): void {
     if (!hasKind(r, 'item')) return
-    if (!r.rec.b.del) return
+    if (!r.rec.b.del || this.ctx.vault === undefined) return // a keeper holds no copy it could read
     this.copies.forget(r.groupId, r.recordId)
-    if (this.ctx.vault?.unlocked !== true) { if (this.waiting.length < 10_000) this.waiting.push(r); return }
+    if (!this.ctx.vault.unlocked) { if (this.waiting.length < 10_000) this.waiting.push(r); return }
     this.erase(r)
   }
 

@@ -95,7 +95,9 @@ export class InviteInbox {
     const id = Buffer.from(r.hash).toString('hex')
     const known = this.m.invite(id)
     if (known !== undefined) return { status: known.state, ...(known.answer !== null ? { answer: new Uint8Array(known.answer) } : {}) }
-    if (this.ctx.registry.has(r.groupId)) return { status: 'refused', reason: 'already-member' }
+    // Holding the group is not being in it: a removed member's node keeps what it had, and may be invited back.
+    const held = this.ctx.registry.chain(r.groupId)?.current()
+    if (held !== undefined && held.m.some(([p]) => equalBytes(p, me.publicKey))) return { status: 'refused', reason: 'already-member' }
     // A revocation (or a renewal) replaces every earlier invitation to the group.
     const earlier = this.m.invitesOf(r.groupId).filter(x => x.state === 'pending')
     if (r.rec.b.st === 'revoked') {
