@@ -243,6 +243,7 @@ export class MembershipService {
    * descriptor and run; nobody has to be online to click.
    */
   armExpiry (): void {
+    this.expiryStopped = false
     if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer)
     this.expiryTimer = undefined
     let next = Infinity
@@ -252,7 +253,20 @@ export class MembershipService {
     this.expiryTimer.unref()
   }
 
-  stopExpiry (): void { if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer); this.expiryTimer = undefined }
+  private armPending = false
+  /** armExpiry once for a burst of descriptors (a catch-up stores hundreds in a row). */
+  armSoon (): void {
+    if (this.armPending) return
+    this.armPending = true
+    setImmediate(() => { this.armPending = false; if (!this.expiryStopped) this.armExpiry() })
+  }
+
+  private expiryStopped = false
+  stopExpiry (): void {
+    this.expiryStopped = true
+    if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer)
+    this.expiryTimer = undefined
+  }
 
   /** Remove every member whose time is up here (a new key version each: GroupService.removeAnyMember). */
   expireDue (): void {

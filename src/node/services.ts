@@ -159,7 +159,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   onStored(events, 'searchable', ({ record, reencrypted }) => { indexer.stored(record, reencrypted === true) })
   onStored(events, 'key-envelope', ({ record }) => { if (hasKind(record, 'key')) groups.absorbKeyEnvelope(record) })
   onStored(events, 'membership', ({ record }) => { m.stored(record) })
-  events.on('descriptor', () => { m.armExpiry() })
+  events.on('descriptor', () => { m.armSoon() })
   onStored(events, 'group-deleted', ({ record }) => { m.deleted(record) })
   const svc = { membershipNet: undefined as Services['membershipNet'] }
   m.setEvents({
