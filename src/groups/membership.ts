@@ -190,6 +190,8 @@ export class MembershipService {
       }
       if (!r.rec.b.acc || roleIn(d, r.rec.s) !== undefined) return
       if (canAdmin(inv.rec.b.role) && roleIn(d, me) !== 'owner') return
+      // Accepted after the membership it offered had ended: adding it would hand over keys for nothing.
+      if (inv.rec.b.me > 0 && inv.rec.b.me <= this.now()) { this.ctx.audit.record('invite-membership-over', { groupId: gid, entityId }); return }
       this.groups.admit(gid, r.rec.s, inv.rec.b.role, inv.rec.b.me)
       this.ctx.audit.record('invite-completed', { groupId: gid, entityId, answer: Buffer.from(r.hash).toString('hex') })
       this.events?.joined(gid, entityId)
