@@ -12,12 +12,13 @@
  * Listeners hear every change (the daemon turns them into an SSE event and a log
  * line, so the holder's person learns that someone waits).
  */
+import type { GroupId } from '../crypto/ids.js'
 import { randomUUID } from 'node:crypto'
 
 export type Decision = 'approved' | 'denied' | 'expired'
 
 export interface ShareRequestView {
-  id: string, groupId: string, from: string, peerId: string,
+  id: string, groupId: GroupId, from: string, peerId: string,
   /** The first key version asked for (every version of the entry: keyVersions). */
   keyVersion: number, keyVersions: number[],
   receivedAt: string, expiresAt: string, state: 'pending' | Decision
@@ -44,7 +45,7 @@ export class ApprovalQueue {
   onChange (fn: (v: ShareRequestView) => void): void { this.listeners.push(fn) }
 
   /** Queue (or join) a request; undefined when MAX_PENDING entries already wait. */
-  wait (r: { groupId: string, from: string, peerId: string, keyVersion: number }, timeoutMs: number): Waiter | undefined {
+  wait (r: { groupId: GroupId, from: string, peerId: string, keyVersion: number }, timeoutMs: number): Waiter | undefined {
     const key = `${r.groupId}/${r.from}/${r.peerId}`
     const now = Date.now()
     const joined = this.pending.get(this.byKey.get(key) ?? '')

@@ -78,14 +78,14 @@ export class CircleService {
   }
 
   /** Has this holder consented (the creator, a holder invited before consent existed, or one whose acceptance is stored)? */
-  consented (gid: string, pub: Uint8Array): boolean {
+  consented (gid: GroupId, pub: Uint8Array): boolean {
     const chain = this.ctx.registry.chain(gid)
     if (chain === undefined || this.membership === undefined) return true
     const entityId = entityIdFromPublicKey(pub)
     return this.membership.members(gid, chain).some(m => m.entityId === entityId && m.state === 'active')
   }
 
-  isCircle (gid: string): boolean { return this.ctx.registry.chain(gid)?.current().circle !== undefined }
+  isCircle (gid: GroupId): boolean { return this.ctx.registry.chain(gid)?.current().circle !== undefined }
 
   // ---- create ----
 
@@ -145,9 +145,9 @@ export class CircleService {
     })
   }
 
-  private isHeld (gid: string, p: Uint8Array): boolean { return this.ctx.store.membership.heldShare(gid, p) !== undefined }
+  private isHeld (gid: GroupId, p: Uint8Array): boolean { return this.ctx.store.membership.heldShare(gid, p) !== undefined }
 
-  private heldRecords (gid: string, p: Uint8Array): VerifiedRecord[] {
+  private heldRecords (gid: GroupId, p: Uint8Array): VerifiedRecord[] {
     const blob = this.ctx.store.membership.heldShare(gid, p)
     if (blob === undefined) return []
     const list = decodeCanonical(new Uint8Array(blob)) as Uint8Array[]
@@ -155,7 +155,7 @@ export class CircleService {
   }
 
   /** The holder accepted: its held share (and metadata key) envelopes go into the circle. */
-  release (gid: string, member: Uint8Array): boolean {
+  release (gid: GroupId, member: Uint8Array): boolean {
     const recs = this.heldRecords(gid, member)
     if (recs.length === 0) return false
     this.ctx.store.tx(() => {
@@ -167,7 +167,7 @@ export class CircleService {
   }
 
   /** The holder declined: its share is destroyed here (it never left) and the next descriptor drops it; the split stays K of the rest. */
-  drop (gid: string, member: Uint8Array): void {
+  drop (gid: GroupId, member: Uint8Array): void {
     const { chain } = requireRole(this.ctx, gid, 'admin')
     const d = chain.current()
     if (!this.isHeld(gid, member) || roleIn(d, member) === undefined || d.circle === undefined) return
@@ -186,12 +186,12 @@ export class CircleService {
 
   // ---- approval policy ----
 
-  approval (gid: string): Approval {
+  approval (gid: GroupId): Approval {
     const v = this.ctx.store.getMeta(`circle-approval:${gid}`)
     return v === 'manual' || v === 'auto' ? v : this.o.defaultApproval
   }
 
-  setApproval (gid: string, policy: Approval): Approval {
+  setApproval (gid: GroupId, policy: Approval): Approval {
     if (policy !== 'auto' && policy !== 'manual') throw new InvalidInputError('policy must be auto or manual')
     this.ctx.store.putMeta(`circle-approval:${gid}`, policy)
     this.ctx.audit.record('share-policy-set', { groupId: gid, policy })
@@ -201,23 +201,23 @@ export class CircleService {
   // ---- unseal / seal ----
 
   /** See Unsealer.unseal: the result, a thrown refusal, or the progress while people decide. */
-  async unseal (gid: string, ttlSeconds?: number, o: { waitMs?: number } = {}): Promise<UnsealResult | PendingUnseal> {
+  async unseal (gid: GroupId, ttlSeconds?: number, o: { waitMs?: number } = {}): Promise<UnsealResult | PendingUnseal> {
     return await this.unsealer.unseal(gid, { ...(ttlSeconds !== undefined ? { ttlSeconds } : {}), waitMs: o.waitMs ?? this.o.unsealWaitMs })
   }
 
-  seal (gid: string): { sealed: boolean } {
+  seal (gid: GroupId): { sealed: boolean } {
     requireRole(this.ctx, gid, 'read')
     const sealed = this.keys.seal(gid)
     if (sealed) this.ctx.audit.recordSoon('circle-sealed', { groupId: gid, reason: 'requested' })
     return { sealed }
   }
 
-  ownShare (gid: string, kv: number): ShareGrant | undefined { return this.unsealer.ownShare(gid, kv) }
+  ownShare (gid: GroupId, kv: number): ShareGrant | undefined { return this.unsealer.ownShare(gid, kv) }
 
   // ---- holder side ----
 
   /** Decide on an admitted, signed, fresh request (share-protocol.ts did those checks). */
-  async decide (gid: string, q: ShareRequest, peer: string, gone?: AbortSignal, queued?: (until: number) => Promise<void>): Promise<HolderAnswer> {
+  async decide (gid: GroupId, q: ShareRequest, peer: string, gone?: AbortSignal, queued?: (until: number) => Promise<void>): Promise<HolderAnswer> {
     const chain = this.ctx.registry.chain(gid)
     const d = chain?.current()
     const from = entityIdFromPublicKey(q.e)
@@ -251,7 +251,7 @@ export class CircleService {
     return { ok: true, grant: own }
   }
 
-  refused (gid: string | undefined, q: ShareRequest | undefined, peer: string, reason: string): void {
+  refused (gid: GroupId | undefined, q: ShareRequest | undefined, peer: string, reason: string): void {
     this.ctx.audit.recordSoon('share-refused', { ...(gid !== undefined ? { groupId: gid } : {}), ...(q !== undefined ? { from: entityIdFromPublicKey(q.e), keyVersion: q.kv } : {}), peer, reason })
   }
 
@@ -269,14 +269,14 @@ export class CircleService {
 
   // ---- membership ----
 
-  async addMember (gid: string, entityId: string, role: string): Promise<GroupView> {
+  async addMember (gid: GroupId, entityId: string, role: string): Promise<GroupView> {
     const { chain, role: myRole } = requireRole(this.ctx, gid, 'admin')
     const pub = publicKeyFromEntityId(entityId)
     const d = chain.current()
     if (role !== 'member' && role !== 'admin' && role !== 'viewer') throw new InvalidInputError('a circle member is admin, member or viewer')
     if (role === 'admin' && myRole !== 'owner') throw new CairnError('FORBIDDEN', 'only an owner can add an admin')
     if (roleIn(d, pub) !== undefined) throw new CairnError('CONFLICT', `${entityId} is already a member of this circle`)
-    if (d.m.length >= 255) throw new CairnError('CONFLICT', 'a circle holds at most 255 members')
+    if (d.m.length >= 255) throw new CairnError('LIMIT_REACHED', 'a circle holds at most 255 members')
     const key = this.unsealedKey(gid, d.kv)
     const members = sortMembers([...d.m, [pub, role as Role]])
     const sv = d.ver + 1
@@ -285,14 +285,14 @@ export class CircleService {
       this.ctx.store.tx(() => {
         this.groups.publishDescriptor(chain, { m: members, circle: { th: d.circle!.th, kcv: d.circle!.kcv, com: members.map(([p], i) => [p, shareX(shares[i]!), commitment(gid, d.kv, sv, p, shares[i]!)]) } })
         const meta = this.groups.keyFor(gid, 0)
-        const metaFor = (p: Uint8Array): VerifiedRecord => sealKeyEnvelope(requireVault(this.ctx).entityKey(), gid as GroupId, this.ctx.clock.tick(), 0, p, meta)
+        const metaFor = (p: Uint8Array): VerifiedRecord => sealKeyEnvelope(requireVault(this.ctx).entityKey(), gid, this.ctx.clock.tick(), 0, p, meta)
         if (this.membership === undefined) {
-          this.publishShares(gid as GroupId, d.kv, sv, members.map(([p]) => p), shares)
+          this.publishShares(gid, d.kv, sv, members.map(([p]) => p), shares)
           this.accept(metaFor(pub))
         } else {
           // The new holder is invited: its share waits here; a holder still invited keeps waiting too.
           const held = (p: Uint8Array): boolean => equalBytes(p, pub) || this.isHeld(gid, p)
-          this.publishShares(gid as GroupId, d.kv, sv, members.map(([p]) => p), shares, held, p => equalBytes(p, pub) ? metaFor(p) : this.heldRecords(gid, p).find(r => r.rec.t === 'key') ?? metaFor(p))
+          this.publishShares(gid, d.kv, sv, members.map(([p]) => p), shares, held, p => equalBytes(p, pub) ? metaFor(p) : this.heldRecords(gid, p).find(r => r.rec.t === 'key') ?? metaFor(p))
           this.membership.invite(gid, pub, role as Role, { circle: true })
         }
       })
@@ -301,7 +301,7 @@ export class CircleService {
     return this.groups.view(gid)
   }
 
-  async removeMember (gid: string, entityId: string): Promise<GroupView & { jobId: string }> {
+  async removeMember (gid: GroupId, entityId: string): Promise<GroupView & { jobId: string }> {
     const { chain, role: myRole } = requireRole(this.ctx, gid, 'admin')
     const pub = publicKeyFromEntityId(entityId)
     const d = chain.current()
@@ -319,7 +319,7 @@ export class CircleService {
     try {
       this.ctx.store.tx(() => {
         this.groups.publishDescriptor(chain, { m: members, kv, circle: { th: d.circle!.th, kcv: keyCheckValue(key, gid, kv), com: members.map(([p], i) => [p, shareX(shares[i]!), commitment(gid, kv, sv, p, shares[i]!)]) } })
-        this.publishShares(gid as GroupId, kv, sv, members.map(([p]) => p), shares)
+        this.publishShares(gid, kv, sv, members.map(([p]) => p), shares)
       })
       // The new key lives exactly as long as the unseal it was made under: no longer.
       this.keys.put(gid, kv, key, Math.max(1000, (this.keys.expiresAt(gid) ?? Date.now() + this.o.defaultTtlMs) - Date.now()))
@@ -329,14 +329,14 @@ export class CircleService {
     return { ...this.groups.view(gid), jobId: job.id }
   }
 
-  private unsealedKey (gid: string, kv: number): Uint8Array {
+  private unsealedKey (gid: GroupId, kv: number): Uint8Array {
     requireChain(this.ctx, gid)
     const k = this.keys.get(gid, kv)
     if (k === undefined) throw new CairnError('CIRCLE_SEALED', 'the circle is sealed: unseal it first (POST /api/v1/groups/:gid/unseal or `cairn circle unseal`)')
     return k
   }
 
-  describe (gid: string): { approval: Approval, unsealed: boolean, expiresAt: string | null, pendingUnseal?: { collected: number, needed: number, waiting: string[], deadline: string } } {
+  describe (gid: GroupId): { approval: Approval, unsealed: boolean, expiresAt: string | null, pendingUnseal?: { collected: number, needed: number, waiting: string[], deadline: string } } {
     const exp = this.keys.expiresAt(gid)
     const p = this.unsealer.pending(gid)
     return {

@@ -25,7 +25,7 @@ import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { concat, utf8, toHex } from '../crypto/bytes.js'
 import { encodeCanonical } from '../crypto/canonical.js'
 import { randomBytes } from '../crypto/hash.js'
-import { bytesToUuid, uuidToBytes } from '../crypto/ids.js'
+import { groupIdFromBytes, uuidToBytes, type GroupId } from '../crypto/ids.js'
 import { unwrapWith, wrapFor, type Wrapped } from '../crypto/keywrap.js'
 import { sign, verify, type SigningKey } from '../crypto/sign.js'
 import { Channel } from '../replication/channel.js'
@@ -46,7 +46,7 @@ const requestMessage = (q: ShareRequest): Uint8Array => concat(utf8('cairn/share
 const transferInfo = (q: ShareRequest, x: number, sv: number): Uint8Array =>
   encodeCanonical({ d: 'cairn/share-transfer/v1', g: q.g, kv: q.kv, to: q.e, n: q.n, x, sv })
 
-export function signShareRequest (requester: SigningKey, gid: string, kv: number, holder: Uint8Array, now = Date.now(), waitMs = 10_000): { q: ShareRequest, s: Uint8Array } {
+export function signShareRequest (requester: SigningKey, gid: GroupId, kv: number, holder: Uint8Array, now = Date.now(), waitMs = 10_000): { q: ShareRequest, s: Uint8Array } {
   const q: ShareRequest = { g: uuidToBytes(gid), kv, n: randomBytes(16), ts: now, e: requester.publicKey, h: holder, w: Math.max(0, Math.min(MAX_WAIT_MS, Math.floor(waitMs))) }
   return { q, s: sign(requester, requestMessage(q)) }
 }
@@ -72,8 +72,8 @@ export interface ShareServerDeps {
    * Membership, policy and the share itself: the circle service decides. It calls
    * `queued(until)` when it puts the request before a person (the requester is told).
    */
-  decide: (gid: string, q: ShareRequest, peer: string, gone: AbortSignal, queued: (until: number) => Promise<void>) => Promise<HolderAnswer>
-  onRefused: (gid: string | undefined, q: ShareRequest | undefined, peer: string, reason: string) => void
+  decide: (gid: GroupId, q: ShareRequest, peer: string, gone: AbortSignal, queued: (until: number) => Promise<void>) => Promise<HolderAnswer>
+  onRefused: (gid: GroupId | undefined, q: ShareRequest | undefined, peer: string, reason: string) => void
   log: Logger
   timeoutMs: number
 }
@@ -104,14 +104,14 @@ export class ShareServer {
   private async serve (stream: Stream, conn: Connection): Promise<void> {
     const peer = conn.remotePeer.toString()
     const ch = new Channel(stream, MAX, this.d.timeoutMs)
-    let gid: string | undefined
+    let gid: GroupId | undefined
     let q: ShareRequest | undefined
     try {
       const m = await ch.recv()
       const parsed = parseRequest(m)
       if (parsed === undefined) { this.d.onRefused(undefined, undefined, peer, 'malformed'); await ch.send({ err: 'malformed' }); await ch.close(); return }
       q = parsed.q
-      try { gid = bytesToUuid(q.g) } catch { gid = undefined }
+      try { gid = groupIdFromBytes(q.g) } catch { gid = undefined }
       const why = gid === undefined ? 'malformed' : this.admit(q, parsed.s)
       if (why !== undefined) { this.d.onRefused(gid, q, peer, why); await ch.send({ err: why }); await ch.close(); return }
       const gone = new AbortController()
@@ -141,7 +141,7 @@ export interface RequestOptions {
 type Answer = { x?: unknown, sv?: unknown, epk?: unknown, nonce?: unknown, ct?: unknown, err?: unknown, wait?: unknown }
 
 /** Requester side: one request to one holder's node. Throws CairnError with the holder's reason. */
-export async function requestShare (libp2p: CairnLibp2p, peer: PeerId, me: SigningKey, gid: string, kv: number, holder: Uint8Array, timeoutMs: number, o: RequestOptions = {}): Promise<ShareGrant> {
+export async function requestShare (libp2p: CairnLibp2p, peer: PeerId, me: SigningKey, gid: GroupId, kv: number, holder: Uint8Array, timeoutMs: number, o: RequestOptions = {}): Promise<ShareGrant> {
   const waitMs = Math.max(0, Math.min(MAX_WAIT_MS, o.waitMs ?? 0))
   const { q, s } = signShareRequest(me, gid, kv, holder, Date.now(), waitMs)
   const signals = [AbortSignal.timeout(timeoutMs), ...(o.signal !== undefined ? [o.signal] : [])]

@@ -16,6 +16,7 @@
  * end at once instead of waiting for a person nobody needs any more.
  */
 import { zeroize } from '../crypto/bytes.js'
+import type { GroupId } from '../crypto/ids.js'
 import { CairnError } from '../util/errors.js'
 import type { ShareGrant } from './share-protocol.js'
 
@@ -24,7 +25,7 @@ export type HolderState = 'own' | 'asking' | 'waiting' | 'granted' | 'approved' 
 export interface HolderProgress { entityId: string, state: HolderState, reason?: string, waitingUntil?: string }
 
 export interface UnsealProgress {
-  groupId: string, keyVersion: number, state: 'pending' | 'unsealed' | 'failed' | 'cancelled'
+  groupId: GroupId, keyVersion: number, state: 'pending' | 'unsealed' | 'failed' | 'cancelled'
   collected: number, needed: number, startedAt: string, deadline: string
   holders: HolderProgress[]
   /** Holders that released a share (at once or after a person approved); not this node. */
@@ -41,7 +42,7 @@ export interface VersionPlan { kv: number, threshold: number, holders: Array<{ e
 export interface AskOptions { waitMs: number, signal: AbortSignal, onWait: (until: number) => void }
 
 export interface AttemptDeps {
-  groupId: string
+  groupId: GroupId
   /** Current key version first. */
   versions: VersionPlan[]
   windowMs: number

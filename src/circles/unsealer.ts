@@ -24,12 +24,12 @@ import type { UnsealedKeys } from './unsealed-keys.js'
 
 export interface ShareNet {
   /** Peer IDs known to serve an entity (hello bindings, bind records of the group). */
-  peersOf: (gid: string, entity: Uint8Array) => string[]
-  request: (peer: string, gid: string, kv: number, holder: Uint8Array, o: AskOptions) => Promise<ShareGrant>
+  peersOf: (gid: GroupId, entity: Uint8Array) => string[]
+  request: (peer: string, gid: GroupId, kv: number, holder: Uint8Array, o: AskOptions) => Promise<ShareGrant>
 }
 
 export interface UnsealResult {
-  groupId: string, keyVersion: number, state: 'unsealed', sharesCollected: number, threshold: number, collected: number, needed: number
+  groupId: GroupId, keyVersion: number, state: 'unsealed', sharesCollected: number, threshold: number, collected: number, needed: number
   from: string[], expiresAt: string, badShares: Array<{ entityId: string }>
   approved: string[], denied: string[], noAnswer: string[], refused: Array<{ entityId: string, reason: string }>
 }
@@ -49,23 +49,23 @@ export class Unsealer {
   private readonly last = new Map<string, { at: number, progress: UnsealProgress, result?: UnsealResult, error?: CairnError }>()
 
   constructor (private readonly ctx: GroupContext, private readonly keys: UnsealedKeys, private readonly o: UnsealerOptions,
-    private readonly hooks: { unsealed: (gid: string) => void, changed: (p: UnsealProgress) => void }) {}
+    private readonly hooks: { unsealed: (gid: GroupId) => void, changed: (p: UnsealProgress) => void }) {}
 
   attachNetwork (net: ShareNet): void { this.net = net }
 
-  private consented: (gid: string, pub: Uint8Array) => boolean = () => true
+  private consented: (gid: GroupId, pub: Uint8Array) => boolean = () => true
   /** Holders still invited hold no share yet: they are not asked. */
-  setConsent (fn: (gid: string, pub: Uint8Array) => boolean): void { this.consented = fn }
+  setConsent (fn: (gid: GroupId, pub: Uint8Array) => boolean): void { this.consented = fn }
 
   /**
    * Start (or join) an unseal and wait up to `waitMs` for it: the result, a
    * thrown INSUFFICIENT_SHARES / BAD_SHARE naming who refused, or — people still
    * deciding — the progress so far (state "pending").
    */
-  async unseal (gid: string, o: { ttlSeconds?: number, waitMs: number }): Promise<UnsealResult | PendingUnseal> {
+  async unseal (gid: GroupId, o: { ttlSeconds?: number, waitMs: number }): Promise<UnsealResult | PendingUnseal> {
     const { chain } = requireRole(this.ctx, gid, 'read')
     const d = chain.current()
-    if (d.circle === undefined) throw new CairnError('CONFLICT', 'this group is not a circle; its key is in your vault already')
+    if (d.circle === undefined) throw new CairnError('NOT_A_CIRCLE', 'this group is not a circle; its key is in your vault already')
     const ttlMs = (o.ttlSeconds ?? this.o.defaultTtlMs / 1000) * 1000
     let run = this.running.get(gid)
     if (run !== undefined) run.ttlMs = Math.max(run.ttlMs, ttlMs)
@@ -80,7 +80,7 @@ export class Unsealer {
   }
 
   /** Progress of the attempt under way, else the outcome of the last one (for 10 min), else the key's state. */
-  progress (gid: string): UnsealProgress | (UnsealProgress & { result?: UnsealResult, error?: { code: string, message: string } }) | { groupId: string, state: 'sealed' | 'unsealed', expiresAt: string | null } {
+  progress (gid: GroupId): UnsealProgress | (UnsealProgress & { result?: UnsealResult, error?: { code: string, message: string } }) | { groupId: GroupId, state: 'sealed' | 'unsealed', expiresAt: string | null } {
     requireRole(this.ctx, gid, 'read')
     const run = this.running.get(gid)
     if (run !== undefined) return run.attempt.progress()
@@ -92,9 +92,9 @@ export class Unsealer {
     return { groupId: gid, state: exp !== undefined ? 'unsealed' : 'sealed', expiresAt: exp !== undefined ? new Date(exp).toISOString() : null }
   }
 
-  pending (gid: string): UnsealProgress | undefined { return this.running.get(gid)?.attempt.progress() }
+  pending (gid: GroupId): UnsealProgress | undefined { return this.running.get(gid)?.attempt.progress() }
 
-  cancel (gid: string): { cancelled: boolean } {
+  cancel (gid: GroupId): { cancelled: boolean } {
     requireRole(this.ctx, gid, 'read')
     const run = this.running.get(gid)
     if (run === undefined) return { cancelled: false }
@@ -104,7 +104,7 @@ export class Unsealer {
 
   cancelAll (): void { for (const r of this.running.values()) r.attempt.cancel() }
 
-  private begin (chain: DescriptorChain, gid: string, d: DescBody, ttlMs: number): Running {
+  private begin (chain: DescriptorChain, gid: GroupId, d: DescBody, ttlMs: number): Running {
     const me = requireVault(this.ctx).entityKey()
     // The current key, and any older version still encrypting live items.
     const kvs = [d.kv, ...this.liveOldVersions(gid, d.kv)]
@@ -138,7 +138,7 @@ export class Unsealer {
     return run
   }
 
-  private conclude (gid: string, attempt: UnsealAttempt): UnsealResult {
+  private conclude (gid: GroupId, attempt: UnsealAttempt): UnsealResult {
     this.running.delete(gid)
     const p = attempt.progress()
     const outs = attempt.outcome()
@@ -179,13 +179,13 @@ export class Unsealer {
     throw error
   }
 
-  private liveOldVersions (gid: string, current: number): number[] {
+  private liveOldVersions (gid: GroupId, current: number): number[] {
     const out: number[] = []
     for (let kv = 1; kv < current; kv++) if (this.ctx.store.countItemsWithKv(gid, kv) > 0) out.push(kv)
     return out
   }
 
-  private async askHolder (gid: string, kv: number, holder: Uint8Array, o: AskOptions): Promise<ShareGrant> {
+  private async askHolder (gid: GroupId, kv: number, holder: Uint8Array, o: AskOptions): Promise<ShareGrant> {
     if (!this.consented(gid, holder)) throw new CairnError('UNAVAILABLE', 'invited, not yet accepted', { reason: 'invited' })
     if (this.net === undefined) throw new CairnError('UNAVAILABLE', 'networking is not running', { reason: 'offline' })
     const peers = this.net.peersOf(gid, holder)
@@ -205,10 +205,10 @@ export class Unsealer {
   }
 
   /** This node's own share of (gid, kv), opened with the entity key. */
-  ownShare (gid: string, kv: number): ShareGrant | undefined {
+  ownShare (gid: GroupId, kv: number): ShareGrant | undefined {
     const vault = requireVault(this.ctx)
     const me = vault.entityKey()
-    const row = this.ctx.store.getHead(gid, shareEnvelopeId(gid as GroupId, kv, me.publicKey))
+    const row = this.ctx.store.getHead(gid, shareEnvelopeId(gid, kv, me.publicKey))
     if (row === undefined) return undefined
     try {
       const r = fromStore(row, 'share')
@@ -218,7 +218,7 @@ export class Unsealer {
 }
 
 /** A share must match the commitment of its split version for its holder. */
-function checkShare (chain: DescriptorChain, gid: string, kv: number, pub: Uint8Array, g: ShareGrant): boolean {
+function checkShare (chain: DescriptorChain, gid: GroupId, kv: number, pub: Uint8Array, g: ShareGrant): boolean {
   const d = chain.version(g.sv)?.rec.b
   if (d?.circle === undefined || d.kv !== kv) return false
   const entry = d.circle.com.find(([p]) => equalBytes(p, pub))

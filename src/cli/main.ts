@@ -8,6 +8,7 @@ import { nodeCommands } from './commands/node-commands.js'
 import { circleCommands } from './commands/circle-commands.js'
 import { portabilityCommands } from './commands/portability-commands.js'
 import { membershipCommands } from './commands/membership-commands.js'
+import { mcpCommand } from './commands/mcp-command.js'
 
 export function buildProgram (): Command {
   const program = new Command()
@@ -25,6 +26,7 @@ export function buildProgram (): Command {
   portabilityCommands(program)
   membershipCommands(program)
   demoCommand(program)
+  mcpCommand(program)
   return program
 }
 

@@ -13,13 +13,13 @@
  *    enough: anyone who knows an entity ID can list it.
  */
 import { equalBytes, toHex } from '../crypto/bytes.js'
-import { publicKeyFromEntityId } from '../crypto/ids.js'
+import { publicKeyFromEntityId, type GroupId } from '../crypto/ids.js'
 import type { DescBody } from '../records/descriptor.js'
 import { CairnError } from '../util/errors.js'
 import type { Vault } from '../vault/vault.js'
 import { roleIn, type DescriptorChain } from './descriptor-chain.js'
 
-export type AdoptionPolicy = (head: DescBody, groupId?: string, chain?: DescriptorChain, origin?: string) => boolean
+export type AdoptionPolicy = (head: DescBody, groupId?: GroupId, chain?: DescriptorChain, origin?: string) => boolean
 
 export function keeperAdoption (peerId: string, allowOwners: readonly string[]): AdoptionPolicy {
   // Decoded once; a malformed entity ID here is a configuration error, not a silent "deny".
@@ -29,7 +29,7 @@ export function keeperAdoption (peerId: string, allowOwners: readonly string[]):
   return head => head.k.includes(peerId) && (allow.size === 0 || head.m.some(([pub, role]) => role === 'owner' && allow.has(toHex(pub))))
 }
 
-export function memberAdoption (vault: Pick<Vault, 'unlocked' | 'entityKey' | 'ring'>, accepted: (groupId: string) => boolean): AdoptionPolicy {
+export function memberAdoption (vault: Pick<Vault, 'unlocked' | 'entityKey' | 'ring'>, accepted: (groupId: GroupId) => boolean): AdoptionPolicy {
   return (head, groupId, chain, origin) => {
     if (!vault.unlocked) return false
     const me = vault.entityKey().publicKey

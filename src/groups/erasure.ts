@@ -36,7 +36,7 @@ export class CopyIndex {
   private readonly byCopy = new Map<string, string>()
 
   /** An item version was opened: remember its source link, if any. */
-  note (gid: string, rid: string, plain: ItemPlain): void {
+  note (gid: GroupId, rid: string, plain: ItemPlain): void {
     const key = `${gid} ${rid}`
     const src = plain.src?.item
     const prev = this.byCopy.get(key)
@@ -49,7 +49,7 @@ export class CopyIndex {
     set.add(key)
   }
 
-  forget (gid: string, rid: string): void {
+  forget (gid: GroupId, rid: string): void {
     const key = `${gid} ${rid}`
     const src = this.byCopy.get(key)
     if (src === undefined) return
@@ -57,8 +57,8 @@ export class CopyIndex {
     this.bySource.get(src)?.delete(key)
   }
 
-  copiesOf (source: string): Array<{ gid: string, rid: string }> {
-    return [...this.bySource.get(source) ?? []].map(k => { const [gid, rid] = k.split(' '); return { gid: gid!, rid: rid! } })
+  copiesOf (source: string): Array<{ gid: GroupId, rid: string }> {
+    return [...this.bySource.get(source) ?? []].map(k => { const [gid, rid] = k.split(' '); return { gid: gid! as GroupId, rid: rid! } })
   }
 
   clear (): void { this.bySource.clear(); this.byCopy.clear() }
@@ -72,7 +72,7 @@ export interface ErasureOptions {
 /** What items/ does for this (groups/ does not import it): delete one copy as this entity. */
 export type DeleteCopy = (itemId: string) => void
 
-export interface ErasureView { itemId: string, groupId: string, reports: Array<{ by: string, at: string, copies: CopyOutcome[] }> }
+export interface ErasureView { itemId: string, groupId: GroupId, reports: Array<{ by: string, at: string, copies: CopyOutcome[] }> }
 
 export class ErasureService {
   private deleteCopy: DeleteCopy | undefined
@@ -138,7 +138,7 @@ export class ErasureService {
       this.ctx.audit.record('erasure-report-unwritten', { groupId: r.groupId, itemId: r.recordId, reason: (e as CairnError).code ?? 'error' })
       return
     }
-    const rec = signErasureReport(this.ctx.vault!.entityKey(), r.groupId as GroupId, this.ctx.clock.tick(), r.recordId, kv, key, { copies })
+    const rec = signErasureReport(this.ctx.vault!.entityKey(), r.groupId, this.ctx.clock.tick(), r.recordId, kv, key, { copies })
     this.ctx.acceptor.ingest([rec], 'local')
   }
 
@@ -170,11 +170,11 @@ export class ErasureService {
   }
 
   /** The item's tombstone may have expired: its reports still name it. */
-  private groupWithReportsOn (itemId: string): string | undefined {
+  private groupWithReportsOn (itemId: string): GroupId | undefined {
     const v = this.ctx.vault
     if (v === undefined || !v.unlocked) return undefined
     for (const gid of this.ctx.registry.groupIds()) {
-      if (this.ctx.store.getHeadMeta(gid, erasureId(gid as GroupId, itemId, v.entityKey().publicKey)) !== undefined) return gid
+      if (this.ctx.store.getHeadMeta(gid, erasureId(gid, itemId, v.entityKey().publicKey)) !== undefined) return gid
       for (const row of this.ctx.store.allOfKind(gid, 'erasure')) if (reportedItem(fromStore(row, 'erasure').rec.b as ErasureBody) === itemId) return gid
     }
     return undefined

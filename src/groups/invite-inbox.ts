@@ -16,6 +16,7 @@ import { clockWall } from '../crypto/hlc.js'
 import { entityIdFromPublicKey, type GroupId } from '../crypto/ids.js'
 import { openInviteName, signAnswer, type InviteBody } from '../records/invite.js'
 import { decodeRecord, fromStore, hasKind, type DecodedRecord } from '../records/record.js'
+import type { Role } from '../records/descriptor.js'
 import type { InviteRow } from '../store/membership-store.js'
 import { CairnError } from '../util/errors.js'
 import { RateLimiter } from '../util/rate-limit.js'
@@ -32,7 +33,7 @@ export interface InboxOptions {
 }
 
 export interface InviteView {
-  id: string, groupId: string, name: string | null, from: string, role: string, circle: boolean
+  id: string, groupId: GroupId, name: string | null, from: string, role: Role, circle: boolean
   createdAt: string, expiresAt: string, membershipExpiresAt: string | null, state: InviteRow['state']
 }
 
@@ -109,7 +110,7 @@ export class InviteInbox {
     if (!this.limiter.take(peer)) return { status: 'refused', reason: 'rate-limited' }
     if (this.m.countPendingFrom(r.rec.s) - earlier.filter(e => equalBytes(e.inviter, r.rec.s)).length >= this.o.maxPendingPerInviter) return { status: 'refused', reason: 'too-many-from-inviter' }
     if (this.m.countPending() - earlier.length >= this.o.maxPending) return { status: 'refused', reason: 'inbox-full' }
-    const row: InviteRow = {
+    const row: InviteRow<GroupId> = {
       id, gid: r.groupId, inviter: Buffer.from(r.rec.s), role: r.rec.b.role, circle: r.rec.b.cir ? 1 : 0, received: this.now(), expires: r.rec.b.ie,
       state: 'pending', record: Buffer.from(bytes), answer: null, answered: null, delivered: null,
       hints: JSON.stringify([...new Set([peer, ...hints.filter(h => typeof h === 'string' && h.length <= 128)])].slice(0, MAX_HINTS))
@@ -130,23 +131,23 @@ export class InviteInbox {
 
   list (): InviteView[] { return this.m.pendingInvites().map(r => this.viewOf(r)) }
 
-  accept (id: string): { groupId: string, state: 'active' } {
+  accept (id: string): { groupId: GroupId, state: 'active' } {
     const row = this.pending(id)
     this.answer(row.id, true, 'person')
     return { groupId: row.gid, state: 'active' }
   }
 
-  decline (id: string): { groupId: string, state: 'declined' } {
+  decline (id: string): { groupId: GroupId, state: 'declined' } {
     const row = this.pending(id)
     this.answer(row.id, false, 'person')
     return { groupId: row.gid, state: 'declined' }
   }
 
   /** Did this node's entity accept an invitation to the group (adoption asks)? */
-  accepted (gid: string): boolean { return this.m.hasAccepted(gid) }
+  accepted (gid: GroupId): boolean { return this.m.hasAccepted(gid) }
 
   /** Answers signed here that no node of the group has confirmed yet, with where to send them. */
-  undelivered (): Array<{ id: string, groupId: string, answer: Uint8Array, peers: string[], expires: number }> {
+  undelivered (): Array<{ id: string, groupId: GroupId, answer: Uint8Array, peers: string[], expires: number }> {
     return this.m.undeliveredAnswers().map(r => ({ id: r.id, groupId: r.gid, answer: new Uint8Array(r.answer!), peers: JSON.parse(r.hints) as string[], expires: r.expires }))
   }
 
@@ -166,7 +167,7 @@ export class InviteInbox {
     return ids.length
   }
 
-  private pending (id: string): InviteRow {
+  private pending (id: string): InviteRow<GroupId> {
     requireVault(this.ctx)
     const row = typeof id === 'string' && /^[0-9a-f]{64}$/.test(id) ? this.m.invite(id) : undefined
     if (row === undefined) throw new CairnError('NOT_FOUND', `no invitation ${String(id).slice(0, 80)} (see \`cairn invites\`)`)
@@ -179,27 +180,27 @@ export class InviteInbox {
     const row = this.m.invite(id)!
     const vault = requireVault(this.ctx)
     const inv = storedInvite(row)
-    const a = signAnswer(vault.entityKey(), row.gid as GroupId, this.ctx.clock.tick(), inv, accept)
-    const next: InviteRow = { ...row, state: accept ? 'accepted' : 'declined', answer: Buffer.from(a.bytes), answered: this.now(), delivered: null }
+    const a = signAnswer(vault.entityKey(), row.gid, this.ctx.clock.tick(), inv, accept)
+    const next: InviteRow<GroupId> = { ...row, state: accept ? 'accepted' : 'declined', answer: Buffer.from(a.bytes), answered: this.now(), delivered: null }
     this.m.putInvite(next)
     this.ctx.audit.record(accept ? (by === 'auto' ? 'invite-auto-accepted' : 'invite-accepted') : 'invite-declined', { groupId: row.gid, inviteId: id, from: entityIdFromPublicKey(row.inviter) })
     for (const l of this.listeners) l({ kind: 'answered', invite: this.viewOf(next), answer: a.bytes })
     return a.bytes
   }
 
-  private remove (row: InviteRow, why: 'revoked' | 'expired'): void {
+  private remove (row: InviteRow<GroupId>, why: 'revoked' | 'expired'): void {
     this.m.deleteInvite(row.id)
     this.ctx.audit.record(why === 'revoked' ? 'invite-revoked' : 'invite-expired', { groupId: row.gid, inviteId: row.id, from: entityIdFromPublicKey(row.inviter) })
     for (const l of this.listeners) l({ kind: 'removed', invite: this.viewOf(row) })
   }
 
-  private viewOf (row: InviteRow): InviteView {
+  private viewOf (row: InviteRow<GroupId>): InviteView {
     const inv = storedInvite(row)
     let name: string | null = null
     const v = this.ctx.vault
     if (v?.unlocked === true) { try { name = openInviteName(inv, v.entityKey().seed, v.entityKey().publicKey) } catch { name = null } }
     return {
-      id: row.id, groupId: row.gid, name, from: entityIdFromPublicKey(row.inviter), role: row.role, circle: row.circle === 1,
+      id: row.id, groupId: row.gid, name, from: entityIdFromPublicKey(row.inviter), role: row.role as Role, circle: row.circle === 1,
       createdAt: new Date(row.received).toISOString(), expiresAt: new Date(row.expires).toISOString(),
       membershipExpiresAt: inv.rec.b.me > 0 ? new Date(inv.rec.b.me).toISOString() : null, state: row.state
     }
@@ -207,6 +208,6 @@ export class InviteInbox {
 }
 
 /** The invitation of a row, read back (its hash is the row's ID). */
-function storedInvite (row: InviteRow): DecodedRecord<InviteBody> {
+function storedInvite (row: InviteRow<GroupId>): DecodedRecord<InviteBody> {
   return fromStore({ bytes: row.record, hash: Buffer.from(row.id, 'hex') }, 'invite')
 }

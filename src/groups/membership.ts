@@ -42,17 +42,17 @@ export interface MembershipOptions {
 
 export interface MembershipEvents {
   /** Hand these records to the group's keepers and members' nodes before the group goes (a leave, a deletion). */
-  ending: (gid: string, proof: Uint8Array, to: { keepers: string[], members: Uint8Array[] }) => void
+  ending: (gid: GroupId, proof: Uint8Array, to: { keepers: string[], members: Uint8Array[] }) => void
   /** A member was added (or its circle share released): deliver the group to its node now. */
-  joined: (gid: string, entityId: string) => void
+  joined: (gid: GroupId, entityId: string) => void
   /** The group ended here: drop it from the search index, the gossip topics, the unsealed keys. */
-  ended: (gid: string, reason: EndedGroupRow['reason']) => void
+  ended: (gid: GroupId, reason: EndedGroupRow['reason']) => void
 }
 
 /** What a circle does on completion (circles/ plugs it in: groups/ does not import it). */
 export interface CircleMembership {
-  release: (gid: string, member: Uint8Array) => boolean
-  drop: (gid: string, member: Uint8Array) => void
+  release: (gid: GroupId, member: Uint8Array) => boolean
+  drop: (gid: GroupId, member: Uint8Array) => void
 }
 
 /** Was the invitee added to the group after this invitation (then removed, or left)? Its consent was used up. */
@@ -74,12 +74,12 @@ export class MembershipService {
   // ---- inviting ----
 
   /** An invitation for `pub` (ordinary groups, and each holder of a new circle). */
-  invite (gid: string, pub: Uint8Array, role: Role, o: { expiresAt?: number, circle?: boolean } = {}): VerifiedRecord<InviteBody> {
+  invite (gid: GroupId, pub: Uint8Array, role: Role, o: { expiresAt?: number, circle?: boolean } = {}): VerifiedRecord<InviteBody> {
     const vault = requireVault(this.ctx)
     const chain = this.ctx.registry.chain(gid)!
     const view = this.groups.view(gid)
     const r = signInvite(vault.entityKey(), {
-      groupId: gid as GroupId, clock: this.ctx.clock.tick(), to: pub, role, state: 'open',
+      groupId: gid, clock: this.ctx.clock.tick(), to: pub, role, state: 'open',
       expiresAt: this.now() + this.o.invitationTtlMs, memberExpiresAt: o.expiresAt ?? 0,
       circle: o.circle ?? chain.current().circle !== undefined, name: view.name ?? ''
     })
@@ -94,14 +94,14 @@ export class MembershipService {
    * descriptor this is the whole revocation; a member removed has its invitation
    * revoked too, so an old acceptance can never bring it back.
    */
-  revoke (gid: string, pub: Uint8Array): boolean {
+  revoke (gid: GroupId, pub: Uint8Array): boolean {
     const inv = this.inviteOf(gid, pub)
     if (inv === undefined || inv.rec.b.st !== 'open') return false
     const { role } = requireRole(this.ctx, gid, 'admin')
     if (canAdmin(inv.rec.b.role) && role !== 'owner') throw new CairnError('FORBIDDEN', 'only an owner can revoke an invitation to an owner or admin')
     const b = inv.rec.b
     const r = signInvite(requireVault(this.ctx).entityKey(), {
-      groupId: gid as GroupId, clock: this.ctx.clock.tick(), to: b.to, role: b.role, state: 'revoked', expiresAt: b.ie, memberExpiresAt: b.me, circle: b.cir, name: ''
+      groupId: gid, clock: this.ctx.clock.tick(), to: b.to, role: b.role, state: 'revoked', expiresAt: b.ie, memberExpiresAt: b.me, circle: b.cir, name: ''
     })
     this.ctx.acceptor.ingest([r], 'local')
     this.ctx.audit.record('invite-revoked', { groupId: gid, to: entityIdFromPublicKey(b.to) })
@@ -109,7 +109,7 @@ export class MembershipService {
   }
 
   /** Members for the API: active ones from the descriptor, invited ones from open invitations. */
-  members (gid: string, chain: DescriptorChain): MemberView[] {
+  members (gid: GroupId, chain: DescriptorChain): MemberView[] {
     const d = chain.current()
     const creator = chain.version(1)?.rec.s
     const invites = new Map<string, DecodedRecord<InviteBody>>()
@@ -206,7 +206,7 @@ export class MembershipService {
     return equalBytes(inviter, me) || this.now() - at > this.o.completeAfterMs
   }
 
-  private removeLeaver (gid: string, pub: Uint8Array, at: number): void {
+  private removeLeaver (gid: GroupId, pub: Uint8Array, at: number): void {
     const v = this.ctx.vault
     const chain = this.ctx.registry.chain(gid)
     if (v === undefined || !v.unlocked || chain === undefined) return
@@ -222,14 +222,14 @@ export class MembershipService {
     )
   }
 
-  private inviteOf (gid: string, pub: Uint8Array): DecodedRecord<InviteBody> | undefined {
-    const row = this.ctx.store.getHead(gid, inviteId(gid as GroupId, pub))
+  private inviteOf (gid: GroupId, pub: Uint8Array): DecodedRecord<InviteBody> | undefined {
+    const row = this.ctx.store.getHead(gid, inviteId(gid, pub))
     return row === undefined ? undefined : fromStore(row, 'invite')
   }
 
   /** The answer this group holds from `pub`, if any. */
-  answerOf (gid: string, pub: Uint8Array): DecodedRecord<AnswerBody> | undefined {
-    const row = this.ctx.store.getHead(gid, answerId(gid as GroupId, pub))
+  answerOf (gid: GroupId, pub: Uint8Array): DecodedRecord<AnswerBody> | undefined {
+    const row = this.ctx.store.getHead(gid, answerId(gid, pub))
     return row === undefined ? undefined : fromStore(row, 'answer')
   }
 
@@ -284,11 +284,11 @@ export class MembershipService {
   }
 
   /** Expiries this node acts on, with when it acts (≤ until). */
-  private dueExpiries (until: number): Array<{ gid: string, entityId: string, at: number }> {
+  private dueExpiries (until: number): Array<{ gid: GroupId, entityId: string, at: number }> {
     const v = this.ctx.vault
     if (v === undefined || !v.unlocked) return []
     const me = v.entityKey().publicKey
-    const out: Array<{ gid: string, entityId: string, at: number }> = []
+    const out: Array<{ gid: GroupId, entityId: string, at: number }> = []
     for (const gid of this.ctx.registry.groupIds()) {
       const d = this.ctx.registry.chain(gid)?.current()
       if (d?.mx === undefined || !canAdmin(roleIn(d, me))) continue
@@ -304,13 +304,13 @@ export class MembershipService {
 
   // ---- leaving and deleting ----
 
-  leave (gid: string): { left: true } {
+  leave (gid: GroupId): { left: true } {
     const { chain, role } = requireRole(this.ctx, gid, 'read')
     const d = chain.current()
     if (this.groups.isPersonal(gid)) throw new CairnError('FORBIDDEN', 'the personal group is yours alone: it cannot be left')
     if (d.m.length === 1) throw new CairnError('CONFLICT', 'you are the only member: delete the group instead (`cairn group delete`)')
     if (role === 'owner' && d.m.filter(([, r]) => r === 'owner').length === 1) throw new CairnError('CONFLICT', 'you are the last owner: make another member an owner first, or delete the group')
-    const r = signLeave(requireVault(this.ctx).entityKey(), gid as GroupId, this.ctx.clock.tick())
+    const r = signLeave(requireVault(this.ctx).entityKey(), gid, this.ctx.clock.tick())
     const [res] = this.ctx.acceptor.ingest([r], 'local')
     if (res?.status !== 'stored') throw new CairnError('CONFLICT', `the leave was not stored (${res?.reason ?? res?.status ?? ''})`)
     // Who must hear of it is read before the purge; the proof is kept by it (the outbox sends it from there).
@@ -320,10 +320,10 @@ export class MembershipService {
     return { left: true }
   }
 
-  deleteGroup (gid: string): { deleted: true } {
+  deleteGroup (gid: GroupId): { deleted: true } {
     requireRole(this.ctx, gid, 'owner')
     if (this.groups.isPersonal(gid)) throw new CairnError('FORBIDDEN', 'the personal group cannot be deleted (it holds your vault backup)')
-    const r = signGroupDeletion(requireVault(this.ctx).entityKey(), gid as GroupId, this.ctx.clock.tick())
+    const r = signGroupDeletion(requireVault(this.ctx).entityKey(), gid, this.ctx.clock.tick())
     const [res] = this.ctx.acceptor.ingest([r], 'local')
     if (res?.status !== 'stored') throw new CairnError('CONFLICT', `the deletion was not stored (${res?.reason ?? res?.status ?? ''})`)
     // The `group-deleted` effect of the stored record ended the group here (deleted()).
@@ -340,13 +340,13 @@ export class MembershipService {
   }
 
   /** Why records of a group this node ended are refused (the Acceptor asks). */
-  ended (gid: string): RejectReason | undefined {
+  ended (gid: GroupId): RejectReason | undefined {
     const e = this.ctx.store.membership.ended(gid)
     return e === undefined ? undefined : e.reason === 'deleted' ? 'group-deleted' : 'left-group'
   }
 
   /** Purge the group (bytes, not only rows), shred its keys, keep its tombstone. */
-  private end (gid: string, reason: EndedGroupRow['reason'], proof: Uint8Array): void {
+  private end (gid: GroupId, reason: EndedGroupRow['reason'], proof: Uint8Array): void {
     const store = this.ctx.store
     const row = store.getGroup(gid)
     const removed = store.tx(() => {

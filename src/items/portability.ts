@@ -17,7 +17,7 @@
  * already imported into the group (same source record hash) is skipped: an
  * import can be run twice without doubling anything.
  */
-import { isGroupId, isRecordId } from '../crypto/ids.js'
+import { isGroupId, isRecordId, type GroupId } from '../crypto/ids.js'
 import type { ImportedFrom, ItemPlain, Json } from '../records/item.js'
 import { openItem } from '../records/item.js'
 import { fromStore } from '../records/record.js'
@@ -27,7 +27,7 @@ import type { GroupContext } from '../groups/context.js'
 import type { GroupService } from '../groups/group-service.js'
 import type { ItemService, ItemView } from './item-service.js'
 
-export type ExportLine = (ItemView & { hash: string, groupName: string | null }) | { id: string, groupId: string, error: { code: string, message: string } }
+export type ExportLine = (ItemView & { hash: string, groupName: string | null }) | { id: string, groupId: GroupId, error: { code: string, message: string } }
 
 export interface ImportOutcome { sourceId: string | null, status: 'imported' | 'duplicate' | 'invalid', id?: string, reason?: string }
 
@@ -43,15 +43,15 @@ export class Portability {
    * Which groups an export covers, decided before the first line goes out:
    * the one asked for (404/423 if it cannot be read), or every readable group.
    */
-  plan (gid?: string): { groups: string[], skipped: string[] } {
+  plan (gid?: GroupId): { groups: GroupId[], skipped: GroupId[] } {
     requireVault(this.ctx)
     if (gid !== undefined) {
       const { chain } = requireRole(this.ctx, gid, 'read')
       this.groups.keyFor(gid, chain.current().kv) // 423 for a sealed circle
       return { groups: [gid], skipped: [] }
     }
-    const groups: string[] = []
-    const skipped: string[] = []
+    const groups: GroupId[] = []
+    const skipped: GroupId[] = []
     for (const g of this.groups.list()) {
       try { this.groups.keyFor(g.id, g.keyVersion); groups.push(g.id) } catch (e) {
         if (!isCairnError(e)) throw e
@@ -62,7 +62,7 @@ export class Portability {
   }
 
   /** The lines of an export, produced as they are read (one page of records in memory at a time). */
-  * lines (groups: string[], skipped: string[]): Generator<string> {
+  * lines (groups: GroupId[], skipped: GroupId[]): Generator<string> {
     let count = 0
     for (const gid of groups) {
       const name = this.groups.list().find(g => g.id === gid)?.name ?? null
@@ -88,7 +88,7 @@ export class Portability {
   }
 
   /** Write each line as a new item of `gid` (call inside one transaction). */
-  importLines (gid: string, lines: unknown[]): { groupId: string, imported: number, duplicates: number, invalid: number, items: ImportOutcome[] } {
+  importLines (gid: GroupId, lines: unknown[]): { groupId: GroupId, imported: number, duplicates: number, invalid: number, items: ImportOutcome[] } {
     requireRole(this.ctx, gid, 'write')
     const seen = this.importedHashes(gid)
     const out: ImportOutcome[] = []
@@ -117,7 +117,7 @@ export class Portability {
   }
 
   /** Source record hashes of the items already imported into a group. */
-  private importedHashes (gid: string): Set<string> {
+  private importedHashes (gid: GroupId): Set<string> {
     const out = new Set<string>()
     let after: { clock: number, rid: string } | undefined
     for (;;) {

@@ -10,7 +10,7 @@ import { startApi } from '../api/server.js'
 import type { ApiBackend, NodeEvent, StatusView } from '../api/backend.js'
 import { loadConfig, type Overrides } from '../config/load.js'
 import type { Config } from '../config/schema.js'
-import { CairnError } from '../util/errors.js'
+import { CairnError, isStorageCorrupt, storageCorrupt } from '../util/errors.js'
 import { publicKeyFromEntityId } from '../crypto/ids.js'
 import { writeFileAtomic } from '../util/fs.js'
 import { createLogger, type Logger } from '../util/logger.js'
@@ -70,7 +70,8 @@ export class Daemon {
       await dRef?.net?.stop().catch(() => {})
       await s?.close().catch(() => {})
       try { unlinkSync(paths.pid) } catch {}
-      throw e
+      // A damaged page met while starting (indexes, counts) names the way out, like any read.
+      throw isStorageCorrupt(e) ? storageCorrupt(e) : e
     }
   }
 
@@ -153,16 +154,16 @@ export class Daemon {
       inbox: s.inbox,
       commit: async (fn) => await s.writes.submit(fn),
       circles: s.circles,
-      afterUnseal: gid => s.indexGroup(gid),
+      afterUnseal: async gid => { await s.indexGroup(gid) },
       createCircle: async (inp) => {
         if (inp.circle === undefined) throw new CairnError('INVALID_INPUT', 'circle is required')
         return await s.circles.create({ name: inp.name, threshold: inp.circle.threshold, members: inp.circle.members, ...(inp.culture !== undefined ? { culture: inp.culture } : {}), ...(inp.circle.approval !== undefined ? { approval: inp.circle.approval } : {}) })
       },
       job: id => s.jobs.get(id),
-      search: (q, limit, gid) => {
+      search: async (q, limit, gid) => {
         if (s.vault === undefined) throw new CairnError('KEEPER_HAS_NO_KEYS', 'a keeper cannot search: it holds no keys')
         if (!s.vault.unlocked) throw new CairnError('VAULT_LOCKED', 'the vault is locked; unlock it to search')
-        return s.search.search(q, limit, gid)
+        return await s.search.search(q, limit, gid)
       },
       auditList: (since, limit) => s.audit.list(since, limit),
       auditVerify: () => s.audit.verify(),
@@ -173,17 +174,14 @@ export class Daemon {
         if (s.registry.chain(gid) === undefined) throw new CairnError('NOT_FOUND', `no group ${gid} on this node`)
         return await this.network().replicator.syncGroup(gid)
       },
-      onGroupChanged: async (gid, hint) => {
-        if (hint?.multiaddr === undefined) return
-        if (hint.entityId !== undefined) {
-          // An invited member's node gets the invitation there; the group itself once it consented.
-          const m = s.groups.view(gid).members.find(x => x.entityId === hint.entityId)
-          if (m?.state === 'invited') this.network().replicator.membership.inviteWritten(gid, publicKeyFromEntityId(hint.entityId), hint.multiaddr)
-          else this.network().replicator.deliverToEntity(hint.entityId, gid, hint.multiaddr)
-          return
-        }
-        const chain = s.registry.chain(gid)
-        for (const k of chain?.current().k ?? []) if (hint.multiaddr.includes(k)) this.network().replicator.deliverTo(k, gid, hint.multiaddr)
+      deliveryHint: (gid, to, address) => {
+        const r = this.net?.replicator
+        if (r === undefined) return
+        if ('peerId' in to) { r.deliverTo(to.peerId, gid, address); return }
+        // An invited member's node gets the invitation there; the group itself once it consented.
+        const m = s.groups.view(gid).members.find(x => x.entityId === to.entityId)
+        if (m?.state === 'invited') r.membership.inviteWritten(gid, publicKeyFromEntityId(to.entityId), address)
+        else r.deliverToEntity(to.entityId, gid, address)
       },
       subscribe: fn => { this.listeners.add(fn); return () => { this.listeners.delete(fn) } }
     }

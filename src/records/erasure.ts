@@ -21,7 +21,7 @@ import { field, malformed, signRecord, type Body, type DecodedRecord, type Verif
 export interface ErasureBody extends Body { i: Uint8Array, kv: number, iv: Uint8Array, ct: Uint8Array }
 
 export type CopyAction = 'deleted' | 'already-deleted' | 'refused'
-export interface CopyOutcome { groupId: string, itemId: string, action: CopyAction, reason?: string }
+export interface CopyOutcome { groupId: GroupId, itemId: string, action: CopyAction, reason?: string }
 export interface ErasureReport { copies: CopyOutcome[] }
 
 export const erasureId = (groupId: GroupId, item: string, reporter: Uint8Array): RecordId => derivedId('erasure', uuidToBytes(groupId), uuidToBytes(item), reporter)

@@ -20,6 +20,7 @@ import { pad, unpad } from '../crypto/padding.js'
 import { derivedId, type GroupId, type RecordId, uuidToBytes } from '../crypto/ids.js'
 import type { Clock } from '../crypto/hlc.js'
 import type { SigningKey } from '../crypto/sign.js'
+import { structureViolation } from '../util/bounds.js'
 import { IntegrityError } from '../util/errors.js'
 import { field, malformed, signRecord, type Body, type DecodedRecord, type VerifiedRecord } from './envelope.js'
 
@@ -121,6 +122,10 @@ export function openItem (r: DecodedRecord<ItemBody>, key: Uint8Array): ItemPlai
   let v: ItemPlain
   try { v = JSON.parse(fromUtf8(bytes)) as ItemPlain } catch { throw new IntegrityError('item plaintext is not valid JSON') }
   if (v === null || typeof v !== 'object' || typeof v.type !== 'string' || typeof v.createdAt !== 'number') throw new IntegrityError('item plaintext has the wrong shape')
+  // Another member wrote it: no cairn node writes a deeper document, and reading
+  // one (JSON.stringify, search) would recurse past the stack.
+  const deep = structureViolation(v)
+  if (deep !== undefined) throw new IntegrityError(`item plaintext is ${deep}`)
   return v
 }
 

@@ -14,7 +14,7 @@
  *  - the group's topic and sync schedule are dropped.
  */
 import { peerIdFromString } from '@libp2p/peer-id'
-import { entityIdFromPublicKey } from '../crypto/ids.js'
+import { entityIdFromPublicKey, type GroupId } from '../crypto/ids.js'
 import type { Acceptor } from '../groups/acceptor.js'
 import type { InviteInbox } from '../groups/invite-inbox.js'
 import type { Logger } from '../util/logger.js'
@@ -29,7 +29,7 @@ export interface MembershipNetDeps {
   inbox: InviteInbox | undefined
   ensureConnected: (peer: string) => Promise<void>
   /** Peers holding the group here (keepers), named in an invitation as where answers go. */
-  keepersOf: (gid: string) => string[]
+  keepersOf: (gid: GroupId) => string[]
   selfPeerId: string
   log: Logger
 }
@@ -50,9 +50,9 @@ export class MembershipNet {
   }
 
   /** Where answers to an invitation written here should go: this node, then the group's keepers. */
-  hintsFor (gid: string): string[] { return [this.d.selfPeerId, ...this.d.keepersOf(gid)] }
+  hintsFor (gid: GroupId): string[] { return [this.d.selfPeerId, ...this.d.keepersOf(gid)] }
 
-  inviteWritten (gid: string, to: Uint8Array, hint?: string): void {
+  inviteWritten (gid: GroupId, to: Uint8Array, hint?: string): void {
     const entityId = entityIdFromPublicKey(to)
     if (hint !== undefined) {
       this.hints.set(entityId, hint)
@@ -61,19 +61,19 @@ export class MembershipNet {
     this.d.outbox.toInvitee(entityId, gid, hint)
   }
 
-  inviteReply (gid: string, peer: string, reply: OfferReply): void {
+  inviteReply (gid: GroupId, peer: string, reply: OfferReply): void {
     if (reply.answer !== undefined) this.d.acceptor.ingest([reply.answer], 'delivery', { peer, group: gid })
   }
 
-  joined (gid: string, entityId: string): void { this.d.outbox.toEntity(entityId, gid, this.hints.get(entityId)) }
+  joined (gid: GroupId, entityId: string): void { this.d.outbox.toEntity(entityId, gid, this.hints.get(entityId)) }
 
-  ending (gid: string, to: { keepers: string[], members: Uint8Array[] }): void {
+  ending (gid: GroupId, to: { keepers: string[], members: Uint8Array[] }): void {
     for (const k of to.keepers) this.d.outbox.endTo({ peer: k }, gid)
     for (const m of to.members) this.d.outbox.endTo({ entityId: entityIdFromPublicKey(m) }, gid)
   }
 
   /** A peer offered records of a group that ended here: hand it the proof (it ends the group too). */
-  stalePeer (peer: string, gid: string): void {
+  stalePeer (peer: string, gid: GroupId): void {
     const key = `${peer}/${gid}`
     const last = this.proofSent.get(key) ?? 0
     if (Date.now() - last < PROOF_EVERY_MS) return

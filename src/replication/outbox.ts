@@ -13,26 +13,25 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { equalBytes } from '../crypto/bytes.js'
-import { publicKeyFromEntityId } from '../crypto/ids.js'
+import { publicKeyFromEntityId, type GroupId } from '../crypto/ids.js'
 import { deliveredKinds, RULES } from '../groups/record-rules.js'
 import { specOf } from '../records/kinds.js'
 import { fromStore } from '../records/record.js'
 import { inviteId } from '../records/invite.js'
-import type { GroupId } from '../crypto/ids.js'
 import type { OutboxRow, Store } from '../store/store.js'
 import type { DeliverService } from './deliver.js'
 import type { OfferReply } from './invite-protocol.js'
 
 export interface OutboxDeps {
-  store: Store
+  store: Store<GroupId>
   deliver: DeliverService
   ensureConnected: (peer: string, hint?: string) => Promise<void>
   /** Known nodes of an entity (hello bindings, bind records). */
   nodesOf: (pub: Uint8Array) => string[]
-  onDelivered: (gid: string, peer: string) => void
+  onDelivered: (gid: GroupId, peer: string) => void
   /** Hand an invitation to the invitee's node; its answer comes back when it answered at once (auto_accept). */
-  offerInvite: (peer: string, invite: Uint8Array, gid: string) => Promise<OfferReply>
-  onInviteReply: (gid: string, peer: string, reply: OfferReply) => void
+  offerInvite: (peer: string, invite: Uint8Array, gid: GroupId) => Promise<OfferReply>
+  onInviteReply: (gid: GroupId, peer: string, reply: OfferReply) => void
   stopped: () => boolean
 }
 
@@ -46,25 +45,25 @@ export class Outbox {
   constructor (private readonly d: OutboxDeps) {}
 
   /** Owe `gid` to a keeper (optionally with its address). */
-  toPeer (peer: string, gid: string, hint?: string): void {
+  toPeer (peer: string, gid: GroupId, hint?: string): void {
     this.d.store.enqueueDelivery(`peer:${peer}`, gid, hint)
     void this.process()
   }
 
   /** Owe `gid` to a member (optionally with its node's address or peer ID). */
-  toEntity (entityId: string, gid: string, hint?: string): void {
+  toEntity (entityId: string, gid: GroupId, hint?: string): void {
     this.d.store.enqueueDelivery(`entity:${entityId}`, gid, hint)
     void this.process()
   }
 
   /** Owe the group's latest invitation for an entity to its node. */
-  toInvitee (entityId: string, gid: string, hint?: string): void {
+  toInvitee (entityId: string, gid: GroupId, hint?: string): void {
     this.d.store.enqueueDelivery(`invite:${entityId}`, gid, hint)
     void this.process()
   }
 
   /** Owe the record that ended a group here to a peer (a keeper, a stale peer) or to a member's nodes. */
-  endTo (target: { peer: string } | { entityId: string }, gid: string): void {
+  endTo (target: { peer: string } | { entityId: string }, gid: GroupId): void {
     this.d.store.enqueueDelivery('peer' in target ? `end:${target.peer}` : `endentity:${target.entityId}`, gid)
     void this.process()
   }
@@ -83,7 +82,7 @@ export class Outbox {
     if (this.again) { this.again = false; await this.process() }
   }
 
-  private async attempt (row: OutboxRow): Promise<void> {
+  private async attempt (row: OutboxRow<GroupId>): Promise<void> {
     const i = row.target.indexOf(':')
     const kind = row.target.slice(0, i)
     const target = row.target.slice(i + 1)
@@ -113,14 +112,14 @@ export class Outbox {
   }
 
   /** The group's latest invitation of an entity (a revocation included). */
-  private invite (gid: string, entityId: string): Uint8Array | undefined {
+  private invite (gid: GroupId, entityId: string): Uint8Array | undefined {
     let pub: Uint8Array
     try { pub = publicKeyFromEntityId(entityId) } catch { return undefined }
-    const row = this.d.store.getHead(gid, inviteId(gid as GroupId, pub))
+    const row = this.d.store.getHead(gid, inviteId(gid, pub))
     return row === undefined ? undefined : new Uint8Array(row.bytes)
   }
 
-  private proof (gid: string): Uint8Array | undefined {
+  private proof (gid: GroupId): Uint8Array | undefined {
     const p = this.d.store.membership.ended(gid)?.proof
     return p === null || p === undefined ? undefined : new Uint8Array(p)
   }
@@ -134,7 +133,7 @@ export class Outbox {
    * records for everyone (the descriptor chain); to a member also those
    * addressed to its entity (its key and share envelopes).
    */
-  private records (gid: string, entityId?: string): Uint8Array[] {
+  private records (gid: GroupId, entityId?: string): Uint8Array[] {
     const pub = entityId !== undefined ? publicKeyFromEntityId(entityId) : undefined
     const out: Uint8Array[] = []
     for (const kind of deliveredKinds(pub !== undefined)) {

@@ -5,19 +5,16 @@
  */
 import type { Command } from 'commander'
 import { createInterface } from 'node:readline/promises'
-import type { InviteView } from '../../groups/invite-inbox.js'
 import { CairnError } from '../../util/errors.js'
 import { contextOf } from '../context.js'
 import { emit, table } from '../output.js'
 import { run } from '../run.js'
 
-const g = (id: string): string => `/api/v1/groups/${encodeURIComponent(id)}`
-
 export function membershipCommands (program: Command): void {
   program.command('invites').description('invitations waiting for your answer (nothing of their groups is on this node yet)')
     .action(run(async (_o: unknown, cmd: Command) => {
       const ctx = contextOf(cmd)
-      const r = await ctx.client().get<{ invites: InviteView[] }>('/api/v1/invites')
+      const r = await ctx.client().listInvites()
       emit(ctx, r, () => r.invites.length === 0 ? 'no invitations' : [
         table([['ID', 'GROUP', 'NAME', 'FROM', 'ROLE', 'RECEIVED', 'EXPIRES'],
           ...r.invites.map(i => [i.id, i.groupId, (i.name ?? '(unreadable)') + (i.circle ? ' (circle)' : ''), i.from, i.role + (i.membershipExpiresAt !== null ? ` until ${i.membershipExpiresAt}` : ''), i.createdAt, i.expiresAt])]),
@@ -30,7 +27,7 @@ export function membershipCommands (program: Command): void {
     invite.command(`${verb} <inviteId>`).description(verb === 'accept' ? 'join the group: your signed answer goes to it, and its admins add you' : 'refuse: the inviter is told, and the invitation is deleted here')
       .action(run(async (id: string, _o: unknown, cmd: Command) => {
         const ctx = contextOf(cmd)
-        const r = await ctx.client().post<{ groupId: string, state: string }>(`/api/v1/invites/${encodeURIComponent(id)}/${verb}`)
+        const r = verb === 'accept' ? await ctx.client().acceptInvite(id) : await ctx.client().declineInvite(id)
         emit(ctx, r, () => verb === 'accept' ? `accepted: group ${r.groupId} arrives as soon as one of its admins' nodes adds you` : `declined: group ${r.groupId}`)
       }))
   }
@@ -39,7 +36,7 @@ export function membershipCommands (program: Command): void {
   group.command('leave <groupId>').description('leave a group: this node purges it and shreds its keys; its admins remove you with a new key version')
     .action(run(async (gid: string, _o: unknown, cmd: Command) => {
       const ctx = contextOf(cmd)
-      const r = await ctx.client().post<{ left: boolean }>(`${g(gid)}/leave`)
+      const r = await ctx.client().leaveGroup(gid)
       emit(ctx, r, () => `left ${gid}: its records are purged from this node and its keys shredded`)
     }))
 
@@ -53,7 +50,7 @@ export function membershipCommands (program: Command): void {
         rl.close()
         if (!/^y(es)?$/i.test(a.trim())) throw new CairnError('INVALID_INPUT', 'not deleted')
       }
-      const r = await ctx.client().del<{ deleted: boolean }>(g(gid))
+      const r = await ctx.client().deleteGroup(gid)
       emit(ctx, r, () => `deleted ${gid}: purged here; every member node and keeper purges it when it receives the deletion`)
     }))
 }

@@ -5,8 +5,7 @@
  */
 import type { Command } from 'commander'
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs'
-import type { GroupView } from '../../groups/group-service.js'
-import type { ImportOutcome } from '../../items/portability.js'
+import type { ImportResultView } from '../../contract/models.js'
 import { CairnError } from '../../util/errors.js'
 import { contextOf } from '../context.js'
 import { emit, table } from '../output.js'
@@ -16,7 +15,6 @@ import { run } from '../run.js'
 const BATCH_LINES = 200
 const BATCH_BYTES = 1024 * 1024
 
-interface ImportAnswer { groupId: string, imported: number, duplicates: number, invalid: number, items: ImportOutcome[] }
 
 export function portabilityCommands (program: Command): void {
   program.command('export').description('all items you can read, decrypted, with provenance, as JSON Lines (to stdout or a file)')
@@ -24,7 +22,7 @@ export function portabilityCommands (program: Command): void {
     .option('-o, --output <file>', 'write to this file (created with mode 0600) instead of stdout')
     .action(run(async (o: { group?: string, output?: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
-      const { headers, body } = await ctx.client().stream(`/api/v1/export${o.group !== undefined ? `?group=${encodeURIComponent(o.group)}` : ''}`)
+      const { headers, body } = await ctx.client().exportItems(o.group !== undefined ? { group: o.group } : {})
       const fd = o.output !== undefined ? openSync(o.output, 'w', 0o600) : 1
       let lines = 0
       try {
@@ -45,10 +43,10 @@ export function portabilityCommands (program: Command): void {
       const ctx = contextOf(cmd)
       if ((o.group === undefined) === (o.newGroup === undefined)) throw new CairnError('INVALID_INPUT', 'give either --group <groupId> or --new-group <name>')
       const lines = readLines(file)
-      const gid = o.group ?? (await ctx.client().post<GroupView>('/api/v1/groups', { name: o.newGroup })).id
-      const total: ImportAnswer = { groupId: gid, imported: 0, duplicates: 0, invalid: 0, items: [] }
+      const gid = o.group ?? (await ctx.client().createGroup({ name: o.newGroup! })).id
+      const total: ImportResultView = { groupId: gid, imported: 0, duplicates: 0, invalid: 0, items: [] }
       for (const batch of batches(lines)) {
-        const r = await ctx.client().post<ImportAnswer>(`/api/v1/groups/${encodeURIComponent(gid)}/import`, { items: batch })
+        const r = await ctx.client().importItems(gid, batch)
         total.imported += r.imported
         total.duplicates += r.duplicates
         total.invalid += r.invalid
@@ -64,20 +62,23 @@ export function portabilityCommands (program: Command): void {
 }
 
 /** Every line of the file as JSON; a line that is not JSON stops the import before anything is written. */
-function readLines (file: string): unknown[] {
+function readLines (file: string): Array<Record<string, unknown>> {
   let text: string
   try { text = readFileSync(file === '-' ? 0 : file, 'utf8') } catch (e) { throw new CairnError('INVALID_INPUT', `cannot read ${file}: ${(e as Error).message}`) }
-  const out: unknown[] = []
+  const out: Array<Record<string, unknown>> = []
   text.split('\n').forEach((line, i) => {
     if (line.trim() === '') return
-    try { out.push(JSON.parse(line)) } catch { throw new CairnError('INVALID_INPUT', `line ${i + 1} of ${file} is not JSON; nothing was imported`) }
+    let v: unknown
+    try { v = JSON.parse(line) } catch { throw new CairnError('INVALID_INPUT', `line ${i + 1} of ${file} is not JSON; nothing was imported`) }
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new CairnError('INVALID_INPUT', `line ${i + 1} of ${file} is not a JSON object (an exported item); nothing was imported`)
+    out.push(v as Record<string, unknown>)
   })
   if (out.length === 0) throw new CairnError('INVALID_INPUT', `${file} holds no items`)
   return out
 }
 
-function * batches (lines: unknown[]): Generator<unknown[]> {
-  let cur: unknown[] = []
+function * batches<L> (lines: L[]): Generator<L[]> {
+  let cur: L[] = []
   let bytes = 0
   for (const l of lines) {
     const n = JSON.stringify(l).length
