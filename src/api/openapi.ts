@@ -9,11 +9,18 @@ import type { TObject, TSchema } from '@sinclair/typebox'
 import { ErrorBody, NodeEvent, routes, type RouteSpec } from '../contract/index.js'
 
 /** Answered by every route: bad input, token, Host; 404 for an unknown route or object. */
-const COMMON_ERRORS = [400, 401, 403, 404]
+/** Every route: bad input, token, Host/role, not found; and what node's HTTP parser answers before routing (slow headers, oversized URL or headers). */
+const COMMON_ERRORS = [400, 401, 403, 404, 408, 431]
+/** Every route that writes: the disk may fill up. */
+const WRITE_ERRORS = [507]
 const STATUS_TEXT: Record<number, string> = {
   400: 'invalid input (INVALID_INPUT)', 401: 'missing or wrong token (UNAUTHORIZED), wrong passphrase (BAD_PASSPHRASE)',
-  403: 'role (FORBIDDEN, NOT_A_MEMBER), keeper (KEEPER_HAS_NO_KEYS), Host not loopback (HOST_NOT_ALLOWED)', 404: 'no such route or object (NOT_FOUND)',
-  409: 'conflict: state does not allow it (CONFLICT, APPEND_ONLY, …)', 413: 'request body too large (TOO_LARGE)',
+  403: 'role (FORBIDDEN), keeper (KEEPER_HAS_NO_KEYS), Host not loopback (HOST_NOT_ALLOWED)', 404: 'no such route or object (NOT_FOUND)',
+  408: 'the request headers did not arrive in time (REQUEST_TIMEOUT)',
+  409: 'conflict: state does not allow it (CONFLICT, CONCURRENT_CHANGE, LIMIT_REACHED, KEY_EXHAUSTED, IS_A_CIRCLE, NOT_A_CIRCLE, APPEND_ONLY, …)',
+  429: 'too many attempts: wait retryAfterSeconds (THROTTLED; also the Retry-After header)',
+  431: 'the request URL and headers are too large (HEADERS_TOO_LARGE)',
+  507: 'the node\'s disk is full: nothing was written (STORAGE_FULL)', 413: 'request body too large (TOO_LARGE)',
   410: 'the group was deleted by its owner (GROUP_DELETED)', 422: 'stored data failed verification (INTEGRITY)', 423: 'vault locked (VAULT_LOCKED) or circle sealed (CIRCLE_SEALED)',
   503: 'not enough shares or peers (INSUFFICIENT_SHARES, BAD_SHARE, NO_PEERS, UNAVAILABLE)', 504: 'a peer did not answer in time (TIMEOUT)'
 }
@@ -59,7 +66,7 @@ export function openApiDocument (version: string): Json {
     const success = contentType === 'text/event-stream'
       ? { description: spec.description ?? 'an event stream', content: { [contentType]: { schema: { type: 'string' }, 'x-cairn-event-data': refs(NodeEvent, models, 'NodeEvent') } } }
       : { description: 'success', content: { [contentType]: { schema: refs(spec.response, models) } } }
-    const errors = [...new Set([...COMMON_ERRORS, ...(spec.body !== undefined ? [413] : []), ...(spec.errors ?? [])])].sort()
+    const errors = [...new Set([...COMMON_ERRORS, ...(spec.body !== undefined ? [413] : []), ...(spec.method !== 'GET' ? WRITE_ERRORS : []), ...(spec.errors ?? [])])].sort()
     paths[path] ??= {}
     paths[path][spec.method.toLowerCase()] = {
       operationId,

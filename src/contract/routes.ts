@@ -43,7 +43,7 @@ export const routes = {
   // ---- node ----
   health: { method: 'GET', path: '/api/v1/health', tag: 'node', auth: false, summary: 'Liveness (no token)', response: M.Health },
   getStatus: { method: 'GET', path: '/api/v1/status', tag: 'node', summary: 'Node identity, addresses, lock state and counts', response: M.Status },
-  unlock: { method: 'POST', path: '/api/v1/unlock', tag: 'node', summary: 'Unlock the vault with the passphrase (401 BAD_PASSPHRASE when wrong)', body: B.UnlockBody, response: T.Object({ unlocked: T.Literal(true) }), errors: [409] },
+  unlock: { method: 'POST', path: '/api/v1/unlock', tag: 'node', summary: 'Unlock the vault with the passphrase (401 BAD_PASSPHRASE when wrong)', body: B.UnlockBody, response: T.Object({ unlocked: T.Literal(true) }), errors: [409, 429] },
   lock: { method: 'POST', path: '/api/v1/lock', tag: 'node', summary: 'Lock the vault; keys are zeroized', response: T.Object({ unlocked: T.Literal(false) }), errors: [409] },
   getJob: { method: 'GET', path: '/api/v1/jobs/:jobId', tag: 'groups', summary: 'Progress of a background job (rotation re-encryption)', params: T.Object({ jobId: T.String({ maxLength: 200 }) }), response: M.Job },
   getMetrics: { method: 'GET', path: '/metrics', tag: 'node', summary: 'Prometheus metrics (token required)', response: T.String({ description: 'Prometheus text exposition format' }), contentType: 'text/plain' },
