@@ -68,7 +68,9 @@ export const circlesSuite: Suite = {
     // Five members: init in parallel, start at most three at a time, full mesh.
     const inits = await Promise.all(Array.from({ length: MEMBERS }, async () => await initBenchNode(ctx)))
     const nodes: NodeProcessHandle[] = new Array(MEMBERS)
-    const queue = inits.map((init, i) => async () => { nodes[i] = await startNodeProcess(ctx, init.dataDir, { maxSockets: 20 }) })
+    // The holders take A's invitation without asking (membership.auto_accept): this suite times unseals, not consent.
+    const owner = inits[0]!.entityId!
+    const queue = inits.map((init, i) => async () => { nodes[i] = await startNodeProcess(ctx, init.dataDir, { maxSockets: 20, flags: { membership: { auto_accept: i === 0 ? [] : [owner] } } }) })
     await Promise.all([0, 1, 2].map(async () => { for (let f = queue.shift(); f !== undefined; f = queue.shift()) await f() }))
     const [A, B] = nodes as [NodeProcessHandle, NodeProcessHandle]
     for (let i = 1; i < MEMBERS; i++) for (let j = 0; j < i; j++) await nodes[i]!.api.ok('POST', '/api/v1/peers', { multiaddr: nodes[j]!.multiaddr })

@@ -14,6 +14,7 @@ import { replicationSuite } from './replication.js'
 import { syncSuite } from './sync.js'
 import { catchupSuite } from './catchup.js'
 import { circlesSuite } from './circles.js'
+import { membershipSuite } from './membership.js'
 import { auditSuite } from './audit.js'
 import { keeperMemorySuite } from './keeper-memory.js'
 
@@ -27,6 +28,7 @@ export const SUITES: readonly Suite[] = [
   syncSuite,
   catchupSuite,
   circlesSuite,
+  membershipSuite,
   auditSuite,
   keeperMemorySuite
 ]

@@ -6,6 +6,9 @@ import type { GroupId } from '../crypto/ids.js'
 import type { GroupService, GroupView } from '../groups/group-service.js'
 import type { ItemService } from '../items/item-service.js'
 import type { Portability } from '../items/portability.js'
+import type { MembershipService } from '../groups/membership.js'
+import type { InviteInbox } from '../groups/invite-inbox.js'
+import type { ErasureService } from '../groups/erasure.js'
 import type { JobView } from '../jobs/job-runner.js'
 import type { AuditEntry } from '../audit/audit-log.js'
 import type { SearchResult } from '../search/search-index.js'
@@ -45,6 +48,10 @@ export interface ApiBackend {
   createCircle: (inp: { name: string, culture?: 'chatty' | 'taciturn', circle?: { threshold: number, members: string[], approval?: 'auto' | 'manual' } }) => Promise<GroupView>
   items: ItemService
   portability: Portability
+  membership: MembershipService
+  erasure: ErasureService
+  /** Invitations received (absent on keepers). */
+  inbox: InviteInbox | undefined
   /** Run a write in the next group-commit transaction; settles after it committed. */
   commit: <T>(fn: () => T) => Promise<T>
   job: (id: string) => JobView | undefined

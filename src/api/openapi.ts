@@ -21,7 +21,7 @@ const STATUS_TEXT: Record<number, string> = {
   429: 'too many attempts: wait retryAfterSeconds (THROTTLED; also the Retry-After header)',
   431: 'the request URL and headers are too large (HEADERS_TOO_LARGE)',
   507: 'the node\'s disk is full: nothing was written (STORAGE_FULL)', 413: 'request body too large (TOO_LARGE)',
-  422: 'stored data failed verification (INTEGRITY)', 423: 'vault locked (VAULT_LOCKED) or circle sealed (CIRCLE_SEALED)',
+  410: 'the group was deleted by its owner (GROUP_DELETED)', 422: 'stored data failed verification (INTEGRITY)', 423: 'vault locked (VAULT_LOCKED) or circle sealed (CIRCLE_SEALED)',
   503: 'not enough shares or peers (INSUFFICIENT_SHARES, BAD_SHARE, NO_PEERS, UNAVAILABLE)', 504: 'a peer did not answer in time (TIMEOUT)'
 }
 
@@ -95,7 +95,8 @@ export function openApiDocument (version: string): Json {
     tags: [
       { name: 'node', description: 'identity, vault, events, metrics' }, { name: 'network', description: 'peers and anti-entropy' },
       { name: 'groups', description: 'groups, members, keepers, key rotation' }, { name: 'items', description: 'memory items and search' },
-      { name: 'circles', description: 'threshold-key circles' }, { name: 'audit', description: 'the hash-chained audit log' }
+      { name: 'circles', description: 'threshold-key circles' },
+      { name: 'membership', description: 'invitations, leaving, deleting a group' }, { name: 'audit', description: 'the hash-chained audit log' }
     ],
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'the content of <dataDir>/api-token' } },

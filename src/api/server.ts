@@ -22,13 +22,14 @@ import { itemRoutes } from './routes/item-routes.js'
 import { nodeRoutes } from './routes/node-routes.js'
 import { eventRoutes } from './routes/event-routes.js'
 import { circleRoutes } from './routes/circle-routes.js'
+import { membershipRoutes } from './routes/membership-routes.js'
 
 export interface ApiOptions { host: string, port: number, token: string, maxBodyBytes: number, version: string, log: Logger, onRequest?: (method: string, route: string, status: number) => void }
 
 
 /** Every route the server registers; startApi checks it against the contract, so the OpenAPI document lists exactly these. */
 export function allRoutes (): RouteDef[] {
-  return [...nodeRoutes, ...groupRoutes, ...itemRoutes, ...circleRoutes, ...eventRoutes]
+  return [...nodeRoutes, ...groupRoutes, ...itemRoutes, ...circleRoutes, ...membershipRoutes, ...eventRoutes]
 }
 
 export async function startApi (backend: ApiBackend, o: ApiOptions): Promise<{ app: FastifyInstance, port: number }> {

@@ -23,7 +23,7 @@ import type { Culture, Role } from '../records/descriptor.js'
 import { canAdmin, sealName, signDescriptor, sortMembers } from '../records/descriptor.js'
 import { sealKeyEnvelope } from '../records/key-envelope.js'
 import { sealShareEnvelope } from '../records/share-envelope.js'
-import type { VerifiedRecord } from '../records/record.js'
+import { decodeRecord, type VerifiedRecord } from '../records/record.js'
 import { CairnError, InvalidInputError } from '../util/errors.js'
 import type { JobRunner } from '../jobs/job-runner.js'
 import { requireChain, requireRole, requireVault } from '../groups/access.js'
@@ -35,6 +35,8 @@ import { commitment, keyCheckValue, shareX, splitKey } from './shamir.js'
 import type { HolderAnswer, ShareGrant, ShareRequest } from './share-protocol.js'
 import type { UnsealedKeys } from './unsealed-keys.js'
 import type { UnsealProgress } from './unseal.js'
+import { decodeCanonical, encodeCanonical } from '../crypto/canonical.js'
+import type { MembershipService } from '../groups/membership.js'
 import { Unsealer, type PendingUnseal, type ShareNet, type UnsealResult } from './unsealer.js'
 
 export type Approval = 'auto' | 'manual'
@@ -52,6 +54,7 @@ export interface CircleOptions {
 
 export class CircleService {
   readonly unsealer: Unsealer
+  private membership: MembershipService | undefined
 
   private readonly progressListeners: Array<(p: UnsealProgress) => void> = []
 
@@ -67,6 +70,20 @@ export class CircleService {
   onUnsealProgress (fn: (p: UnsealProgress) => void): void { this.progressListeners.push(fn) }
 
   attachNetwork (net: ShareNet): void { this.unsealer.attachNetwork(net) }
+
+  /** Consent (docs/MEMBERSHIP.md): holders are invited; a share leaves this node only once its holder accepted. */
+  setMembership (m: MembershipService): void {
+    this.membership = m
+    this.unsealer.setConsent((gid, pub) => this.consented(gid, pub))
+  }
+
+  /** Has this holder consented (the creator, a holder invited before consent existed, or one whose acceptance is stored)? */
+  consented (gid: GroupId, pub: Uint8Array): boolean {
+    const chain = this.ctx.registry.chain(gid)
+    if (chain === undefined || this.membership === undefined) return true
+    const entityId = entityIdFromPublicKey(pub)
+    return this.membership.members(gid, chain).some(m => m.entityId === entityId && m.state === 'active')
+  }
 
   isCircle (gid: GroupId): boolean { return this.ctx.registry.chain(gid)?.current().circle !== undefined }
 
@@ -98,8 +115,10 @@ export class CircleService {
       this.ctx.store.tx(() => {
         const [res] = this.ctx.acceptor.ingest([d], 'local')
         if (res?.status !== 'stored') throw new CairnError('INTERNAL', `could not store the circle (${res?.reason ?? res?.status ?? ''})`)
-        this.publishShares(gid, 1, 1, members.map(([p]) => p), shares)
-        for (const [p] of members) this.accept(sealKeyEnvelope(me, gid, this.ctx.clock.tick(), 0, p, metaKey))
+        const held = (p: Uint8Array): boolean => this.membership !== undefined && !equalBytes(p, me.publicKey)
+        this.publishShares(gid, 1, 1, members.map(([p]) => p), shares, held, p => sealKeyEnvelope(me, gid, this.ctx.clock.tick(), 0, p, metaKey))
+        for (const [p] of members) if (!held(p)) this.accept(sealKeyEnvelope(me, gid, this.ctx.clock.tick(), 0, p, metaKey))
+        for (const [p, role] of members) if (held(p)) this.membership!.invite(gid, p, role, { circle: true })
       })
     } finally {
       zeroize(key, metaKey, ...shares)
@@ -109,9 +128,55 @@ export class CircleService {
     return this.groups.view(gid)
   }
 
-  private publishShares (gid: GroupId, kv: number, sv: number, pubs: Uint8Array[], shares: Uint8Array[]): void {
+  /**
+   * One share envelope per holder. A holder whose consent is not in yet gets its
+   * envelope (and, when it is new, its metadata key envelope) held back on this
+   * node instead (`held_shares`): it replicates only when the holder accepts.
+   */
+  private publishShares (gid: GroupId, kv: number, sv: number, pubs: Uint8Array[], shares: Uint8Array[],
+    held: (p: Uint8Array) => boolean = p => this.isHeld(gid, p), metaEnvelope?: (p: Uint8Array) => VerifiedRecord): void {
     const me = requireVault(this.ctx).entityKey()
-    pubs.forEach((p, i) => this.accept(sealShareEnvelope(me, gid, this.ctx.clock.tick(), kv, sv, p, shareX(shares[i]!), shares[i]!)))
+    pubs.forEach((p, i) => {
+      const env = sealShareEnvelope(me, gid, this.ctx.clock.tick(), kv, sv, p, shareX(shares[i]!), shares[i]!)
+      if (!held(p)) { this.accept(env); return }
+      const before = this.heldRecords(gid, p).filter(r => r.rec.t !== 'share')
+      const meta = metaEnvelope !== undefined ? [metaEnvelope(p).bytes] : before.map(r => r.bytes)
+      this.ctx.store.membership.holdShare(gid, p, encodeCanonical([env.bytes, ...meta]))
+    })
+  }
+
+  private isHeld (gid: GroupId, p: Uint8Array): boolean { return this.ctx.store.membership.heldShare(gid, p) !== undefined }
+
+  private heldRecords (gid: GroupId, p: Uint8Array): VerifiedRecord[] {
+    const blob = this.ctx.store.membership.heldShare(gid, p)
+    if (blob === undefined) return []
+    const list = decodeCanonical(new Uint8Array(blob)) as Uint8Array[]
+    return list.map(b => decodeRecord(b))
+  }
+
+  /** The holder accepted: its held share (and metadata key) envelopes go into the circle. */
+  release (gid: GroupId, member: Uint8Array): boolean {
+    const recs = this.heldRecords(gid, member)
+    if (recs.length === 0) return false
+    this.ctx.store.tx(() => {
+      for (const r of recs) this.accept(r)
+      this.ctx.store.membership.releaseShare(gid, member)
+    })
+    this.ctx.audit.record('circle-share-released', { groupId: gid, entityId: entityIdFromPublicKey(member) })
+    return true
+  }
+
+  /** The holder declined: its share is destroyed here (it never left) and the next descriptor drops it; the split stays K of the rest. */
+  drop (gid: GroupId, member: Uint8Array): void {
+    const { chain } = requireRole(this.ctx, gid, 'admin')
+    const d = chain.current()
+    if (!this.isHeld(gid, member) || roleIn(d, member) === undefined || d.circle === undefined) return
+    this.ctx.store.tx(() => {
+      this.ctx.store.membership.releaseShare(gid, member)
+      this.groups.publishDescriptor(chain, { m: d.m.filter(([p]) => !equalBytes(p, member)), circle: { ...d.circle!, com: d.circle!.com.filter(([p]) => !equalBytes(p, member)) } })
+    })
+    const left = d.m.length - 1
+    this.ctx.audit.record('circle-member-declined', { groupId: gid, entityId: entityIdFromPublicKey(member), members: left, threshold: d.circle.th, ...(left < d.circle.th ? { unsealable: false } : {}) })
   }
 
   private accept (r: VerifiedRecord): void {
@@ -158,6 +223,7 @@ export class CircleService {
     const from = entityIdFromPublicKey(q.e)
     if (d?.circle === undefined) return { ok: false, reason: 'not-found' }
     if (roleIn(d, q.e) === undefined) return { ok: false, reason: 'not-a-member' }
+    if (!this.consented(gid, q.e)) return { ok: false, reason: 'not-accepted' }
     if (q.kv > d.kv) return { ok: false, reason: 'no-share' }
     if (this.approval(gid) === 'manual') {
       // A person decides within the shorter of the requester's patience and our window.
@@ -218,9 +284,17 @@ export class CircleService {
     try {
       this.ctx.store.tx(() => {
         this.groups.publishDescriptor(chain, { m: members, circle: { th: d.circle!.th, kcv: d.circle!.kcv, com: members.map(([p], i) => [p, shareX(shares[i]!), commitment(gid, d.kv, sv, p, shares[i]!)]) } })
-        this.publishShares(gid, d.kv, sv, members.map(([p]) => p), shares)
         const meta = this.groups.keyFor(gid, 0)
-        this.accept(sealKeyEnvelope(requireVault(this.ctx).entityKey(), gid, this.ctx.clock.tick(), 0, pub, meta))
+        const metaFor = (p: Uint8Array): VerifiedRecord => sealKeyEnvelope(requireVault(this.ctx).entityKey(), gid, this.ctx.clock.tick(), 0, p, meta)
+        if (this.membership === undefined) {
+          this.publishShares(gid, d.kv, sv, members.map(([p]) => p), shares)
+          this.accept(metaFor(pub))
+        } else {
+          // The new holder is invited: its share waits here; a holder still invited keeps waiting too.
+          const held = (p: Uint8Array): boolean => equalBytes(p, pub) || this.isHeld(gid, p)
+          this.publishShares(gid, d.kv, sv, members.map(([p]) => p), shares, held, p => equalBytes(p, pub) ? metaFor(p) : this.heldRecords(gid, p).find(r => r.rec.t === 'key') ?? metaFor(p))
+          this.membership.invite(gid, pub, role as Role, { circle: true })
+        }
       })
     } finally { zeroize(...shares) }
     this.ctx.audit.record('circle-member-added', { groupId: gid, entityId, role, threshold: d.circle!.th, members: members.length, descriptorVersion: sv })

@@ -53,6 +53,10 @@ export class Unsealer {
 
   attachNetwork (net: ShareNet): void { this.net = net }
 
+  private consented: (gid: GroupId, pub: Uint8Array) => boolean = () => true
+  /** Holders still invited hold no share yet: they are not asked. */
+  setConsent (fn: (gid: GroupId, pub: Uint8Array) => boolean): void { this.consented = fn }
+
   /**
    * Start (or join) an unseal and wait up to `waitMs` for it: the result, a
    * thrown INSUFFICIENT_SHARES / BAD_SHARE naming who refused, or — people still
@@ -182,6 +186,7 @@ export class Unsealer {
   }
 
   private async askHolder (gid: GroupId, kv: number, holder: Uint8Array, o: AskOptions): Promise<ShareGrant> {
+    if (!this.consented(gid, holder)) throw new CairnError('UNAVAILABLE', 'invited, not yet accepted', { reason: 'invited' })
     if (this.net === undefined) throw new CairnError('UNAVAILABLE', 'networking is not running', { reason: 'offline' })
     const peers = this.net.peersOf(gid, holder)
     if (peers.length === 0) throw new CairnError('UNAVAILABLE', 'no known node', { reason: 'unreachable' })

@@ -7,6 +7,7 @@ import { itemCommands } from './commands/item-commands.js'
 import { nodeCommands } from './commands/node-commands.js'
 import { circleCommands } from './commands/circle-commands.js'
 import { portabilityCommands } from './commands/portability-commands.js'
+import { membershipCommands } from './commands/membership-commands.js'
 import { mcpCommand } from './commands/mcp-command.js'
 
 export function buildProgram (): Command {
@@ -23,6 +24,7 @@ export function buildProgram (): Command {
   itemCommands(program)
   circleCommands(program)
   portabilityCommands(program)
+  membershipCommands(program)
   demoCommand(program)
   mcpCommand(program)
   return program

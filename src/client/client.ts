@@ -203,6 +203,15 @@ export class CairnClient {
   approveShareRequest (id: string): Promise<ResponseOf<'approveShareRequest'>> { return this.call('approveShareRequest', { params: { id } }) }
   denyShareRequest (id: string): Promise<ResponseOf<'denyShareRequest'>> { return this.call('denyShareRequest', { params: { id } }) }
 
+  // ---- membership ----
+  listInvites (): Promise<ResponseOf<'listInvites'>> { return this.call('listInvites') }
+  acceptInvite (id: string): Promise<ResponseOf<'acceptInvite'>> { return this.call('acceptInvite', { params: { id } }) }
+  declineInvite (id: string): Promise<ResponseOf<'declineInvite'>> { return this.call('declineInvite', { params: { id } }) }
+  leaveGroup (gid: string): Promise<ResponseOf<'leaveGroup'>> { return this.call('leaveGroup', { params: { gid } }) }
+  deleteGroup (gid: string): Promise<ResponseOf<'deleteGroup'>> { return this.call('deleteGroup', { params: { gid } }) }
+  /** After an item was deleted: what each node holding copies of it did with them. */
+  erasureReport (id: string): Promise<ResponseOf<'erasureReport'>> { return this.call('erasureReport', { params: { id } }) }
+
   // ---- audit ----
   listAudit (query: QueryOf<'listAudit'> = {}): Promise<ResponseOf<'listAudit'>> { return this.call('listAudit', { query }) }
   verifyAudit (): Promise<ResponseOf<'verifyAudit'>> { return this.call('verifyAudit') }

@@ -65,6 +65,22 @@ export const DEFAULTS = {
     /** A share request older than this (or from the future by more) is refused, seconds. */
     request_max_age_seconds: 60
   },
+  membership: {
+    /** Entity IDs whose invitations this node accepts without asking (e.g. the owner of an agent). */
+    auto_accept: [] as string[],
+    /** Open invitations kept at most, in total. */
+    max_pending_invites: 200,
+    /** Open invitations kept at most from one inviter. */
+    max_pending_per_inviter: 10,
+    /** Invitations taken per delivering peer and hour. */
+    invites_per_hour_per_peer: 30,
+    /** How long an invitation this node sends stays open, seconds (default 14 days). */
+    invitation_ttl_seconds: 14 * 86_400,
+    /** After this long, any admin's node completes an acceptance or a leave the responsible admin's node has not, seconds. */
+    complete_after_seconds: 60,
+    /** Delete this node's copies of an item when its source is erased (false: refuse, and report the refusal). */
+    honour_erasure: true
+  },
   log: {
     /** fatal | error | warn | info | debug | trace | silent */
     level: 'info'

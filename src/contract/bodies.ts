@@ -26,7 +26,8 @@ export const AddMemberBody = body({
   entityId: T.String({ minLength: 1, maxLength: 100 }),
   role: T.Optional(Role),
   peerId: T.Optional(T.String({ maxLength: 128, description: 'the member\'s node, if not connected' })),
-  multiaddr: T.Optional(T.String({ maxLength: 1000, description: 'where the member\'s node is, or its bare peer ID' }))
+  multiaddr: T.Optional(T.String({ maxLength: 1000, description: 'where the member\'s node is, or its bare peer ID' })),
+  expiresAt: T.Optional(T.String({ minLength: 1, maxLength: 40, description: 'ISO 8601: when the membership ends (removed with a new key version, nobody clicking)' }))
 })
 export const AddKeeperBody = body({ peerId: T.String({ minLength: 1, maxLength: 128 }), multiaddr: T.Optional(T.String({ maxLength: 1000 })) })
 const itemFields = {

@@ -77,6 +77,12 @@ export const CircleInfo = T.Object({
   pendingUnseal: T.Optional(T.Object({ collected: Count, needed: Count, waiting: T.Array(EntityId), deadline: Iso }, { description: 'an unseal under way, waiting for holders who approve by hand' }))
 })
 
+export const Member = T.Object({
+  entityId: EntityId, role: Role,
+  state: T.Union([T.Literal('invited'), T.Literal('active')], { description: 'invited: asked, not yet in the group (it holds nothing of it until it accepts)' }),
+  expiresAt: T.Optional(Iso)
+})
+
 export const Group = model('Group', T.Object({
   id: GroupId,
   name: Nullable(T.String()),
@@ -86,7 +92,7 @@ export const Group = model('Group', T.Object({
   descriptorVersion: T.Integer({ minimum: 1 }),
   keyVersion: T.Integer({ minimum: 1 }),
   role: T.Union([Role, T.Literal('keeper')]),
-  members: T.Array(T.Object({ entityId: EntityId, role: Role })),
+  members: T.Array(Member),
   keepers: T.Array(PeerId),
   circle: T.Optional(CircleInfo)
 }))
@@ -199,6 +205,28 @@ export const ShareRequest = T.Object({
 export const ShareRequests = T.Object({ requests: T.Array(ShareRequest) })
 export const Decision = T.Object({ id: T.String(), state: T.String() })
 
+export const Invite = model('Invite', T.Object({
+  id: T.String({ description: 'the invitation (its record hash)' }), groupId: GroupId,
+  name: Nullable(T.String({ description: 'the group\'s name, opened with your key (null when it cannot be)' })),
+  from: EntityId, role: Role, circle: T.Boolean({ description: 'a circle: accepting makes you a share holder' }),
+  createdAt: Iso, expiresAt: T.String({ description: 'when the invitation lapses unanswered (ISO 8601)' }),
+  membershipExpiresAt: Nullable(Iso), state: T.Union([T.Literal('pending'), T.Literal('accepted'), T.Literal('declined')])
+}))
+export const InviteList = T.Object({ invites: T.Array(Invite) })
+export const InviteAccepted = T.Object({ groupId: GroupId, state: T.Literal('active') })
+export const InviteDeclined = T.Object({ groupId: GroupId, state: T.Literal('declined') })
+export const LeaveResult = T.Object({ left: T.Literal(true) })
+export const DeleteGroupResult = T.Object({ deleted: T.Literal(true) })
+export const CopyOutcome = T.Object({
+  groupId: GroupId, itemId: ItemId,
+  action: T.Union([T.Literal('deleted'), T.Literal('already-deleted'), T.Literal('refused')]),
+  reason: T.Optional(T.String())
+})
+export const ErasureReport = T.Object({
+  itemId: ItemId, groupId: GroupId,
+  reports: T.Array(T.Object({ by: EntityId, at: Iso, copies: T.Array(CopyOutcome) }), { description: 'one per node that held copies and answered' })
+})
+
 /** One Server-Sent Event's data (IDs and kinds, never content). The SSE `event:` field repeats `type`. */
 export const NodeEvent = model('NodeEvent', T.Object({
   type: T.String({ description: 'stored · rejected · job · unlocked · locked · …' }),
@@ -225,6 +253,8 @@ export type UnsealPendingView = Static<typeof UnsealPending>
 export type UnsealProgressView = Static<typeof UnsealProgress>
 export type ImportResultView = Static<typeof ImportResult>
 export type ShareRequestView = Static<typeof ShareRequest>
+export type InviteView = Static<typeof Invite>
+export type ErasureReportView = Static<typeof ErasureReport>
 export type CultureName = Static<typeof Culture>
 export type RoleName = Static<typeof Role>
 export type ApprovalPolicy = Static<typeof Approval>

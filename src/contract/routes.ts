@@ -17,7 +17,7 @@ export interface RouteSpec {
   readonly path: string
   readonly summary: string
   readonly description?: string
-  readonly tag: 'node' | 'network' | 'groups' | 'items' | 'circles' | 'audit'
+  readonly tag: 'node' | 'network' | 'groups' | 'items' | 'circles' | 'membership' | 'audit'
   /** Default true: only health is open. */
   readonly auth?: boolean
   readonly params?: TObject
@@ -36,8 +36,8 @@ export interface RouteSpec {
 const gid = T.Object({ gid: M.GroupId })
 const itemId = T.Object({ id: M.ItemId })
 /** Group routes that need the vault open: 403 role, 423 locked. */
-const GROUP = [403, 409, 423] as const
-const ITEM = [403, 409, 422, 423] as const
+const GROUP = [403, 409, 410, 423] as const
+const ITEM = [403, 409, 410, 422, 423] as const
 
 export const routes = {
   // ---- node ----
@@ -57,15 +57,16 @@ export const routes = {
   // ---- network ----
   listPeers: { method: 'GET', path: '/api/v1/peers', tag: 'network', summary: 'Connected peers', response: M.Peers },
   dialPeer: { method: 'POST', path: '/api/v1/peers', tag: 'network', summary: 'Dial a peer by multiaddr', body: B.DialBody, response: M.Peers, errors: [503, 504] },
-  syncGroup: { method: 'POST', path: '/api/v1/groups/:gid/sync', tag: 'network', summary: 'Run anti-entropy for this group now', params: gid, response: M.SyncResult, errors: [503, 504] },
+  syncGroup: { method: 'POST', path: '/api/v1/groups/:gid/sync', tag: 'network', summary: 'Run anti-entropy for this group now', params: gid, response: M.SyncResult, errors: [410, 503, 504] },
 
   // ---- groups ----
   createGroup: { method: 'POST', path: '/api/v1/groups', tag: 'groups', summary: 'Create a group (or a circle, with `circle`)', body: B.CreateGroupBody, status: 201, response: M.Group, errors: [...GROUP, 503] },
   listGroups: { method: 'GET', path: '/api/v1/groups', tag: 'groups', summary: 'Groups this node holds', response: M.GroupList },
-  getGroup: { method: 'GET', path: '/api/v1/groups/:gid', tag: 'groups', summary: 'One group: members, keepers, versions', params: gid, response: M.Group, errors: [403, 423] },
+  getGroup: { method: 'GET', path: '/api/v1/groups/:gid', tag: 'groups', summary: 'One group: members, keepers, versions', params: gid, response: M.Group, errors: [403, 410, 423] },
   addMember: {
     method: 'POST', path: '/api/v1/groups/:gid/members', tag: 'groups', params: gid, body: B.AddMemberBody, status: 201, response: M.Group, errors: [...GROUP, 503],
-    summary: 'Add a member (or change its role); it receives every key version. peerId/multiaddr: where its node is, if not connected'
+    summary: 'Invite a member (it starts state "invited" and is added once it accepts; it then receives every key version), or change a member\'s role',
+    description: 'peerId/multiaddr: where its node is, if not connected; expiresAt: when its membership ends (a new key version without anyone online to click)'
   },
   removeMember: { method: 'DELETE', path: '/api/v1/groups/:gid/members/:entityId', tag: 'groups', summary: 'Remove a member: new key version, re-encryption job', params: T.Object({ gid: M.GroupId, entityId: T.String({ maxLength: 100 }) }), response: M.GroupWithJob, errors: [...GROUP, 503] },
   addKeeper: { method: 'POST', path: '/api/v1/groups/:gid/keepers', tag: 'groups', summary: 'Add a keeper by peer ID (and optionally its address)', params: gid, body: B.AddKeeperBody, status: 201, response: M.Group, errors: GROUP },
@@ -74,14 +75,14 @@ export const routes = {
 
   // ---- items ----
   createItem: { method: 'POST', path: '/api/v1/groups/:gid/items', tag: 'items', summary: 'Write an item (201 after the transaction commits)', params: gid, body: B.CreateItemBody, status: 201, response: M.WriteResult, errors: ITEM },
-  listItems: { method: 'GET', path: '/api/v1/groups/:gid/items', tag: 'items', summary: 'Decrypted items, newest first', params: gid, query: B.ItemsQuery, response: M.ItemPage, errors: [403, 423] },
-  listRaw: { method: 'GET', path: '/api/v1/groups/:gid/raw', tag: 'items', summary: 'Stored ciphertext envelopes (works on keepers)', params: gid, query: B.RawQuery, response: M.RawPage, errors: [403, 423] },
+  listItems: { method: 'GET', path: '/api/v1/groups/:gid/items', tag: 'items', summary: 'Decrypted items, newest first', params: gid, query: B.ItemsQuery, response: M.ItemPage, errors: [403, 410, 423] },
+  listRaw: { method: 'GET', path: '/api/v1/groups/:gid/raw', tag: 'items', summary: 'Stored ciphertext envelopes (works on keepers)', params: gid, query: B.RawQuery, response: M.RawPage, errors: [403, 410, 423] },
   getItem: { method: 'GET', path: '/api/v1/items/:id', tag: 'items', summary: 'One item with its provenance chain', params: itemId, response: M.Item, errors: [403, 422, 423] },
   updateItem: { method: 'PUT', path: '/api/v1/items/:id', tag: 'items', summary: 'Replace an item\'s content (new signed version)', params: itemId, body: B.UpdateItemBody, response: M.WriteResult, errors: ITEM },
   deleteItem: { method: 'DELETE', path: '/api/v1/items/:id', tag: 'items', summary: 'Delete an item (signed tombstone; keepers purge the ciphertext)', params: itemId, response: M.DeleteResult, errors: ITEM },
   shareItem: { method: 'POST', path: '/api/v1/items/:id/share', tag: 'items', summary: 'Copy an item into another group, linked to its source', params: itemId, body: B.ShareItemBody, status: 201, response: M.WriteResult, errors: ITEM },
   exportItems: {
-    method: 'GET', path: '/api/v1/export', tag: 'items', query: B.ExportQuery, response: M.ExportLine, contentType: 'application/x-ndjson', errors: [403, 423],
+    method: 'GET', path: '/api/v1/export', tag: 'items', query: B.ExportQuery, response: M.ExportLine, contentType: 'application/x-ndjson', errors: [403, 410, 423],
     summary: 'JSON Lines of decrypted items with provenance, one item per line; header x-cairn-skipped names sealed circles left out'
   },
   importItems: {
@@ -92,21 +93,47 @@ export const routes = {
 
   // ---- circles ----
   unsealCircle: {
-    method: 'POST', path: '/api/v1/groups/:gid/unseal', tag: 'circles', params: gid, body: B.UnsealBody, response: M.UnsealResult, accepted: M.UnsealPending, errors: [403, 409, 423, 503, 504],
+    method: 'POST', path: '/api/v1/groups/:gid/unseal', tag: 'circles', params: gid, body: B.UnsealBody, response: M.UnsealResult, accepted: M.UnsealPending, errors: [403, 409, 410, 423, 503, 504],
     summary: 'Collect K shares from holders and rebuild the circle key in memory until seal or TTL',
     description: 'Waits up to waitSeconds (default 60) for holders who approve by hand, then answers 202 with the progress (an UnsealPending, state "pending"; follow it with GET). ' +
       '503 INSUFFICIENT_SHARES / BAD_SHARE names who denied and who did not answer.'
   },
   unsealProgress: {
-    method: 'GET', path: '/api/v1/groups/:gid/unseal', tag: 'circles', params: gid, response: M.UnsealProgress, errors: [403, 409, 423],
+    method: 'GET', path: '/api/v1/groups/:gid/unseal', tag: 'circles', params: gid, response: M.UnsealProgress, errors: [403, 409, 410, 423],
     summary: 'Unseal progress: collected/needed, each holder\'s answer (waiting for a person, approved, denied, no answer); after it ends, its outcome for 10 minutes'
   },
-  cancelUnseal: { method: 'DELETE', path: '/api/v1/groups/:gid/unseal', tag: 'circles', params: gid, response: M.CancelResult, errors: [403, 409, 423], summary: 'Cancel an unseal under way: requests still waiting at holders end at once' },
-  sealCircle: { method: 'POST', path: '/api/v1/groups/:gid/seal', tag: 'circles', summary: 'Forget the circle key now (zeroized)', params: gid, response: M.SealResult, errors: [403, 409, 423] },
-  setApproval: { method: 'PUT', path: '/api/v1/groups/:gid/approval', tag: 'circles', summary: 'How this node answers share requests for a circle: auto or manual', params: gid, body: B.ApprovalBody, response: M.ApprovalResult, errors: [403, 409, 423] },
+  cancelUnseal: { method: 'DELETE', path: '/api/v1/groups/:gid/unseal', tag: 'circles', params: gid, response: M.CancelResult, errors: [403, 409, 410, 423], summary: 'Cancel an unseal under way: requests still waiting at holders end at once' },
+  sealCircle: { method: 'POST', path: '/api/v1/groups/:gid/seal', tag: 'circles', summary: 'Forget the circle key now (zeroized)', params: gid, response: M.SealResult, errors: [403, 409, 410, 423] },
+  setApproval: { method: 'PUT', path: '/api/v1/groups/:gid/approval', tag: 'circles', summary: 'How this node answers share requests for a circle: auto or manual', params: gid, body: B.ApprovalBody, response: M.ApprovalResult, errors: [403, 409, 410, 423] },
   listShareRequests: { method: 'GET', path: '/api/v1/share-requests', tag: 'circles', summary: 'Share requests waiting for (or given) a decision on this node', response: M.ShareRequests },
   approveShareRequest: { method: 'POST', path: '/api/v1/share-requests/:id/approve', tag: 'circles', summary: 'Release this node\'s share to a waiting requester', params: T.Object({ id: T.String({ maxLength: 64 }) }), response: M.Decision, errors: [409, 423] },
   denyShareRequest: { method: 'POST', path: '/api/v1/share-requests/:id/deny', tag: 'circles', summary: 'Refuse a waiting share request (counts as no share)', params: T.Object({ id: T.String({ maxLength: 64 }) }), response: M.Decision, errors: [409, 423] },
+
+  // ---- membership ----
+  listInvites: {
+    method: 'GET', path: '/api/v1/invites', tag: 'membership', response: M.InviteList, errors: [423],
+    summary: 'Invitations this node\'s entity has not answered (the group\'s name opened for you); nothing of the group is stored before you accept'
+  },
+  acceptInvite: {
+    method: 'POST', path: '/api/v1/invites/:id/accept', tag: 'membership', params: T.Object({ id: T.String({ maxLength: 64 }) }), response: M.InviteAccepted, errors: [409, 423],
+    summary: 'Accept an invitation: a signed answer goes to the group; its admins add you and your node receives the group'
+  },
+  declineInvite: {
+    method: 'POST', path: '/api/v1/invites/:id/decline', tag: 'membership', params: T.Object({ id: T.String({ maxLength: 64 }) }), response: M.InviteDeclined, errors: [409, 423],
+    summary: 'Decline an invitation: a signed answer tells the inviter; the invitation is deleted here'
+  },
+  leaveGroup: {
+    method: 'POST', path: '/api/v1/groups/:gid/leave', tag: 'membership', params: gid, response: M.LeaveResult, errors: GROUP,
+    summary: 'Leave a group: a signed leave goes to its peers, this node purges its records and shreds its keys; its admins remove you with a new key version'
+  },
+  deleteGroup: {
+    method: 'DELETE', path: '/api/v1/groups/:gid', tag: 'membership', params: gid, response: M.DeleteGroupResult, errors: GROUP,
+    summary: 'Delete a group (owner): every member node and keeper purges its records and shreds its keys; the ID answers 410 GROUP_DELETED afterwards'
+  },
+  erasureReport: {
+    method: 'GET', path: '/api/v1/items/:id/erasure', tag: 'items', params: itemId, response: M.ErasureReport, errors: [403, 410, 423],
+    summary: 'After an item was deleted: what each node holding copies of it (shared into other groups) did with them — deleted, or refused and why'
+  },
 
   // ---- audit ----
   listAudit: { method: 'GET', path: '/api/v1/audit', tag: 'audit', summary: 'Audit log entries after `since` (a sequence number)', query: B.AuditQuery, response: M.AuditPage },

@@ -22,7 +22,7 @@ import type { HybridClock } from '../crypto/hlc.js'
 import type { DescBody } from '../records/descriptor.js'
 import { isNewer } from '../records/lww.js'
 import { specOf } from '../records/kinds.js'
-import { decodeFailure, decodeRecord, hasKind, type Body, type VerifiedRecord } from '../records/record.js'
+import { decodeFailure, decodeRecord, fromStore, hasKind, type Body, type DecodedRecord, type VerifiedRecord } from '../records/record.js'
 import type { RecordRow, Store } from '../store/store.js'
 import type { TypedEmitter } from '../util/events.js'
 import { DescriptorChain, type Descriptor } from './descriptor-chain.js'
@@ -68,6 +68,8 @@ export interface AcceptorEvents extends Record<string, unknown> {
   'descriptor': { groupId: GroupId, descriptor: Descriptor }
   /** Records removed without a replacement (tombstone expiry). */
   'removed': { groupId: GroupId, hashes: Uint8Array[] }
+  /** A group ended on this node (deleted, or left): purged, its keys shredded (groups/membership.ts). */
+  'group-ended': { groupId: GroupId, reason: 'deleted' | 'left' }
 }
 
 export interface AcceptorOptions {
@@ -79,8 +81,10 @@ export interface AcceptorOptions {
   keepHistory: boolean
   maxSkewMs: number
   maxRecordBytes: number
-  /** May this node adopt a group it does not hold yet, given the descriptor chain's head? */
-  adoptGroup: (head: DescBody, groupId: GroupId) => boolean
+  /** May this node adopt a group it does not hold yet, given its whole valid chain (groups/adoption.ts)? */
+  adoptGroup: (head: DescBody, groupId: GroupId, chain: DescriptorChain, origin: Origin) => boolean
+  /** A group this node deleted or left: its records are refused with this reason, and it is never adopted again. */
+  ended?: (groupId: GroupId) => RejectReason | undefined
   /** Rate and budget of what peers may have stored (groups/quotas.ts); none = unlimited. */
   quotas?: Quotas
   now?: () => number
@@ -115,9 +119,9 @@ export class Acceptor {
 
   private acceptOne (r: VerifiedRecord, origin: Origin, opts: IngestOptions): AcceptResult {
     const chain = this.o.registry.chain(r.groupId)
-    if (chain === undefined) return this.reject('unknown-group', origin, opts, r.groupId)
+    if (chain === undefined) return this.reject(this.o.ended?.(r.groupId) ?? 'unknown-group', origin, opts, r.groupId)
     const head = r.rec.t === 'desc' ? undefined : this.o.store.getHead(r.groupId, r.recordId)
-    const verdict = rulesOf(r.rec.t).gate(r, { chain, now: this.now(), maxSkewMs: this.o.maxSkewMs, ...(head !== undefined ? { head } : {}) })
+    const verdict = rulesOf(r.rec.t).gate(r, { chain, now: this.now(), maxSkewMs: this.o.maxSkewMs, ...(head !== undefined ? { head } : {}), record: rid => this.stored(r.groupId, rid) })
     if (verdict === 'duplicate') return { status: 'duplicate' }
     if (verdict !== undefined) return this.reject(verdict, origin, opts, r.groupId)
     // A descriptor extends the chain the gates judge everything else by.
@@ -141,7 +145,16 @@ export class Acceptor {
     }
   }
 
+  /** A stored record of a group, read back (gates that judge one record by another). */
+  private stored (gid: GroupId, rid: string): DecodedRecord | undefined {
+    const row = this.o.store.getHead(gid, rid)
+    if (row === undefined) return undefined
+    try { return fromStore(row) } catch { return undefined }
+  }
+
   private adopt (gid: GroupId, descs: Array<VerifiedRecord<DescBody>>, origin: Origin, opts: IngestOptions): AcceptResult {
+    const ended = this.o.ended?.(gid)
+    if (ended !== undefined) return this.reject(ended, origin, opts, gid)
     const chain = new DescriptorChain()
     for (const d of [...descs].sort((a, b) => a.rec.b.ver - b.rec.b.ver)) {
       const why = chain.rejectNext(d)
@@ -149,7 +162,7 @@ export class Acceptor {
       if (why !== undefined) return this.reject(why, origin, opts, gid)
       chain.append(d)
     }
-    if (!this.o.adoptGroup(chain.current(), gid)) return this.reject('not-for-us', origin, opts, gid)
+    if (!this.o.adoptGroup(chain.current(), gid, chain, origin)) return this.reject('not-for-us', origin, opts, gid)
     const added = chain.all() as Array<VerifiedRecord<DescBody>>
     this.o.store.tx(() => {
       for (const d of added) this.o.store.putHead(this.row(d, 0))

@@ -1,4 +1,5 @@
 /** Role checks shared by every group and item operation. */
+import { equalBytes } from '../crypto/bytes.js'
 import { entityIdFromPublicKey, type GroupId } from '../crypto/ids.js'
 import { canAdmin, canWrite, type Role } from '../records/descriptor.js'
 import { CairnError } from '../util/errors.js'
@@ -14,7 +15,12 @@ export function requireVault (ctx: GroupContext): Vault {
 
 export function requireChain (ctx: GroupContext, gid: GroupId): DescriptorChain {
   const chain = typeof gid === 'string' ? ctx.registry.chain(gid) : undefined
-  if (chain === undefined) throw new CairnError('NOT_FOUND', `no group ${String(gid).slice(0, 64)} on this node`)
+  if (chain === undefined) {
+    const ended = typeof gid === 'string' ? ctx.store.membership.ended(gid) : undefined
+    if (ended?.reason === 'deleted') throw new CairnError('GROUP_DELETED', `group ${gid} was deleted by its owner on ${new Date(ended.at).toISOString()}; its records are purged`)
+    if (ended?.reason === 'left') throw new CairnError('NOT_FOUND', `you left group ${gid} on ${new Date(ended.at).toISOString()}; this node holds nothing of it`)
+    throw new CairnError('NOT_FOUND', `no group ${String(gid).slice(0, 64)} on this node`)
+  }
   return chain
 }
 
@@ -28,5 +34,7 @@ export function requireRole (ctx: GroupContext, gid: GroupId, need: Need): { cha
   if (role === undefined) throw new CairnError('NOT_FOUND', `no group ${gid} on this node for ${entityIdFromPublicKey(vault.entityKey().publicKey)}`)
   const ok = need === 'read' || (need === 'write' && canWrite(role)) || (need === 'admin' && canAdmin(role)) || (need === 'owner' && role === 'owner')
   if (!ok) throw new CairnError('FORBIDDEN', `your role in this group is ${role}; this needs ${need === 'write' ? 'owner, admin or member' : need === 'admin' ? 'owner or admin' : 'owner'}`)
+  const ends = chain.current().mx?.find(([p]) => equalBytes(p, vault.entityKey().publicKey))?.[1]
+  if (need !== 'read' && ends !== undefined && ends <= Date.now()) throw new CairnError('FORBIDDEN', `your membership of this group ended at ${new Date(ends).toISOString()}; ask an admin to invite you again`)
   return { chain, role }
 }

@@ -22,6 +22,15 @@
  *  - vault: signer is the owner of D (personal group).
  *  - desc: extends the chain (DescriptorChain.rejectNext: version n+1, linked,
  *    signed by an owner/admin of n); no clock rule.
+ *  - invite: signer owner/admin in D; only an owner invites an owner or admin; an
+ *    open invitation names an entity not yet a member of D (of a circle: one of its
+ *    listed holders, whose consent is still missing).
+ *  - answer: signed by the invitee of the invitation stored under
+ *    invite(group, signer), names that version by hash, which is open and was not
+ *    expired at the answer's clock.
+ *  - leave: signer is a member of D. gdel: signer is an owner of D.
+ *  - erasure (report): signer is a member of D; its key version exists in the chain.
+ *  - any record signed by a member after its membership expiry in D (`mx`) is refused.
  */
 import { equalBytes } from '../crypto/bytes.js'
 import { clockWall } from '../crypto/hlc.js'
@@ -31,6 +40,8 @@ import type { KeyBody } from '../records/key-envelope.js'
 import type { ShareBody } from '../records/share-envelope.js'
 import type { BindBody } from '../records/binding.js'
 import type { VaultBody } from '../records/vault-backup.js'
+import { inviteId, type AnswerBody, type InviteBody } from '../records/invite.js'
+import type { ErasureBody } from '../records/erasure.js'
 import type { Body, DecodedRecord } from '../records/record.js'
 import { roleIn, type ChainVerdict, type DescriptorChain } from './descriptor-chain.js'
 import type { RejectReason } from './reject-reason.js'
@@ -41,6 +52,8 @@ export interface GateContext {
   maxSkewMs: number
   /** The version stored under the record's ID, if any. */
   head?: { hash: Uint8Array }
+  /** Another record of the same group, by ID (a gate that judges one record by another: answers). */
+  record?: (recordId: string) => DecodedRecord | undefined
 }
 
 /** undefined: the record may be stored (last-writer-wins still decides); 'duplicate': already held. */
@@ -49,7 +62,16 @@ export type Gate<B extends Body> = (r: DecodedRecord<B>, ctx: GateContext) => Ch
 /** The descriptor in force at the record's clock, or why there is none it may use. */
 function inForce (r: DecodedRecord, ctx: GateContext): DescBody | RejectReason {
   if (clockWall(r.rec.c) > ctx.now + ctx.maxSkewMs) return 'future-clock'
-  return ctx.chain.at(r.rec.c) ?? 'before-group'
+  const d = ctx.chain.at(r.rec.c) ?? 'before-group'
+  // A member whose membership expired signs nothing more, removal published or not.
+  if (typeof d !== 'string' && expiredAt(d, r.rec.s, clockWall(r.rec.c))) return 'membership-expired'
+  return d
+}
+
+/** Had `pub`'s membership ended (descriptor `mx`) at `wallMs`? */
+export function expiredAt (d: DescBody, pub: Uint8Array, wallMs: number): boolean {
+  const e = d.mx?.find(([p]) => equalBytes(p, pub))
+  return e !== undefined && e[1] <= wallMs
 }
 
 export const gateDescriptor: Gate<DescBody> = (r, ctx) => ctx.chain.rejectNext(r)
@@ -89,14 +111,54 @@ export const gateEnvelope: Gate<KeyBody | ShareBody> = (r, ctx) => {
   return undefined
 }
 
-export const gateBinding: Gate<BindBody> = (r, ctx) => {
+/** Gates that ask only who signed: a member of D, or an owner of D. */
+const signedByMember: Gate<Body> = (r, ctx) => {
   const d = inForce(r, ctx)
   if (typeof d === 'string') return d
   return roleIn(d, r.rec.s) === undefined ? 'not-a-member' : undefined
 }
-
-export const gateVaultBackup: Gate<VaultBody> = (r, ctx) => {
+const signedByOwner: Gate<Body> = (r, ctx) => {
   const d = inForce(r, ctx)
   if (typeof d === 'string') return d
   return roleIn(d, r.rec.s) === 'owner' ? undefined : 'not-owner'
+}
+
+export const gateBinding: Gate<BindBody> = signedByMember
+export const gateVaultBackup: Gate<VaultBody> = signedByOwner
+
+export const gateInvite: Gate<InviteBody> = (r, ctx) => {
+  const d = inForce(r, ctx)
+  if (typeof d === 'string') return d
+  const b = r.rec.b
+  const signerRole = roleIn(d, r.rec.s)
+  if (!canAdmin(signerRole)) return 'not-admin'
+  if (canAdmin(b.role) && signerRole !== 'owner') return 'not-owner'
+  if (b.st === 'open') {
+    // A circle lists its holders from the start; their consent is what is asked.
+    const listed = roleIn(d, b.to) !== undefined
+    if (d.circle === undefined && listed) return 'already-member'
+    if (d.circle !== undefined && !listed) return 'not-a-member'
+  }
+  return undefined
+}
+
+export const gateAnswer: Gate<AnswerBody> = (r, ctx) => {
+  const d = inForce(r, ctx)
+  if (typeof d === 'string') return d
+  const inv = ctx.record?.(inviteId(r.groupId, r.rec.s))
+  if (inv === undefined || inv.rec.t !== 'invite') return 'no-invite'
+  const ib = inv.rec.b as InviteBody
+  if (!equalBytes(inv.hash, r.rec.b.inv)) return 'stale-invite'
+  if (ib.st !== 'open') return 'invite-revoked'
+  if (clockWall(r.rec.c) > ib.ie) return 'invite-expired'
+  return undefined
+}
+
+export const gateLeave: Gate<Body> = signedByMember
+export const gateGroupDeletion: Gate<Body> = signedByOwner
+
+export const gateErasure: Gate<ErasureBody> = (r, ctx) => {
+  const why = signedByMember(r, ctx)
+  if (why !== undefined) return why
+  return ctx.chain.introducing(r.rec.b.kv) === undefined ? 'bad-key-version' : undefined
 }

@@ -27,8 +27,20 @@ export interface GroupSummary {
 export interface GroupView {
   id: GroupId, name: string | null, culture: Culture, appendOnly: boolean, personal: boolean,
   descriptorVersion: number, keyVersion: number, role: Role | 'keeper',
-  members: Array<{ entityId: EntityId, role: Role }>, keepers: string[],
+  members: MemberView[], keepers: string[],
   circle?: { threshold: number, members: EntityId[], approval?: string, unsealed?: boolean, expiresAt?: string | null, pendingUnseal?: { collected: number, needed: number, waiting: string[], deadline: string } }
+}
+
+/** A member as the API lists it: `invited` until its consent is in and an admin's node added it. */
+export interface MemberView { entityId: EntityId, role: Role, state: 'invited' | 'active', expiresAt?: string }
+
+/** Membership behaviour plugged in by MembershipService (groups/membership.ts). */
+export interface MembershipHooks {
+  /** A new member of an ordinary group: an invitation, not a descriptor change. */
+  invite: (gid: GroupId, pub: Uint8Array, role: Role, o: { expiresAt?: number }) => void
+  /** An invited member that is not in the descriptor yet: the invitation is revoked. */
+  revoke: (gid: GroupId, pub: Uint8Array) => boolean
+  members: (gid: GroupId, chain: DescriptorChain) => MemberView[]
 }
 
 export interface CreateGroupInput { name: string, culture?: Culture, appendOnly?: boolean }
@@ -45,15 +57,23 @@ export interface CircleHooks {
 
 export class GroupService {
   private circles: CircleHooks | undefined
+  private membership: MembershipHooks | undefined
 
   constructor (private readonly ctx: GroupContext, private readonly jobs: JobRunner) {}
 
   setCircleHooks (h: CircleHooks): void { this.circles = h }
+  setMembershipHooks (h: MembershipHooks): void { this.membership = h }
 
-  /** Add a member to any group: circles re-split their key, other groups wrap their keys. */
-  async addAnyMember (gid: GroupId, entityId: string, role: string): Promise<GroupView> {
-    if (this.isCircle(gid) && this.circles !== undefined) return await this.circles.addMember(gid, entityId, role)
-    return this.addMember(gid, entityId, role)
+  /**
+   * Add a member to any group: an invitation (circles re-split their key first and
+   * hold the new share back until it accepts); a member's role change is at once.
+   */
+  async addAnyMember (gid: GroupId, entityId: string, role: string, o: { expiresAt?: number } = {}): Promise<GroupView> {
+    if (this.isCircle(gid) && this.circles !== undefined) {
+      if (o.expiresAt !== undefined) throw new InvalidInputError('a circle\'s members cannot expire yet (removing one needs the circle unsealed); remove the member by hand')
+      return await this.circles.addMember(gid, entityId, role)
+    }
+    return this.addMember(gid, entityId, role, o)
   }
 
   async removeAnyMember (gid: GroupId, entityId: string): Promise<GroupView & { jobId: string }> {
@@ -106,7 +126,7 @@ export class GroupService {
     const d = chain.current()
     const role = this.myRole(d)
     if (role === undefined) throw new CairnError('NOT_FOUND', `no group ${gid} on this node`)
-    const members = chain.members().map(({ entityId, role }) => ({ entityId, role }))
+    const members = this.membership?.members(gid, chain) ?? chain.members().map(({ entityId, role }) => ({ entityId, role, state: 'active' as const }))
     return {
       id: gid, name: this.nameOf(gid, d), culture: d.cul, appendOnly: d.ao, personal: this.isPersonal(gid),
       descriptorVersion: d.ver, keyVersion: d.kv, role, members, keepers: [...d.k],
@@ -127,7 +147,7 @@ export class GroupService {
     return key
   }
 
-  addMember (gid: GroupId, entityId: string, role: string): GroupView {
+  addMember (gid: GroupId, entityId: string, role: string, o: { expiresAt?: number } = {}): GroupView {
     const { chain, role: myRole } = requireRole(this.ctx, gid, 'admin')
     const pub = publicKeyFromEntityId(entityId)
     if (!(ROLES as readonly string[]).includes(role)) throw new InvalidInputError(`role must be one of ${ROLES.join(', ')}`)
@@ -138,12 +158,32 @@ export class GroupService {
     const current = roleIn(d, pub)
     if (current === r) throw new CairnError('CONFLICT', `${entityId} is already a ${r} of this group`)
     if (myRole !== 'owner' && (r === 'owner' || r === 'admin' || current === 'owner' || current === 'admin')) throw new CairnError('FORBIDDEN', 'only an owner can grant or change owner/admin roles')
-    const m = d.m.filter(([p]) => !equalBytes(p, pub))
-    m.push([pub, r])
-    this.publishDescriptor(chain, { m })
-    if (current === undefined) this.wrapAllKeysFor(gid, pub)
-    this.ctx.audit.record(current === undefined ? 'member-added' : 'member-role-changed', { groupId: gid, entityId, role: r, ...(current !== undefined ? { from: current } : {}), descriptorVersion: d.ver + 1 })
+    if (current === undefined && this.membership !== undefined) {
+      if (o.expiresAt !== undefined && o.expiresAt <= Date.now()) throw new InvalidInputError('expiresAt must be in the future')
+      this.membership.invite(gid, pub, r, o)
+      return this.view(gid)
+    }
+    this.admit(gid, pub, r)
     return this.view(gid)
+  }
+
+  /**
+   * Put an entity into the next descriptor version with `role` (and, when it is
+   * new, wrap every key version for it): a role change, or the completion of an
+   * accepted invitation (`mx`: its membership expiry, ms; 0 = none).
+   */
+  admit (gid: GroupId, pub: Uint8Array, role: Role, mx = 0): void {
+    const { chain } = requireRole(this.ctx, gid, 'admin')
+    const d = chain.current()
+    const current = roleIn(d, pub)
+    const m = d.m.filter(([p]) => !equalBytes(p, pub))
+    m.push([pub, role])
+    const expiries = (d.mx ?? []).filter(([p]) => !equalBytes(p, pub))
+    if (mx > 0) expiries.push([pub, mx])
+    this.publishDescriptor(chain, { m, ...(expiries.length > 0 || d.mx !== undefined ? { mx: expiries } : {}) })
+    if (current === undefined) this.wrapAllKeysFor(gid, pub)
+    const entityId = entityIdFromPublicKey(pub)
+    this.ctx.audit.record(current === undefined ? 'member-added' : 'member-role-changed', { groupId: gid, entityId, role, ...(current !== undefined ? { from: current } : {}), descriptorVersion: d.ver + 1, ...(mx > 0 ? { expiresAt: new Date(mx).toISOString() } : {}) })
   }
 
   removeMember (gid: GroupId, entityId: string): GroupView & { jobId: string } {
@@ -151,13 +191,17 @@ export class GroupService {
     const pub = publicKeyFromEntityId(entityId)
     const d = chain.current()
     const current = roleIn(d, pub)
-    if (current === undefined) throw new CairnError('NOT_FOUND', `${entityId} is not a member of this group`)
+    if (current === undefined) {
+      if (this.membership?.revoke(gid, pub) === true) return { ...this.view(gid), jobId: '' }
+      throw new CairnError('NOT_FOUND', `${entityId} is not a member of this group`)
+    }
     if (d.circle !== undefined) throw new CairnError('IS_A_CIRCLE', 'this is a circle: change its members with the circle membership calls')
     if (canAdmin(current) && myRole !== 'owner') throw new CairnError('FORBIDDEN', 'only an owner can remove an owner or admin')
     if (current === 'owner' && d.m.filter(([, r]) => r === 'owner').length === 1) throw new CairnError('CONFLICT', 'cannot remove the last owner of a group')
     // The new key would have to be handed out by someone no longer in the group (found by the HTTP fuzz: a 500).
     if (equalBytes(pub, requireVault(this.ctx).entityKey().publicKey)) throw new CairnError('CONFLICT', 'you cannot remove yourself: leave the group instead (cairn group leave), or have another admin remove you')
     const job = this.rotateWith(gid, chain, d.m.filter(([p]) => !equalBytes(p, pub)))
+    this.membership?.revoke(gid, pub)
     this.ctx.audit.record('member-removed', { groupId: gid, entityId, role: current, descriptorVersion: d.ver + 1, keyVersion: d.kv + 1, jobId: job.id })
     return { ...this.view(gid), jobId: job.id }
   }

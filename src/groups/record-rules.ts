@@ -8,7 +8,7 @@
  */
 import type { Body, BodyOf, DecodedRecord, RecordKind } from '../records/record.js'
 import type { AcceptorEvents, StoredEvent } from './acceptor.js'
-import { gateBinding, gateDescriptor, gateEnvelope, gateItem, gateVaultBackup, type GateContext } from './gates.js'
+import { gateAnswer, gateBinding, gateDescriptor, gateEnvelope, gateErasure, gateGroupDeletion, gateInvite, gateItem, gateLeave, gateVaultBackup, type GateContext } from './gates.js'
 import type { ChainVerdict } from './descriptor-chain.js'
 import type { TypedEmitter } from '../util/events.js'
 
@@ -17,8 +17,13 @@ import type { TypedEmitter } from '../util/events.js'
  *  searchable    its words enter or leave the search index (search/)
  *  key-envelope  a group key that may be addressed to our entity (GroupService.absorbKeyEnvelope)
  *  node-binding  a member's node became known: deliveries owed to it are due (replication/)
+ *  membership    an invitation, an answer or a leave: an admin's node completes it
+ *                (GroupService membership), an invitation is delivered to its invitee
+ *  group-deleted the group ends: purge it, keep its tombstone (GroupService)
+ *  erasure       a deleted item: the copies made of it here are erased (groups/erasure.ts)
+ *  erasure-report another node says what it did with its copies of an item deleted here (audited)
  */
-export type StoredEffect = 'searchable' | 'key-envelope' | 'node-binding'
+export type StoredEffect = 'searchable' | 'key-envelope' | 'node-binding' | 'membership' | 'group-deleted' | 'erasure' | 'erasure-report'
 
 /**
  * Who a direct delivery (replication/outbox.ts) carries it to: every new keeper
@@ -41,11 +46,18 @@ const AFTER_DESCRIPTORS = (): number => 2 ** 32
 
 export const RULES: { [K in RecordKind]: KindRules<BodyOf<K>> } = {
   desc: { gate: gateDescriptor, audience: 'everyone', history: false, order: b => b.ver, effects: [] },
-  item: { gate: gateItem, audience: 'nobody', history: true, order: AFTER_DESCRIPTORS, effects: ['searchable'] },
+  item: { gate: gateItem, audience: 'nobody', history: true, order: AFTER_DESCRIPTORS, effects: ['searchable', 'erasure'] },
   key: { gate: gateEnvelope, audience: 'recipient', history: false, order: AFTER_DESCRIPTORS, effects: ['key-envelope'] },
   share: { gate: gateEnvelope, audience: 'recipient', history: false, order: AFTER_DESCRIPTORS, effects: [] },
   bind: { gate: gateBinding, audience: 'nobody', history: false, order: AFTER_DESCRIPTORS, effects: ['node-binding'] },
-  vault: { gate: gateVaultBackup, audience: 'nobody', history: false, order: AFTER_DESCRIPTORS, effects: [] }
+  vault: { gate: gateVaultBackup, audience: 'nobody', history: false, order: AFTER_DESCRIPTORS, effects: [] },
+  invite: { gate: gateInvite, audience: 'recipient', history: false, order: AFTER_DESCRIPTORS, effects: ['membership'] },
+  // After the invitation it answers, in a batch that carries both.
+  answer: { gate: gateAnswer, audience: 'nobody', history: false, order: () => AFTER_DESCRIPTORS() + 1, effects: ['membership'] },
+  leave: { gate: gateLeave, audience: 'nobody', history: false, order: AFTER_DESCRIPTORS, effects: ['membership'] },
+  // Delivered with the chain: a member or keeper handed the group learns at once that it ended.
+  gdel: { gate: gateGroupDeletion, audience: 'everyone', history: false, order: AFTER_DESCRIPTORS, effects: ['group-deleted'] },
+  erasure: { gate: gateErasure, audience: 'nobody', history: false, order: AFTER_DESCRIPTORS, effects: ['erasure-report'] }
 }
 
 /** A kind's rules, typed loosely for code that handles any kind. */

@@ -28,5 +28,8 @@ export class GroupRegistry {
   /** Install a chain after its descriptors were stored. */
   set (gid: GroupId, chain: DescriptorChain): void { this.chains.set(gid, chain) }
 
+  /** A group ended here (deleted, left): its chain leaves memory with its rows. */
+  forget (gid: GroupId): void { this.chains.delete(gid) }
+
   groupIds (): GroupId[] { return this.store.listGroups().map(g => g.gid) }
 }

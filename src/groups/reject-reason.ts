@@ -19,6 +19,7 @@ export type RejectReason = DecodeFailure
   | 'not-admin' | 'not-owner' | 'bad-key-version' | 'stale-key' | 'replay' | 'append-only'
   | 'descriptor-gap' | 'descriptor-fork' | 'stale-clock' | 'circle-changed' | 'append-only-changed'
   | 'not-for-us' | 'rate-limited' | 'storage-full'
+  | 'already-member' | 'no-invite' | 'stale-invite' | 'invite-revoked' | 'invite-expired' | 'group-deleted' | 'left-group' | 'membership-expired'
 
 export type RejectClass = 'invalid' | 'behind' | 'declined'
 
@@ -29,7 +30,12 @@ const CLASS: Record<RejectReason, RejectClass> = {
   'future-clock': 'invalid', 'bad-id': 'invalid', 'read-only': 'invalid', 'not-owner': 'invalid',
   'stale-key': 'invalid', replay: 'invalid', 'append-only': 'invalid', 'descriptor-fork': 'invalid',
   'stale-clock': 'invalid', 'circle-changed': 'invalid', 'append-only-changed': 'invalid',
-  'not-for-us': 'declined', 'rate-limited': 'declined', 'storage-full': 'declined'
+  'not-for-us': 'declined', 'rate-limited': 'declined', 'storage-full': 'declined',
+  // An answer may arrive before the invitation it answers (sync order): retried.
+  'no-invite': 'behind',
+  'already-member': 'invalid', 'stale-invite': 'invalid', 'membership-expired': 'invalid', 'invite-revoked': 'invalid', 'invite-expired': 'invalid',
+  // A group this node deleted or left: never held again from a stale peer.
+  'group-deleted': 'declined', 'left-group': 'declined'
 }
 
 export const classOf = (r: RejectReason): RejectClass => CLASS[r]

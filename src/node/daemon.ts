@@ -11,6 +11,7 @@ import type { ApiBackend, NodeEvent, StatusView } from '../api/backend.js'
 import { loadConfig, type Overrides } from '../config/load.js'
 import type { Config } from '../config/schema.js'
 import { CairnError, isStorageCorrupt, storageCorrupt } from '../util/errors.js'
+import { publicKeyFromEntityId } from '../crypto/ids.js'
 import { writeFileAtomic } from '../util/fs.js'
 import { createLogger, type Logger } from '../util/logger.js'
 import { readIdentity, type Identity } from './identity.js'
@@ -81,6 +82,18 @@ export class Daemon {
     this.s.events.on('rejected', ({ reason, origin, groupId }) => this.emit({ type: 'rejected', kind: reason, origin, ...(groupId !== undefined ? { groupId } : {}), at: new Date().toISOString() }))
     this.s.jobs.onUpdate(j => this.emit({ type: 'job', id: j.id, groupId: j.groupId, kind: j.state, at: new Date().toISOString() }))
     this.wireCircleEvents()
+    this.s.inbox?.onChange(e => {
+      const v = e.invite
+      this.emit({ type: 'invite', id: v.id, groupId: v.groupId, kind: e.kind === 'answered' ? v.state : e.kind, entityId: v.from, at: new Date().toISOString() })
+      if (e.kind === 'received' && v.state === 'pending') {
+        this.log.info({ inviteId: v.id, groupId: v.groupId, from: v.from, role: v.role, circle: v.circle },
+          `an invitation waits for your answer: \`cairn invite accept ${v.id}\` or \`cairn invite decline ${v.id}\` (see \`cairn invites\`)`)
+      } else this.log.info({ inviteId: v.id, groupId: v.groupId, from: v.from }, `invitation ${e.kind === 'answered' ? v.state : e.kind}`)
+    })
+    this.s.events.on('group-ended', ({ groupId, reason }) => {
+      this.emit({ type: 'group-ended', groupId, kind: reason, at: new Date().toISOString() })
+      this.log.info({ groupId, reason }, reason === 'deleted' ? 'group deleted: its records are purged and its keys shredded' : 'group left: its records are purged and its keys shredded')
+    })
   }
 
   /** A holder's person must learn that someone waits for them; a requester sees its unseal move. */
@@ -136,6 +149,9 @@ export class Daemon {
       groups: s.groups,
       items: s.items,
       portability: s.portability,
+      membership: s.membership,
+      erasure: s.erasure,
+      inbox: s.inbox,
       commit: async (fn) => await s.writes.submit(fn),
       circles: s.circles,
       afterUnseal: async gid => { await s.indexGroup(gid) },
@@ -160,8 +176,12 @@ export class Daemon {
       },
       deliveryHint: (gid, to, address) => {
         const r = this.net?.replicator
-        if ('peerId' in to) r?.deliverTo(to.peerId, gid, address)
-        else r?.deliverToEntity(to.entityId, gid, address)
+        if (r === undefined) return
+        if ('peerId' in to) { r.deliverTo(to.peerId, gid, address); return }
+        // An invited member's node gets the invitation there; the group itself once it consented.
+        const m = s.groups.view(gid).members.find(x => x.entityId === to.entityId)
+        if (m?.state === 'invited') r.membership.inviteWritten(gid, publicKeyFromEntityId(to.entityId), address)
+        else r.deliverToEntity(to.entityId, gid, address)
       },
       subscribe: fn => { this.listeners.add(fn); return () => { this.listeners.delete(fn) } }
     }
@@ -176,6 +196,8 @@ export class Daemon {
       try {
         const n = purgeExpiredTombstones(this.s.store, this.s.events, retentionMs)
         if (n > 0) this.s.audit.record('tombstones-purged', { count: n })
+        this.s.inbox?.expire()
+        this.s.membership.sweep()
       } catch (e) { this.log.warn({ err: (e as Error).message }, 'tombstone purge failed') }
     }
     run()

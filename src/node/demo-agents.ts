@@ -140,10 +140,13 @@ export async function runAgentsDemo (net: AgentsNetwork, o: { onEvent?: (e: Agen
   const bob = net.node('bob')
   const carol = net.node('carol')
 
-  // The group: alice creates it and adds bob's entity, saying where bob's node is.
+  // The group: alice creates it and invites bob's entity, saying where bob's node is; bob accepts.
   const t0 = performance.now()
   const g = await alice.api.createGroup({ name: GROUP, culture: 'chatty' })
   await alice.api.addMember(g.id, { entityId: bob.entityId, role: 'member', multiaddr: bob.multiaddr })
+  // Bilateral consent (docs/MEMBERSHIP.md): bob's node holds only the invitation until bob accepts it.
+  const invite = await until('the invitation to reach bob\'s node', async () => (await bob.api.listInvites()).invites.find(i => i.groupId === g.id), FIND_WAIT_MS)
+  await bob.api.acceptInvite(invite.id)
   await until('bob\'s node to hold the group', async () => (await bob.api.listGroups()).groups.some(x => x.id === g.id) ? true : undefined, FIND_WAIT_MS)
   const adoptedMs = Math.round(performance.now() - t0)
   // Push needs bob on the group's gossipsub topic; a miss is caught by anti-entropy, only slower.

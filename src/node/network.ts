@@ -12,6 +12,7 @@ import { CairnError } from '../util/errors.js'
 import type { Services } from './services.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ShareServer, requestShare } from '../circles/share-protocol.js'
+import { InviteServer } from '../replication/invite-protocol.js'
 
 export interface Network { libp2p: CairnLibp2p, replicator: Replicator, shares: ShareServer, stop: () => Promise<void> }
 
@@ -40,9 +41,19 @@ export async function startNetwork (config: Config, s: Services): Promise<Networ
     chattyIntervalMs: config.replication.chatty_interval_seconds * 1000,
     taciturnIntervalMs: config.replication.taciturn_interval_seconds * 1000,
     requestTimeoutMs: config.replication.request_timeout_ms,
-    maxRecordBytes: config.replication.max_record_bytes
+    maxRecordBytes: config.replication.max_record_bytes,
+    ...(s.inbox !== undefined ? { inbox: s.inbox } : {}),
+    ended: gid => s.membership.ended(gid)
   })
   await replicator.start()
+  s.membershipNet = {
+    ending: (gid, _proof, to) => { replicator.membership.ending(gid, to) },
+    joined: (gid, entityId) => { replicator.membership.joined(gid, entityId) },
+    ended: gid => { replicator.forgetGroup(gid) }
+  }
+  const inbox = s.inbox
+  const invites = inbox !== undefined ? new InviteServer({ libp2p, log: s.log, timeoutMs: config.replication.request_timeout_ms, offer: (inv, peer, hints) => inbox.offer(inv, peer, hints) }) : undefined
+  await invites?.start()
   const me = (): ReturnType<NonNullable<Services['vault']>['entityKey']> | undefined => s.vault?.unlocked === true ? s.vault.entityKey() : undefined
   const shares = new ShareServer({
     libp2p, me, log: s.log, timeoutMs: config.circles.request_timeout_ms + 2000,
@@ -101,6 +112,8 @@ export async function startNetwork (config: Config, s: Services): Promise<Networ
       stopped = true
       clearInterval(redial)
       if (!s.keeper) await shares.stop()
+      await invites?.stop()
+      s.membershipNet = undefined
       await replicator.stop()
       await libp2p.stop()
     }

@@ -17,6 +17,10 @@ import { GroupService } from '../groups/group-service.js'
 import { GroupRegistry } from '../groups/registry.js'
 import { reencryptJob } from '../groups/reencrypt.js'
 import { keeperAdoption, memberAdoption } from '../groups/adoption.js'
+import { MembershipService, type MembershipEvents } from '../groups/membership.js'
+import { InviteInbox } from '../groups/invite-inbox.js'
+import { CopyIndex, ErasureService } from '../groups/erasure.js'
+import { entityIdFromPublicKey, publicKeyFromEntityId } from '../crypto/ids.js'
 import { ItemService } from '../items/item-service.js'
 import { Portability } from '../items/portability.js'
 import { JobRunner } from '../jobs/job-runner.js'
@@ -62,6 +66,12 @@ export interface Services {
   ctx: GroupContext
   log: Logger
   rejections: RejectionAudit
+  membership: MembershipService
+  erasure: ErasureService
+  /** Invitations this node's entity received (absent on keepers). */
+  inbox: InviteInbox | undefined
+  /** Set by the network (node/network.ts): who must receive a leave or a group deletion, and a new member's node. */
+  membershipNet: { ending: MembershipEvents['ending'], joined: MembershipEvents['joined'], ended: (gid: GroupId) => void } | undefined
   /** (Re)index one group's items in the search index (after an unseal). */
   indexGroup: (gid: GroupId) => Promise<void>
   unlock: (passphrase: string) => Promise<void>
@@ -81,6 +91,12 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   const registry = new GroupRegistry(store)
   const events = new TypedEmitter<AcceptorEvents>()
   const vault = keeper ? undefined : new Vault(paths.vault)
+  // Decoded once: a malformed entity ID in the config is a CONFIG error at start, not a silent "ask".
+  const autoAccept = config.membership.auto_accept.map(e => {
+    try { return entityIdFromPublicKey(publicKeyFromEntityId(e)) } catch { throw new CairnError('CONFIG', `membership.auto_accept: ${e.slice(0, 80)} is not an entity ID (cairn1…)`) }
+  })
+  let membership: MembershipService | undefined
+  let inbox: InviteInbox | undefined
   // Summing what is stored scans every record: only a node with a budget needs it.
   const budget = keeper ? config.keeper.max_bytes : 0
   const quotas = new Quotas(quotaLimits(config.replication.peer_records_per_second, config.replication.peer_bytes_per_second, budget), budget > 0 ? store.totalBytes() : 0)
@@ -89,13 +105,25 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
     keepHistory: !keeper,
     maxSkewMs: config.replication.max_clock_skew_seconds * 1000,
     maxRecordBytes: config.replication.max_record_bytes,
-    adoptGroup: vault === undefined ? keeperAdoption(nodeKey.peerId, config.keeper.allow_entities) : memberAdoption(vault)
+    adoptGroup: vault === undefined ? keeperAdoption(nodeKey.peerId, config.keeper.allow_entities) : memberAdoption(vault, gid => inbox?.accepted(gid) === true),
+    ended: gid => membership?.ended(gid)
   })
   const ctx: GroupContext = { store, registry, acceptor, clock, audit, vault, limits: { maxItemBytes: config.limits.max_item_bytes, maxGroups: config.limits.max_groups } }
   const jobs = new JobRunner(store)
   const groups = new GroupService(ctx, jobs)
   const items = new ItemService(ctx, groups)
+  membership = new MembershipService(ctx, groups, { invitationTtlMs: config.membership.invitation_ttl_seconds * 1000, completeAfterMs: config.membership.complete_after_seconds * 1000 })
+  if (vault !== undefined) {
+    inbox = new InviteInbox(ctx, {
+      autoAccept, maxPending: config.membership.max_pending_invites, maxPendingPerInviter: config.membership.max_pending_per_inviter, perHourPerPeer: config.membership.invites_per_hour_per_peer
+    })
+  }
+  const m = membership
+  groups.setMembershipHooks({ invite: (gid, pub, role, o) => { m.invite(gid, pub, role, o) }, revoke: (gid, pub) => m.revoke(gid, pub), members: (gid, chain) => m.members(gid, chain) })
   const portability = new Portability(ctx, groups, items)
+  const copies = new CopyIndex()
+  const erasure = new ErasureService(ctx, groups, copies, { honour: config.membership.honour_erasure })
+  erasure.setDeleter(id => { items.remove(id) })
   const search = new SearchIndex()
   const metrics = new Metrics()
   const rejections = new RejectionAudit(audit)
@@ -107,6 +135,8 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
     approvalWindowMs: config.circles.approval_window_seconds * 1000,
     unsealWaitMs: UNSEAL_WAIT_MS
   })
+  circles.setMembership(m)
+  m.setCircleMembership({ release: (gid, p) => circles.release(gid, p), drop: (gid, p) => { circles.drop(gid, p) } })
   groups.setCircleHooks({
     key: (gid, kv) => circles.keys.get(gid, kv),
     addMember: async (gid, e, r) => await circles.addMember(gid, e, r),
@@ -128,10 +158,28 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   const indexer = new SearchIndexer({
     index: search, store,
     keyFor: (gid, kv) => kv > 0 && groups.isCircle(gid) ? circles.keys.get(gid, kv) : vault?.ring(gid)?.get(kv),
-    readable: gid => vault?.ring(gid) !== undefined || circles.keys.isUnsealed(gid)
+    readable: gid => vault?.ring(gid) !== undefined || circles.keys.isUnsealed(gid),
+    onOpened: (r, plain) => { copies.note(r.groupId, r.recordId, plain) }
   })
+  onStored(events, 'erasure', ({ record }) => { erasure.stored(record) })
+  onStored(events, 'erasure-report', ({ record }) => { erasure.reported(record) })
   onStored(events, 'searchable', ({ record, reencrypted }) => { indexer.stored(record, reencrypted === true) })
   onStored(events, 'key-envelope', ({ record }) => { if (hasKind(record, 'key')) groups.absorbKeyEnvelope(record) })
+  onStored(events, 'membership', ({ record }) => { m.stored(record) })
+  events.on('descriptor', () => { m.armSoon() })
+  onStored(events, 'group-deleted', ({ record }) => { m.deleted(record) })
+  const svc = { membershipNet: undefined as Services['membershipNet'] }
+  m.setEvents({
+    ending: (gid, proof, to) => { svc.membershipNet?.ending(gid, proof, to) },
+    joined: (gid, entityId) => { svc.membershipNet?.joined(gid, entityId) },
+    ended: (gid, reason) => {
+      circles.keys.seal(gid)
+      search.removeGroup(gid)
+      svc.membershipNet?.ended(gid)
+      metrics.groups.set(store.listGroups().length)
+      events.emit('group-ended', { groupId: gid, reason })
+    }
+  })
   events.on('group-added', ({ groupId }) => {
     metrics.groups.set(store.listGroups().length)
     if (groups.isPersonal(groupId)) groups.backupVault()
@@ -160,6 +208,9 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
 
   return {
     config, keeper, nodeKey, store, audit, clock, registry, acceptor, events, vault, groups, items, portability, circles, jobs, search, metrics, ctx, log, rejections,
+    membership: m, inbox, erasure,
+    get membershipNet () { return svc.membershipNet },
+    set membershipNet (n) { svc.membershipNet = n },
     writes: new GroupCommit(store),
     indexGroup: async gid => { await indexer.group(gid) },
     async unlock (passphrase: string) {
@@ -178,28 +229,37 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
       }, wrongPassphrase).catch((e: unknown) => { if ((e as CairnError).code === 'THROTTLED') metrics.unlockThrottled.inc(); throw e })
       if (!opened) return
       groups.absorbKeyEnvelopes()
+      m.shredEnded()
+      copies.clear()
       await indexer.rebuild()
+      erasure.unlocked()
       metrics.unlocked.set(1)
       audit.record('unlocked', { entityId: vault.entityId() })
       jobs.resume()
+      m.sweep()
+      m.armExpiry()
     },
     async lock () {
       if (vault === undefined || !vault.unlocked) return
+      m.stopExpiry()
       await jobs.stop()
       circles.unsealer.cancelAll()
       circles.keys.sealAll()
       circles.approvals.clear()
       search.close()
+      copies.clear()
       vault.lock()
       metrics.unlocked.set(0)
       audit.record('locked', {})
     },
     async close () {
+      m.stopExpiry()
       await jobs.stop()
       circles.unsealer.cancelAll()
       circles.keys.sealAll()
       circles.approvals.clear()
       rejections.flush()
+      inbox?.flushRefusals()
       search.close()
       vault?.lock()
       store.putMeta('clock', String(clock.peek()))

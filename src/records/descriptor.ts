@@ -46,6 +46,8 @@ export interface DescBody extends Body {
   nm: Uint8Array
   nkv: number
   circle?: CircleBody
+  /** Membership expiries: [member, ms since the epoch], sorted by member; absent = none (docs/MEMBERSHIP.md). */
+  mx?: Array<[Uint8Array, number]>
 }
 
 export const descriptorRecordId = (groupId: GroupId, ver: number): RecordId => derivedId('desc', uuidToBytes(groupId), u32(ver))
@@ -54,7 +56,7 @@ const MAX_MEMBERS = 1000
 const MAX_KEEPERS = 64
 
 export function checkDescBody (b: Body): DescBody {
-  field.exact(b, ['ver', 'p', 'cul', 'ao', 'kv', 'm', 'k', 'nm', 'nkv'], ['circle'])
+  field.exact(b, ['ver', 'p', 'cul', 'ao', 'kv', 'm', 'k', 'nm', 'nkv'], ['circle', 'mx'])
   const ver = field.uint(b, 'ver', 2 ** 31)
   if (ver < 1) throw malformed('descriptor version')
   const p = field.bytes(b, 'p')
@@ -73,6 +75,16 @@ export function checkDescBody (b: Body): DescBody {
   const k = b.k
   if (!Array.isArray(k) || k.length > MAX_KEEPERS || !k.every(x => typeof x === 'string' && x.length > 0 && x.length <= 128)) throw malformed('keepers')
   for (let i = 1; i < k.length; i++) if ((k[i - 1] as string) >= (k[i] as string)) throw malformed('keepers not sorted/unique')
+  if (b.mx !== undefined) {
+    const mx = b.mx
+    if (!Array.isArray(mx) || mx.length > m.length) throw malformed('membership expiries')
+    let last: Uint8Array | undefined
+    for (const e of mx) {
+      if (!Array.isArray(e) || e.length !== 2 || !(e[0] instanceof Uint8Array) || e[0].length !== 32 || typeof e[1] !== 'number' || !Number.isSafeInteger(e[1]) || e[1] <= 0) throw malformed('membership expiry entry')
+      if (last !== undefined && compareBytes(last, e[0]) >= 0) throw malformed('membership expiries not sorted/unique')
+      last = e[0]
+    }
+  }
   if (b.circle !== undefined) {
     const c = b.circle as Body
     if (c === null || typeof c !== 'object' || Array.isArray(c)) throw malformed('circle')
@@ -104,6 +116,12 @@ export const sortMembers = (m: Array<[Uint8Array, Role]>): Array<[Uint8Array, Ro
 export function signDescriptor (key: SigningKey, groupId: GroupId, clock: Clock, body: DescBody): VerifiedRecord<DescBody> {
   const b: DescBody = { ...body, m: sortMembers(body.m), k: [...new Set(body.k)].sort() }
   if (b.circle === undefined) delete b.circle
+  // Expiries only of members still listed; none at all: no field (older descriptors stay byte-identical).
+  if (b.mx !== undefined) {
+    const mx = b.mx.filter(([p]) => b.m.some(([q]) => compareBytes(p, q) === 0)).sort((x, y) => compareBytes(x[0], y[0]))
+    if (mx.length === 0) delete b.mx
+    else b.mx = mx
+  }
   checkDescBody(b)
   return signRecord<DescBody>(key, { t: 'desc', groupId, recordId: descriptorRecordId(groupId, b.ver), clock, body: b })
 }

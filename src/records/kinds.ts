@@ -15,6 +15,9 @@ import { checkItemBody } from './item.js'
 import { checkKeyBody } from './key-envelope.js'
 import { checkShareBody } from './share-envelope.js'
 import { checkVaultBody } from './vault-backup.js'
+import { checkAnswerBody, checkInviteBody } from './invite.js'
+import { checkEmptyBody } from './departure.js'
+import { checkErasureBody } from './erasure.js'
 
 export interface KindSpec<B extends Body> {
   /** Body shape: returns it typed, or throws IntegrityError (reason `malformed`). */
@@ -40,7 +43,12 @@ export const KINDS = {
   key: kind({ check: checkKeyBody, keyVersion: b => b.kv, author: nobody, tombstone: never, recipient: b => b.to }),
   share: kind({ check: checkShareBody, keyVersion: b => b.kv, author: nobody, tombstone: never, recipient: b => b.to }),
   bind: kind({ check: checkBindBody, keyVersion: unencrypted, author: nobody, tombstone: never, recipient: nobody }),
-  vault: kind({ check: checkVaultBody, keyVersion: unencrypted, author: nobody, tombstone: never, recipient: nobody })
+  vault: kind({ check: checkVaultBody, keyVersion: unencrypted, author: nobody, tombstone: never, recipient: nobody }),
+  invite: kind({ check: checkInviteBody, keyVersion: unencrypted, author: nobody, tombstone: never, recipient: b => b.to }),
+  answer: kind({ check: checkAnswerBody, keyVersion: unencrypted, author: nobody, tombstone: never, recipient: nobody }),
+  leave: kind({ check: checkEmptyBody, keyVersion: unencrypted, author: nobody, tombstone: never, recipient: nobody }),
+  gdel: kind({ check: checkEmptyBody, keyVersion: unencrypted, author: nobody, tombstone: never, recipient: nobody }),
+  erasure: kind({ check: checkErasureBody, keyVersion: b => b.kv, author: nobody, tombstone: never, recipient: nobody })
 }
 
 export type RecordKind = keyof typeof KINDS

@@ -1,9 +1,15 @@
 /**
- * The delivery outbox: descriptor chains (and a member's key and share
- * envelopes) owed to a keeper or a new member, kept in the store until one
- * delivery lands, retried with backoff 1 s … 5 min. Targets are `peer:<peerId>`
- * (a keeper) or `entity:<entityId>` (every known node of a member), with an
- * optional address hint (a multiaddr with /p2p/, or a bare peer ID for the DHT).
+ * The delivery outbox: what is owed to another node, kept in the store until
+ * one delivery lands, retried with backoff 1 s … 5 min. Targets:
+ *   peer:<peerId>, entity:<entityId>   a group's descriptor chain (and a member's key
+ *                                      and share envelopes) for a keeper or a member
+ *   invite:<entityId>                  the latest invitation of the group for that
+ *                                      entity (/cairn/invite/1.0.0): the invitee's node
+ *                                      holds nothing of the group before it consents
+ *   end:<peerId>, endentity:<entityId> the record that ended a group here (a leave, a
+ *                                      deletion), for its keepers and members and for a
+ *                                      stale peer that still offers the group
+ * with an optional address hint (a multiaddr with /p2p/, or a bare peer ID for the DHT).
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { equalBytes } from '../crypto/bytes.js'
@@ -11,8 +17,10 @@ import { publicKeyFromEntityId, type GroupId } from '../crypto/ids.js'
 import { deliveredKinds, RULES } from '../groups/record-rules.js'
 import { specOf } from '../records/kinds.js'
 import { fromStore } from '../records/record.js'
+import { inviteId } from '../records/invite.js'
 import type { OutboxRow, Store } from '../store/store.js'
 import type { DeliverService } from './deliver.js'
+import type { OfferReply } from './invite-protocol.js'
 
 export interface OutboxDeps {
   store: Store<GroupId>
@@ -21,6 +29,9 @@ export interface OutboxDeps {
   /** Known nodes of an entity (hello bindings, bind records). */
   nodesOf: (pub: Uint8Array) => string[]
   onDelivered: (gid: GroupId, peer: string) => void
+  /** Hand an invitation to the invitee's node; its answer comes back when it answered at once (auto_accept). */
+  offerInvite: (peer: string, invite: Uint8Array, gid: GroupId) => Promise<OfferReply>
+  onInviteReply: (gid: GroupId, peer: string, reply: OfferReply) => void
   stopped: () => boolean
 }
 
@@ -45,6 +56,18 @@ export class Outbox {
     void this.process()
   }
 
+  /** Owe the group's latest invitation for an entity to its node. */
+  toInvitee (entityId: string, gid: GroupId, hint?: string): void {
+    this.d.store.enqueueDelivery(`invite:${entityId}`, gid, hint)
+    void this.process()
+  }
+
+  /** Owe the record that ended a group here to a peer (a keeper, a stale peer) or to a member's nodes. */
+  endTo (target: { peer: string } | { entityId: string }, gid: GroupId): void {
+    this.d.store.enqueueDelivery('peer' in target ? `end:${target.peer}` : `endentity:${target.entityId}`, gid)
+    void this.process()
+  }
+
   /** A target became reachable: its entries are due now. */
   wake (target: string): void { this.d.store.wakeDeliveries(target) }
 
@@ -65,18 +88,40 @@ export class Outbox {
     const target = row.target.slice(i + 1)
     const addr = row.hint !== null && row.hint.startsWith('/') ? row.hint : undefined
     const hinted = row.hint === null ? undefined : addr !== undefined ? /\/p2p\/([^/]+)$/.exec(addr)?.[1] : row.hint
-    const peers = kind === 'peer' ? [target] : [...new Set([...this.nodesOfEntity(target), ...(hinted !== undefined ? [hinted] : [])])]
+    const byPeer = kind === 'peer' || kind === 'end'
+    const peers = byPeer ? [target] : [...new Set([...this.nodesOfEntity(target), ...(hinted !== undefined ? [hinted] : [])])]
     let ok = false
     let err = peers.length === 0 ? 'no known node of this entity yet' : ''
+    const payload = kind === 'invite' ? this.invite(row.gid, target) : kind === 'end' || kind === 'endentity' ? this.proof(row.gid) : undefined
+    if ((kind === 'invite' || kind === 'end' || kind === 'endentity') && payload === undefined) { this.d.store.deliveryDone(row.target, row.gid); return }
     for (const p of peers) {
       try {
-        await this.d.ensureConnected(p, kind === 'peer' || p === hinted ? addr : undefined)
-        const res = await this.d.deliver.deliver(peerIdFromString(p), this.records(row.gid, kind === 'entity' ? target : undefined))
-        if (res.status === 'ok') { ok = true; this.d.onDelivered(row.gid, p) } else err = `refused: ${res.reason ?? 'unknown'}`
+        await this.d.ensureConnected(p, byPeer || p === hinted ? addr : undefined)
+        if (kind === 'invite') {
+          const reply = await this.d.offerInvite(p, payload!, row.gid)
+          if (reply.status === 'refused') err = `refused: ${reply.reason ?? 'unknown'}`
+          else { ok = true; this.d.onInviteReply(row.gid, p, reply) }
+          continue
+        }
+        const res = await this.d.deliver.deliver(peerIdFromString(p), payload !== undefined ? [payload] : this.records(row.gid, kind === 'entity' ? target : undefined))
+        if (res.status === 'ok') { ok = true; if (payload === undefined) this.d.onDelivered(row.gid, p) } else err = `refused: ${res.reason ?? 'unknown'}`
       } catch (e) { err = (e as Error).message }
     }
     if (ok) this.d.store.deliveryDone(row.target, row.gid)
     else this.d.store.deliveryFailed(row.target, row.gid, Date.now() + Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(row.attempts, 8)), err)
+  }
+
+  /** The group's latest invitation of an entity (a revocation included). */
+  private invite (gid: GroupId, entityId: string): Uint8Array | undefined {
+    let pub: Uint8Array
+    try { pub = publicKeyFromEntityId(entityId) } catch { return undefined }
+    const row = this.d.store.getHead(gid, inviteId(gid, pub))
+    return row === undefined ? undefined : new Uint8Array(row.bytes)
+  }
+
+  private proof (gid: GroupId): Uint8Array | undefined {
+    const p = this.d.store.membership.ended(gid)?.proof
+    return p === null || p === undefined ? undefined : new Uint8Array(p)
   }
 
   private nodesOfEntity (entityId: string): string[] {

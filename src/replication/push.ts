@@ -61,6 +61,13 @@ export class PushService {
     this.pubsub.subscribe(t)
   }
 
+  /** A group ended here (deleted, left): its topic is left, so nothing of it arrives by push. */
+  unsubscribe (gid: GroupId): void {
+    const t = topicOf(gid)
+    if (!this.topics.delete(t)) return
+    this.pubsub.unsubscribe(t)
+  }
+
   /** Queue a record for publishing; false when the queue is full (the caller leaves it to anti-entropy). */
   enqueue (gid: GroupId, bytes: Uint8Array): boolean {
     if (this.queue.length >= QUEUE_MAX) return false

@@ -22,7 +22,7 @@ import { roleIn } from '../groups/descriptor-chain.js'
 import type { GroupRegistry } from '../groups/registry.js'
 import { onStored } from '../groups/record-rules.js'
 import { signBinding, type BindBody } from '../records/binding.js'
-import { fromStore, type DecodedRecord, type VerifiedRecord } from '../records/record.js'
+import { fromStore, hasKind, type DecodedRecord, type VerifiedRecord } from '../records/record.js'
 import type { Store } from '../store/store.js'
 import { CairnError } from '../util/errors.js'
 import type { TypedEmitter } from '../util/events.js'
@@ -39,6 +39,9 @@ import { PushService } from './push.js'
 import { RecoverService } from './recover-protocol.js'
 import { SyncService, type SyncReport } from './sync-protocol.js'
 import { Verifier } from './verifier.js'
+import { MembershipNet } from './membership-net.js'
+import { offerInvite } from './invite-protocol.js'
+import type { InviteInbox } from '../groups/invite-inbox.js'
 
 export interface ReplicatorOptions {
   libp2p: CairnLibp2p
@@ -57,6 +60,10 @@ export interface ReplicatorOptions {
   taciturnIntervalMs: number
   requestTimeoutMs: number
   maxRecordBytes: number
+  /** Invitations this node's entity received (member nodes). */
+  inbox?: InviteInbox
+  /** Why a group's records are refused here: it ended (deleted, left). */
+  ended?: (gid: GroupId) => string | undefined
 }
 
 const TICK_MS = 1000
@@ -70,6 +77,7 @@ export class Replicator {
   readonly outbox: Outbox
   readonly indexes: IndexCache
   readonly dialer: Dialer
+  readonly membership: MembershipNet
   readonly verifier = new Verifier()
   private readonly running = new Map<string, Promise<SyncReport>>()
   private readonly nextSync = new Map<string, number>()
@@ -106,7 +114,14 @@ export class Replicator {
     this.outbox = new Outbox({
       store: o.store, deliver: this.deliver, ensureConnected: async (p, h) => { await this.dialer.ensureConnected(p, h) }, nodesOf: pub => this.nodesOf(pub),
       stopped: () => this.stopped,
-      onDelivered: (gid, peer) => { o.audit('descriptor-delivered', { groupId: gid, to: peer }); void this.syncPeer(peer, gid) }
+      onDelivered: (gid, peer) => { o.audit('descriptor-delivered', { groupId: gid, to: peer }); void this.syncPeer(peer, gid) },
+      offerInvite: async (peer, inv, gid) => await offerInvite(o.libp2p, peerIdFromString(peer), inv, this.membership.hintsFor(gid), timeoutMs),
+      onInviteReply: (gid, peer, reply) => { o.audit('invite-delivered', { groupId: gid, to: peer, status: reply.status }); this.membership.inviteReply(gid, peer, reply) }
+    })
+    this.membership = new MembershipNet({
+      acceptor: o.acceptor, outbox: this.outbox, deliver: this.deliver, inbox: o.inbox, log: o.log, selfPeerId: o.libp2p.peerId.toString(),
+      ensureConnected: async p => { await this.dialer.ensureConnected(p) },
+      keepersOf: gid => o.registry.chain(gid)?.current().k ?? []
     })
     this.recover = new RecoverService({ libp2p: o.libp2p, store: o.store, decoySecret: o.decoySecret, timeoutMs, log: o.log, audit: o.audit })
   }
@@ -129,6 +144,12 @@ export class Replicator {
       else if (origin === 'local') this.enqueuePublish(record)
     }))
     this.offs.push(onStored(o.events, 'node-binding', ({ record }) => { this.onBindRecord(record as VerifiedRecord<BindBody>) }))
+    this.offs.push(onStored(o.events, 'membership', ({ record, origin }) => {
+      if (origin === 'local' && hasKind(record, 'invite')) this.membership.inviteWritten(record.groupId, record.rec.b.to)
+    }))
+    this.offs.push(o.events.on('rejected', ({ reason, peer, groupId }) => {
+      if ((reason === 'group-deleted' || reason === 'left-group') && peer !== undefined && groupId !== undefined) this.membership.stalePeer(peer, groupId)
+    }))
     this.offs.push(o.events.on('removed', ({ groupId, hashes }) => this.indexes.removed(groupId, hashes)))
     this.offs.push(o.events.on('group-added', ({ groupId }) => { this.track(groupId); this.publishBinding(groupId); this.syncSoon(groupId, 0) }))
     this.offs.push(o.events.on('descriptor', ({ groupId, descriptor }) => { this.onDescriptor(groupId, descriptor.rec.b.k, descriptor.rec.b.m) }))
@@ -192,7 +213,11 @@ export class Replicator {
 
   authorized (peer: string, gid: GroupId): boolean {
     const chain = this.o.registry.chain(gid)
-    if (chain === undefined) return false
+    if (chain === undefined) {
+      // A peer asking to sync a group that ended here is a stale peer: it gets the proof.
+      if (this.o.ended?.(gid) !== undefined) this.membership.stalePeer(peer, gid)
+      return false
+    }
     const d = chain.current()
     if (d.k.includes(peer)) return true
     const info = this.hello.info(peer)
@@ -236,8 +261,15 @@ export class Replicator {
   wantedGroups (): GroupId[] {
     const held = new Set<GroupId>(this.o.registry.groupIds())
     const v = this.o.vault
-    if (v?.unlocked === true) for (const g of v.groupIds()) held.add(g)
+    if (v?.unlocked === true) for (const g of v.groupIds()) if (this.o.ended?.(g) === undefined) held.add(g)
     return [...held]
+  }
+
+  /** A group ended here (deleted, left): no topic, no schedule, no index. */
+  forgetGroup (gid: GroupId): void {
+    this.push.unsubscribe(gid)
+    this.nextSync.delete(gid)
+    this.indexes.drop(gid)
   }
 
   private onDescriptor (gid: GroupId, keepers: string[], members: Array<[Uint8Array, string]>): void {
@@ -336,6 +368,7 @@ export class Replicator {
     }
     this.indexes.evictIdle(now)
     await this.outbox.process()
+    await this.membership.sendAnswers()
   }
 
   // ---- delivery ----

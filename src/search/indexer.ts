@@ -9,7 +9,7 @@
  * what GET refuses (422).
  */
 import type { GroupId } from '../crypto/ids.js'
-import { openItem, type ItemBody } from '../records/item.js'
+import { openItem, type ItemBody, type ItemPlain } from '../records/item.js'
 import { decodeRecord, hasKind, type DecodedRecord } from '../records/record.js'
 import type { Store } from '../store/store.js'
 import type { SearchIndex } from './search-index.js'
@@ -21,6 +21,8 @@ export interface IndexerDeps {
   keyFor: (gid: GroupId, kv: number) => Uint8Array | undefined
   /** Can this node read `gid` at all now (a key ring in the vault, or an unsealed circle)? */
   readable: (gid: GroupId) => boolean
+  /** Every item version opened here (the copy index of erasure requests reads its source link). */
+  onOpened?: (r: DecodedRecord<ItemBody>, plain: ItemPlain) => void
 }
 
 /**
@@ -72,6 +74,7 @@ export class SearchIndexer {
     try {
       const p = openItem(r, key)
       this.d.index.put(r.recordId, r.groupId, p.type, p.content, p.meta)
+      this.d.onOpened?.(r, p)
     } catch { /* unreadable items are reported when read, not indexed */ }
   }
 }

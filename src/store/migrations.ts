@@ -137,6 +137,42 @@ const steps: string[] = [
   DROP TABLE history;
   ALTER TABLE history_v3 RENAME TO history;
   CREATE UNIQUE INDEX history_by_version ON history (gid, rid, hash);
+  `,
+  // 4: membership (docs/MEMBERSHIP.md): invitations this node's entity received
+  // (the only trace of a group before consent), groups this node deleted or left
+  // (never adopted again), and circle shares held back until their member accepts.
+  `
+  CREATE TABLE invites (
+    id        TEXT    PRIMARY KEY,
+    gid       TEXT    NOT NULL,
+    inviter   BLOB    NOT NULL,
+    role      TEXT    NOT NULL,
+    circle    INTEGER NOT NULL,
+    received  INTEGER NOT NULL,
+    expires   INTEGER NOT NULL,
+    state     TEXT    NOT NULL,
+    record    BLOB    NOT NULL,
+    answer    BLOB,
+    answered  INTEGER,
+    delivered INTEGER,
+    hints     TEXT    NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX invites_by_group ON invites (gid);
+  CREATE INDEX invites_by_inviter ON invites (inviter, state);
+
+  CREATE TABLE ended_groups (
+    gid    TEXT    PRIMARY KEY,
+    reason TEXT    NOT NULL,
+    at     INTEGER NOT NULL,
+    proof  BLOB
+  ) WITHOUT ROWID;
+
+  CREATE TABLE held_shares (
+    gid    TEXT NOT NULL,
+    member BLOB NOT NULL,
+    record BLOB NOT NULL,
+    PRIMARY KEY (gid, member)
+  ) WITHOUT ROWID;
   `
 ]
 

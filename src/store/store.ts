@@ -7,6 +7,7 @@ import Database, { type Database as Db, type Statement } from 'better-sqlite3'
 import { chmodSync, existsSync } from 'node:fs'
 import { CairnError, isDiskFull, storageFull } from '../util/errors.js'
 import { migrate } from './migrations.js'
+import { MembershipStore } from './membership-store.js'
 
 /**
  * Rows carry the group ID type the caller gives the store (`Store<GroupId>` on
@@ -46,6 +47,8 @@ const ROW_COLS = `${META_COLS}, bytes`
 export class Store<G extends string = string> {
   readonly db: Db
   private readonly s: Statements
+  /** Invitations received, groups ended here, circle shares held back (membership-store.ts). */
+  readonly membership: MembershipStore<G>
 
   constructor (readonly path: string) {
     const fresh = path !== ':memory:' && !existsSync(path)
@@ -70,6 +73,7 @@ export class Store<G extends string = string> {
       throw new CairnError('CONFIG', `database ${path} is not a usable cairn store: ${(e as Error).message}`)
     }
     this.s = prepare(this.db)
+    this.membership = new MembershipStore<G>(this.db)
   }
 
   private depth = 0
@@ -235,6 +239,8 @@ export class Store<G extends string = string> {
       this.s.delGroupOutbox.run(gid)
       this.s.delGroupUsage.run(gid)
       this.s.delGroupJobs.run(gid)
+      this.membership.deleteGroupInvites(gid)
+      this.membership.deleteGroupShares(gid)
       return { records: r.n + h.n, bytes: r.bytes + h.bytes }
     })
     this.afterCommit(() => { this.truncateWal() })

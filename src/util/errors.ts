@@ -24,6 +24,8 @@ export type ErrorCode =
   | 'INSUFFICIENT_SHARES' | 'BAD_SHARE' | 'NO_PEERS' | 'INTEGRITY'
   | 'KEEPER_HAS_NO_KEYS' | 'CONFIG' | 'NOT_INITIALIZED' | 'ALREADY_INITIALIZED'
   | 'UNAVAILABLE' | 'TIMEOUT' | 'INTERNAL' | 'HOST_NOT_ALLOWED'
+  /** The group was deleted by an owner: its ID answers 410 and is never held again. */
+  | 'GROUP_DELETED'
   /** The disk (or keeper.max_bytes) is full: nothing was written; retry once space is freed. */
   | 'STORAGE_FULL'
   /** Too many attempts (unlock after failures, a flooding peer): wait `retryAfterSeconds`. */

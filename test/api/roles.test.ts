@@ -18,6 +18,7 @@ import type { Descriptor } from '../../src/groups/descriptor-chain.js'
 import { localNode, type LocalNode } from '../helpers/in-process.js'
 import { stopAll } from '../helpers/cli.js'
 import { assertErrorEnvelope } from '../helpers/http.js'
+import { acceptInvitationFrom } from '../helpers/consent.js'
 
 const other = generateSigningKey() // the other person's entity
 const otherId = entityIdFromPublicKey(other.publicKey)
@@ -38,6 +39,8 @@ before(async () => {
     m: [[other.publicKey, 'owner'], [me, 'viewer']], k: [], nm: sealName(gid, 1, key, NAME), nkv: 1
   })
   const acc = n.daemon.services.acceptor
+  // This node's entity consented first: without it no node adopts a group.
+  acceptInvitationFrom(n.daemon.services, other, gid, 'viewer', NAME)
   assert.equal(acc.ingest([decodeRecord(head.bytes)], 'delivery')[0]!.status, 'stored')
   assert.equal(acc.ingest([sealKeyEnvelope(other, gid, clock.tick(), 1, me, key).bytes], 'delivery')[0]!.status, 'stored')
   theirItem = sealItem({ signer: other, groupId: gid, clock: clock.tick(), keyVersion: 1, key, plain: { type: 'note', content: 'written by the owner', meta: null, createdAt: clock.peek() } })

@@ -13,6 +13,7 @@ import { fromStore } from '../../src/records/record.js'
 import { localNode, type LocalNode } from '../helpers/in-process.js'
 import { stopAll, waitFor } from '../helpers/cli.js'
 import { assertErrorEnvelope } from '../helpers/http.js'
+import { answerAs } from '../helpers/consent.js'
 
 let n: LocalNode
 
@@ -140,14 +141,20 @@ test('two rotations in a row: key version 3, items from every era read back', as
 
 test('member removal: DELETE → new descriptor version with keyVersion+1, the member is gone, items are re-encrypted', async () => {
   const g = await n.ok('POST', '/api/v1/groups', { name: 'membership' })
-  const bob = entityIdFromPublicKey(generateSigningKey().publicKey)
-  const carol = entityIdFromPublicKey(generateSigningKey().publicKey)
+  const bobKey = generateSigningKey()
+  const carolKey = generateSigningKey()
+  const bob = entityIdFromPublicKey(bobKey.publicKey)
+  const carol = entityIdFromPublicKey(carolKey.publicKey)
   const added = await n.api('POST', `/api/v1/groups/${g.id}/members`, { entityId: bob, role: 'member' })
   assert.equal(added.status, 201)
   await n.ok('POST', `/api/v1/groups/${g.id}/members`, { entityId: carol, role: 'viewer' })
+  // They accept (their answers, signed by their keys, as their nodes would send them).
+  answerAs(n.daemon.services, g.id, bobKey)
+  answerAs(n.daemon.services, g.id, carolKey)
   const item = await n.ok('POST', `/api/v1/groups/${g.id}/items`, { content: 'before removal' })
   const before = await n.ok('GET', `/api/v1/groups/${g.id}`)
   assert.deepEqual(before.members.map((m: any) => m.entityId).sort(), [n.entityId, bob, carol].sort())
+  assert.ok(before.members.every((m: any) => m.state === 'active'))
   assert.equal(before.members.find((m: any) => m.entityId === bob).role, 'member')
   assertErrorEnvelope(await n.api('POST', `/api/v1/groups/${g.id}/members`, { entityId: bob, role: 'member' }), 409, 'CONFLICT')
 

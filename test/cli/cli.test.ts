@@ -93,7 +93,7 @@ test('group create | ls | show, put | get | ls | search | rm, rotate: the docume
   assert.equal(g.culture, 'taciturn')
   assert.equal(g.descriptorVersion, 1)
   assert.equal(g.keyVersion, 1)
-  assert.deepEqual(g.members, [{ entityId: p.status.entityId, role: 'owner' }])
+  assert.deepEqual(g.members, [{ entityId: p.status.entityId, role: 'owner', state: 'active' }])
   assert.deepEqual(g.keepers, [])
 
   const ls = ok(['group', 'ls'])

@@ -68,7 +68,8 @@ before(async () => {
   const keepers = [reachable(K1, false), reachable(K2, false)]
   ;[A, B] = await Promise.all([
     launch(ai.dataDir, { name: 'A', listen: hostListen(), bootstrap: keepers, env: QUIET_TIMERS }),
-    launch(bi.dataDir, { name: 'B', listen: hostListen(), bootstrap: keepers, env: QUIET_TIMERS })
+    // B takes A's invitations without asking (membership.auto_accept): consent is test/groups/invitations.test.ts's subject.
+    launch(bi.dataDir, { name: 'B', listen: hostListen(), bootstrap: keepers, env: { ...QUIET_TIMERS, CAIRN_MEMBERSHIP_AUTO_ACCEPT: ai.entityId! } })
   ])
   await B.ok('POST', '/api/v1/peers', { multiaddr: reachable(A, false) })
   P = ai.personalGroupId!

@@ -32,13 +32,27 @@ test('with keeper.allow_entities, a keeper adopts only groups owned by one of th
   assert.throws(() => keeperAdoption(PEER, ['cairn1notanentity']), (e: unknown) => e instanceof CairnError && e.code === 'CONFIG')
 })
 
-test('a member node adopts a group that lists its entity, and none while its vault is locked', () => {
+test('a member node adopts a group that lists its entity only with its consent, and none while its vault is locked', () => {
   const me = newKey(); const owner = newKey()
-  const withMe = makeGroup(owner, [[me, 'viewer']]).chain.current()
+  const theirs = makeGroup(owner, [[me, 'viewer']])
+  const withMe = theirs.chain.current()
   const without = makeGroup(owner).chain.current()
-  const vault = { unlocked: true, entityKey: () => me }
-  assert.equal(memberAdoption(vault)(withMe), true)
-  assert.equal(memberAdoption(vault)(without), false)
+  const mine = makeGroup(me)
+  const rings = new Set<string>()
+  const accepted = new Set<string>()
+  const vault = { unlocked: true, entityKey: () => me, ring: (g: string) => rings.has(g) ? {} as never : undefined }
+  const adopt = memberAdoption(vault, g => accepted.has(g))
+  const G = 'gid-of-theirs'
+  assert.equal(adopt(withMe, G, theirs.chain, 'delivery'), false, 'listed by someone else, no consent: refused')
+  accepted.add(G)
+  assert.equal(adopt(withMe, G, theirs.chain, 'delivery'), true, 'after accepting the invitation')
+  accepted.delete(G); rings.add(G)
+  assert.equal(adopt(withMe, G, theirs.chain, 'sync'), true, 'the vault holds its keys already (recovery)')
+  rings.delete(G)
+  assert.equal(adopt(mine.chain.current(), 'mine', mine.chain, 'sync'), true, 'a group its entity created')
+  assert.equal(adopt(withMe, G, theirs.chain, 'local'), true, 'written on this node')
+  accepted.add(G)
+  assert.equal(adopt(without, G, theirs.chain, 'delivery'), false, 'consent without being listed is not enough')
   vault.unlocked = false
-  assert.equal(memberAdoption(vault)(withMe), false)
+  assert.equal(adopt(withMe, G, theirs.chain, 'delivery'), false)
 })

@@ -11,6 +11,8 @@ import { signRecord } from '../../src/records/record.js'
 import { sealKeyEnvelope } from '../../src/records/key-envelope.js'
 import { signBinding } from '../../src/records/binding.js'
 import { gateRecord } from '../../src/groups/record-rules.js'
+import { signAnswer, signInvite } from '../../src/records/invite.js'
+import { signGroupDeletion, signLeave } from '../../src/records/departure.js'
 import { T0, at, item, makeGroup, newKey, nextDescriptor, type TestGroup } from '../helpers/records.js'
 
 const owner = newKey()
@@ -122,4 +124,56 @@ test('bindings: only members may announce which peer serves them', () => {
   const g = setup()
   assert.equal(gate(g, signBinding(viewer, g.gid, at(10), '12D3KooWpeer')), undefined)
   assert.equal(gate(g, signBinding(outsider, g.gid, at(10), '12D3KooWpeer')), 'not-a-member')
+})
+
+// ---- membership records (docs/MEMBERSHIP.md) ----
+
+const inviteFor = (g: TestGroup, signer: typeof owner, to: Uint8Array, clock: number, o: { role?: 'member' | 'admin', state?: 'open' | 'revoked', expiresAt?: number } = {}) =>
+  signInvite(signer, { groupId: g.gid, clock, to, role: o.role ?? 'member', state: o.state ?? 'open', expiresAt: o.expiresAt ?? T0 + 10_000_000, memberExpiresAt: 0, circle: false, name: 'g' })
+
+test('invite: an owner or admin invites a non-member; only an owner invites an admin; a member or outsider cannot invite', () => {
+  const g = setup()
+  const newcomer = newKey()
+  assert.equal(gate(g, inviteFor(g, owner, newcomer.publicKey, at(10))), undefined)
+  assert.equal(gate(g, inviteFor(g, admin, newcomer.publicKey, at(10))), undefined)
+  assert.equal(gate(g, inviteFor(g, admin, newcomer.publicKey, at(10), { role: 'admin' })), 'not-owner')
+  assert.equal(gate(g, inviteFor(g, member, newcomer.publicKey, at(10))), 'not-admin')
+  assert.equal(gate(g, inviteFor(g, outsider, newcomer.publicKey, at(10))), 'not-admin')
+  assert.equal(gate(g, inviteFor(g, owner, member.publicKey, at(10))), 'already-member')
+  assert.equal(gate(g, inviteFor(g, owner, member.publicKey, at(10), { state: 'revoked' })), undefined, 'a revocation may name anyone')
+})
+
+test('answer: only the invitee of the invitation it names, while it is open and unexpired', () => {
+  const g = setup()
+  const newcomer = newKey()
+  const inv = inviteFor(g, owner, newcomer.publicKey, at(10), { expiresAt: T0 + 100 })
+  const stored = new Map<string, typeof inv>([[inv.recordId, inv]])
+  const judge = (r: Parameters<typeof gateRecord>[0]) => gateRecord(r, { chain: g.chain, now: T0 + 1_000_000, maxSkewMs: SKEW, record: id => stored.get(id) })
+  assert.equal(judge(signAnswer(newcomer, g.gid, at(20), inv, true)), undefined)
+  assert.equal(judge(signAnswer(outsider, g.gid, at(20), inv, true)), 'no-invite', 'someone else answering: no invitation of theirs')
+  assert.equal(judge(signAnswer(newcomer, g.gid, at(200), inv, true)), 'invite-expired')
+  const renewed = inviteFor(g, owner, newcomer.publicKey, at(30))
+  stored.set(renewed.recordId, renewed)
+  assert.equal(judge(signAnswer(newcomer, g.gid, at(40), inv, true)), 'stale-invite', 'an answer to a replaced version')
+  const revoked = inviteFor(g, owner, newcomer.publicKey, at(50), { state: 'revoked' })
+  stored.set(revoked.recordId, revoked)
+  assert.equal(judge(signAnswer(newcomer, g.gid, at(60), revoked, true)), 'invite-revoked')
+})
+
+test('leave by a member; group deletion by an owner only', () => {
+  const g = setup()
+  assert.equal(gate(g, signLeave(member, g.gid, at(10))), undefined)
+  assert.equal(gate(g, signLeave(outsider, g.gid, at(10))), 'not-a-member')
+  assert.equal(gate(g, signGroupDeletion(owner, g.gid, at(10))), undefined)
+  assert.equal(gate(g, signGroupDeletion(admin, g.gid, at(10))), 'not-owner')
+})
+
+test('a member\'s records after its membership expiry are refused, whether or not its removal is published', () => {
+  const g = setup()
+  const d2 = nextDescriptor(g.chain.head(), owner, at(5), { mx: [[member.publicKey, T0 + 100]] })
+  g.chain.append(d2)
+  assert.equal(gate(g, item(g, member, at(50))), undefined, 'before its expiry')
+  assert.equal(gate(g, item(g, member, at(150))), 'membership-expired')
+  assert.equal(gate(g, signBinding(member, g.gid, at(150), 'peer')), 'membership-expired')
+  assert.equal(gate(g, item(g, member2, at(150))), undefined, 'others are not affected')
 })

@@ -57,8 +57,12 @@ export class CircleCluster {
   /** Init a keeper and `names.length` members in parallel, then start them one by one in a full mesh. */
   static async start (names: string[], o: { env?: Record<string, Record<string, string>>, logLevel?: string } = {}): Promise<CircleCluster> {
     const [k, ...ms] = await Promise.all([initAsync({ keeper: true }), ...names.map(async () => await initAsync())])
+    // Every member takes the others' invitations without asking (membership.auto_accept):
+    // consent is test/groups/invitations.test.ts's subject, not these tests'.
+    const ids = ms.map(info => info.entityId!)
     const members: Member[] = ms.map((info, i) => ({
-      name: names[i]!, dataDir: info.dataDir, entityId: info.entityId!, pub: publicKeyFromEntityId(info.entityId!), env: o.env?.[names[i]!] ?? {}, node: undefined
+      name: names[i]!, dataDir: info.dataDir, entityId: info.entityId!, pub: publicKeyFromEntityId(info.entityId!),
+      env: { CAIRN_MEMBERSHIP_AUTO_ACCEPT: ids.filter(x => x !== info.entityId).join(','), ...o.env?.[names[i]!] }, node: undefined
     }))
     const c = new CircleCluster(k!.dataDir, undefined, members)
     if (o.logLevel !== undefined) c.logEnv = { CAIRN_LOG_LEVEL: o.logLevel }

@@ -27,6 +27,9 @@ before(async () => {
   ;[alice, bob, carol] = [net.node('alice'), net.node('bob'), net.node('carol')]
   gid = (await alice.api.createGroup({ name: 'skunkworks' })).id
   await alice.api.addMember(gid, { entityId: bob.entityId, role: 'member', multiaddr: bob.multiaddr })
+  // Bilateral consent: bob's node holds only the invitation until bob accepts it.
+  const invite = await waitFor('the invitation to reach bob\'s node', async () => (await bob.api.listInvites()).invites.find(i => i.groupId === gid), 30_000)
+  await bob.api.acceptInvite(invite.id)
   await waitFor('bob\'s node to hold the group', async () => (await bob.api.listGroups()).groups.some(g => g.id === gid), 30_000)
   await net.connectAgents()
 })

@@ -33,6 +33,9 @@ test('a member added with its node\'s address receives the group and its keys, a
   const w = await A.ok('POST', `/api/v1/groups/${gid}/items`, { content: 'for B, written before B joined' })
   assert.equal((await A.ok('GET', '/api/v1/peers')).peers.length, 0, 'A and B never connected')
   await A.ok('POST', `/api/v1/groups/${gid}/members`, { entityId: b.entityId, role: 'member', multiaddr: B.listenAddrs[0] })
+  // The invitation reaches B by that address; B accepts; the group follows.
+  const inv = await waitFor('B to receive the invitation', async () => (await B.ok('GET', '/api/v1/invites')).invites.find((i: any) => i.groupId === gid), 30_000)
+  await B.ok('POST', `/api/v1/invites/${inv.id}/accept`)
   await waitFor('B to hold the group', async () => (await B.api('GET', `/api/v1/groups/${gid}`)).status === 200, 30_000)
   const it = await waitFor('B to read the earlier item', async () => {
     const r = await B.api('GET', `/api/v1/items/${w.id}`)

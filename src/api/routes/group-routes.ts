@@ -1,6 +1,7 @@
 import type { RouteDef } from '../route.js'
 import { route } from '../route.js'
 import { groupParam } from '../params.js'
+import { InvalidInputError } from '../../util/errors.js'
 
 export const groupRoutes: RouteDef[] = [
   route('createGroup', async (r, b) => r.body.circle !== undefined ? await b.createCircle(r.body) : b.groups.create(r.body)),
@@ -8,7 +9,9 @@ export const groupRoutes: RouteDef[] = [
   route('getGroup', (r, b) => b.groups.view(groupParam(r.params.gid))),
   route('addMember', async (r, b) => {
     const gid = groupParam(r.params.gid)
-    const v = await b.groups.addAnyMember(gid, r.body.entityId, r.body.role ?? 'member')
+    const expiresAt = r.body.expiresAt !== undefined ? Date.parse(r.body.expiresAt) : undefined
+    if (expiresAt !== undefined && (!Number.isFinite(expiresAt) || expiresAt <= Date.now())) throw new InvalidInputError('expiresAt must be an ISO date in the future, e.g. 2027-01-31T12:00:00Z')
+    const v = await b.groups.addAnyMember(gid, r.body.entityId, r.body.role ?? 'member', expiresAt !== undefined ? { expiresAt } : {})
     const hint = r.body.multiaddr ?? r.body.peerId
     if (hint !== undefined) b.deliveryHint(gid, { entityId: r.body.entityId }, hint)
     return v

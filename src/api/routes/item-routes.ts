@@ -23,5 +23,6 @@ export const itemRoutes: RouteDef[] = [
     return new Streamed(b.portability.lines(plan.groups, plan.skipped), { 'x-cairn-skipped': plan.skipped.join(',') })
   }),
   route('importItems', async (r, b) => { const gid = groupParam(r.params.gid); return await b.commit(() => b.portability.importLines(gid, r.body.items)) }),
-  route('shareItem', async (r, b) => { const id = itemParam(r.params.id); const to = groupParam(r.body.toGroup); return await b.commit(() => b.items.share(id, to)) })
+  route('shareItem', async (r, b) => { const id = itemParam(r.params.id); const to = groupParam(r.body.toGroup); return await b.commit(() => b.items.share(id, to)) }),
+  route('erasureReport', (r, b) => b.erasure.view(itemParam(r.params.id)))
 ]

@@ -4,6 +4,7 @@ import { contextOf, type CliContext } from '../context.js'
 import { emit, table } from '../output.js'
 import { followJob } from '../progress.js'
 import { run } from '../run.js'
+import { CairnError } from '../../util/errors.js'
 
 export function showGroup (ctx: CliContext, g: GroupView & { jobId?: string }): void {
   emit(ctx, g, () => [
@@ -12,7 +13,7 @@ export function showGroup (ctx: CliContext, g: GroupView & { jobId?: string }): 
       ['descriptor', `v${g.descriptorVersion}`], ['key', `v${g.keyVersion}`], ...(g.circle !== undefined ? circleRows(g.circle) : []),
       ...(g.jobId !== undefined ? [['re-encryption job', g.jobId]] : [])
     ]),
-    '', table([['MEMBER', 'ROLE'], ...g.members.map(m => [m.entityId, m.role])]),
+    '', table([['MEMBER', 'ROLE', 'STATE'], ...g.members.map(m => [m.entityId, m.role, (m.state ?? 'active') + (m.expiresAt !== undefined ? ` until ${m.expiresAt}` : '')])]),
     ...(g.keepers.length > 0 ? ['', table([['KEEPER'], ...g.keepers.map(k => [k])])] : [])
   ].join('\n'))
 }
@@ -25,6 +26,15 @@ function circleRows (c: NonNullable<GroupView['circle']>): string[][] {
     ...(c.approval !== undefined ? [['your approval', c.approval === 'manual' ? 'manual (requests wait for `cairn circle approve`)' : 'auto']] : []),
     ...(c.pendingUnseal !== undefined ? [['unseal', `pending: ${c.pendingUnseal.collected} of ${c.pendingUnseal.needed}, waiting for ${c.pendingUnseal.waiting.length} holder(s) until ${c.pendingUnseal.deadline}`]] : [])
   ]
+}
+
+/** `--expires`: an ISO date, or a duration from now. */
+function expiryOf (v: string): string {
+  const m = /^(\d+)(s|m|h|d)$/.exec(v.trim())
+  if (m !== null) return new Date(Date.now() + Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd']).toISOString()
+  const t = Date.parse(v)
+  if (!Number.isFinite(t)) throw new CairnError('INVALID_INPUT', '--expires must be an ISO date (2027-01-31T12:00:00Z) or a duration (90s, 30m, 12h, 7d)')
+  return new Date(t).toISOString()
 }
 
 export async function rotateAndFollow (ctx: CliContext, jobId: string, wait: boolean): Promise<JobView> {
@@ -55,12 +65,13 @@ export function groupCommands (program: Command): void {
     showGroup(ctx, await ctx.client().getGroup(gid))
   }))
 
-  group.command('add-member <groupId> <entityId>').description('add a member (it receives the group keys)')
+  group.command('add-member <groupId> <entityId>').description('invite a member (added, with the group keys, once it accepts), or change a member\'s role')
     .option('--role <role>', 'owner, admin, member or viewer', 'member')
     .option('--multiaddr <addr>', 'where the member\'s node is, if yours has not met it (/ip4/…/tcp/…/p2p/…)')
-    .action(run(async (gid: string, entityId: string, o: { role: string, multiaddr?: string }, cmd: Command) => {
+    .option('--expires <when>', 'end the membership then: an ISO date (2027-01-31T12:00:00Z) or a duration (90s, 30m, 12h, 7d)')
+    .action(run(async (gid: string, entityId: string, o: { role: string, multiaddr?: string, expires?: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
-      showGroup(ctx, await ctx.client().addMember(gid, { entityId, role: o.role as RoleName, ...(o.multiaddr !== undefined ? { multiaddr: o.multiaddr } : {}) }))
+      showGroup(ctx, await ctx.client().addMember(gid, { entityId, role: o.role as RoleName, ...(o.multiaddr !== undefined ? { multiaddr: o.multiaddr } : {}), ...(o.expires !== undefined ? { expiresAt: expiryOf(o.expires) } : {}) }))
     }))
 
   group.command('remove-member <groupId> <entityId>').description('remove a member: the key rotates and items are re-encrypted')
@@ -68,6 +79,8 @@ export function groupCommands (program: Command): void {
     .action(run(async (gid: string, entityId: string, o: { wait: boolean }, cmd: Command) => {
       const ctx = contextOf(cmd)
       const g = await ctx.client().removeMember(gid, entityId)
+      // An invitation revoked: nothing to re-encrypt.
+      if (g.jobId === '') { emit(ctx, g, () => `invitation of ${entityId} revoked`); return }
       const job = await rotateAndFollow(ctx, g.jobId, o.wait)
       if (ctx.json) emit(ctx, { ...g, job }, () => '')
       else showGroup(ctx, g)
