@@ -8,6 +8,7 @@ import type { JobView } from '../jobs/job-runner.js'
 import type { AuditEntry } from '../audit/audit-log.js'
 import type { SearchHit } from '../search/search-index.js'
 import type { CircleService } from '../circles/circle-service.js'
+import type { ReplicationPeer } from '../replication/replication-view.js'
 
 export interface StatusView {
   peerId: string
@@ -18,13 +19,35 @@ export interface StatusView {
   personalGroupId: string | null
   counts: { groups: number, items: number, peers: number }
   version: string
+  /** What an operator should look at: groups without a connected keeper, records no keeper holds yet, a failed integrity check. */
+  warnings?: StatusWarning[]
 }
 
 export interface PeerView { peerId: string, addrs: string[], entityId?: string }
 
 export interface SyncPeerReport { peerId: string, sent: number, received: number, bytes: number, roundTrips: number, error?: string }
 
-export interface NodeEvent { type: string, groupId?: string, id?: string, kind?: string, origin?: string, at: string }
+/** One thing that happened, as `GET /api/v1/events` streams it: IDs, kinds and counts, never content. */
+export interface NodeEvent {
+  type: string
+  groupId?: string
+  id?: string
+  kind?: string
+  origin?: string
+  peerId?: string
+  entityId?: string
+  sent?: number
+  received?: number
+  done?: number
+  total?: number
+  error?: string
+  at: string
+}
+
+/** An event with its SSE ID (`<boot>-<seq>`), for `Last-Event-ID` resumption. */
+export interface LoggedEvent { id: string, event: NodeEvent }
+
+export interface StatusWarning { code: string, message: string, groupId?: string }
 
 export interface ApiBackend {
   dataDir: string
@@ -49,5 +72,12 @@ export interface ApiBackend {
   sync: (groupId: string) => Promise<{ peers: SyncPeerReport[] }>
   /** Deliver/announce after a membership or keeper change (replication); no-op without network. */
   onGroupChanged: (groupId: string, hint?: { multiaddr?: string, entityId?: string }) => Promise<void>
-  subscribe: (fn: (e: NodeEvent) => void) => () => void
+  /** Live events; `since(lastEventId)` replays what a reconnecting client missed. */
+  events: { subscribe: (fn: (e: LoggedEvent) => void) => () => void, since: (lastEventId: string | undefined) => { events: LoggedEvent[], gap: boolean } }
+  /** GET /groups/:gid/replication */
+  replication: (groupId: string) => ReplicationPeer[]
+  /** Recent and unfinished background jobs, newest first. */
+  jobs: (limit: number) => JobView[]
+  /** POST /shutdown: the daemon stops as on SIGTERM, after this request is answered. */
+  shutdown: () => void
 }

@@ -9,7 +9,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import sjson from 'secure-json-parse'
 import { CairnError } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
-import type { ApiBackend } from './backend.js'
+import type { ApiBackend, LoggedEvent } from './backend.js'
 import { toHttpError } from './errors.js'
 import { openApiDocument } from './openapi.js'
 import type { Req, RouteDef } from './route.js'
@@ -18,6 +18,7 @@ import { itemRoutes } from './routes/item-routes.js'
 import { nodeRoutes } from './routes/node-routes.js'
 import { eventRoutes } from './routes/event-routes.js'
 import { circleRoutes } from './routes/circle-routes.js'
+import { operatorRoutes } from './routes/operator-routes.js'
 
 export interface ApiOptions { host: string, port: number, token: string, maxBodyBytes: number, version: string, log: Logger, onRequest?: (method: string, route: string, status: number) => void }
 
@@ -30,7 +31,7 @@ export function hostIsLoopback (host: string | undefined): boolean {
 }
 
 export function allRoutes (extra: Array<RouteDef<ApiBackend>> = []): Array<RouteDef<ApiBackend>> {
-  return [...nodeRoutes, ...groupRoutes, ...itemRoutes, ...circleRoutes, ...extra]
+  return [...nodeRoutes, ...groupRoutes, ...itemRoutes, ...circleRoutes, ...operatorRoutes, ...extra]
 }
 
 export async function startApi (backend: ApiBackend, o: ApiOptions, extraRoutes: Array<RouteDef<ApiBackend>> = []): Promise<{ app: FastifyInstance, port: number }> {
@@ -95,16 +96,34 @@ export async function startApi (backend: ApiBackend, o: ApiOptions, extraRoutes:
 
   app.get('/api/v1/openapi.json', async () => doc)
   app.get('/api/v1/events', (req, reply) => {
-    const group = (req.query as Record<string, unknown>).group
+    const query = req.query as Record<string, unknown>
+    const group = query.group
     if (group !== undefined && typeof group !== 'string') throw new CairnError('INVALID_INPUT', 'group must be a string')
+    const head = { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' }
+    // fastify answers HEAD with this GET handler: without this the stream was
+    // opened and the socket held forever (issue 12 item 3).
+    if (req.method === 'HEAD') { void reply.status(200).headers(head).send(); return }
+    const header = req.headers['last-event-id']
+    const lastId = typeof header === 'string' ? header : typeof query.lastEventId === 'string' ? query.lastEventId : undefined
+    if (lastId !== undefined && lastId.length > 64) throw new CairnError('INVALID_INPUT', 'Last-Event-ID is at most 64 characters')
     reply.hijack()
     const res = reply.raw
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
-    res.write(': cairn events\n\n')
-    const off = backend.subscribe(e => {
-      if (group !== undefined && e.groupId !== group) return
-      res.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`)
-    })
+    res.writeHead(200, head)
+    res.write(': cairn events\nretry: 2000\n\n')
+    const write = (e: LoggedEvent): void => {
+      if (group !== undefined && e.event.groupId !== group) return
+      res.write(`id: ${e.id}\nevent: ${e.event.type}\ndata: ${JSON.stringify(e.event)}\n\n`)
+    }
+    // Subscribe before replaying, so nothing falls between the two.
+    const queued: LoggedEvent[] = []
+    let replaying = true
+    const off = backend.events.subscribe(e => { if (replaying) queued.push(e); else write(e) })
+    const { events, gap } = backend.events.since(lastId)
+    if (gap) res.write(`event: gap\ndata: ${JSON.stringify({ type: 'gap', lastEventId: lastId, at: new Date().toISOString() })}\n\n`)
+    const seen = new Set(events.map(e => e.id))
+    for (const e of events) write(e)
+    for (const e of queued) if (!seen.has(e.id)) write(e)
+    replaying = false
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000)
     req.raw.on('close', () => { off(); clearInterval(ping) })
   })

@@ -7,7 +7,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Config } from '../config/schema.js'
 import { hkdf } from '../crypto/kdf.js'
 import { createNetwork, type CairnLibp2p } from '../replication/libp2p-node.js'
-import { Replicator } from '../replication/replicator.js'
+import { Replicator, type ReplicationEvent } from '../replication/replicator.js'
 import { CairnError } from '../util/errors.js'
 import type { Services } from './services.js'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -15,7 +15,13 @@ import { ShareServer, requestShare } from '../circles/share-protocol.js'
 
 export interface Network { libp2p: CairnLibp2p, replicator: Replicator, shares: ShareServer, stop: () => Promise<void> }
 
-export async function startNetwork (config: Config, s: Services): Promise<Network> {
+export interface NetworkOptions {
+  /** Building a node for `cairn recover`: no bind records, no DHT announcement (its peer ID may never run). */
+  recovering?: boolean
+  onEvent?: (e: ReplicationEvent) => void
+}
+
+export async function startNetwork (config: Config, s: Services, no: NetworkOptions = {}): Promise<Network> {
   let libp2p: CairnLibp2p
   try {
     libp2p = await createNetwork({
@@ -40,7 +46,11 @@ export async function startNetwork (config: Config, s: Services): Promise<Networ
     chattyIntervalMs: config.replication.chatty_interval_seconds * 1000,
     taciturnIntervalMs: config.replication.taciturn_interval_seconds * 1000,
     requestTimeoutMs: config.replication.request_timeout_ms,
-    maxRecordBytes: config.replication.max_record_bytes
+    maxRecordBytes: config.replication.max_record_bytes,
+    dht: config.network.dht,
+    announceEntity: config.network.dht_announce_entity && no.recovering !== true,
+    publishBindings: no.recovering !== true,
+    ...(no.onEvent !== undefined ? { onEvent: no.onEvent } : {})
   })
   await replicator.start()
   const me = (): ReturnType<NonNullable<Services['vault']>['entityKey']> | undefined => s.vault?.unlocked === true ? s.vault.entityKey() : undefined

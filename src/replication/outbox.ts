@@ -1,9 +1,14 @@
 /**
  * The delivery outbox: descriptor chains (and a member's key and share
  * envelopes) owed to a keeper or a new member, kept in the store until one
- * delivery lands, retried with backoff 1 s … 5 min. Targets are `peer:<peerId>`
- * (a keeper) or `entity:<entityId>` (every known node of a member), with an
- * optional address hint (a multiaddr with /p2p/, or a bare peer ID for the DHT).
+ * delivery lands, retried with backoff 1 s … 60 s (±20 % jitter). Targets are
+ * `peer:<peerId>` (a keeper) or `entity:<entityId>` (every known node of a
+ * member), with an optional address hint (a multiaddr with /p2p/, or a bare
+ * peer ID for the DHT). A member whose node is unknown is looked for through
+ * connected peers and the DHT (locate.ts) at every attempt.
+ *
+ * Entries are attempted concurrently (PARALLEL at once): one unreachable
+ * target's dial timeout never delays the others.
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { equalBytes } from '../crypto/bytes.js'
@@ -18,16 +23,22 @@ export interface OutboxDeps {
   ensureConnected: (peer: string, hint?: string) => Promise<void>
   /** Known nodes of an entity (hello bindings, bind records). */
   nodesOf: (pub: Uint8Array) => string[]
-  onDelivered: (gid: string, peer: string) => void
+  /** Nodes of an entity this node has not met, found through peers or the DHT (their addresses already learnt). */
+  locate: (pub: Uint8Array) => Promise<string[]>
+  onDelivered: (gid: string, peer: string, target: string) => void
+  onFailed: (gid: string, target: string, error: string, peers: string[]) => void
   stopped: () => boolean
+  random?: () => number
 }
 
-const BATCH = 20
-const MAX_BACKOFF_MS = 300_000
+const BATCH = 64
+const PARALLEL = 8
+const MAX_BACKOFF_MS = 60_000
 
 export class Outbox {
   private busy = false
   private again = false
+  private readonly inflight = new Set<string>()
 
   constructor (private readonly d: OutboxDeps) {}
 
@@ -46,15 +57,31 @@ export class Outbox {
   /** A target became reachable: its entries are due now. */
   wake (target: string): void { this.d.store.wakeDeliveries(target) }
 
+  /** Start every due entry not already under way (at most PARALLEL at once); returns when this pass has started them. */
   async process (): Promise<void> {
     if (this.d.stopped()) return
     // A request during a pass runs another pass right after it, not at the next tick.
     if (this.busy) { this.again = true; return }
     this.busy = true
     try {
-      for (const row of this.d.store.dueDeliveries(Date.now(), BATCH)) await this.attempt(row)
+      const running: Array<Promise<void>> = []
+      for (const row of this.d.store.dueDeliveries(Date.now(), BATCH)) {
+        const key = `${row.target}\n${row.gid}`
+        if (this.inflight.has(key) || this.inflight.size >= PARALLEL) continue
+        this.inflight.add(key)
+        running.push(this.attempt(row).catch(() => {}).finally(() => {
+          this.inflight.delete(key)
+          // A slot freed: due entries that waited for one start now.
+          if (!this.d.stopped()) void this.process()
+        }))
+      }
     } finally { this.busy = false }
     if (this.again) { this.again = false; await this.process() }
+  }
+
+  /** Entries owed (for the replication view): target → last error. */
+  pending (gid: string): Map<string, { attempts: number, lastError: string | null }> {
+    return new Map(this.d.store.deliveriesOf(gid).map(r => [r.target, { attempts: r.attempts, lastError: r.last_error }]))
   }
 
   private async attempt (row: OutboxRow): Promise<void> {
@@ -64,17 +91,24 @@ export class Outbox {
     const addr = row.hint !== null && row.hint.startsWith('/') ? row.hint : undefined
     const hinted = row.hint === null ? undefined : addr !== undefined ? /\/p2p\/([^/]+)$/.exec(addr)?.[1] : row.hint
     const peers = kind === 'peer' ? [target] : [...new Set([...this.nodesOfEntity(target), ...(hinted !== undefined ? [hinted] : [])])]
+    if (kind === 'entity' && peers.length === 0) peers.push(...await this.locateEntity(target))
     let ok = false
-    let err = peers.length === 0 ? 'no known node of this entity yet' : ''
-    for (const p of peers) {
+    let err = peers.length === 0 ? 'no node of this entity is known or could be found (connected peers and the DHT were asked); give its address with --multiaddr' : ''
+    await Promise.all(peers.map(async p => {
       try {
         await this.d.ensureConnected(p, kind === 'peer' || p === hinted ? addr : undefined)
         const res = await this.d.deliver.deliver(peerIdFromString(p), this.records(row.gid, kind === 'entity' ? target : undefined))
-        if (res.status === 'ok') { ok = true; this.d.onDelivered(row.gid, p) } else err = `refused: ${res.reason ?? 'unknown'}`
+        if (res.status === 'ok') { ok = true; this.d.onDelivered(row.gid, p, row.target) } else err = `refused: ${res.reason ?? 'unknown'}`
       } catch (e) { err = (e as Error).message }
-    }
-    if (ok) this.d.store.deliveryDone(row.target, row.gid)
-    else this.d.store.deliveryFailed(row.target, row.gid, Date.now() + Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(row.attempts, 8)), err)
+    }))
+    if (ok) { this.d.store.deliveryDone(row.target, row.gid); return }
+    const jitter = 0.8 + 0.4 * (this.d.random ?? Math.random)()
+    this.d.store.deliveryFailed(row.target, row.gid, Date.now() + Math.round(Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(row.attempts, 8)) * jitter), err)
+    this.d.onFailed(row.gid, row.target, err, peers)
+  }
+
+  private async locateEntity (entityId: string): Promise<string[]> {
+    try { return await this.d.locate(publicKeyFromEntityId(entityId)) } catch { return [] }
   }
 
   private nodesOfEntity (entityId: string): string[] {

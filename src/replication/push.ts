@@ -70,6 +70,12 @@ export class PushService {
 
   subscribed (gid: string): boolean { return this.topics.has(topicOf(gid)) }
 
+  /** Peers subscribed to the group's topic: a record we publish reaches each of them directly (flood publish). */
+  subscribers (gid: string): Set<string> {
+    if (!this.subscribed(gid)) return new Set()
+    return new Set(this.pubsub.getSubscribers(topicOf(gid)).map(p => p.toString()))
+  }
+
   /** Queue a record for publishing; false when the queue is full (the caller leaves it to anti-entropy). */
   enqueue (gid: string, bytes: Uint8Array): boolean {
     if (this.queue.length >= QUEUE_MAX) return false

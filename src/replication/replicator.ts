@@ -12,6 +12,10 @@
  *   every `chatty_interval`/`taciturn_interval` per group, and on demand.
  * - Delivery: a new keeper or member gets the descriptor chain (and its key
  *   envelopes) from the outbox, retried with backoff until it lands; then we sync.
+ *   A member whose node is unknown is located through peers and the DHT.
+ * - Connections: group peers' addresses persist in the address book and are
+ *   redialled at start and after a disconnect (reconnect.ts).
+ * - Visibility: per group and peer, what it lacks (replication-state.ts).
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { equalBytes, toHex } from '../crypto/bytes.js'
@@ -32,7 +36,12 @@ import { DeliverService } from './deliver.js'
 import { Outbox } from './outbox.js'
 import { HelloService, signBindingStatement, type Binding, type PeerInfo } from './hello.js'
 import { IndexCache } from './index-cache.js'
+import { AddressBook } from './address-book.js'
 import { Dialer } from './dialer.js'
+import { LocateService } from './locate.js'
+import { Reconnector } from './reconnect.js'
+import { ReplicationState } from './replication-state.js'
+import { replicationView, type ReplicationPeer } from './replication-view.js'
 import type { CairnLibp2p } from './libp2p-node.js'
 import { PushService } from './push.js'
 import { RecoverService } from './recover-protocol.js'
@@ -56,7 +65,23 @@ export interface ReplicatorOptions {
   taciturnIntervalMs: number
   requestTimeoutMs: number
   maxRecordBytes: number
+  /** kad-dht runs: members may be located and announced through it. */
+  dht: boolean
+  /** Provide this node's entity in the DHT, so who knows the entity ID finds the node (locate.ts). */
+  announceEntity: boolean
+  /** Put bind records into groups (false while `cairn recover` builds a node: its peer ID may never run). */
+  publishBindings?: boolean
+  onEvent?: (e: ReplicationEvent) => void
 }
+
+/** What the node tells its operator (SSE events, log lines). */
+export type ReplicationEvent =
+  | { type: 'peer-connected', peerId: string, entityId?: string, keeper: boolean }
+  | { type: 'peer-disconnected', peerId: string }
+  | { type: 'delivered', groupId: string, peerId: string, target: string }
+  | { type: 'delivery-failed', groupId: string, target: string, error: string }
+  | { type: 'synced', groupId: string, peerId: string, sent: number, received: number }
+  | { type: 'sync-failed', groupId: string, peerId: string, error: string }
 
 const TICK_MS = 1000
 
@@ -69,7 +94,14 @@ export class Replicator {
   readonly outbox: Outbox
   readonly indexes: IndexCache
   readonly dialer: Dialer
+  readonly book: AddressBook
+  readonly reconnect: Reconnector
+  readonly locate: LocateService
+  readonly state: ReplicationState
   readonly verifier = new Verifier()
+  private readonly peersCache = new Map<string, string[]>()
+  private readonly greeted = new Set<string>()
+  private entityAnnounced = false
   private readonly running = new Map<string, Promise<SyncReport>>()
   private readonly nextSync = new Map<string, number>()
   private readonly lastSession = new Map<string, number>()
@@ -81,7 +113,16 @@ export class Replicator {
   constructor (private readonly o: ReplicatorOptions) {
     this.indexes = new IndexCache(o.store)
     const timeoutMs = o.requestTimeoutMs
-    this.dialer = new Dialer(o.libp2p, timeoutMs, peer => this.hello.info(peer))
+    this.book = new AddressBook(o.store.peers)
+    this.state = new ReplicationState(o.store)
+    this.dialer = new Dialer({ libp2p: o.libp2p, book: this.book, timeoutMs, info: peer => this.hello.info(peer) })
+    this.reconnect = new Reconnector({ libp2p: o.libp2p, dialer: this.dialer, book: this.book, groupPeers: () => this.allGroupPeers(), log: o.log })
+    this.locate = new LocateService({
+      libp2p: o.libp2p, timeoutMs, log: o.log, dht: o.dht,
+      connectedInfos: () => this.hello.all(),
+      mayAsk: peer => this.o.registry.groupIds().some(g => this.authorized(peer, g)),
+      mayReveal: e => this.o.registry.groupIds().some(g => { const d = this.o.registry.chain(g)?.current(); return d !== undefined && roleIn(d, e) !== undefined })
+    })
     this.hello = new HelloService({
       libp2p: o.libp2p, keeper: o.keeper, binding: () => this.binding(),
       onPeer: info => { this.onPeer(info) },
@@ -94,6 +135,7 @@ export class Replicator {
       timeoutMs, maxMessageBytes: Math.max(o.maxRecordBytes * 2, 4 * 1024 * 1024), maxRecordBytes: o.maxRecordBytes, log: o.log,
       onSession: (r, role) => {
         if (r.groupId !== undefined && r.error === undefined) this.lastSession.set(`${r.peerId}/${r.groupId}`, Date.now())
+        this.sessionEnded(r)
         o.metrics.syncRounds.inc({ role, result: r.error === undefined ? 'ok' : 'error' })
         o.metrics.syncBytes.inc({ direction: 'total' }, r.bytes)
         o.metrics.syncRoundTrips.inc(r.roundTrips)
@@ -104,8 +146,19 @@ export class Replicator {
     this.deliver = new DeliverService({ libp2p: o.libp2p, acceptor: o.acceptor, timeoutMs, log: o.log, onDelivered: () => {} })
     this.outbox = new Outbox({
       store: o.store, deliver: this.deliver, ensureConnected: async (p, h) => { await this.dialer.ensureConnected(p, h) }, nodesOf: pub => this.nodesOf(pub),
+      locate: async pub => await this.locateEntity(pub),
       stopped: () => this.stopped,
-      onDelivered: (gid, peer) => { o.audit('descriptor-delivered', { groupId: gid, to: peer }); void this.syncPeer(peer, gid) }
+      onDelivered: (gid, peer, target) => {
+        o.audit('descriptor-delivered', { groupId: gid, to: peer })
+        this.state.clearError(gid, peer)
+        this.o.onEvent?.({ type: 'delivered', groupId: gid, peerId: peer, target })
+        this.invalidatePeers()
+        void this.syncPeer(peer, gid)
+      },
+      onFailed: (gid, target, error, peers) => {
+        for (const p of peers) this.state.failed(gid, p, error)
+        this.o.onEvent?.({ type: 'delivery-failed', groupId: gid, target, error })
+      }
     })
     this.recover = new RecoverService({ libp2p: o.libp2p, store: o.store, decoySecret: o.decoySecret, timeoutMs, log: o.log, audit: o.audit })
   }
@@ -118,6 +171,7 @@ export class Replicator {
     await this.sync.start()
     await this.deliver.start()
     await this.recover.start()
+    await this.locate.start()
     this.push.start()
     for (const gid of o.registry.groupIds()) this.track(gid)
     this.offs.push(o.events.on('stored', ({ record, origin, previousHash, reencrypted }) => {
@@ -127,12 +181,24 @@ export class Replicator {
       if (origin === 'local' && reencrypted === true) this.syncSoon(record.groupId, 1000)
       else if (origin === 'local') this.enqueuePublish(record)
       if (record.rec.t === 'bind') this.onBindRecord(record as VerifiedRecord<BindBody>)
+      this.state.stored(record.groupId, this.missedBy(record.groupId, origin === 'local' && reencrypted !== true))
     }))
     this.offs.push(o.events.on('removed', ({ groupId, hashes }) => this.indexes.removed(groupId, hashes)))
     this.offs.push(o.events.on('group-added', ({ groupId }) => { this.track(groupId); this.publishBinding(groupId); this.syncSoon(groupId, 0) }))
-    this.offs.push(o.events.on('descriptor', ({ groupId, descriptor }) => { this.onDescriptor(groupId, descriptor.rec.b.k, descriptor.rec.b.m) }))
-    o.libp2p.addEventListener('peer:connect', () => o.metrics.peers.set(o.libp2p.getPeers().length))
-    o.libp2p.addEventListener('peer:disconnect', () => o.metrics.peers.set(o.libp2p.getPeers().length))
+    this.offs.push(o.events.on('descriptor', ({ groupId, descriptor }) => { this.invalidatePeers(); this.onDescriptor(groupId, descriptor.rec.b.k, descriptor.rec.b.m) }))
+    this.offs.push(o.events.on('removed', ({ groupId, hashes }) => { if (hashes === 'all') { this.invalidatePeers(); this.state.dropGroup(groupId) } }))
+    const onConnect = (): void => { o.metrics.peers.set(o.libp2p.getPeers().length) }
+    const onDisconnect = (e: CustomEvent<{ toString: () => string }>): void => {
+      o.metrics.peers.set(o.libp2p.getPeers().length)
+      const peer = e.detail.toString()
+      if (!this.greeted.delete(peer)) return
+      this.invalidatePeers()
+      if (!this.stopped) o.onEvent?.({ type: 'peer-disconnected', peerId: peer })
+    }
+    o.libp2p.addEventListener('peer:connect', onConnect)
+    o.libp2p.addEventListener('peer:disconnect', onDisconnect)
+    this.offs.push(() => { o.libp2p.removeEventListener('peer:connect', onConnect); o.libp2p.removeEventListener('peer:disconnect', onDisconnect) })
+    await this.reconnect.start()
     this.timer = setInterval(() => { void this.tick() }, TICK_MS)
     this.timer.unref()
   }
@@ -143,9 +209,11 @@ export class Replicator {
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
     for (const f of this.offs) f()
+    this.reconnect.stop()
     this.push.stop()
     await Promise.allSettled([...this.running.values()])
-    await Promise.allSettled([this.hello.stop(), this.sync.stop(), this.deliver.stop(), this.recover.stop()])
+    await Promise.allSettled([this.hello.stop(), this.sync.stop(), this.deliver.stop(), this.recover.stop(), this.locate.stop()])
+    this.state.stop()
     await this.verifier.close()
   }
 
@@ -158,6 +226,15 @@ export class Replicator {
     this.cachedBinding = b
     for (const gid of this.o.registry.groupIds()) this.publishBinding(gid)
     await this.hello.announce()
+    this.announceEntity()
+  }
+
+  /** Provide our entity in the DHT once it has peers to store the record (retried on the next hello until it worked). */
+  private announceEntity (): void {
+    const v = this.o.vault
+    if (this.entityAnnounced || !this.o.announceEntity || !this.o.dht || v === undefined || !v.unlocked || this.o.libp2p.getPeers().length === 0) return
+    this.entityAnnounced = true
+    void this.locate.announce(v.entityKey().publicKey)
   }
 
   private cachedBinding: Binding | undefined
@@ -174,8 +251,26 @@ export class Replicator {
 
   // ---- group peers and authorisation ----
 
-  /** Peer IDs that may hold this group: its keepers and nodes bound to its members. */
+  /** Peer IDs that may hold this group: its keepers and nodes bound to its members (cached until they change). */
   groupPeers (gid: string): string[] {
+    let peers = this.peersCache.get(gid)
+    if (peers === undefined) { peers = this.computeGroupPeers(gid); this.peersCache.set(gid, peers) }
+    return peers
+  }
+
+  /** Every group's peers (what the reconnector keeps connected). */
+  allGroupPeers (): string[] {
+    const out = new Set<string>()
+    for (const gid of this.o.registry.groupIds()) for (const p of this.groupPeers(gid)) out.add(p)
+    return [...out]
+  }
+
+  private invalidatePeers (): void {
+    this.peersCache.clear()
+    this.reconnect.invalidate()
+  }
+
+  private computeGroupPeers (gid: string): string[] {
     const chain = this.o.registry.chain(gid)
     if (chain === undefined) return []
     const d = chain.current()
@@ -212,6 +307,12 @@ export class Replicator {
   }
 
   private onPeer (info: PeerInfo): void {
+    const fresh = !this.greeted.has(info.peerId)
+    this.greeted.add(info.peerId)
+    this.invalidatePeers()
+    void this.reconnect.adopt(info.peerId)
+    if (fresh) this.o.onEvent?.({ type: 'peer-connected', peerId: info.peerId, keeper: info.keeper, ...(info.entityId !== undefined ? { entityId: info.entityId } : {}) })
+    this.announceEntity()
     this.outbox.wake(`peer:${info.peerId}`)
     if (info.entityId !== undefined) this.outbox.wake(`entity:${info.entityId}`)
     void this.outbox.process()
@@ -253,10 +354,13 @@ export class Replicator {
       if (equalBytes(pub, me)) continue
       if (prev === undefined || roleIn(prev, pub) === undefined) this.o.store.enqueueDelivery(`entity:${entityIdFromPublicKey(pub)}`, gid)
     }
-    void this.outbox.process()
+    // Not at once: the API call that made this descriptor passes the peer's
+    // address right after (add-keeper --multiaddr); the first attempt uses it.
+    setImmediate(() => { void this.outbox.process() })
   }
 
   private onBindRecord (r: VerifiedRecord<BindBody>): void {
+    this.invalidatePeers()
     if (r.rec.b.peer === this.peerId) return
     this.outbox.wake(`entity:${r.signer}`)
   }
@@ -264,7 +368,7 @@ export class Replicator {
   /** Our own bind record in a group we are a member of (once per peer ID). */
   private publishBinding (gid: string): void {
     const v = this.o.vault
-    if (v === undefined || !v.unlocked) return
+    if (v === undefined || !v.unlocked || this.o.publishBindings === false) return
     const chain = this.o.registry.chain(gid)
     const me = v.entityKey()
     if (chain === undefined || roleIn(chain.current(), me.publicKey) === undefined) return
@@ -304,6 +408,7 @@ export class Replicator {
         await this.dialer.ensureConnected(peer)
         return await this.sync.syncWith(peerIdFromString(peer), gid)
       } catch (e) {
+        this.state.failed(gid, peer, (e as Error).message)
         return { peerId: peer, sent: 0, received: 0, bytes: 0, reconcileBytes: 0, roundTrips: 0, error: (e as Error).message }
       } finally { if (this.running.get(key) === p) this.running.delete(key) }
     })()
@@ -356,6 +461,58 @@ export class Replicator {
   /** A new member's node, where it is (multiaddr with /p2p/, or a peer ID found through the DHT). */
   deliverToEntity (entityId: string, gid: string, hint: string): void { this.outbox.toEntity(entityId, gid, hint) }
 
-  /** Owe the group to a keeper (added with an address hint). */
-  deliverTo (peer: string, gid: string, hint?: string): void { this.outbox.toPeer(peer, gid, hint) }
+  /** Owe the group to a keeper (added with an address hint): the address is dialled at once. */
+  deliverTo (peer: string, gid: string, hint?: string): void {
+    this.outbox.toPeer(peer, gid, hint)
+    if (hint !== undefined) this.dialer.ensureConnected(peer, hint).catch(() => { /* the outbox retries and reports it */ })
+  }
+
+  /** Nodes of an entity found through connected peers or the DHT; their addresses go to the address book. */
+  private async locateEntity (pub: Uint8Array): Promise<string[]> {
+    const found = await this.locate.find(pub)
+    for (const l of found) await this.dialer.learn(l.peerId, l.addrs, 'locate')
+    return found.map(l => l.peerId).filter(p => p !== this.peerId)
+  }
+
+  // ---- visibility ----
+
+  /** Group peers a record stored here did not reach by push (replication-state.ts). */
+  private missedBy (gid: string, pushed: boolean): string[] {
+    const peers = this.groupPeers(gid)
+    if (peers.length === 0) return peers
+    const chatty = this.o.registry.chain(gid)?.current().cul === 'chatty'
+    if (!chatty) return peers
+    const subs = pushed ? this.push.subscribers(gid) : undefined
+    return peers.filter(p => !this.dialer.connected(p) || (subs !== undefined && !subs.has(p)))
+  }
+
+  private sessionEnded (r: SyncReport): void {
+    if (r.groupId === undefined) return
+    if (r.error === undefined) {
+      this.state.reconciled(r.groupId, r.peerId, 0)
+      this.o.onEvent?.({ type: 'synced', groupId: r.groupId, peerId: r.peerId, sent: r.sent, received: r.received })
+    } else {
+      this.state.failed(r.groupId, r.peerId, r.error)
+      this.o.onEvent?.({ type: 'sync-failed', groupId: r.groupId, peerId: r.peerId, error: r.error })
+    }
+  }
+
+  /** GET /groups/:gid/replication. */
+  replication (gid: string): ReplicationPeer[] {
+    const d = this.o.registry.chain(gid)?.current()
+    if (d === undefined) return []
+    const v = this.o.vault
+    return replicationView(gid, {
+      self: this.peerId,
+      me: v?.unlocked === true ? v.entityKey().publicKey : undefined,
+      keepers: d.k,
+      members: d.m.map(([pub]) => pub),
+      nodesOf: pub => this.nodesOf(pub, gid),
+      connected: p => this.dialer.connected(p),
+      state: this.state,
+      pending: this.outbox.pending(gid),
+      dialError: p => this.dialer.backoffOf(p).lastError,
+      records: this.o.store.countGroupRecords(gid)
+    })
+  }
 }

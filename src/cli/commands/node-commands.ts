@@ -52,6 +52,8 @@ export function nodeCommands (program: Command): void {
         const stop = (): void => { d.stop().then(resolve, resolve) }
         process.once('SIGINT', stop)
         process.once('SIGTERM', stop)
+        // POST /api/v1/shutdown (`cairn stop`) stops it the same way.
+        void d.stopped.then(resolve)
       })
       const st = d.status()
       emit(ctx, { ...st, apiPort: d.apiPort }, () => table([
