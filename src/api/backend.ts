@@ -65,6 +65,10 @@ export interface ApiBackend {
   job: (id: string) => JobView | undefined
   search: (q: string, limit: number, groupId?: string) => SearchHit[]
   auditList: (since: number, limit: number) => AuditEntry[]
+  /** The newest `limit` entries, newest first. */
+  auditNewest: (limit: number) => AuditEntry[]
+  /** Items whose ID starts with `prefix` (lower case), in any group held. */
+  resolveItems: (prefix: string, limit: number) => Array<{ id: string, groupId: string }>
   auditVerify: () => { ok: boolean, entries: number, brokenAt?: number, reason?: string }
   metrics: () => Promise<{ contentType: string, text: string }>
   peers: () => PeerView[]

@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { loadConfig } from '../config/load.js'
 import { CairnError, type ErrorCode } from '../util/errors.js'
 
 export interface ClientOptions { dataDir: string, baseUrl?: string, token?: string, timeoutMs?: number }
@@ -13,7 +14,10 @@ export class ApiClient {
   readonly baseUrl: string
   private readonly token: string
 
+  private readonly dataDir: string
+
   constructor (o: ClientOptions) {
+    this.dataDir = o.dataDir
     this.baseUrl = o.baseUrl ?? resolveBaseUrl(o.dataDir)
     this.token = o.token ?? readToken(o.dataDir)
     this.timeoutMs = o.timeoutMs ?? 120_000
@@ -32,7 +36,7 @@ export class ApiClient {
       })
     } catch (e) {
       const cause = (e as { cause?: { code?: string } }).cause?.code
-      if (cause === 'ECONNREFUSED') throw new CairnError('UNAVAILABLE', `no cairn daemon answers at ${this.baseUrl}; start one with \`cairn start\``)
+      if (cause === 'ECONNREFUSED') throw new CairnError('UNAVAILABLE', `no cairn node is running on ${this.dataDir} (nothing answers at ${this.baseUrl}); start it with \`cairn start --data-dir ${this.dataDir}\``)
       throw new CairnError('UNAVAILABLE', `cannot reach the cairn daemon at ${this.baseUrl}: ${(e as Error).message}`)
     }
     const text = await res.text()
@@ -55,21 +59,29 @@ export class ApiClient {
   del<T = unknown> (path: string): Promise<T> { return this.call<T>('DELETE', path) }
 }
 
+/** Where the node of `dataDir` listens: its daemon.json when it runs, else its configuration (file, environment). */
 export function resolveBaseUrl (dataDir: string): string {
+  const url = (host: string, port: number): string => `http://${host.includes(':') ? `[${host}]` : host}:${port}`
   const pidFile = join(dataDir, 'daemon.json')
   if (existsSync(pidFile)) {
     try {
       const d = JSON.parse(readFileSync(pidFile, 'utf8')) as { apiPort: number, apiHost: string }
-      const host = d.apiHost.includes(':') ? `[${d.apiHost}]` : d.apiHost
-      return `http://${host}:${d.apiPort}`
-    } catch { /* fall through to the default */ }
+      return url(d.apiHost, d.apiPort)
+    } catch { /* fall through to the configuration */ }
   }
-  const port = process.env.CAIRN_API_PORT ?? '9473'
-  return `http://127.0.0.1:${port}`
+  try {
+    const c = loadConfig(dataDir)
+    return url(c.api.host, c.api.port)
+  } catch {
+    return url('127.0.0.1', 9473)
+  }
 }
 
 export function readToken (dataDir: string): string {
   const p = join(dataDir, 'api-token')
-  if (!existsSync(p)) throw new CairnError('NOT_INITIALIZED', `no API token at ${p}: start the daemon once with \`cairn start --data-dir ${dataDir}\``)
+  if (!existsSync(p)) {
+    if (!existsSync(join(dataDir, 'identity.json'))) throw new CairnError('NOT_INITIALIZED', `${dataDir} holds no cairn node; create one with \`cairn init --data-dir ${dataDir}\``)
+    throw new CairnError('UNAVAILABLE', `no cairn node is running on ${dataDir} (it was never started: no API token yet); start it with \`cairn start --data-dir ${dataDir}\``)
+  }
   return readFileSync(p, 'utf8').trim()
 }

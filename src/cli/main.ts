@@ -6,6 +6,7 @@ import { groupCommands } from './commands/group-commands.js'
 import { itemCommands } from './commands/item-commands.js'
 import { nodeCommands } from './commands/node-commands.js'
 import { circleCommands } from './commands/circle-commands.js'
+import { operatorCommands } from './commands/operator-commands.js'
 
 export function buildProgram (): Command {
   const program = new Command()
@@ -20,6 +21,7 @@ export function buildProgram (): Command {
   groupCommands(program)
   itemCommands(program)
   circleCommands(program)
+  operatorCommands(program)
   demoCommand(program)
   return program
 }

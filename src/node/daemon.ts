@@ -190,6 +190,8 @@ export class Daemon {
         return s.search.search(q, limit, gid)
       },
       auditList: (since, limit) => s.audit.list(since, limit),
+      auditNewest: limit => s.audit.list(Math.max(0, (s.store.auditTail()?.seq ?? 0) - limit), limit).reverse(),
+      resolveItems: (prefix, limit) => s.store.itemsByPrefix(prefix, limit).map(r => ({ id: r.rid, groupId: r.gid })),
       auditVerify: () => s.audit.verify(),
       metrics: async () => ({ contentType: s.metrics.contentType, text: await s.metrics.text() }),
       peers: () => this.network().replicator.dialer.peers(),

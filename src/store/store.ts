@@ -146,7 +146,8 @@ export class Store {
       outboxWake: p('UPDATE outbox SET next_at = 0 WHERE target = ?'),
       outboxOfGroup: p('SELECT * FROM outbox WHERE gid = ?'),
       vaultBySigner: p(`SELECT ${ROW_COLS} FROM records WHERE kind = 'vault' AND signer = ? ORDER BY clock DESC LIMIT 1`),
-      countKv: p("SELECT count(*) AS n FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv = ?")
+      countKv: p("SELECT count(*) AS n FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv = ?"),
+      ridPrefix: p("SELECT gid, rid FROM records WHERE gid = ? AND rid >= ? AND rid < ? AND kind = 'item' AND tomb = 0 ORDER BY rid LIMIT ?")
     }
   }
 
@@ -230,6 +231,16 @@ export class Store {
     }
     return undefined
   }
+  /** Live items whose ID starts with `prefix`, in any group: one (gid, rid) range probe per group. */
+  itemsByPrefix (prefix: string, limit: number): Array<{ gid: string, rid: string }> {
+    const out: Array<{ gid: string, rid: string }> = []
+    for (const gid of this.s.allGroupIds!.pluck().all() as string[]) {
+      out.push(...this.s.ridPrefix!.all(gid, prefix, prefix + '~', limit - out.length) as Array<{ gid: string, rid: string }>)
+      if (out.length >= limit) break
+    }
+    return out
+  }
+
   putHead (row: RecordRow): void { this.s.putHead!.run(row) }
   deleteHead (gid: string, rid: string): void { this.s.delHead!.run(gid, rid) }
 

@@ -36,9 +36,25 @@ export const nodeRoutes: Array<RouteDef<ApiBackend>> = [
     }
   },
   {
-    method: 'GET', path: '/api/v1/audit', tag: 'audit', summary: 'Audit log entries after `since` (a sequence number)',
-    query: { since: { type: 'integer', description: 'sequence number to start after (default 0)' }, limit: { type: 'integer', description: '1–1000, default 100' } },
-    handler: (r, b) => ({ entries: b.auditList(intParam(r.query.since, 'since', { min: 0, max: 999_999_999, def: 0 })!, intParam(r.query.limit, 'limit', { min: 1, max: 1000, def: 100 })!) })
+    method: 'GET', path: '/api/v1/audit', tag: 'audit', summary: 'Audit log entries after `since` (a sequence number), oldest first; or the newest first with order=desc',
+    query: { since: { type: 'integer', description: 'sequence number to start after (default 0)' }, limit: { type: 'integer', description: '1–1000, default 100' }, order: { type: 'string', description: 'asc (default: from `since` on) or desc (the newest entries, newest first)' } },
+    handler: (r, b) => {
+      const limit = intParam(r.query.limit, 'limit', { min: 1, max: 1000, def: 100 })!
+      const order = r.query.order ?? 'asc'
+      if (order !== 'asc' && order !== 'desc') throw new CairnError('INVALID_INPUT', `order must be one of asc, desc; got ${String(order).slice(0, 20)}`)
+      if (order === 'desc' && r.query.since !== undefined) throw new CairnError('INVALID_INPUT', 'order=desc lists the newest entries: it takes no since')
+      return { entries: order === 'desc' ? b.auditNewest(limit) : b.auditList(intParam(r.query.since, 'since', { min: 0, max: 999_999_999, def: 0 })!, limit) }
+    }
+  },
+  {
+    method: 'GET', path: '/api/v1/resolve', tag: 'items', summary: 'Item IDs starting with a prefix (at most 10), for clients that accept short IDs',
+    query: { kind: { type: 'string', description: 'item' }, prefix: { type: 'string', description: 'at least 1 hex character of an item ID' } },
+    handler: (r, b) => {
+      if (r.query.kind !== 'item') throw new CairnError('INVALID_INPUT', 'kind must be one of item')
+      const prefix = strParam(r.query.prefix, 'prefix', 36)
+      if (prefix === undefined || !/^[0-9a-f-]{1,36}$/i.test(prefix)) throw new CairnError('INVALID_INPUT', 'prefix must be 1–36 characters of an item ID (hex digits and -)')
+      return { matches: b.resolveItems(prefix.toLowerCase(), 10) }
+    }
   },
   { method: 'GET', path: '/api/v1/audit/verify', tag: 'audit', summary: 'Verify the audit hash chain and checkpoint signatures', handler: (_r, b) => b.auditVerify() },
   {

@@ -1,65 +1,100 @@
-import type { Command } from 'commander'
+import { Option, type Command } from 'commander'
 import type { GroupSummary, GroupView } from '../../groups/group-service.js'
 import type { JobView } from '../../jobs/job-runner.js'
 import type { SyncPeerReport } from '../../api/backend.js'
+import type { ReplicationPeer } from '../../replication/replication-view.js'
 import { contextOf, type CliContext } from '../context.js'
 import { emit, table } from '../output.js'
 import { followJob } from '../progress.js'
+import { resolveGroup } from '../resolve.js'
 import { run } from '../run.js'
 
-export function showGroup (ctx: CliContext, g: GroupView & { jobId?: string }): void {
-  emit(ctx, g, () => [
+const ROLES = ['owner', 'admin', 'member', 'viewer']
+const enc = encodeURIComponent
+
+/** Where the group's records are, per keeper and member node (GET /groups/:gid/replication). */
+export function replicationTable (peers: ReplicationPeer[]): string {
+  if (peers.length === 0) return 'no keepers or other member nodes: the records are only here'
+  const ago = (t: string | null): string => {
+    if (t === null) return 'never'
+    const s = Math.max(0, Math.round((Date.now() - Date.parse(t)) / 1000))
+    return s < 90 ? `${s} s ago` : s < 5400 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`
+  }
+  return table([['REPLICATION', 'PEER', 'CONNECTED', 'DELIVERED', 'BEHIND', 'LAST SYNC', 'LAST ERROR'], ...peers.map(p => [
+    p.kind + (p.kind === 'member' && p.entityId !== undefined ? ` ${p.entityId.slice(0, 14)}…` : ''),
+    p.peerId ?? '(no node known yet)', p.connected ? 'yes' : 'no', p.delivered ? 'yes' : 'pending', String(p.behind), ago(p.lastSyncAt), p.lastError ?? ''
+  ])])
+}
+
+export function showGroup (ctx: CliContext, g: GroupView & { jobId?: string }, replication?: ReplicationPeer[]): void {
+  emit(ctx, replication !== undefined ? { ...g, replication } : g, () => [
     table([
       ['group', g.id], ['name', g.name ?? '(sealed)'], ['your role', g.role], ['culture', g.culture + (g.appendOnly ? ', append-only' : '')],
       ['descriptor', `v${g.descriptorVersion}`], ['key', `v${g.keyVersion}`], ...(g.circle !== undefined ? [['circle', `${g.circle.threshold} of ${g.circle.members.length}`]] : []),
       ...(g.jobId !== undefined ? [['re-encryption job', g.jobId]] : [])
     ]),
     '', table([['MEMBER', 'ROLE'], ...g.members.map(m => [m.entityId, m.role])]),
-    ...(g.keepers.length > 0 ? ['', table([['KEEPER'], ...g.keepers.map(k => [k])])] : [])
+    ...(g.keepers.length > 0 ? ['', table([['KEEPER'], ...g.keepers.map(k => [k])])] : []),
+    ...(replication !== undefined ? ['', replicationTable(replication)] : [])
   ].join('\n'))
 }
 
 export async function rotateAndFollow (ctx: CliContext, jobId: string, wait: boolean): Promise<JobView> {
   if (!wait) return await ctx.client().get<JobView>(`/api/v1/jobs/${jobId}`)
-  return await followJob(ctx.client(), jobId, 're-encrypting', ctx.tty)
+  // Ctrl-C stops following, not the job: say so, and how to pick it up again.
+  const onInt = (): void => {
+    process.stderr.write(`\nstopped following; the re-encryption goes on in the node. Follow it again with \`cairn jobs ${jobId} --follow\` (or list jobs with \`cairn jobs\`)\n`)
+    process.exit(130)
+  }
+  process.once('SIGINT', onInt)
+  try {
+    return await followJob(ctx.client(), jobId, 're-encrypting', ctx.tty)
+  } finally { process.off('SIGINT', onInt) }
 }
 
 export function groupCommands (program: Command): void {
-  const group = program.command('group').description('groups: create, list, show, members, keepers')
+  const group = program.command('group').description('groups: create, ls (list), show, members, keepers, sync; a group is named by its ID, an unambiguous prefix of it, or its name')
 
   group.command('create <name>').description('create a shared group (you are its owner)')
-    .option('--culture <culture>', 'chatty (push on write) or taciturn (sync only)', 'chatty')
+    .addOption(new Option('--culture <culture>', 'chatty (push on write) or taciturn (sync only)').choices(['chatty', 'taciturn']).default('chatty'))
     .option('--append-only', 'a signed hash-linked log: no edits or deletes')
     .action(run(async (name: string, o: { culture: string, appendOnly?: boolean }, cmd: Command) => {
       const ctx = contextOf(cmd)
       showGroup(ctx, await ctx.client().post<GroupView>('/api/v1/groups', { name, culture: o.culture, ...(o.appendOnly === true ? { appendOnly: true } : {}) }))
     }))
 
-  group.command('ls').description('groups on this node').action(run(async (_o: unknown, cmd: Command) => {
+  group.command('ls').alias('list').description('groups on this node').action(run(async (_o: unknown, cmd: Command) => {
     const ctx = contextOf(cmd)
     const r = await ctx.client().get<{ groups: GroupSummary[] }>('/api/v1/groups')
     emit(ctx, r, () => r.groups.length === 0 ? 'no groups' : table([['ID', 'NAME', 'ROLE', 'CULTURE', 'KEY', 'MEMBERS', 'KEEPERS', 'ITEMS'],
       ...r.groups.map(g => [g.id, (g.name ?? '(sealed)') + (g.personal ? ' (personal)' : '') + (g.circle ? ' (circle)' : ''), g.role, g.culture, `v${g.keyVersion}`, String(g.memberCount), String(g.keeperCount), String(g.itemCount)])]))
   }))
 
-  group.command('show <groupId>').description('one group: members, keepers, versions').action(run(async (gid: string, _o: unknown, cmd: Command) => {
+  group.command('show <groupId>').description('one group: members, keepers, versions, and where its records are (per keeper and member node)').action(run(async (given: string, _o: unknown, cmd: Command) => {
     const ctx = contextOf(cmd)
-    showGroup(ctx, await ctx.client().get<GroupView>(`/api/v1/groups/${encodeURIComponent(gid)}`))
+    const gid = await resolveGroup(ctx, given)
+    const g = await ctx.client().get<GroupView>(`/api/v1/groups/${enc(gid)}`)
+    const r = await ctx.client().get<{ peers: ReplicationPeer[] }>(`/api/v1/groups/${enc(gid)}/replication`)
+    showGroup(ctx, g, r.peers)
   }))
 
-  group.command('add-member <groupId> <entityId>').description('add a member (it receives the group keys)')
-    .option('--role <role>', 'owner, admin, member or viewer', 'member')
+  group.command('add-member <groupId> <entityId>').description('add a member (it receives the group keys); without --multiaddr its node is looked for through your peers and the DHT')
+    .addOption(new Option('--role <role>', 'the member\'s role').choices(ROLES).default('member'))
     .option('--multiaddr <addr>', 'where the member\'s node is, if yours has not met it (/ip4/…/tcp/…/p2p/…)')
-    .action(run(async (gid: string, entityId: string, o: { role: string, multiaddr?: string }, cmd: Command) => {
+    .action(run(async (given: string, entityId: string, o: { role: string, multiaddr?: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
-      showGroup(ctx, await ctx.client().post<GroupView>(`/api/v1/groups/${encodeURIComponent(gid)}/members`, { entityId, role: o.role, ...(o.multiaddr !== undefined ? { multiaddr: o.multiaddr } : {}) }))
+      const gid = await resolveGroup(ctx, given)
+      const g = await ctx.client().post<GroupView>(`/api/v1/groups/${enc(gid)}/members`, { entityId, role: o.role, ...(o.multiaddr !== undefined ? { multiaddr: o.multiaddr } : {}) })
+      showGroup(ctx, g)
+      if (!ctx.json) process.stdout.write('\ndelivery to the member\'s node is retried until it lands: `cairn group show ' + gid.slice(0, 8) + '` shows where it stands\n')
     }))
 
   group.command('remove-member <groupId> <entityId>').description('remove a member: the key rotates and items are re-encrypted')
     .option('--no-wait', 'return without following the re-encryption')
-    .action(run(async (gid: string, entityId: string, o: { wait: boolean }, cmd: Command) => {
+    .action(run(async (given: string, entityId: string, o: { wait: boolean }, cmd: Command) => {
       const ctx = contextOf(cmd)
-      const g = await ctx.client().del<GroupView & { jobId: string }>(`/api/v1/groups/${encodeURIComponent(gid)}/members/${encodeURIComponent(entityId)}`)
+      const gid = await resolveGroup(ctx, given)
+      const g = await ctx.client().del<GroupView & { jobId: string }>(`/api/v1/groups/${enc(gid)}/members/${enc(entityId)}`)
       const job = await rotateAndFollow(ctx, g.jobId, o.wait)
       if (ctx.json) emit(ctx, { ...g, job }, () => '')
       else showGroup(ctx, g)
@@ -67,27 +102,31 @@ export function groupCommands (program: Command): void {
 
   group.command('add-keeper <groupId> <peerId>').description('add a keeper node (stores ciphertext it cannot read)')
     .option('--multiaddr <addr>', 'where to reach it')
-    .action(run(async (gid: string, peerId: string, o: { multiaddr?: string }, cmd: Command) => {
+    .action(run(async (given: string, peerId: string, o: { multiaddr?: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
-      showGroup(ctx, await ctx.client().post<GroupView>(`/api/v1/groups/${encodeURIComponent(gid)}/keepers`, { peerId, ...(o.multiaddr !== undefined ? { multiaddr: o.multiaddr } : {}) }))
+      const gid = await resolveGroup(ctx, given)
+      showGroup(ctx, await ctx.client().post<GroupView>(`/api/v1/groups/${enc(gid)}/keepers`, { peerId, ...(o.multiaddr !== undefined ? { multiaddr: o.multiaddr } : {}) }))
     }))
 
-  group.command('remove-keeper <groupId> <peerId>').description('remove a keeper').action(run(async (gid: string, peerId: string, _o: unknown, cmd: Command) => {
+  group.command('remove-keeper <groupId> <peerId>').description('remove a keeper').action(run(async (given: string, peerId: string, _o: unknown, cmd: Command) => {
     const ctx = contextOf(cmd)
-    showGroup(ctx, await ctx.client().del<GroupView>(`/api/v1/groups/${encodeURIComponent(gid)}/keepers/${encodeURIComponent(peerId)}`))
+    const gid = await resolveGroup(ctx, given)
+    showGroup(ctx, await ctx.client().del<GroupView>(`/api/v1/groups/${enc(gid)}/keepers/${enc(peerId)}`))
   }))
 
-  group.command('sync <groupId>').description('run anti-entropy with this group\'s peers now').action(run(async (gid: string, _o: unknown, cmd: Command) => {
+  group.command('sync <groupId>').description('run anti-entropy with this group\'s peers now').action(run(async (given: string, _o: unknown, cmd: Command) => {
     const ctx = contextOf(cmd)
-    const r = await ctx.client().post<{ peers: SyncPeerReport[] }>(`/api/v1/groups/${encodeURIComponent(gid)}/sync`)
+    const gid = await resolveGroup(ctx, given)
+    const r = await ctx.client().post<{ peers: SyncPeerReport[] }>(`/api/v1/groups/${enc(gid)}/sync`)
     emit(ctx, r, () => r.peers.length === 0 ? 'no peers of this group are reachable' : table([['PEER', 'SENT', 'RECEIVED', 'BYTES', 'ROUND TRIPS', 'ERROR'], ...r.peers.map(p => [p.peerId, String(p.sent), String(p.received), String(p.bytes), String(p.roundTrips), p.error ?? ''])]))
   }))
 
   program.command('rotate <groupId>').description('rotate a group key and re-encrypt its items (progress bar)')
     .option('--no-wait', 'return the job ID without following it')
-    .action(run(async (gid: string, o: { wait: boolean }, cmd: Command) => {
+    .action(run(async (given: string, o: { wait: boolean }, cmd: Command) => {
       const ctx = contextOf(cmd)
-      const r = await ctx.client().post<{ jobId: string }>(`/api/v1/groups/${encodeURIComponent(gid)}/rotate`)
+      const gid = await resolveGroup(ctx, given)
+      const r = await ctx.client().post<{ jobId: string }>(`/api/v1/groups/${enc(gid)}/rotate`)
       const job = await rotateAndFollow(ctx, r.jobId, o.wait)
       emit(ctx, job, () => `key rotated; job ${job.id}: ${job.state} (${job.done}/${job.total} items re-encrypted)`)
     }))

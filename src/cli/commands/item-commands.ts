@@ -7,10 +7,11 @@ import type { AuditEntry } from '../../audit/audit-log.js'
 import { CairnError } from '../../util/errors.js'
 import { contextOf, type CliContext } from '../context.js'
 import { emit, table } from '../output.js'
+import { resolveGroup, resolveItem } from '../resolve.js'
 import { run } from '../run.js'
 
 async function groupOrPersonal (ctx: CliContext, g: string | undefined): Promise<string> {
-  if (g !== undefined) return g
+  if (g !== undefined) return await resolveGroup(ctx, g)
   const s = await ctx.client().get<StatusView>('/api/v1/status')
   if (s.personalGroupId === null) throw new CairnError('INVALID_INPUT', 'give --group <groupId> (this node has no personal group)')
   return s.personalGroupId
@@ -46,14 +47,14 @@ export function itemCommands (program: Command): void {
       const ctx = contextOf(cmd)
       const body = { content: contentFrom(content, o.file), ...(o.type !== undefined ? { type: o.type } : {}), ...(o.meta !== undefined ? { meta: parseMeta(o.meta) } : {}) }
       const r = o.id !== undefined
-        ? await ctx.client().put<WriteResult>(`/api/v1/items/${encodeURIComponent(o.id)}`, body)
+        ? await ctx.client().put<WriteResult>(`/api/v1/items/${encodeURIComponent(await resolveItem(ctx, o.id))}`, body)
         : await ctx.client().post<WriteResult>(`/api/v1/groups/${encodeURIComponent(await groupOrPersonal(ctx, o.group))}/items`, body)
       emit(ctx, r, () => r.id)
     }))
 
-  program.command('get <itemId>').description('read an item, with its provenance').action(run(async (id: string, _o: unknown, cmd: Command) => {
+  program.command('get <itemId>').description('read an item, with its provenance (an unambiguous ID prefix will do)').action(run(async (given: string, _o: unknown, cmd: Command) => {
     const ctx = contextOf(cmd)
-    const it = await ctx.client().get<ItemView>(`/api/v1/items/${encodeURIComponent(id)}`)
+    const it = await ctx.client().get<ItemView>(`/api/v1/items/${encodeURIComponent(await resolveItem(ctx, given))}`)
     emit(ctx, it, () => [
       typeof it.content === 'string' ? it.content : JSON.stringify(it.content, null, 2), '',
       table([['id', it.id], ['group', it.groupId], ['type', it.type], ['author', it.author], ['created', it.createdAt], ['updated', it.updatedAt], ['key', `v${it.keyVersion}`],
@@ -76,24 +77,27 @@ export function itemCommands (program: Command): void {
   program.command('raw <groupId>').description('the stored ciphertext envelopes of a group (what a keeper holds)')
     .option('-n, --limit <n>', 'how many', '50')
     .option('--cursor <cursor>', 'continue from a previous page')
-    .action(run(async (gid: string, o: { limit: string, cursor?: string }, cmd: Command) => {
+    .action(run(async (given: string, o: { limit: string, cursor?: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
       const q = new URLSearchParams({ limit: o.limit, ...(o.cursor !== undefined ? { cursor: o.cursor } : {}) })
+      const gid = await resolveGroup(ctx, given)
       const r = await ctx.client().get<{ items: RawItem[], nextCursor: string | null }>(`/api/v1/groups/${encodeURIComponent(gid)}/raw?${q.toString()}`)
       emit(ctx, r, () => (r.items.length === 0 ? 'no records' : table([['ID', 'KEY', 'UPDATED', 'SIZE', 'STATE', 'CIPHERTEXT'], ...r.items.map(i => [i.id, `v${i.keyVersion}`, i.updatedAt, `${i.size} B`, i.tombstone ? 'deleted' : 'live', short(i.ciphertext, 40)])])) + (r.nextCursor !== null ? `\nmore: --cursor ${r.nextCursor}` : ''))
     }))
 
-  program.command('rm <itemId>').description('delete an item (a signed tombstone replicates)').action(run(async (id: string, _o: unknown, cmd: Command) => {
+  program.command('rm <itemId>').description('delete an item (a signed tombstone replicates)').action(run(async (given: string, _o: unknown, cmd: Command) => {
     const ctx = contextOf(cmd)
+    const id = await resolveItem(ctx, given)
     const r = await ctx.client().del(`/api/v1/items/${encodeURIComponent(id)}`)
     emit(ctx, r, () => `deleted ${id}`)
   }))
 
   program.command('share <itemId>').description('copy an item into another group (linked to its source)')
     .requiredOption('--to <groupId>', 'target group')
-    .action(run(async (id: string, o: { to: string }, cmd: Command) => {
+    .action(run(async (given: string, o: { to: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
-      const r = await ctx.client().post<WriteResult>(`/api/v1/items/${encodeURIComponent(id)}/share`, { toGroup: o.to })
+      const id = await resolveItem(ctx, given)
+      const r = await ctx.client().post<WriteResult>(`/api/v1/items/${encodeURIComponent(id)}/share`, { toGroup: await resolveGroup(ctx, o.to) })
       emit(ctx, r, () => r.id)
     }))
 
@@ -102,21 +106,24 @@ export function itemCommands (program: Command): void {
     .option('-n, --limit <n>', 'how many', '20')
     .action(run(async (query: string, o: { group?: string, limit: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
-      const q = new URLSearchParams({ q: query, limit: o.limit, ...(o.group !== undefined ? { group: o.group } : {}) })
+      const q = new URLSearchParams({ q: query, limit: o.limit, ...(o.group !== undefined ? { group: await resolveGroup(ctx, o.group) } : {}) })
       const r = await ctx.client().get<{ results: SearchHit[] }>(`/api/v1/search?${q.toString()}`)
       emit(ctx, r, () => r.results.length === 0 ? 'no matches' : table([['ITEM', 'GROUP', 'SCORE', 'SNIPPET'], ...r.results.map(h => [h.itemId, h.groupId, String(h.score), h.snippet])]))
     }))
 
-  const audit = program.command('audit').description('the local audit log')
-    .option('--since <seq>', 'entries after this sequence number', '0')
-    .option('-n, --limit <n>', 'how many', '100')
-    .action(run(async (o: { since: string, limit: string }, cmd: Command) => {
+  const audit = program.command('audit').description('the local audit log: the newest entries (oldest of them first), or those after --since')
+    .option('--since <seq>', 'entries after this sequence number, oldest first (to read forward)')
+    .option('-n, --limit <n>', 'how many', '50')
+    .action(run(async (o: { since?: string, limit: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
-      const r = await ctx.client().get<{ entries: AuditEntry[] }>(`/api/v1/audit?since=${encodeURIComponent(o.since)}&limit=${encodeURIComponent(o.limit)}`)
-      emit(ctx, r, () => table([['SEQ', 'AT', 'KIND', 'DETAILS'], ...r.entries.map(e => {
+      const q = o.since !== undefined ? `since=${encodeURIComponent(o.since)}` : 'order=desc'
+      const r = await ctx.client().get<{ entries: AuditEntry[] }>(`/api/v1/audit?${q}&limit=${encodeURIComponent(o.limit)}`)
+      // Newest last, as `tail` shows a log: the latest entry is nearest the prompt.
+      const entries = o.since !== undefined ? r.entries : [...r.entries].reverse()
+      emit(ctx, { entries }, () => entries.length === 0 ? 'no audit entries' : table([['SEQ', 'AT', 'KIND', 'DETAILS'], ...entries.map(e => {
         const { seq, at, kind, hash: _h, prevHash: _p, ...rest } = e
         return [String(seq), at, kind, short(JSON.stringify(rest), 100)]
-      })]))
+      })]) + (o.since === undefined && entries.length > 0 && entries[0]!.seq > 1 ? `\nolder: --since ${Math.max(0, entries[0]!.seq - 1 - Number(o.limit))} (or -n with a larger number)` : ''))
     }))
   audit.command('verify').description('check the hash chain and checkpoint signatures').action(run(async (_o: unknown, cmd: Command) => {
     const ctx = contextOf(cmd)
