@@ -37,7 +37,8 @@ export class ApiClient {
     } catch (e) {
       const cause = (e as { cause?: { code?: string } }).cause?.code
       if (cause === 'ECONNREFUSED') throw new CairnError('UNAVAILABLE', `no cairn node is running on ${this.dataDir} (nothing answers at ${this.baseUrl}); start it with \`cairn start --data-dir ${this.dataDir}\``)
-      throw new CairnError('UNAVAILABLE', `cannot reach the cairn daemon at ${this.baseUrl}: ${(e as Error).message}`)
+      const why = (e as { cause?: { message?: string } }).cause?.message ?? (e as Error).message
+      throw new CairnError('UNAVAILABLE', `cannot reach the cairn node of ${this.dataDir} at ${this.baseUrl} (${why}); if it is not running, start it with \`cairn start --data-dir ${this.dataDir}\``)
     }
     const text = await res.text()
     const ct = res.headers.get('content-type') ?? ''

@@ -15,7 +15,7 @@ import { writeFileAtomic } from '../util/fs.js'
 import { createLogger, type Logger } from '../util/logger.js'
 import { readIdentity, type Identity } from './identity.js'
 import { loadNodeKey } from './node-key.js'
-import { dataPaths, type DataPaths } from './paths.js'
+import { dataPaths, recoveryWorkDir, type DataPaths } from './paths.js'
 import { buildServices, type Services } from './services.js'
 import { VERSION } from './version.js'
 import { startNetwork, type Network } from './network.js'
@@ -52,7 +52,10 @@ export class Daemon {
   static async start (o: DaemonOptions): Promise<Daemon> {
     const paths = dataPaths(o.dataDir)
     const identity = readIdentity(paths.identity)
-    if (identity === undefined) throw new CairnError('NOT_INITIALIZED', `${o.dataDir} holds no cairn node; run \`cairn init\` (or \`cairn init --keeper\`) first`)
+    if (identity === undefined) {
+      if (existsSync(recoveryWorkDir(o.dataDir))) throw new CairnError('NOT_INITIALIZED', `${o.dataDir} holds no cairn node yet: a \`cairn recover\` into it was interrupted; run the same recover command again to complete it`)
+      throw new CairnError('NOT_INITIALIZED', `${o.dataDir} holds no cairn node; run \`cairn init\` (or \`cairn init --keeper\`) first`)
+    }
     const config = loadConfig(o.dataDir, { env: o.env ?? process.env, ...(o.flags !== undefined ? { flags: o.flags } : {}) })
     if (config.node.keeper !== identity.keeper) {
       throw new CairnError('CONFIG', identity.keeper ? `${o.dataDir} was initialised as a keeper; start it with --keeper (or node.keeper = true)` : `${o.dataDir} holds an entity node; it cannot start as a keeper`)

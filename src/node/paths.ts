@@ -1,5 +1,5 @@
 /** The layout of a data directory. */
-import { join } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { homedir } from 'node:os'
 
 export interface DataPaths {
@@ -21,3 +21,9 @@ export function dataPaths (dir: string): DataPaths {
 }
 
 export const defaultDataDir = (env: NodeJS.ProcessEnv = process.env): string => env.CAIRN_DATA_DIR ?? join(homedir(), '.cairn')
+
+/** Where `cairn recover` builds a node for `dir` before renaming it there (same parent: the rename is atomic). */
+export function recoveryWorkDir (dir: string): string {
+  const d = resolve(dir)
+  return join(dirname(d), `.${basename(d)}.recovering`)
+}

@@ -16,7 +16,7 @@
  * finished node does that at its first start.
  */
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, copyFileSync, openSync, fsyncSync, closeSync } from 'node:fs'
-import { basename, dirname, join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -34,7 +34,7 @@ import { Vault, recoveryAuthKey, checkPassphrase } from '../vault/vault.js'
 import { Daemon } from './daemon.js'
 import { readIdentity, writeIdentity } from './identity.js'
 import { createNodeKey, loadNodeKey, type NodeKey } from './node-key.js'
-import { dataPaths } from './paths.js'
+import { dataPaths, recoveryWorkDir } from './paths.js'
 
 export interface RecoverProgress { phase: 'vault' | 'groups' | 'done', groupsDone: number, groupsTotal: number, records: number }
 /** `records`: records this node holds at the end (fetched in this run or a resumed one). */
@@ -52,11 +52,7 @@ export interface RecoverOptions {
   signal?: AbortSignal
 }
 
-/** Where a recovery into `dataDir` is built (same parent, so the final rename is atomic). */
-export function recoveryWorkDir (dataDir: string): string {
-  const d = resolve(dataDir)
-  return join(dirname(d), `.${basename(d)}.recovering`)
-}
+export { recoveryWorkDir }
 
 const MARK = 'recovering.json'
 

@@ -12,6 +12,8 @@
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { stopAll, waitFor } from '../helpers/cli.js'
 import { ClusterNode, fixedListen, initAsync, launch, relaunch, stopCluster } from '../helpers/replication-cluster.js'
 
@@ -99,4 +101,12 @@ test('a keeper stopped while A writes shows disconnected and behind, then catche
     const r = await rowOf(A, P, K1.peerId)
     return r?.connected === true && r.behind === 0 && r.lastError === null
   }, 30_000, 200)
+})
+
+test('the daemon logs what it does at info, in words: peers, deliveries, syncs, and that it stopped', () => {
+  const lines = readFileSync(join(A.dataDir, 'cairn.log'), 'utf8').trim().split('\n').map(l => JSON.parse(l) as { level: number, msg: string })
+  const info = lines.filter(l => l.level === 30).map(l => l.msg)
+  for (const want of [/^peer …\w{6} connected \(keeper\)$/, /^group \w{8} delivered to …\w{6}$/, /^synced group \w{8} with …\w{6}: sent \d+, received \d+$/, /^peer …\w{6} disconnected$/, /^cairn node stopped$/, /^cairn node …\w{6} started: API on /]) {
+    assert.ok(info.some(m => want.test(m)), `no info line like ${want}; have:\n${[...new Set(info)].slice(0, 40).join('\n')}`)
+  }
 })

@@ -41,15 +41,7 @@ export function showGroup (ctx: CliContext, g: GroupView & { jobId?: string }, r
 
 export async function rotateAndFollow (ctx: CliContext, jobId: string, wait: boolean): Promise<JobView> {
   if (!wait) return await ctx.client().get<JobView>(`/api/v1/jobs/${jobId}`)
-  // Ctrl-C stops following, not the job: say so, and how to pick it up again.
-  const onInt = (): void => {
-    process.stderr.write(`\nstopped following; the re-encryption goes on in the node. Follow it again with \`cairn jobs ${jobId} --follow\` (or list jobs with \`cairn jobs\`)\n`)
-    process.exit(130)
-  }
-  process.once('SIGINT', onInt)
-  try {
-    return await followJob(ctx.client(), jobId, 're-encrypting', ctx.tty)
-  } finally { process.off('SIGINT', onInt) }
+  return await followJob(ctx.client(), jobId, 're-encrypting', ctx.tty)
 }
 
 export function groupCommands (program: Command): void {
