@@ -15,6 +15,8 @@ import { catchupSuite } from './catchup.js'
 import { circlesSuite } from './circles.js'
 import { auditSuite } from './audit.js'
 import { keeperMemorySuite } from './keeper-memory.js'
+import { nodeLifeSuite } from './node-life.js'
+import { startupSuite } from './startup.js'
 
 export const SUITES: readonly Suite[] = [
   cryptoSuite,
@@ -26,5 +28,7 @@ export const SUITES: readonly Suite[] = [
   catchupSuite,
   circlesSuite,
   auditSuite,
-  keeperMemorySuite
+  nodeLifeSuite,
+  keeperMemorySuite,
+  startupSuite
 ]

@@ -75,7 +75,9 @@ export interface ApiBackend {
   dial: (multiaddr: string) => Promise<PeerView>
   sync: (groupId: string) => Promise<{ peers: SyncPeerReport[] }>
   /** Deliver/announce after a membership or keeper change (replication); no-op without network. */
-  onGroupChanged: (groupId: string, hint?: { multiaddr?: string, entityId?: string }) => Promise<void>
+  onGroupChanged: (groupId: string, hint?: { multiaddr?: string, entityId?: string, peerId?: string }) => Promise<void>
+  /** INVALID_INPUT unless `addr` is a multiaddr (of `peerId`, when given) or a bare peer ID. */
+  checkAddress: (addr: string, peerId?: string) => void
   /** Live events; `since(lastEventId)` replays what a reconnecting client missed. */
   events: { subscribe: (fn: (e: LoggedEvent) => void) => () => void, since: (lastEventId: string | undefined) => { events: LoggedEvent[], gap: boolean } }
   /** GET /groups/:gid/replication */

@@ -11,7 +11,7 @@
 import type { NodeEvent } from '../api/backend.js'
 import type { AuditEntry } from '../audit/audit-log.js'
 import type { JobView } from '../jobs/job-runner.js'
-import type { ReplicationEvent } from '../replication/replicator.js'
+import type { ReplicationEvent } from '../replication/replication-view.js'
 import type { Logger } from '../util/logger.js'
 
 export interface ActivityDeps { log: Logger, emit: (e: NodeEvent) => void }

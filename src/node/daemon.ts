@@ -24,6 +24,8 @@ import { EventLog } from './event-log.js'
 import { onAudit, onJob, onReplication, shortId, type ActivityDeps } from './activity.js'
 import { backgroundIntegrityCheck } from './integrity.js'
 import type { JobView } from '../jobs/job-runner.js'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { normalizeAddr } from '../replication/address-book.js'
 
 export interface DaemonOptions {
   dataDir: string
@@ -206,8 +208,18 @@ export class Daemon {
       onGroupChanged: async (gid, hint) => {
         if (hint?.multiaddr === undefined) return
         if (hint.entityId !== undefined) { this.network().replicator.deliverToEntity(hint.entityId, gid, hint.multiaddr); return }
-        const chain = s.registry.chain(gid)
-        for (const k of chain?.current().k ?? []) if (hint.multiaddr.includes(k)) this.network().replicator.deliverTo(k, gid, hint.multiaddr)
+        if (hint.peerId !== undefined && s.registry.chain(gid)?.current().k.includes(hint.peerId) === true) this.network().replicator.deliverTo(hint.peerId, gid, hint.multiaddr)
+      },
+      checkAddress: (addr, peerId) => {
+        if (!addr.startsWith('/')) {
+          try { peerIdFromString(addr) } catch { throw new CairnError('INVALID_INPUT', `${addr.slice(0, 100)} is neither a multiaddr (/ip4/…/tcp/…/p2p/…) nor a peer ID`) }
+          if (peerId !== undefined && addr !== peerId) throw new CairnError('INVALID_INPUT', `multiaddr ${addr.slice(0, 100)} names another peer than peerId ${peerId.slice(0, 100)}`)
+          return
+        }
+        const named = /\/p2p\/([^/]+)$/.exec(addr)?.[1]
+        const who = peerId ?? named
+        if (who === undefined) throw new CairnError('INVALID_INPUT', `${addr.slice(0, 100)} must end with /p2p/<peerId> (or give peerId with it)`)
+        if (normalizeAddr(addr, who) === undefined) throw new CairnError('INVALID_INPUT', `${addr.slice(0, 100)} is not a dialable address of ${who.slice(0, 100)}: a multiaddr such as /ip4/1.2.3.4/tcp/9474/p2p/${who.slice(0, 100)}`)
       },
       events: { subscribe: fn => this.events.subscribe(fn), since: id => this.events.since(id) },
       replication: gid => {

@@ -32,7 +32,7 @@ export function normalizeAddr (addr: string, peer: string): string | undefined {
   let ma
   try { ma = multiaddr(addr) } catch { return undefined }
   const s = ma.toString()
-  if (s.includes('/p2p-circuit')) return undefined
+  if (s.includes('/p2p-circuit') || s.split('/p2p/').length > 2) return undefined
   const named = /\/p2p\/([^/]+)$/.exec(s)?.[1]
   if (named !== undefined) return named === peer ? s : undefined
   if (s.includes('/p2p/')) return undefined

@@ -69,12 +69,16 @@ export class LocateService {
 
   async stop (): Promise<void> { await this.d.libp2p.unhandle(LOCATE_PROTOCOL) }
 
-  /** Announce in the DHT that this node serves `entity` (kad-dht republishes it). */
-  async announce (entity: Uint8Array): Promise<void> {
-    if (!this.d.dht) return
+  /** Announce in the DHT that this node serves `entity` (kad-dht republishes it); false when it did not land. */
+  async announce (entity: Uint8Array): Promise<boolean> {
+    if (!this.d.dht) return false
     try {
       await this.d.libp2p.contentRouting.provide(entityCid(entity), { signal: AbortSignal.timeout(30_000) })
-    } catch (e) { this.d.log.debug({ err: (e as Error).message }, 'entity announce in the DHT failed; retried later') }
+      return true
+    } catch (e) {
+      this.d.log.debug({ err: (e as Error).message }, 'entity announce in the DHT failed; retried at the next connection')
+      return false
+    }
   }
 
   /** Nodes of `entity`, from connected peers first, then from the DHT. */

@@ -69,3 +69,12 @@ export function replicationView (gid: string, d: ReplicationViewDeps): Replicati
   }
   return out
 }
+
+/** What the node tells its operator (SSE events, log lines). */
+export type ReplicationEvent =
+  | { type: 'peer-connected', peerId: string, entityId?: string, keeper: boolean }
+  | { type: 'peer-disconnected', peerId: string }
+  | { type: 'delivered', groupId: string, peerId: string, target: string }
+  | { type: 'delivery-failed', groupId: string, target: string, error: string }
+  | { type: 'synced', groupId: string, peerId: string, sent: number, received: number }
+  | { type: 'sync-failed', groupId: string, peerId: string, error: string }

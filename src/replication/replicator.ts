@@ -18,30 +18,32 @@
  * - Visibility: per group and peer, what it lacks (replication-state.ts).
  */
 import { peerIdFromString } from '@libp2p/peer-id'
-import { equalBytes, toHex } from '../crypto/bytes.js'
+import { equalBytes } from '../crypto/bytes.js'
 import { entityIdFromPublicKey } from '../crypto/ids.js'
 import type { HybridClock } from '../crypto/hlc.js'
 import type { AcceptorEvents, Acceptor } from '../groups/acceptor.js'
 import { roleIn } from '../groups/descriptor-chain.js'
 import type { GroupRegistry } from '../groups/registry.js'
-import { signBinding, type BindBody } from '../records/binding.js'
-import { trustedRecord, type VerifiedRecord } from '../records/record.js'
+import type { BindBody } from '../records/binding.js'
+import type { VerifiedRecord } from '../records/record.js'
 import type { Store } from '../store/store.js'
 import { CairnError } from '../util/errors.js'
 import type { TypedEmitter } from '../util/events.js'
 import type { Logger } from '../util/logger.js'
 import type { Vault } from '../vault/vault.js'
 import type { Metrics } from '../util/metrics.js'
+import { Bindings } from './bindings.js'
 import { DeliverService } from './deliver.js'
+import { GroupPeers } from './group-peers.js'
 import { Outbox } from './outbox.js'
-import { HelloService, signBindingStatement, type Binding, type PeerInfo } from './hello.js'
+import { HelloService, type PeerInfo } from './hello.js'
 import { IndexCache } from './index-cache.js'
 import { AddressBook } from './address-book.js'
 import { Dialer } from './dialer.js'
 import { LocateService } from './locate.js'
 import { Reconnector } from './reconnect.js'
 import { ReplicationState } from './replication-state.js'
-import { replicationView, type ReplicationPeer } from './replication-view.js'
+import { replicationView, type ReplicationEvent, type ReplicationPeer } from './replication-view.js'
 import type { CairnLibp2p } from './libp2p-node.js'
 import { PushService } from './push.js'
 import { RecoverService } from './recover-protocol.js'
@@ -74,15 +76,6 @@ export interface ReplicatorOptions {
   onEvent?: (e: ReplicationEvent) => void
 }
 
-/** What the node tells its operator (SSE events, log lines). */
-export type ReplicationEvent =
-  | { type: 'peer-connected', peerId: string, entityId?: string, keeper: boolean }
-  | { type: 'peer-disconnected', peerId: string }
-  | { type: 'delivered', groupId: string, peerId: string, target: string }
-  | { type: 'delivery-failed', groupId: string, target: string, error: string }
-  | { type: 'synced', groupId: string, peerId: string, sent: number, received: number }
-  | { type: 'sync-failed', groupId: string, peerId: string, error: string }
-
 const TICK_MS = 1000
 
 export class Replicator {
@@ -99,9 +92,10 @@ export class Replicator {
   readonly locate: LocateService
   readonly state: ReplicationState
   readonly verifier = new Verifier()
-  private readonly peersCache = new Map<string, string[]>()
+  readonly peers: GroupPeers
   private readonly greeted = new Set<string>()
-  private entityAnnounced = false
+  private entityAnnounced: 'no' | 'running' | 'done' = 'no'
+  readonly bindings: Bindings
   private readonly running = new Map<string, Promise<SyncReport>>()
   private readonly nextSync = new Map<string, number>()
   private readonly lastSession = new Map<string, number>()
@@ -113,6 +107,13 @@ export class Replicator {
   constructor (private readonly o: ReplicatorOptions) {
     this.indexes = new IndexCache(o.store)
     const timeoutMs = o.requestTimeoutMs
+    this.bindings = new Bindings({ store: o.store, registry: o.registry, acceptor: o.acceptor, clock: o.clock, vault: o.vault, peerId: () => this.peerId, publish: o.publishBindings !== false })
+    this.hello = new HelloService({
+      libp2p: o.libp2p, keeper: o.keeper, binding: () => this.bindings.current(),
+      onPeer: info => { this.onPeer(info) },
+      onBad: peer => { o.metrics.rejected.inc({ reason: 'bad-hello', origin: 'hello' }); o.log.debug({ peer }, 'bad hello') }
+    })
+    this.peers = new GroupPeers(o.registry, o.store, this.hello, () => this.peerId)
     this.book = new AddressBook(o.store.peers)
     this.state = new ReplicationState(o.store)
     this.dialer = new Dialer({ libp2p: o.libp2p, book: this.book, timeoutMs, info: peer => this.hello.info(peer) })
@@ -120,13 +121,8 @@ export class Replicator {
     this.locate = new LocateService({
       libp2p: o.libp2p, timeoutMs, log: o.log, dht: o.dht,
       connectedInfos: () => this.hello.all(),
-      mayAsk: peer => this.o.registry.groupIds().some(g => this.authorized(peer, g)),
-      mayReveal: e => this.o.registry.groupIds().some(g => { const d = this.o.registry.chain(g)?.current(); return d !== undefined && roleIn(d, e) !== undefined })
-    })
-    this.hello = new HelloService({
-      libp2p: o.libp2p, keeper: o.keeper, binding: () => this.binding(),
-      onPeer: info => { this.onPeer(info) },
-      onBad: peer => { o.metrics.rejected.inc({ reason: 'bad-hello', origin: 'hello' }); o.log.debug({ peer }, 'bad hello') }
+      mayAsk: peer => this.peers.sharesAGroup(peer),
+      mayReveal: e => this.peers.memberAnywhere(e)
     })
     this.sync = new SyncService({
       libp2p: o.libp2p, store: o.store, acceptor: o.acceptor, indexes: this.indexes, verifier: this.verifier,
@@ -181,10 +177,10 @@ export class Replicator {
       if (origin === 'local' && reencrypted === true) this.syncSoon(record.groupId, 1000)
       else if (origin === 'local') this.enqueuePublish(record)
       if (record.rec.t === 'bind') this.onBindRecord(record as VerifiedRecord<BindBody>)
-      this.state.stored(record.groupId, this.missedBy(record.groupId, origin === 'local' && reencrypted !== true))
+      this.state.stored(record.groupId, this.peers.missedBy(record.groupId, origin === 'local' && reencrypted !== true, p => this.dialer.connected(p), gid => this.push.subscribers(gid)))
     }))
     this.offs.push(o.events.on('removed', ({ groupId, hashes }) => this.indexes.removed(groupId, hashes)))
-    this.offs.push(o.events.on('group-added', ({ groupId }) => { this.track(groupId); this.publishBinding(groupId); this.syncSoon(groupId, 0) }))
+    this.offs.push(o.events.on('group-added', ({ groupId }) => { this.track(groupId); this.bindings.publishIn(groupId); this.syncSoon(groupId, 0) }))
     this.offs.push(o.events.on('descriptor', ({ groupId, descriptor }) => { this.invalidatePeers(); this.onDescriptor(groupId, descriptor.rec.b.k, descriptor.rec.b.m) }))
     this.offs.push(o.events.on('removed', ({ groupId, hashes }) => { if (hashes === 'all') { this.invalidatePeers(); this.state.dropGroup(groupId) } }))
     const onConnect = (): void => { o.metrics.peers.set(o.libp2p.getPeers().length) }
@@ -221,10 +217,7 @@ export class Replicator {
   async unlocked (): Promise<void> {
     const v = this.o.vault
     if (v === undefined || !v.unlocked) return
-    const b = signBindingStatement(v.entityKey(), this.peerId)
-    this.o.store.putMeta('binding', JSON.stringify({ e: toHex(b.e), a: b.a, s: toHex(b.s) }))
-    this.cachedBinding = b
-    for (const gid of this.o.registry.groupIds()) this.publishBinding(gid)
+    this.bindings.refresh()
     await this.hello.announce()
     this.announceEntity()
   }
@@ -232,65 +225,23 @@ export class Replicator {
   /** Provide our entity in the DHT once it has peers to store the record (retried on the next hello until it worked). */
   private announceEntity (): void {
     const v = this.o.vault
-    if (this.entityAnnounced || !this.o.announceEntity || !this.o.dht || v === undefined || !v.unlocked || this.o.libp2p.getPeers().length === 0) return
-    this.entityAnnounced = true
-    void this.locate.announce(v.entityKey().publicKey)
+    if (this.entityAnnounced !== 'no' || !this.o.announceEntity || !this.o.dht || v === undefined || !v.unlocked || this.o.libp2p.getPeers().length === 0) return
+    this.entityAnnounced = 'running'
+    void this.locate.announce(v.entityKey().publicKey).then(ok => { this.entityAnnounced = ok ? 'done' : 'no' })
   }
 
-  private cachedBinding: Binding | undefined
-  private binding (): Binding | undefined {
-    if (this.cachedBinding !== undefined) return this.cachedBinding
-    const raw = this.o.store.getMeta('binding')
-    if (raw === undefined) return undefined
-    try {
-      const j = JSON.parse(raw) as { e: string, a: number, s: string }
-      this.cachedBinding = { e: new Uint8Array(Buffer.from(j.e, 'hex')), a: j.a, s: new Uint8Array(Buffer.from(j.s, 'hex')) }
-    } catch { return undefined }
-    return this.cachedBinding
-  }
+  // ---- group peers and authorisation (group-peers.ts) ----
 
-  // ---- group peers and authorisation ----
-
-  /** Peer IDs that may hold this group: its keepers and nodes bound to its members (cached until they change). */
-  groupPeers (gid: string): string[] {
-    let peers = this.peersCache.get(gid)
-    if (peers === undefined) { peers = this.computeGroupPeers(gid); this.peersCache.set(gid, peers) }
-    return peers
-  }
-
-  /** Every group's peers (what the reconnector keeps connected). */
-  allGroupPeers (): string[] {
-    const out = new Set<string>()
-    for (const gid of this.o.registry.groupIds()) for (const p of this.groupPeers(gid)) out.add(p)
-    return [...out]
-  }
+  /** Peer IDs that may hold this group: its keepers and nodes bound to its members. */
+  groupPeers (gid: string): string[] { return this.peers.of(gid) }
+  allGroupPeers (): string[] { return this.peers.all() }
+  authorized (peer: string, gid: string): boolean { return this.peers.authorized(peer, gid) }
+  /** Peer IDs serving an entity: connected nodes with its hello binding, then its bind records (in `gid` first). */
+  nodesOf (pub: Uint8Array, gid?: string): string[] { return this.peers.nodesOf(pub, gid) }
 
   private invalidatePeers (): void {
-    this.peersCache.clear()
+    this.peers.invalidate()
     this.reconnect.invalidate()
-  }
-
-  private computeGroupPeers (gid: string): string[] {
-    const chain = this.o.registry.chain(gid)
-    if (chain === undefined) return []
-    const d = chain.current()
-    const out = new Set<string>(d.k)
-    for (const info of this.hello.all()) if (info.entity !== undefined && roleIn(d, info.entity) !== undefined) out.add(info.peerId)
-    for (const row of this.o.store.allOfKind(gid, 'bind')) {
-      const r = trustedRecord(row.bytes, row.hash) as VerifiedRecord<BindBody>
-      if (roleIn(d, r.rec.s) !== undefined) out.add(r.rec.b.peer)
-    }
-    out.delete(this.peerId)
-    return [...out]
-  }
-
-  authorized (peer: string, gid: string): boolean {
-    const chain = this.o.registry.chain(gid)
-    if (chain === undefined) return false
-    const d = chain.current()
-    if (d.k.includes(peer)) return true
-    const info = this.hello.info(peer)
-    return info?.entity !== undefined && roleIn(d, info.entity) !== undefined
   }
 
   // ---- events ----
@@ -365,18 +316,6 @@ export class Replicator {
     this.outbox.wake(`entity:${r.signer}`)
   }
 
-  /** Our own bind record in a group we are a member of (once per peer ID). */
-  private publishBinding (gid: string): void {
-    const v = this.o.vault
-    if (v === undefined || !v.unlocked || this.o.publishBindings === false) return
-    const chain = this.o.registry.chain(gid)
-    const me = v.entityKey()
-    if (chain === undefined || roleIn(chain.current(), me.publicKey) === undefined) return
-    const rec = signBinding(me, gid as never, this.o.clock.tick(), this.peerId)
-    if (this.o.store.getHeadMeta(gid, rec.recordId) !== undefined) return
-    this.o.acceptor.accept(rec, 'local')
-  }
-
   // ---- push ----
 
   private enqueuePublish (r: VerifiedRecord): void {
@@ -444,20 +383,6 @@ export class Replicator {
 
   // ---- delivery ----
 
-  /** Peer IDs serving an entity: connected nodes with its hello binding, then its bind records (in `gid` first). */
-  nodesOf (pub: Uint8Array, gid?: string): string[] {
-    const out = new Set(this.hello.peersOfEntity(pub))
-    const groups = gid !== undefined ? [gid, ...this.o.registry.groupIds().filter(g => g !== gid)] : this.o.registry.groupIds()
-    for (const gid of groups) {
-      for (const row of this.o.store.allOfKind(gid, 'bind')) {
-        const r = trustedRecord(row.bytes, row.hash) as VerifiedRecord<BindBody>
-        if (equalBytes(r.rec.s, pub)) out.add(r.rec.b.peer)
-      }
-    }
-    out.delete(this.peerId)
-    return [...out]
-  }
-
   /** A new member's node, where it is (multiaddr with /p2p/, or a peer ID found through the DHT). */
   deliverToEntity (entityId: string, gid: string, hint: string): void { this.outbox.toEntity(entityId, gid, hint) }
 
@@ -476,16 +401,6 @@ export class Replicator {
 
   // ---- visibility ----
 
-  /** Group peers a record stored here did not reach by push (replication-state.ts). */
-  private missedBy (gid: string, pushed: boolean): string[] {
-    const peers = this.groupPeers(gid)
-    if (peers.length === 0) return peers
-    const chatty = this.o.registry.chain(gid)?.current().cul === 'chatty'
-    if (!chatty) return peers
-    const subs = pushed ? this.push.subscribers(gid) : undefined
-    return peers.filter(p => !this.dialer.connected(p) || (subs !== undefined && !subs.has(p)))
-  }
-
   private sessionEnded (r: SyncReport): void {
     if (r.groupId === undefined) return
     if (r.error === undefined) {
@@ -503,16 +418,9 @@ export class Replicator {
     if (d === undefined) return []
     const v = this.o.vault
     return replicationView(gid, {
-      self: this.peerId,
-      me: v?.unlocked === true ? v.entityKey().publicKey : undefined,
-      keepers: d.k,
-      members: d.m.map(([pub]) => pub),
-      nodesOf: pub => this.nodesOf(pub, gid),
-      connected: p => this.dialer.connected(p),
-      state: this.state,
-      pending: this.outbox.pending(gid),
-      dialError: p => this.dialer.backoffOf(p).lastError,
-      records: this.o.store.countGroupRecords(gid)
+      self: this.peerId, me: v?.unlocked === true ? v.entityKey().publicKey : undefined, keepers: d.k, members: d.m.map(([pub]) => pub),
+      nodesOf: pub => this.nodesOf(pub, gid), connected: p => this.dialer.connected(p), state: this.state, pending: this.outbox.pending(gid),
+      dialError: p => this.dialer.backoffOf(p).lastError, records: this.o.store.countGroupRecords(gid)
     })
   }
 }

@@ -113,6 +113,16 @@ test('bad input names what is allowed: --api-port abc, an enum value, a role', a
   const api = await p.api('POST', `/api/v1/groups/${personal}/members`, { entityId: 'cairn1x', role: 'boss' })
   assert.equal(api.status, 400)
   assert.match(api.json.error.message, /owner, admin, member, viewer/)
+  // An address that names another peer than the keeper is refused before anything changes.
+  const K = '12D3KooWLXa3MnXhvDn5Qwu4UDr5vXvh4Spzvag6WqxGQ9rNqDCh'
+  const other = '12D3KooWM75v42EfKEGgCnyvQoNBeP9XEfS5fBPTXuEk9Vry2mn9'
+  const before = (await p.ok('GET', `/api/v1/groups/${personal}`)).descriptorVersion
+  for (const multiaddr of [`/ip4/127.0.0.1/tcp/4001/p2p/${other}`, `/ip4/127.0.0.1/tcp/4001/p2p/${K}/p2p/${K}`, 'not an address']) {
+    const bad = await p.api('POST', `/api/v1/groups/${personal}/keepers`, { peerId: K, multiaddr })
+    assert.equal(bad.status, 400, multiaddr)
+    assert.equal(bad.json.error.code, 'INVALID_INPUT')
+  }
+  assert.equal((await p.ok('GET', `/api/v1/groups/${personal}`)).descriptorVersion, before, 'no keeper was added')
 })
 
 test('no daemon: one consistent message naming the data dir and the configured port, no contradicting hint', async () => {

@@ -6,7 +6,7 @@
  * left in any group's peer list: every run is the same node (one node key),
  * and while recovering it publishes no bind record.
  *
- *   A  the lost device: personal group P (300 items) and group G (50 items), both kept by K
+ *   A  the lost device: personal group P (200 items) and group G (30 items), both kept by K
  *   K  keeper
  */
 import { after, before, test } from 'node:test'
@@ -35,13 +35,13 @@ before(async () => {
   entity = a.entityId!
   G = (await A.ok('POST', '/api/v1/groups', { name: 'project' })).id
   for (const gid of [P, G]) await A.ok('POST', `/api/v1/groups/${gid}/keepers`, { peerId: K.peerId, multiaddr: K.addr })
-  for (const [gid, n] of [[P, 300], [G, 50]] as const) {
+  for (const [gid, n] of [[P, 200], [G, 30]] as const) {
     for (let i = 0; i < n; i++) {
       const content = `${gid === P ? 'personal' : 'project'} memory ${i}`
       written.set((await A.ok('POST', `/api/v1/groups/${gid}/items`, { content })).id, content)
     }
   }
-  for (const [gid, n] of [[P, 300], [G, 50]] as const) {
+  for (const [gid, n] of [[P, 200], [G, 30]] as const) {
     await waitFor(`K to hold ${n} items of ${gid}`, async () => {
       const r = await K.api('GET', `/api/v1/groups/${gid}/raw?limit=1000`)
       return r.status === 200 && r.json.items.filter((i: any) => !i.tombstone).length >= n

@@ -22,6 +22,7 @@ export const groupRoutes: Array<RouteDef<ApiBackend>> = [
     handler: async (r, b) => {
       const gid = groupParam(r.params.gid)
       const body = r.body as { entityId: string, role?: string, peerId?: string, multiaddr?: string }
+      if (body.multiaddr !== undefined || body.peerId !== undefined) b.checkAddress(body.multiaddr ?? body.peerId!, body.peerId)
       const v = await b.groups.addAnyMember(gid, body.entityId, body.role ?? 'member')
       const hint = body.multiaddr ?? body.peerId
       await b.onGroupChanged(gid, hint !== undefined ? { multiaddr: hint, entityId: body.entityId } : undefined)
@@ -42,8 +43,9 @@ export const groupRoutes: Array<RouteDef<ApiBackend>> = [
     handler: async (r, b) => {
       const gid = groupParam(r.params.gid)
       const body = r.body as { peerId: string, multiaddr?: string }
+      if (body.multiaddr !== undefined) b.checkAddress(body.multiaddr, body.peerId)
       const v = b.groups.addKeeper(gid, body.peerId)
-      await b.onGroupChanged(gid, body.multiaddr !== undefined ? { multiaddr: body.multiaddr } : undefined)
+      await b.onGroupChanged(gid, body.multiaddr !== undefined ? { multiaddr: body.multiaddr, peerId: body.peerId } : undefined)
       return v
     }
   },
