@@ -21,7 +21,7 @@ import { derivedId, type GroupId, type RecordId, uuidToBytes } from '../crypto/i
 import type { Clock } from '../crypto/hlc.js'
 import type { SigningKey } from '../crypto/sign.js'
 import { IntegrityError } from '../util/errors.js'
-import { field, malformed, signRecord, type Body, type VerifiedRecord } from './record.js'
+import { field, malformed, signRecord, type Body, type DecodedRecord, type VerifiedRecord } from './envelope.js'
 
 export interface ItemBody extends Body {
   a: Uint8Array
@@ -88,7 +88,7 @@ export function sealItem (inp: SealItemInput): VerifiedRecord<ItemBody> {
 }
 
 /** Re-encrypt one version under a new key: same ID, clock and author; signer = re-encryptor. */
-export function reencryptItem (r: VerifiedRecord<ItemBody>, oldKey: Uint8Array, signer: SigningKey, newKeyVersion: number, newKey: Uint8Array): VerifiedRecord<ItemBody> {
+export function reencryptItem (r: DecodedRecord<ItemBody>, oldKey: Uint8Array, signer: SigningKey, newKeyVersion: number, newKey: Uint8Array): VerifiedRecord<ItemBody> {
   const b = r.rec.b
   // The padded plaintext moves as-is: same bucket, no parse/serialise round trip.
   const padded = gcmDecrypt(oldKey, b.iv, b.ct, itemAad(r.groupId, r.recordId, r.rec.c, r.rec.s, b))
@@ -98,14 +98,14 @@ export function reencryptItem (r: VerifiedRecord<ItemBody>, oldKey: Uint8Array, 
   return signRecord<ItemBody>(signer, { t: 'item', groupId: r.groupId, recordId: r.recordId, clock: r.rec.c, body: { ...head, iv: sealed.iv, ct: sealed.ct } })
 }
 
-export function openItemBytes (r: VerifiedRecord<ItemBody>, key: Uint8Array): Uint8Array {
+export function openItemBytes (r: DecodedRecord<ItemBody>, key: Uint8Array): Uint8Array {
   const b = r.rec.b
   if (b.del) throw new IntegrityError('item is deleted')
   const aad = itemAad(r.groupId, r.recordId, r.rec.c, r.rec.s, b)
   return unpad(gcmDecrypt(key, b.iv, b.ct, aad))
 }
 
-export function openItem (r: VerifiedRecord<ItemBody>, key: Uint8Array): ItemPlain {
+export function openItem (r: DecodedRecord<ItemBody>, key: Uint8Array): ItemPlain {
   const bytes = openItemBytes(r, key)
   let v: ItemPlain
   try { v = JSON.parse(fromUtf8(bytes)) as ItemPlain } catch { throw new IntegrityError('item plaintext is not valid JSON') }

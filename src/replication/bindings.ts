@@ -54,6 +54,6 @@ export class Bindings {
     if (chain === undefined || roleIn(chain.current(), me.publicKey) === undefined) return
     const rec = signBinding(me, gid as never, this.d.clock.tick(), this.d.peerId())
     if (this.d.store.getHeadMeta(gid, rec.recordId) !== undefined) return
-    this.d.acceptor.accept(rec, 'local')
+    this.d.acceptor.ingest([rec], 'local')
   }
 }

@@ -9,8 +9,7 @@
 import { equalBytes } from '../crypto/bytes.js'
 import { roleIn } from '../groups/descriptor-chain.js'
 import type { GroupRegistry } from '../groups/registry.js'
-import type { BindBody } from '../records/binding.js'
-import { trustedRecord, type VerifiedRecord } from '../records/record.js'
+import { fromStore } from '../records/record.js'
 import type { Store } from '../store/store.js'
 import type { HelloService } from './hello.js'
 
@@ -58,7 +57,7 @@ export class GroupPeers {
     const groups = gid !== undefined ? [gid, ...this.registry.groupIds().filter(g => g !== gid)] : this.registry.groupIds()
     for (const g of groups) {
       for (const row of this.store.allOfKind(g, 'bind')) {
-        const r = trustedRecord(row.bytes, row.hash) as VerifiedRecord<BindBody>
+        const r = fromStore(row, 'bind')
         if (equalBytes(r.rec.s, pub)) out.add(r.rec.b.peer)
       }
     }
@@ -86,7 +85,7 @@ export class GroupPeers {
     const out = new Set<string>(d.k)
     for (const info of this.hello.all()) if (info.entity !== undefined && roleIn(d, info.entity) !== undefined) out.add(info.peerId)
     for (const row of this.store.allOfKind(gid, 'bind')) {
-      const r = trustedRecord(row.bytes, row.hash) as VerifiedRecord<BindBody>
+      const r = fromStore(row, 'bind')
       if (roleIn(d, r.rec.s) !== undefined) out.add(r.rec.b.peer)
     }
     out.delete(this.self())

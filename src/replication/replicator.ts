@@ -24,8 +24,9 @@ import type { HybridClock } from '../crypto/hlc.js'
 import type { AcceptorEvents, Acceptor } from '../groups/acceptor.js'
 import { roleIn } from '../groups/descriptor-chain.js'
 import type { GroupRegistry } from '../groups/registry.js'
+import { onStored } from '../groups/record-rules.js'
 import type { BindBody } from '../records/binding.js'
-import type { VerifiedRecord } from '../records/record.js'
+import type { DecodedRecord, VerifiedRecord } from '../records/record.js'
 import type { Store } from '../store/store.js'
 import { CairnError } from '../util/errors.js'
 import type { TypedEmitter } from '../util/events.js'
@@ -176,13 +177,12 @@ export class Replicator {
       // (one session per peer) instead of thousands of gossip messages.
       if (origin === 'local' && reencrypted === true) this.syncSoon(record.groupId, 1000)
       else if (origin === 'local') this.enqueuePublish(record)
-      if (record.rec.t === 'bind') this.onBindRecord(record as VerifiedRecord<BindBody>)
       this.state.stored(record.groupId, this.peers.missedBy(record.groupId, origin === 'local' && reencrypted !== true, p => this.dialer.connected(p), gid => this.push.subscribers(gid)))
     }))
+    this.offs.push(onStored(o.events, 'node-binding', ({ record }) => { this.onBindRecord(record as VerifiedRecord<BindBody>) }))
     this.offs.push(o.events.on('removed', ({ groupId, hashes }) => this.indexes.removed(groupId, hashes)))
     this.offs.push(o.events.on('group-added', ({ groupId }) => { this.track(groupId); this.bindings.publishIn(groupId); this.syncSoon(groupId, 0) }))
     this.offs.push(o.events.on('descriptor', ({ groupId, descriptor }) => { this.invalidatePeers(); this.onDescriptor(groupId, descriptor.rec.b.k, descriptor.rec.b.m) }))
-    this.offs.push(o.events.on('removed', ({ groupId, hashes }) => { if (hashes === 'all') { this.invalidatePeers(); this.state.dropGroup(groupId) } }))
     const onConnect = (): void => { o.metrics.peers.set(o.libp2p.getPeers().length) }
     const onDisconnect = (e: CustomEvent<{ toString: () => string }>): void => {
       o.metrics.peers.set(o.libp2p.getPeers().length)
@@ -310,7 +310,7 @@ export class Replicator {
     setImmediate(() => { void this.outbox.process() })
   }
 
-  private onBindRecord (r: VerifiedRecord<BindBody>): void {
+  private onBindRecord (r: DecodedRecord<BindBody>): void {
     this.invalidatePeers()
     if (r.rec.b.peer === this.peerId) return
     this.outbox.wake(`entity:${r.signer}`)
