@@ -32,6 +32,14 @@ export class GroupPeers {
     return [...out]
   }
 
+  /** The keepers of every group held, this node excluded. */
+  keepers (): string[] {
+    const out = new Set<string>()
+    for (const gid of this.registry.groupIds()) for (const k of this.registry.chain(gid)?.current().k ?? []) out.add(k)
+    out.delete(this.self())
+    return [...out]
+  }
+
   invalidate (): void { this.cache.clear() }
 
   /** May `peer` sync `gid` with us: a keeper of it, or a node whose hello binds it to a member. */

@@ -1,6 +1,7 @@
 /**
  * Keeps this node connected to its group peers (keepers and member nodes of
- * every group it holds) for as long as it runs.
+ * every group it holds; on a keeper, the other keepers only: member nodes come
+ * and go and dial their keepers themselves) for as long as it runs.
  *
  * - At start, every address of the address book goes into libp2p's peer store
  *   and each group peer is dialled (spread over the first half second).

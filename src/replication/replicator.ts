@@ -118,7 +118,9 @@ export class Replicator {
     this.book = new AddressBook(o.store.peers)
     this.state = new ReplicationState(o.store)
     this.dialer = new Dialer({ libp2p: o.libp2p, book: this.book, timeoutMs, info: peer => this.hello.info(peer) })
-    this.reconnect = new Reconnector({ libp2p: o.libp2p, dialer: this.dialer, book: this.book, groupPeers: () => this.allGroupPeers(), log: o.log })
+    // A keeper keeps its fellow keepers connected; member nodes (laptops, phones
+    // that come and go) dial it, and it does not chase them.
+    this.reconnect = new Reconnector({ libp2p: o.libp2p, dialer: this.dialer, book: this.book, groupPeers: () => o.keeper ? this.peers.keepers() : this.allGroupPeers(), log: o.log })
     this.locate = new LocateService({
       libp2p: o.libp2p, timeoutMs, log: o.log, dht: o.dht,
       connectedInfos: () => this.hello.all(),
