@@ -87,7 +87,11 @@ test('recover interrupted by SIGINT at several moments completes when run again;
   for (const [what, when] of moments) {
     const r = recover(dir)
     const reached = await waitFor(`recover to reach: ${what}`, () => when() || r.out() !== '', 120_000, 20).then(() => when())
-    if (!reached) break // it completed before that moment
+    if (!reached) {
+      // It ended before that moment: only a completed recovery may do that.
+      assert.equal(await r.code, 0, `recover ended before "${what}": ${r.err()}${r.out()}`)
+      break
+    }
     r.kill('SIGINT')
     const code = await r.code
     if (code === 0) break
