@@ -276,6 +276,10 @@ export class Replicator {
       this.timers.delete(t)
       if (this.stopped) return
       for (const gid of this.wantedGroups()) {
+        // A peer still owed the group's descriptor does not hold it yet: the
+        // delivery syncs once it lands (a session now would only be refused).
+        const owed = this.outbox.pending(gid)
+        if (owed.has(`peer:${info.peerId}`) || (info.entityId !== undefined && owed.has(`entity:${info.entityId}`))) continue
         if (!this.o.registry.has(gid) || this.authorized(info.peerId, gid) || this.groupPeers(gid).includes(info.peerId)) {
           if (Date.now() - (this.lastSession.get(`${info.peerId}/${gid}`) ?? 0) > 3000) void this.syncPeer(info.peerId, gid)
         }
