@@ -18,6 +18,8 @@ export async function followJob (client: ApiClient, jobId: string, label: string
     process.exit(130)
   }
   process.once('SIGINT', onInt)
+  // Without a bar (no terminal), one line says what is being waited for and that Ctrl-C is safe.
+  if (bar === undefined) process.stderr.write(`following job ${jobId} (Ctrl-C stops following, not the job)\n`)
   try {
     for (;;) {
       const j = await client.get<JobView>(`/api/v1/jobs/${jobId}`)

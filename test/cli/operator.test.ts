@@ -161,7 +161,8 @@ test('jobs lists jobs; Ctrl-C while following one says it goes on and how to fol
   const f = spawn(process.execPath, [BIN, '--data-dir', info.dataDir, 'jobs', id, '--follow'], { stdio: ['ignore', 'pipe', 'pipe'] })
   let err = ''
   f.stderr.on('data', d => { err += String(d) })
-  await new Promise(resolve => setTimeout(resolve, 1500))
+  // SIGINT only once the CLI follows (a loaded machine takes seconds to start it).
+  await waitFor('the CLI to follow the job', () => /following job/.test(err), 60_000, 50)
   const code = new Promise<number | null>(resolve => f.once('exit', c => resolve(c)))
   f.kill('SIGINT')
   assert.equal(await code, 130)
