@@ -14,12 +14,23 @@ const STATUS: Record<ErrorCode, number> = {
   INTERNAL: 500
 }
 
-/** ajv's "must be equal to one of the allowed values" names them, so the caller need not guess. */
+interface AjvError { instancePath?: string, keyword?: string, params?: { allowedValues?: unknown[], allowedValue?: unknown, missingProperty?: string } }
+
+/**
+ * ajv's "must be equal to one of the allowed values" names them, so the caller
+ * need not guess: an `enum`, or a union of constants (TypeBox literals: ajv
+ * reports one `const` error per branch, then the `anyOf`).
+ */
 function validationMessage (v: unknown, where = 'body'): string | undefined {
   if (!Array.isArray(v) || v.length === 0) return undefined
-  const first = v[0] as { instancePath?: string, keyword?: string, message?: string, params?: { allowedValues?: unknown[], missingProperty?: string } }
+  const errs = v as AjvError[]
+  const first = errs[0]!
   const path = `${where}${(first.instancePath ?? '').replace(/\//g, '.')}`
   if (first.keyword === 'enum' && Array.isArray(first.params?.allowedValues)) return `${path} must be one of ${first.params.allowedValues.map(String).join(', ')}`
+  if (first.keyword === 'const' || first.keyword === 'anyOf') {
+    const allowed = errs.filter(e => e.keyword === 'const' && e.instancePath === first.instancePath).map(e => e.params?.allowedValue)
+    if (allowed.length > 0 && errs.some(e => e.keyword === 'anyOf' && e.instancePath === first.instancePath)) return `${path} must be one of ${allowed.map(String).join(', ')}`
+  }
   if (first.keyword === 'required' && first.params?.missingProperty !== undefined) return `${path} must have the field ${first.params.missingProperty}`
   return undefined
 }
