@@ -7,6 +7,8 @@ import { itemCommands } from './commands/item-commands.js'
 import { nodeCommands } from './commands/node-commands.js'
 import { circleCommands } from './commands/circle-commands.js'
 import { operatorCommands } from './commands/operator-commands.js'
+import { portabilityCommands } from './commands/portability-commands.js'
+import { mcpCommand } from './commands/mcp-command.js'
 
 export function buildProgram (): Command {
   const program = new Command()
@@ -22,7 +24,9 @@ export function buildProgram (): Command {
   itemCommands(program)
   circleCommands(program)
   operatorCommands(program)
+  portabilityCommands(program)
   demoCommand(program)
+  mcpCommand(program)
   return program
 }
 

@@ -29,25 +29,25 @@ function pick (kind: string, given: string, all: Candidate[], listCmd: string): 
 /** A group ID from a full ID, an unambiguous prefix, or a group name. */
 export async function resolveGroup (ctx: CliContext, given: string): Promise<string> {
   if (UUID.test(given)) return given
-  const r = await ctx.client().get<{ groups: Array<{ id: string, name: string | null }> }>('/api/v1/groups')
+  const r = await ctx.client().listGroups()
   return pick('group', given, r.groups.map(g => ({ id: g.id, ...(g.name !== null ? { label: g.name } : {}) })), 'cairn group ls')
 }
 
 export async function resolveItem (ctx: CliContext, given: string): Promise<string> {
   if (UUID.test(given)) return given
   if (!/^[0-9a-f-]{1,36}$/i.test(given)) throw new CairnError('NOT_FOUND', `no item ${given.slice(0, 80)} (item IDs are UUIDs, or a prefix of one)`)
-  const r = await ctx.client().get<{ matches: Array<{ id: string, groupId: string }> }>(`/api/v1/resolve?kind=item&prefix=${encodeURIComponent(given)}`)
+  const r = await ctx.client().resolveIds(given)
   return pick('item', given, r.matches.map(m => ({ id: m.id, label: `(group ${m.groupId.slice(0, 8)})` })), 'cairn ls')
 }
 
 export async function resolveJob (ctx: CliContext, given: string): Promise<string> {
   if (UUID.test(given)) return given
-  const r = await ctx.client().get<{ jobs: Array<{ id: string, kind: string }> }>('/api/v1/jobs?limit=200')
+  const r = await ctx.client().listJobs({ limit: 200 })
   return pick('job', given, r.jobs.map(j => ({ id: j.id })), 'cairn jobs')
 }
 
 export async function resolveShareRequest (ctx: CliContext, given: string): Promise<string> {
   if (UUID.test(given)) return given
-  const r = await ctx.client().get<{ requests: Array<{ id: string }> }>('/api/v1/share-requests')
+  const r = await ctx.client().listShareRequests()
   return pick('share request', given, r.requests.map(q => ({ id: q.id })), 'cairn circle requests')
 }

@@ -9,6 +9,7 @@
  * records or failed (a quiet anti-entropy round every minute is not news).
  */
 import type { NodeEvent } from '../api/backend.js'
+import type { GroupId } from '../crypto/ids.js'
 import type { AuditEntry } from '../audit/audit-log.js'
 import type { JobView } from '../jobs/job-runner.js'
 import type { ReplicationEvent } from '../replication/replication-view.js'
@@ -55,16 +56,15 @@ export function onReplication (d: ActivityDeps, e: ReplicationEvent): void {
   }
 }
 
-/** Audit kinds an operator wants to hear of as they happen, with the event they become. */
+/**
+ * Audit kinds an operator wants to hear of as they happen, with the event they
+ * become. Share requests waiting or decided and unseal progress are told by the
+ * circle service itself (daemon.ts wireCircleEvents), not here.
+ */
 const AUDIT: Record<string, { type: string, kind?: string, say: (x: Record<string, unknown>) => string }> = {
-  'circle-unsealed': { type: 'unsealed', say: x => `circle ${shortId(x.groupId as string)} unsealed with shares from ${(x.from as unknown[] | undefined)?.length ?? '?'} holders` },
   'circle-sealed': { type: 'sealed', say: x => `circle ${shortId(x.groupId as string)} sealed (${String(x.reason ?? 'requested')}): its key is wiped from memory` },
-  'unseal-failed': { type: 'unseal-failed', say: x => `unseal of circle ${shortId(x.groupId as string)} failed: ${String(x.collected)} of ${String(x.threshold)} shares` },
-  'share-request-pending': { type: 'share-request', kind: 'pending', say: x => `share request from ${shortId(x.from as string)} for circle ${shortId(x.groupId as string)} waits for approval: \`cairn circle requests\`` },
   'share-released': { type: 'share-request', kind: 'released', say: x => `share of circle ${shortId(x.groupId as string)} released to ${shortId(x.to as string)}` },
   'share-refused': { type: 'share-request', kind: 'refused', say: x => `share request from ${shortId(x.from as string | undefined)} refused: ${String(x.reason ?? '')}` },
-  'share-request-approved': { type: 'share-request', kind: 'approved', say: x => `share request ${shortId(x.requestId as string)} approved` },
-  'share-request-denied': { type: 'share-request', kind: 'denied', say: x => `share request ${shortId(x.requestId as string)} denied` },
   'share-bad': { type: 'share-request', kind: 'bad-share', say: x => `holder ${shortId(x.holder as string)} returned a share that fails its commitment` },
   'key-rotated': { type: 'key-rotated', say: x => `group ${shortId(x.groupId as string)} key rotated to v${String(x.keyVersion)}` },
   'keeper-added': { type: 'keeper-added', say: x => `keeper ${shortId(x.peerId as string)} added to group ${shortId(x.groupId as string)}` },
@@ -83,7 +83,8 @@ export function onAudit (d: ActivityDeps, entry: AuditEntry): void {
   d.emit({
     type: m.type, at: at(),
     ...(m.kind !== undefined ? { kind: m.kind } : {}),
-    ...(typeof x.groupId === 'string' ? { groupId: x.groupId } : {}),
+    // An audit entry's groupId was a GroupId when it was recorded.
+    ...(typeof x.groupId === 'string' ? { groupId: x.groupId as GroupId } : {}),
     ...(typeof x.peer === 'string' ? { peerId: x.peer } : typeof x.peerId === 'string' ? { peerId: x.peerId } : {}),
     ...(typeof x.from === 'string' ? { entityId: x.from } : typeof x.entityId === 'string' ? { entityId: x.entityId } : {})
   })

@@ -6,6 +6,7 @@
  * later (group-peers.ts). A node built by `cairn recover` publishes none: its
  * peer ID runs only once the recovery completed (recover.ts).
  */
+import type { GroupId } from '../crypto/ids.js'
 import { toHex } from '../crypto/bytes.js'
 import type { HybridClock } from '../crypto/hlc.js'
 import type { Acceptor } from '../groups/acceptor.js'
@@ -46,7 +47,7 @@ export class Bindings {
   }
 
   /** Our own bind record in a group we are a member of (once per peer ID). */
-  publishIn (gid: string): void {
+  publishIn (gid: GroupId): void {
     const v = this.d.vault
     if (v === undefined || !v.unlocked || !this.d.publish) return
     const chain = this.d.registry.chain(gid)

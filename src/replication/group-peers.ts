@@ -6,6 +6,7 @@
  * depends on changed (a descriptor, a bind record, a hello, a disconnect):
  * the write path asks for it on every stored record (replication-state.ts).
  */
+import type { GroupId } from '../crypto/ids.js'
 import { equalBytes } from '../crypto/bytes.js'
 import { roleIn } from '../groups/descriptor-chain.js'
 import type { GroupRegistry } from '../groups/registry.js'
@@ -19,7 +20,7 @@ export class GroupPeers {
   constructor (private readonly registry: GroupRegistry, private readonly store: Store, private readonly hello: HelloService, private readonly self: () => string) {}
 
   /** Peer IDs that may hold this group. */
-  of (gid: string): string[] {
+  of (gid: GroupId): string[] {
     let peers = this.cache.get(gid)
     if (peers === undefined) { peers = this.compute(gid); this.cache.set(gid, peers) }
     return peers
@@ -43,7 +44,7 @@ export class GroupPeers {
   invalidate (): void { this.cache.clear() }
 
   /** May `peer` sync `gid` with us: a keeper of it, or a node whose hello binds it to a member. */
-  authorized (peer: string, gid: string): boolean {
+  authorized (peer: string, gid: GroupId): boolean {
     const d = this.registry.chain(gid)?.current()
     if (d === undefined) return false
     if (d.k.includes(peer)) return true
@@ -60,7 +61,7 @@ export class GroupPeers {
   }
 
   /** Peer IDs serving an entity: connected nodes with its hello binding, then its bind records (in `gid` first). */
-  nodesOf (pub: Uint8Array, gid?: string): string[] {
+  nodesOf (pub: Uint8Array, gid?: GroupId): string[] {
     const out = new Set(this.hello.peersOfEntity(pub))
     const groups = gid !== undefined ? [gid, ...this.registry.groupIds().filter(g => g !== gid)] : this.registry.groupIds()
     for (const g of groups) {
@@ -79,7 +80,7 @@ export class GroupPeers {
    * record we received, those not connected (the mesh forwards it to the rest);
    * in a taciturn group, all of them (nothing is pushed).
    */
-  missedBy (gid: string, pushed: boolean, connected: (peer: string) => boolean, subscribers: (gid: string) => Set<string>): string[] {
+  missedBy (gid: GroupId, pushed: boolean, connected: (peer: string) => boolean, subscribers: (gid: GroupId) => Set<string>): string[] {
     const peers = this.of(gid)
     if (peers.length === 0) return peers
     if (this.registry.chain(gid)?.current().cul !== 'chatty') return peers
@@ -87,7 +88,7 @@ export class GroupPeers {
     return peers.filter(p => !connected(p) || (subs !== undefined && !subs.has(p)))
   }
 
-  private compute (gid: string): string[] {
+  private compute (gid: GroupId): string[] {
     const d = this.registry.chain(gid)?.current()
     if (d === undefined) return []
     const out = new Set<string>(d.k)

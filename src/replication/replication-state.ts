@@ -17,6 +17,7 @@
  * counting costs nothing on the write path; a crash loses at most that much
  * counting, and the reconnect's reconciliation corrects it.
  */
+import type { GroupId } from '../crypto/ids.js'
 import type { PeerSyncRow } from '../store/peer-tables.js'
 import type { Store } from '../store/store.js'
 
@@ -32,7 +33,7 @@ export class ReplicationState {
 
   constructor (private readonly store: Store, private readonly now: () => number = Date.now) {}
 
-  private row (gid: string, peer: string): PeerSyncRow {
+  private row (gid: GroupId, peer: string): PeerSyncRow {
     const k = `${gid}\n${peer}`
     let r = this.rows.get(k)
     if (r === undefined) {
@@ -51,7 +52,7 @@ export class ReplicationState {
   }
 
   /** A record was stored here; `missed`: the group peers it did not reach by push. */
-  stored (gid: string, missed: Iterable<string>): void {
+  stored (gid: GroupId, missed: Iterable<string>): void {
     for (const p of missed) {
       const k = `${gid}\n${p}`
       const known = this.rows.has(k) || this.store.peers.syncState(gid, p) !== undefined
@@ -63,7 +64,7 @@ export class ReplicationState {
   }
 
   /** A reconciliation with the peer ended: `lacking` = what it still lacks (0 when the session completed). */
-  reconciled (gid: string, peer: string, lacking = 0): void {
+  reconciled (gid: GroupId, peer: string, lacking = 0): void {
     const r = this.row(gid, peer)
     r.behind = lacking
     r.last_sync_at = this.now()
@@ -73,7 +74,7 @@ export class ReplicationState {
   }
 
   /** Talking to the peer about the group failed (dial, delivery, session). */
-  failed (gid: string, peer: string, error: string): void {
+  failed (gid: GroupId, peer: string, error: string): void {
     const r = this.row(gid, peer)
     r.last_error = error.slice(0, MAX_ERROR)
     r.error_at = this.now()
@@ -81,7 +82,7 @@ export class ReplicationState {
   }
 
   /** The peer is reachable again: its last error no longer describes it. */
-  clearError (gid: string, peer: string): void {
+  clearError (gid: GroupId, peer: string): void {
     const r = this.rows.get(`${gid}\n${peer}`) ?? this.store.peers.syncState(gid, peer)
     if (r === undefined || r.last_error === null) return
     const row = this.row(gid, peer)
@@ -90,13 +91,13 @@ export class ReplicationState {
     this.touch(row)
   }
 
-  view (gid: string, peer: string): PeerSyncView & { errorAt: number | null } {
+  view (gid: GroupId, peer: string): PeerSyncView & { errorAt: number | null } {
     const r = this.row(gid, peer)
     return { behind: r.behind, lastSyncAt: r.last_sync_at === null ? null : new Date(r.last_sync_at).toISOString(), lastError: r.last_error, errorAt: r.error_at }
   }
 
   /** The group is gone from this node (left, deleted). */
-  dropGroup (gid: string): void {
+  dropGroup (gid: GroupId): void {
     for (const k of [...this.rows.keys()]) if (k.startsWith(`${gid}\n`)) { this.rows.delete(k); this.dirty.delete(k) }
     this.store.peers.dropSyncState(gid)
   }

@@ -12,7 +12,7 @@
  * - A member none of whose nodes is known yet is one row with `peerId: null`.
  */
 import { equalBytes } from '../crypto/bytes.js'
-import { entityIdFromPublicKey } from '../crypto/ids.js'
+import { entityIdFromPublicKey, type GroupId } from '../crypto/ids.js'
 import type { ReplicationState } from './replication-state.js'
 
 export interface ReplicationPeer {
@@ -43,7 +43,7 @@ export interface ReplicationViewDeps {
   records: number
 }
 
-export function replicationView (gid: string, d: ReplicationViewDeps): ReplicationPeer[] {
+export function replicationView (gid: GroupId, d: ReplicationViewDeps): ReplicationPeer[] {
   const out: ReplicationPeer[] = []
   const row = (peer: string, kind: 'keeper' | 'member', target: string, entityId?: string): ReplicationPeer => {
     const s = d.state.view(gid, peer)
@@ -74,7 +74,7 @@ export function replicationView (gid: string, d: ReplicationViewDeps): Replicati
 export type ReplicationEvent =
   | { type: 'peer-connected', peerId: string, entityId?: string, keeper: boolean }
   | { type: 'peer-disconnected', peerId: string }
-  | { type: 'delivered', groupId: string, peerId: string, target: string }
-  | { type: 'delivery-failed', groupId: string, target: string, error: string }
-  | { type: 'synced', groupId: string, peerId: string, sent: number, received: number }
-  | { type: 'sync-failed', groupId: string, peerId: string, error: string }
+  | { type: 'delivered', groupId: GroupId, peerId: string, target: string }
+  | { type: 'delivery-failed', groupId: GroupId, target: string, error: string }
+  | { type: 'synced', groupId: GroupId, peerId: string, sent: number, received: number }
+  | { type: 'sync-failed', groupId: GroupId, peerId: string, error: string }

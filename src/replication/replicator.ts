@@ -18,8 +18,8 @@
  * - Visibility: per group and peer, what it lacks (replication-state.ts).
  */
 import { peerIdFromString } from '@libp2p/peer-id'
-import { equalBytes } from '../crypto/bytes.js'
-import { entityIdFromPublicKey } from '../crypto/ids.js'
+import { equalBytes, toHex } from '../crypto/bytes.js'
+import { entityIdFromPublicKey, type GroupId } from '../crypto/ids.js'
 import type { HybridClock } from '../crypto/hlc.js'
 import type { AcceptorEvents, Acceptor } from '../groups/acceptor.js'
 import { roleIn } from '../groups/descriptor-chain.js'
@@ -53,7 +53,7 @@ import { Verifier } from './verifier.js'
 
 export interface ReplicatorOptions {
   libp2p: CairnLibp2p
-  store: Store
+  store: Store<GroupId>
   registry: GroupRegistry
   acceptor: Acceptor
   events: TypedEmitter<AcceptorEvents>
@@ -142,7 +142,7 @@ export class Replicator {
       }
     })
     this.push = new PushService({ libp2p: o.libp2p, acceptor: o.acceptor, log: o.log, relaxed: fn => o.store.relaxed(fn), onPublished: () => o.metrics.pushed.inc(), onReceived: () => o.metrics.received.inc({ path: 'push' }) })
-    this.deliver = new DeliverService({ libp2p: o.libp2p, acceptor: o.acceptor, timeoutMs, log: o.log, onDelivered: () => {} })
+    this.deliver = new DeliverService({ libp2p: o.libp2p, acceptor: o.acceptor, timeoutMs, log: o.log })
     this.outbox = new Outbox({
       store: o.store, deliver: this.deliver, ensureConnected: async (p, h) => { await this.dialer.ensureConnected(p, h) }, nodesOf: pub => this.nodesOf(pub),
       locate: async pub => await this.locateEntity(pub),
@@ -235,11 +235,11 @@ export class Replicator {
   // ---- group peers and authorisation (group-peers.ts) ----
 
   /** Peer IDs that may hold this group: its keepers and nodes bound to its members. */
-  groupPeers (gid: string): string[] { return this.peers.of(gid) }
+  groupPeers (gid: GroupId): string[] { return this.peers.of(gid) }
   allGroupPeers (): string[] { return this.peers.all() }
-  authorized (peer: string, gid: string): boolean { return this.peers.authorized(peer, gid) }
+  authorized (peer: string, gid: GroupId): boolean { return this.peers.authorized(peer, gid) }
   /** Peer IDs serving an entity: connected nodes with its hello binding, then its bind records (in `gid` first). */
-  nodesOf (pub: Uint8Array, gid?: string): string[] { return this.peers.nodesOf(pub, gid) }
+  nodesOf (pub: Uint8Array, gid?: GroupId): string[] { return this.peers.nodesOf(pub, gid) }
 
   private invalidatePeers (): void {
     this.peers.invalidate()
@@ -248,14 +248,14 @@ export class Replicator {
 
   // ---- events ----
 
-  private track (gid: string): void {
+  private track (gid: GroupId): void {
     const d = this.o.registry.chain(gid)?.current()
     if (d === undefined) return
     if (d.cul === 'chatty') this.push.subscribe(gid)
     if (!this.nextSync.has(gid)) this.nextSync.set(gid, Date.now() + this.intervalOf(gid) * Math.random())
   }
 
-  private intervalOf (gid: string): number {
+  private intervalOf (gid: GroupId): number {
     return this.o.registry.chain(gid)?.current().cul === 'taciturn' ? this.o.taciturnIntervalMs : this.o.chattyIntervalMs
   }
 
@@ -290,14 +290,14 @@ export class Replicator {
   }
 
   /** Groups held here, plus groups the vault has keys for but whose records have not arrived (recovery, new device). */
-  wantedGroups (): string[] {
-    const held = new Set(this.o.registry.groupIds())
+  wantedGroups (): GroupId[] {
+    const held = new Set<GroupId>(this.o.registry.groupIds())
     const v = this.o.vault
     if (v?.unlocked === true) for (const g of v.groupIds()) held.add(g)
     return [...held]
   }
 
-  private onDescriptor (gid: string, keepers: string[], members: Array<[Uint8Array, string]>): void {
+  private onDescriptor (gid: GroupId, keepers: string[], members: Array<[Uint8Array, string]>): void {
     this.track(gid)
     // Anyone newly listed who has not got the group yet: deliver.
     const v = this.o.vault
@@ -332,7 +332,7 @@ export class Replicator {
 
   // ---- anti-entropy ----
 
-  private syncSoon (gid: string, inMs: number): void {
+  private syncSoon (gid: GroupId, inMs: number): void {
     const at = Date.now() + inMs
     if ((this.nextSync.get(gid) ?? Infinity) > at) this.nextSync.set(gid, at)
   }
@@ -342,7 +342,7 @@ export class Replicator {
    * `fresh`: a session already under way may have compared the sets before the
    * caller's latest writes, so wait for it and run a new one (on-demand sync).
    */
-  syncPeer (peer: string, gid: string, fresh = false): Promise<SyncReport> {
+  syncPeer (peer: string, gid: GroupId, fresh = false): Promise<SyncReport> {
     const key = `${peer}/${gid}`
     let p = this.running.get(key)
     if (p !== undefined && !fresh) return p
@@ -362,7 +362,7 @@ export class Replicator {
   }
 
   /** Sync a group with every peer of it now (API: POST /groups/:gid/sync). */
-  async syncGroup (gid: string, extraPeers: string[] = []): Promise<{ peers: SyncReport[] }> {
+  async syncGroup (gid: GroupId, extraPeers: string[] = []): Promise<{ peers: SyncReport[] }> {
     const peers = [...new Set([...this.groupPeers(gid), ...extraPeers])].filter(p => p !== this.peerId)
     if (peers.length === 0) return { peers: [] }
     const reports = await Promise.all(peers.map(async p => await this.syncPeer(p, gid, true)))
@@ -390,10 +390,10 @@ export class Replicator {
   // ---- delivery ----
 
   /** A new member's node, where it is (multiaddr with /p2p/, or a peer ID found through the DHT). */
-  deliverToEntity (entityId: string, gid: string, hint: string): void { this.outbox.toEntity(entityId, gid, hint) }
+  deliverToEntity (entityId: string, gid: GroupId, hint: string): void { this.outbox.toEntity(entityId, gid, hint) }
 
   /** Owe the group to a keeper (added with an address hint): the address is dialled at once. */
-  deliverTo (peer: string, gid: string, hint?: string): void {
+  deliverTo (peer: string, gid: GroupId, hint?: string): void {
     this.outbox.toPeer(peer, gid, hint)
     if (hint !== undefined) this.dialer.ensureConnected(peer, hint).catch(() => { /* the outbox retries and reports it */ })
   }
@@ -419,7 +419,7 @@ export class Replicator {
   }
 
   /** GET /groups/:gid/replication. */
-  replication (gid: string): ReplicationPeer[] {
+  replication (gid: GroupId): ReplicationPeer[] {
     const d = this.o.registry.chain(gid)?.current()
     if (d === undefined) return []
     const v = this.o.vault

@@ -1,8 +1,5 @@
 import { Option, type Command } from 'commander'
-import type { GroupSummary, GroupView } from '../../groups/group-service.js'
-import type { JobView } from '../../jobs/job-runner.js'
-import type { SyncPeerReport } from '../../api/backend.js'
-import type { ReplicationPeer } from '../../replication/replication-view.js'
+import type { CultureName, GroupView, JobView, ReplicationPeerView, RoleName } from '../../contract/models.js'
 import { contextOf, type CliContext } from '../context.js'
 import { emit, table } from '../output.js'
 import { followJob } from '../progress.js'
@@ -10,10 +7,9 @@ import { resolveGroup } from '../resolve.js'
 import { run } from '../run.js'
 
 const ROLES = ['owner', 'admin', 'member', 'viewer']
-const enc = encodeURIComponent
 
 /** Where the group's records are, per keeper and member node (GET /groups/:gid/replication). */
-export function replicationTable (peers: ReplicationPeer[]): string {
+export function replicationTable (peers: ReplicationPeerView[]): string {
   if (peers.length === 0) return 'no keepers or other member nodes: the records are only here'
   const ago = (t: string | null): string => {
     if (t === null) return 'never'
@@ -26,11 +22,11 @@ export function replicationTable (peers: ReplicationPeer[]): string {
   ])])
 }
 
-export function showGroup (ctx: CliContext, g: GroupView & { jobId?: string }, replication?: ReplicationPeer[]): void {
+export function showGroup (ctx: CliContext, g: GroupView & { jobId?: string }, replication?: ReplicationPeerView[]): void {
   emit(ctx, replication !== undefined ? { ...g, replication } : g, () => [
     table([
       ['group', g.id], ['name', g.name ?? '(sealed)'], ['your role', g.role], ['culture', g.culture + (g.appendOnly ? ', append-only' : '')],
-      ['descriptor', `v${g.descriptorVersion}`], ['key', `v${g.keyVersion}`], ...(g.circle !== undefined ? [['circle', `${g.circle.threshold} of ${g.circle.members.length}`]] : []),
+      ['descriptor', `v${g.descriptorVersion}`], ['key', `v${g.keyVersion}`], ...(g.circle !== undefined ? circleRows(g.circle) : []),
       ...(g.jobId !== undefined ? [['re-encryption job', g.jobId]] : [])
     ]),
     '', table([['MEMBER', 'ROLE'], ...g.members.map(m => [m.entityId, m.role])]),
@@ -39,8 +35,18 @@ export function showGroup (ctx: CliContext, g: GroupView & { jobId?: string }, r
   ].join('\n'))
 }
 
+/** A circle's threshold, whether it is open on this node (and until when), and an unseal under way. */
+function circleRows (c: NonNullable<GroupView['circle']>): string[][] {
+  return [
+    ['circle', `${c.threshold} of ${c.members.length} shares needed to unseal`],
+    ['state', c.unsealed === true ? `unsealed until ${c.expiresAt ?? '?'}` : 'sealed'],
+    ...(c.approval !== undefined ? [['your approval', c.approval === 'manual' ? 'manual (requests wait for `cairn circle approve`)' : 'auto']] : []),
+    ...(c.pendingUnseal !== undefined ? [['unseal', `pending: ${c.pendingUnseal.collected} of ${c.pendingUnseal.needed}, waiting for ${c.pendingUnseal.waiting.length} holder(s) until ${c.pendingUnseal.deadline}`]] : [])
+  ]
+}
+
 export async function rotateAndFollow (ctx: CliContext, jobId: string, wait: boolean): Promise<JobView> {
-  if (!wait) return await ctx.client().get<JobView>(`/api/v1/jobs/${jobId}`)
+  if (!wait) return await ctx.client().getJob(jobId)
   return await followJob(ctx.client(), jobId, 're-encrypting', ctx.tty)
 }
 
@@ -52,12 +58,12 @@ export function groupCommands (program: Command): void {
     .option('--append-only', 'a signed hash-linked log: no edits or deletes')
     .action(run(async (name: string, o: { culture: string, appendOnly?: boolean }, cmd: Command) => {
       const ctx = contextOf(cmd)
-      showGroup(ctx, await ctx.client().post<GroupView>('/api/v1/groups', { name, culture: o.culture, ...(o.appendOnly === true ? { appendOnly: true } : {}) }))
+      showGroup(ctx, await ctx.client().createGroup({ name, culture: o.culture as CultureName, ...(o.appendOnly === true ? { appendOnly: true } : {}) }))
     }))
 
   group.command('ls').alias('list').description('groups on this node').action(run(async (_o: unknown, cmd: Command) => {
     const ctx = contextOf(cmd)
-    const r = await ctx.client().get<{ groups: GroupSummary[] }>('/api/v1/groups')
+    const r = await ctx.client().listGroups()
     emit(ctx, r, () => r.groups.length === 0 ? 'no groups' : table([['ID', 'NAME', 'ROLE', 'CULTURE', 'KEY', 'MEMBERS', 'KEEPERS', 'ITEMS'],
       ...r.groups.map(g => [g.id, (g.name ?? '(sealed)') + (g.personal ? ' (personal)' : '') + (g.circle ? ' (circle)' : ''), g.role, g.culture, `v${g.keyVersion}`, String(g.memberCount), String(g.keeperCount), String(g.itemCount)])]))
   }))
@@ -65,8 +71,7 @@ export function groupCommands (program: Command): void {
   group.command('show <groupId>').description('one group: members, keepers, versions, and where its records are (per keeper and member node)').action(run(async (given: string, _o: unknown, cmd: Command) => {
     const ctx = contextOf(cmd)
     const gid = await resolveGroup(ctx, given)
-    const g = await ctx.client().get<GroupView>(`/api/v1/groups/${enc(gid)}`)
-    const r = await ctx.client().get<{ peers: ReplicationPeer[] }>(`/api/v1/groups/${enc(gid)}/replication`)
+    const [g, r] = await Promise.all([ctx.client().getGroup(gid), ctx.client().getReplication(gid)])
     showGroup(ctx, g, r.peers)
   }))
 
@@ -76,8 +81,7 @@ export function groupCommands (program: Command): void {
     .action(run(async (given: string, entityId: string, o: { role: string, multiaddr?: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
       const gid = await resolveGroup(ctx, given)
-      const g = await ctx.client().post<GroupView>(`/api/v1/groups/${enc(gid)}/members`, { entityId, role: o.role, ...(o.multiaddr !== undefined ? { multiaddr: o.multiaddr } : {}) })
-      showGroup(ctx, g)
+      showGroup(ctx, await ctx.client().addMember(gid, { entityId, role: o.role as RoleName, ...(o.multiaddr !== undefined ? { multiaddr: o.multiaddr } : {}) }))
       if (!ctx.json) process.stdout.write('\ndelivery to the member\'s node is retried until it lands: `cairn group show ' + gid.slice(0, 8) + '` shows where it stands\n')
     }))
 
@@ -86,7 +90,7 @@ export function groupCommands (program: Command): void {
     .action(run(async (given: string, entityId: string, o: { wait: boolean }, cmd: Command) => {
       const ctx = contextOf(cmd)
       const gid = await resolveGroup(ctx, given)
-      const g = await ctx.client().del<GroupView & { jobId: string }>(`/api/v1/groups/${enc(gid)}/members/${enc(entityId)}`)
+      const g = await ctx.client().removeMember(gid, entityId)
       const job = await rotateAndFollow(ctx, g.jobId, o.wait)
       if (ctx.json) emit(ctx, { ...g, job }, () => '')
       else showGroup(ctx, g)
@@ -97,19 +101,19 @@ export function groupCommands (program: Command): void {
     .action(run(async (given: string, peerId: string, o: { multiaddr?: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
       const gid = await resolveGroup(ctx, given)
-      showGroup(ctx, await ctx.client().post<GroupView>(`/api/v1/groups/${enc(gid)}/keepers`, { peerId, ...(o.multiaddr !== undefined ? { multiaddr: o.multiaddr } : {}) }))
+      showGroup(ctx, await ctx.client().addKeeper(gid, { peerId, ...(o.multiaddr !== undefined ? { multiaddr: o.multiaddr } : {}) }))
     }))
 
   group.command('remove-keeper <groupId> <peerId>').description('remove a keeper').action(run(async (given: string, peerId: string, _o: unknown, cmd: Command) => {
     const ctx = contextOf(cmd)
     const gid = await resolveGroup(ctx, given)
-    showGroup(ctx, await ctx.client().del<GroupView>(`/api/v1/groups/${enc(gid)}/keepers/${enc(peerId)}`))
+    showGroup(ctx, await ctx.client().removeKeeper(gid, peerId))
   }))
 
   group.command('sync <groupId>').description('run anti-entropy with this group\'s peers now').action(run(async (given: string, _o: unknown, cmd: Command) => {
     const ctx = contextOf(cmd)
     const gid = await resolveGroup(ctx, given)
-    const r = await ctx.client().post<{ peers: SyncPeerReport[] }>(`/api/v1/groups/${enc(gid)}/sync`)
+    const r = await ctx.client().syncGroup(gid)
     emit(ctx, r, () => r.peers.length === 0 ? 'no peers of this group are reachable' : table([['PEER', 'SENT', 'RECEIVED', 'BYTES', 'ROUND TRIPS', 'ERROR'], ...r.peers.map(p => [p.peerId, String(p.sent), String(p.received), String(p.bytes), String(p.roundTrips), p.error ?? ''])]))
   }))
 
@@ -118,7 +122,7 @@ export function groupCommands (program: Command): void {
     .action(run(async (given: string, o: { wait: boolean }, cmd: Command) => {
       const ctx = contextOf(cmd)
       const gid = await resolveGroup(ctx, given)
-      const r = await ctx.client().post<{ jobId: string }>(`/api/v1/groups/${enc(gid)}/rotate`)
+      const r = await ctx.client().rotateGroup(gid)
       const job = await rotateAndFollow(ctx, r.jobId, o.wait)
       emit(ctx, job, () => `key rotated; job ${job.id}: ${job.state} (${job.done}/${job.total} items re-encrypted)`)
     }))

@@ -1,8 +1,6 @@
 /** Verbs for running a node: stop, version, jobs, doctor. */
 import type { Command } from 'commander'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { JobView } from '../../jobs/job-runner.js'
-import type { StatusView } from '../../api/backend.js'
 import { VERSION } from '../../node/version.js'
 import { CairnError, isCairnError } from '../../util/errors.js'
 import { contextOf } from '../context.js'
@@ -19,7 +17,7 @@ export function operatorCommands (program: Command): void {
       const ctx = contextOf(cmd)
       const before = daemonRecord(ctx.dataDir)
       try {
-        await ctx.client().post('/api/v1/shutdown')
+        await ctx.client().shutdown()
       } catch (e) {
         if (isCairnError(e) && e.code === 'UNAVAILABLE' && before?.alive !== true) {
           emit(ctx, { stopped: true, wasRunning: false }, () => `no cairn node is running on ${ctx.dataDir}`)
@@ -40,7 +38,7 @@ export function operatorCommands (program: Command): void {
     .action(run(async (_o: unknown, cmd: Command) => {
       const ctx = contextOf(cmd)
       let daemon: string | null = null
-      try { daemon = (await ctx.client().get<StatusView>('/api/v1/status')).version } catch { /* no node running: the CLI's own version is the answer */ }
+      try { daemon = (await ctx.client().getStatus()).version } catch { /* no node running: the CLI's own version is the answer */ }
       emit(ctx, { cli: VERSION, daemon, node: process.version }, () => table([
         ['cairn', VERSION], ['running node', daemon ?? `not running on ${ctx.dataDir}`], ['Node.js', process.version]
       ]))
@@ -53,11 +51,11 @@ export function operatorCommands (program: Command): void {
       const ctx = contextOf(cmd)
       if (id !== undefined) {
         const jid = await resolveJob(ctx, id)
-        const j = o.follow === true ? await followJob(ctx.client(), jid, 're-encrypting', ctx.tty) : await ctx.client().get<JobView>(`/api/v1/jobs/${jid}`)
+        const j = o.follow === true ? await followJob(ctx.client(), jid, 're-encrypting', ctx.tty) : await ctx.client().getJob(jid)
         emit(ctx, j, () => table([['job', j.id], ['kind', j.kind], ['group', j.groupId], ['state', j.state], ['progress', `${j.done}/${j.total}`], ...(j.error !== undefined ? [['error', j.error]] : []), ['created', j.createdAt], ['updated', j.updatedAt]]))
         return
       }
-      const r = await ctx.client().get<{ jobs: JobView[] }>(`/api/v1/jobs?limit=${encodeURIComponent(o.limit)}`)
+      const r = await ctx.client().listJobs({ limit: Number(o.limit) })
       emit(ctx, r, () => r.jobs.length === 0 ? 'no jobs' : table([['ID', 'KIND', 'GROUP', 'STATE', 'PROGRESS', 'UPDATED'], ...r.jobs.map(j => [j.id, j.kind, j.groupId, j.state + (j.error !== undefined ? `: ${j.error}` : ''), `${j.done}/${j.total}`, j.updatedAt])]))
     }))
   jobs.addHelpText('after', '\nA job goes on in the daemon whether or not anyone follows it: `cairn jobs <id> --follow` picks it up again.')
