@@ -17,6 +17,8 @@ import { circlesSuite } from './circles.js'
 import { membershipSuite } from './membership.js'
 import { auditSuite } from './audit.js'
 import { keeperMemorySuite } from './keeper-memory.js'
+import { nodeLifeSuite } from './node-life.js'
+import { startupSuite } from './startup.js'
 
 export const SUITES: readonly Suite[] = [
   cryptoSuite,
@@ -30,5 +32,7 @@ export const SUITES: readonly Suite[] = [
   circlesSuite,
   membershipSuite,
   auditSuite,
-  keeperMemorySuite
+  nodeLifeSuite,
+  keeperMemorySuite,
+  startupSuite
 ]

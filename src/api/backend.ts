@@ -13,6 +13,7 @@ import type { JobView } from '../jobs/job-runner.js'
 import type { AuditEntry } from '../audit/audit-log.js'
 import type { SearchResult } from '../search/search-index.js'
 import type { CircleService } from '../circles/circle-service.js'
+import type { ReplicationPeer } from '../replication/replication-view.js'
 
 export interface StatusView {
   peerId: string
@@ -23,6 +24,8 @@ export interface StatusView {
   personalGroupId: GroupId | null
   counts: { groups: number, items: number, peers: number }
   version: string
+  /** What an operator should look at: groups without a connected keeper, records no keeper holds yet, a failed integrity check. */
+  warnings?: StatusWarning[]
 }
 
 export interface PeerView { peerId: string, addrs: string[], entityId?: string }
@@ -30,11 +33,34 @@ export interface PeerView { peerId: string, addrs: string[], entityId?: string }
 export interface SyncPeerReport { peerId: string, sent: number, received: number, bytes: number, roundTrips: number, error?: string }
 
 /**
- * One SSE event. `share-request` (holder side: a request waits for this node's person,
- * or was decided; `id` is the request ID, `entityId` the requester) and `unseal`
- * (requester side: progress `collected`/`needed`, `kind` = pending | unsealed | failed | cancelled).
+ * One thing that happened, as `GET /api/v1/events` streams it: IDs, kinds and
+ * counts, never content. `share-request` (holder side: a request waits for this
+ * node's person, or was decided; `id` is the request ID, `entityId` the
+ * requester) and `unseal` (requester side: progress `collected`/`needed`,
+ * `kind` = pending | unsealed | failed | cancelled).
  */
-export interface NodeEvent { type: string, groupId?: GroupId, id?: string, kind?: string, origin?: string, entityId?: string, collected?: number, needed?: number, at: string }
+export interface NodeEvent {
+  type: string
+  groupId?: GroupId
+  id?: string
+  kind?: string
+  origin?: string
+  peerId?: string
+  entityId?: string
+  sent?: number
+  received?: number
+  done?: number
+  total?: number
+  collected?: number
+  needed?: number
+  error?: string
+  at: string
+}
+
+/** An event with its SSE ID (`<boot>-<seq>`), for `Last-Event-ID` resumption. */
+export interface LoggedEvent { id: string, event: NodeEvent }
+
+export interface StatusWarning { code: string, message: string, groupId?: GroupId }
 
 export interface ApiBackend {
   dataDir: string
@@ -58,6 +84,10 @@ export interface ApiBackend {
   /** Bounded in time: `partial` is true when the budget ran out before every match was ranked. */
   search: (q: string, limit: number, groupId?: GroupId) => Promise<SearchResult>
   auditList: (since: number, limit: number) => AuditEntry[]
+  /** The newest `limit` entries, newest first. */
+  auditNewest: (limit: number) => AuditEntry[]
+  /** Items whose ID starts with `prefix` (lower case), in any group held. */
+  resolveItems: (prefix: string, limit: number) => Array<{ id: string, groupId: string }>
   auditVerify: () => { ok: boolean, entries: number, brokenAt?: number, reason?: string }
   metrics: () => Promise<{ contentType: string, text: string }>
   peers: () => PeerView[]
@@ -65,8 +95,17 @@ export interface ApiBackend {
   sync: (groupId: GroupId) => Promise<{ peers: SyncPeerReport[] }>
   /**
    * Where a keeper or member just added can be reached (a multiaddr with /p2p/,
-   * or a bare peer ID), so the group's delivery goes there; no-op without network.
+   * or a bare peer ID), so the group's delivery goes there at once; no-op without network.
    */
   deliveryHint: (groupId: GroupId, to: { peerId: string } | { entityId: string }, address: string) => void
-  subscribe: (fn: (e: NodeEvent) => void) => () => void
+  /** INVALID_INPUT unless `addr` is a multiaddr (of `peerId`, when given) or a bare peer ID. */
+  checkAddress: (addr: string, peerId?: string) => void
+  /** Live events; `since(lastEventId)` replays what a reconnecting client missed. */
+  events: { subscribe: (fn: (e: LoggedEvent) => void) => () => void, since: (lastEventId: string | undefined) => { events: LoggedEvent[], gap: boolean } }
+  /** GET /groups/:gid/replication */
+  replication: (groupId: GroupId) => ReplicationPeer[]
+  /** Recent and unfinished background jobs, newest first. */
+  jobs: (limit: number) => JobView[]
+  /** POST /shutdown: the daemon stops as on SIGTERM, after this request is answered. */
+  shutdown: () => void
 }

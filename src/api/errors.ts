@@ -15,8 +15,29 @@ const STATUS: Record<ErrorCode, number> = {
   VAULT_LOCKED: 423, CIRCLE_SEALED: 423,
   HEADERS_TOO_LARGE: 431, REQUEST_TIMEOUT: 408, THROTTLED: 429,
   STORAGE_FULL: 507,
-  INSUFFICIENT_SHARES: 503, BAD_SHARE: 503, NO_PEERS: 503, UNAVAILABLE: 503, TIMEOUT: 504,
+  INSUFFICIENT_SHARES: 503, BAD_SHARE: 503, NO_PEERS: 503, UNAVAILABLE: 503, INTERRUPTED: 503, TIMEOUT: 504,
   INTERNAL: 500
+}
+
+interface AjvError { instancePath?: string, keyword?: string, params?: { allowedValues?: unknown[], allowedValue?: unknown, missingProperty?: string } }
+
+/**
+ * ajv's "must be equal to one of the allowed values" names them, so the caller
+ * need not guess: an `enum`, or a union of constants (TypeBox literals: ajv
+ * reports one `const` error per branch, then the `anyOf`).
+ */
+function validationMessage (v: unknown, where = 'body'): string | undefined {
+  if (!Array.isArray(v) || v.length === 0) return undefined
+  const errs = v as AjvError[]
+  const first = errs[0]!
+  const path = `${where}${(first.instancePath ?? '').replace(/\//g, '.')}`
+  if (first.keyword === 'enum' && Array.isArray(first.params?.allowedValues)) return `${path} must be one of ${first.params.allowedValues.map(String).join(', ')}`
+  if (first.keyword === 'const' || first.keyword === 'anyOf') {
+    const allowed = errs.filter(e => e.keyword === 'const' && e.instancePath === first.instancePath).map(e => e.params?.allowedValue)
+    if (allowed.length > 0 && errs.some(e => e.keyword === 'anyOf' && e.instancePath === first.instancePath)) return `${path} must be one of ${allowed.map(String).join(', ')}`
+  }
+  if (first.keyword === 'required' && first.params?.missingProperty !== undefined) return `${path} must have the field ${first.params.missingProperty}`
+  return undefined
 }
 
 export interface ErrorEnvelope { error: { code: string, message: string, [k: string]: unknown } }
@@ -30,8 +51,8 @@ export function toHttpError (e: unknown): { status: number, body: ErrorEnvelope,
   if (isCairnError(e)) {
     return { status: statusFor(e.code), body: { error: { code: e.code, message: e.message, ...(e.details ?? {}) } }, internal: e.code === 'INTERNAL' }
   }
-  const fe = e as { statusCode?: number, code?: string, message?: string, validation?: unknown }
-  if (fe?.validation !== undefined) return { status: 400, body: { error: { code: 'INVALID_INPUT', message: `invalid request: ${fe.message ?? 'validation failed'}` } }, internal: false }
+  const fe = e as { statusCode?: number, code?: string, message?: string, validation?: unknown, validationContext?: string }
+  if (fe?.validation !== undefined) return { status: 400, body: { error: { code: 'INVALID_INPUT', message: `invalid request: ${validationMessage(fe.validation, fe.validationContext) ?? fe.message ?? 'validation failed'}` } }, internal: false }
   const sc = typeof fe?.statusCode === 'number' ? fe.statusCode : undefined
   if (sc !== undefined && sc >= 400 && sc < 500) {
     if (sc === 413) return { status: 413, body: { error: { code: 'TOO_LARGE', message: 'the request body is larger than api.max_body_bytes' } }, internal: false }

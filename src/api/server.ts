@@ -11,7 +11,7 @@ import sjson from 'secure-json-parse'
 import { assertBoundedStructure } from '../util/bounds.js'
 import { CairnError } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
-import type { ApiBackend } from './backend.js'
+import type { ApiBackend, LoggedEvent } from './backend.js'
 import { clientErrorResponse, toHttpError } from './errors.js'
 import { openApiDocument } from './openapi.js'
 import { Replied, Streamed, type Req, type RouteDef } from './route.js'
@@ -23,13 +23,14 @@ import { nodeRoutes } from './routes/node-routes.js'
 import { eventRoutes } from './routes/event-routes.js'
 import { circleRoutes } from './routes/circle-routes.js'
 import { membershipRoutes } from './routes/membership-routes.js'
+import { operatorRoutes } from './routes/operator-routes.js'
 
 export interface ApiOptions { host: string, port: number, token: string, maxBodyBytes: number, version: string, log: Logger, onRequest?: (method: string, route: string, status: number) => void }
 
 
 /** Every route the server registers; startApi checks it against the contract, so the OpenAPI document lists exactly these. */
 export function allRoutes (): RouteDef[] {
-  return [...nodeRoutes, ...groupRoutes, ...itemRoutes, ...circleRoutes, ...membershipRoutes, ...eventRoutes]
+  return [...nodeRoutes, ...groupRoutes, ...itemRoutes, ...circleRoutes, ...membershipRoutes, ...eventRoutes, ...operatorRoutes]
 }
 
 export async function startApi (backend: ApiBackend, o: ApiOptions): Promise<{ app: FastifyInstance, port: number }> {
@@ -115,16 +116,34 @@ export async function startApi (backend: ApiBackend, o: ApiOptions): Promise<{ a
 
   app.get(contract.getOpenApi.path, async () => doc)
   app.get(contract.events.path, (req, reply) => {
-    const group = (req.query as Record<string, unknown>).group
+    const query = req.query as Record<string, unknown>
+    const group = query.group
     if (group !== undefined && typeof group !== 'string') throw new CairnError('INVALID_INPUT', 'group must be a string')
+    const head = { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' }
+    // fastify answers HEAD with this GET handler: without this the stream was
+    // opened and the socket held forever (issue 12 item 3).
+    if (req.method === 'HEAD') { void reply.status(200).headers(head).send(); return }
+    const header = req.headers['last-event-id']
+    const lastId = typeof header === 'string' ? header : typeof query.lastEventId === 'string' ? query.lastEventId : undefined
+    if (lastId !== undefined && lastId.length > 64) throw new CairnError('INVALID_INPUT', 'Last-Event-ID is at most 64 characters')
     reply.hijack()
     const res = reply.raw
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
-    res.write(': cairn events\n\n')
-    const off = backend.subscribe(e => {
-      if (group !== undefined && e.groupId !== group) return
-      res.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`)
-    })
+    res.writeHead(200, head)
+    res.write(': cairn events\nretry: 2000\n\n')
+    const write = (e: LoggedEvent): void => {
+      if (group !== undefined && e.event.groupId !== group) return
+      res.write(`id: ${e.id}\nevent: ${e.event.type}\ndata: ${JSON.stringify(e.event)}\n\n`)
+    }
+    // Subscribe before replaying, so nothing falls between the two.
+    const queued: LoggedEvent[] = []
+    let replaying = true
+    const off = backend.events.subscribe(e => { if (replaying) queued.push(e); else write(e) })
+    const { events, gap } = backend.events.since(lastId)
+    if (gap) res.write(`event: gap\ndata: ${JSON.stringify({ type: 'gap', lastEventId: lastId, at: new Date().toISOString() })}\n\n`)
+    const seen = new Set(events.map(e => e.id))
+    for (const e of events) write(e)
+    for (const e of queued) if (!seen.has(e.id)) write(e)
+    replaying = false
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000)
     req.raw.on('close', () => { off(); clearInterval(ping) })
   })

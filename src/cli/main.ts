@@ -6,6 +6,7 @@ import { groupCommands } from './commands/group-commands.js'
 import { itemCommands } from './commands/item-commands.js'
 import { nodeCommands } from './commands/node-commands.js'
 import { circleCommands } from './commands/circle-commands.js'
+import { operatorCommands } from './commands/operator-commands.js'
 import { portabilityCommands } from './commands/portability-commands.js'
 import { membershipCommands } from './commands/membership-commands.js'
 import { mcpCommand } from './commands/mcp-command.js'
@@ -23,6 +24,7 @@ export function buildProgram (): Command {
   groupCommands(program)
   itemCommands(program)
   circleCommands(program)
+  operatorCommands(program)
   portabilityCommands(program)
   membershipCommands(program)
   demoCommand(program)

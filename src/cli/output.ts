@@ -16,9 +16,7 @@ export function table (rows: string[][]): string {
 
 const HINTS: Partial<Record<string, string>> = {
   VAULT_LOCKED: 'run `cairn unlock`',
-  UNAVAILABLE: 'is the daemon running? start it with `cairn start`',
-  UNAUTHORIZED: 'the CLI reads the token from <dataDir>/api-token; check --data-dir',
-  NOT_INITIALIZED: 'run `cairn init` first'
+  UNAUTHORIZED: 'the CLI reads the token from <dataDir>/api-token; check --data-dir'
 }
 
 /** Print an error the way the user asked for, and return the exit code. */
@@ -32,5 +30,5 @@ export function reportError (o: OutputOptions, e: unknown): number {
     const hint = HINTS[err.code]
     process.stderr.write(`error: ${err.message}${hint !== undefined && !err.message.includes(hint) ? `\n  hint: ${hint}` : ''}\n`)
   }
-  return err.code === 'INVALID_INPUT' ? 2 : 1
+  return err.code === 'INVALID_INPUT' ? 2 : err.code === 'INTERRUPTED' ? 130 : 1
 }

@@ -5,9 +5,21 @@ import type { CairnClient } from '../client/client.js'
 import type { JobView } from '../contract/models.js'
 import { CairnError } from '../util/errors.js'
 
+/**
+ * Ctrl-C stops the following, not the job: it goes on in the daemon, and the
+ * message says so and how to pick it up again (exit status 130).
+ */
 export async function followJob (client: CairnClient, jobId: string, label: string, showBar: boolean): Promise<JobView> {
   const bar = showBar ? new cliProgress.SingleBar({ format: `${label} [{bar}] {percentage}% {value}/{total} items | {eta_formatted} left`, stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined
   let started = false
+  const onInt = (): void => {
+    bar?.stop()
+    process.stderr.write(`\nstopped following job ${jobId}: it goes on in the node. Follow it again with \`cairn jobs ${jobId} --follow\`; \`cairn jobs\` lists every job\n`)
+    process.exit(130)
+  }
+  process.once('SIGINT', onInt)
+  // Without a bar (no terminal), one line says what is being waited for and that Ctrl-C is safe.
+  if (bar === undefined) process.stderr.write(`following job ${jobId} (Ctrl-C stops following, not the job)\n`)
   try {
     for (;;) {
       const j = await client.getJob(jobId)
@@ -21,6 +33,7 @@ export async function followJob (client: CairnClient, jobId: string, label: stri
       await sleep(150)
     }
   } finally {
+    process.off('SIGINT', onInt)
     bar?.stop()
   }
 }

@@ -143,6 +143,10 @@ export class CairnClient {
   unlock (passphrase: string): Promise<ResponseOf<'unlock'>> { return this.call('unlock', { body: { passphrase } }) }
   lock (): Promise<ResponseOf<'lock'>> { return this.call('lock') }
   getJob (jobId: string): Promise<ResponseOf<'getJob'>> { return this.call('getJob', { params: { jobId } }) }
+  /** Recent and unfinished background jobs, newest first. */
+  listJobs (query: QueryOf<'listJobs'> = {}): Promise<ResponseOf<'listJobs'>> { return this.call('listJobs', { query }) }
+  /** Stop the daemon as SIGTERM would (it answers first, then stops). */
+  shutdown (): Promise<ResponseOf<'shutdown'>> { return this.call('shutdown') }
   getMetrics (): Promise<string> { return this.call('getMetrics') }
   getOpenApi (): Promise<ResponseOf<'getOpenApi'>> { return this.call('getOpenApi') }
   /** What happens on the node (records stored, jobs, lock/unlock), as an async iterator; `group` filters. */
@@ -159,6 +163,8 @@ export class CairnClient {
   listPeers (): Promise<ResponseOf<'listPeers'>> { return this.call('listPeers') }
   dialPeer (multiaddr: string): Promise<ResponseOf<'dialPeer'>> { return this.call('dialPeer', { body: { multiaddr } }) }
   syncGroup (gid: string): Promise<ResponseOf<'syncGroup'>> { return this.call('syncGroup', { params: { gid } }) }
+  /** Per keeper and member node of the group: connected, delivered, records behind, last sync, last error. */
+  getReplication (gid: string): Promise<ResponseOf<'getReplication'>> { return this.call('getReplication', { params: { gid } }) }
 
   // ---- groups ----
   createGroup (body: BodyOf<'createGroup'>): Promise<ResponseOf<'createGroup'>> { return this.call('createGroup', { body }) }
@@ -184,6 +190,8 @@ export class CairnClient {
   }
   importItems (gid: string, items: BodyOf<'importItems'>['items']): Promise<ResponseOf<'importItems'>> { return this.call('importItems', { params: { gid }, body: { items } }) }
   /** Full-text search: every word of `q` must appear (whole words, case- and accent-insensitive). */
+  /** Item IDs starting with `prefix` (at most 10), to accept short IDs as git does. */
+  resolveIds (prefix: string): Promise<ResponseOf<'resolveIds'>> { return this.call('resolveIds', { query: { kind: 'item', prefix } }) }
   search (q: string, o: { group?: string, limit?: number } = {}): Promise<ResponseOf<'search'>> { return this.call('search', { query: { q, ...o } }) }
 
   // ---- circles ----

@@ -21,6 +21,8 @@ export const DEFAULTS = {
     bootstrap: [] as string[],
     /** Run kad-dht (peer routing). */
     dht: true,
+    /** Provide this node's entity in the DHT, so whoever knows your entity ID can find your node (to add you to a group). */
+    dht_announce_entity: true,
     /** Inbound connections accepted per second per host (libp2p default 5 is too low for loopback clusters). */
     inbound_per_second: 100,
     /** Upper bound on open connections. */

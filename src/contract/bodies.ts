@@ -57,7 +57,13 @@ export const SearchQuery = T.Object({
 })
 export const AuditQuery = T.Object({
   since: T.Optional(T.Integer({ minimum: 0, maximum: 999_999_999, description: 'sequence number to start after (default 0)' })),
-  limit: limit(1000, 100)
+  limit: limit(1000, 100),
+  order: T.Optional(T.Union([T.Literal('asc'), T.Literal('desc')], { description: 'asc (default): from `since` on, oldest first; desc: the newest entries, newest first (no `since`)' }))
+})
+export const JobsQuery = T.Object({ limit: limit(200, 20) })
+export const ResolveQuery = T.Object({
+  kind: T.Literal('item'),
+  prefix: T.String({ minLength: 1, maxLength: 36, pattern: '^[0-9a-fA-F-]+$', description: 'the start of an item ID' })
 })
 export const ExportQuery = T.Object({ group: T.Optional(T.String({ maxLength: 64, description: 'only this group (default: every group this node can read)' })) })
 export const EventsQuery = T.Object({ group: T.Optional(T.String({ maxLength: 64, description: 'only events of this group' })) })

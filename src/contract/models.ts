@@ -45,7 +45,12 @@ export const Status = model('Status', T.Object({
   keeper: T.Boolean(),
   personalGroupId: Nullable(GroupId),
   counts: T.Object({ groups: Count, items: Count, peers: Count }),
-  version: T.String()
+  version: T.String(),
+  warnings: T.Optional(T.Array(T.Object({
+    code: T.String({ description: 'NO_KEEPER · NO_KEEPER_CONNECTED · NOT_ON_A_KEEPER · INTEGRITY' }),
+    message: T.String(),
+    groupId: T.Optional(GroupId)
+  }), { description: 'what an operator should look at: a group no keeper holds or none is connected to, records no keeper holds yet, a failed integrity check' }))
 }))
 
 export const Peer = model('Peer', T.Object({
@@ -104,6 +109,19 @@ export const Job = model('Job', T.Object({
   done: Count, total: Count, error: T.Optional(T.String()), createdAt: Iso, updatedAt: Iso
 }))
 export const JobStarted = T.Composite([Job, T.Object({ jobId: T.String() })])
+export const JobList = T.Object({ jobs: T.Array(Job, { description: 'newest first' }) })
+
+export const ReplicationPeer = model('ReplicationPeer', T.Object({
+  peerId: T.Union([PeerId, T.Null()], { description: 'null: a member none of whose nodes is known yet' }),
+  kind: T.Union([T.Literal('keeper'), T.Literal('member')]),
+  entityId: T.Optional(EntityId),
+  connected: T.Boolean(),
+  delivered: T.Boolean({ description: 'the group descriptor (and a member\'s keys) reached it' }),
+  behind: T.Integer({ minimum: 0, description: 'records held here that the peer lacked at the last reconciliation, plus those it missed since (0 = in sync)' }),
+  lastSyncAt: Nullable(Iso),
+  lastError: Nullable(T.String())
+}))
+export const Replication = T.Object({ peers: T.Array(ReplicationPeer) })
 
 export const SyncPeer = T.Object({
   peerId: PeerId, groupId: T.Optional(GroupId),
@@ -229,11 +247,17 @@ export const ErasureReport = T.Object({
 
 /** One Server-Sent Event's data (IDs and kinds, never content). The SSE `event:` field repeats `type`. */
 export const NodeEvent = model('NodeEvent', T.Object({
-  type: T.String({ description: 'stored · rejected · job · unlocked · locked · …' }),
+  type: T.String({ description: 'stored · rejected · job · unlocked · locked · group-added · peer-connected · peer-disconnected · delivery-done · delivery-failed · synced · sync-failed · share-request · unseal · sealed · key-rotated · member-added · keeper-added · gap · …' }),
   groupId: T.Optional(GroupId),
   id: T.Optional(T.String({ description: 'record ID (stored) or job ID (job)' })),
   kind: T.Optional(T.String({ description: 'record kind (stored), reject reason (rejected), job state (job)' })),
   origin: T.Optional(T.String({ description: 'local · push · sync · delivery' })),
+  peerId: T.Optional(T.String({ description: 'peer-connected, peer-disconnected, delivery-done, synced, sync-failed' })),
+  entityId: T.Optional(T.String()),
+  sent: T.Optional(Count), received: T.Optional(Count),
+  done: T.Optional(Count), total: T.Optional(Count),
+  collected: T.Optional(Count), needed: T.Optional(Count),
+  error: T.Optional(T.String({ description: 'delivery-failed, sync-failed, a failed job' })),
   at: Iso
 }, { additionalProperties: true }))
 
@@ -242,6 +266,7 @@ export type PeerView = Static<typeof Peer>
 export type GroupSummaryView = Static<typeof GroupSummary>
 export type GroupView = Static<typeof Group>
 export type JobView = Static<typeof Job>
+export type ReplicationPeerView = Static<typeof ReplicationPeer>
 export type ItemView = Static<typeof Item>
 export type WriteResultView = Static<typeof WriteResult>
 export type RawItemView = Static<typeof RawItem>

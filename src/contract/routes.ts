@@ -45,18 +45,24 @@ export const routes = {
   getStatus: { method: 'GET', path: '/api/v1/status', tag: 'node', summary: 'Node identity, addresses, lock state and counts', response: M.Status },
   unlock: { method: 'POST', path: '/api/v1/unlock', tag: 'node', summary: 'Unlock the vault with the passphrase (401 BAD_PASSPHRASE when wrong)', body: B.UnlockBody, response: T.Object({ unlocked: T.Literal(true) }), errors: [409, 429] },
   lock: { method: 'POST', path: '/api/v1/lock', tag: 'node', summary: 'Lock the vault; keys are zeroized', response: T.Object({ unlocked: T.Literal(false) }), errors: [409] },
+  shutdown: { method: 'POST', path: '/api/v1/shutdown', tag: 'node', status: 202, summary: 'Stop the daemon, as on SIGTERM (after answering)', response: T.Object({ stopping: T.Literal(true) }) },
+  listJobs: { method: 'GET', path: '/api/v1/jobs', tag: 'groups', summary: 'Background jobs (re-encryption after a rotation), newest first', query: B.JobsQuery, response: M.JobList },
   getJob: { method: 'GET', path: '/api/v1/jobs/:jobId', tag: 'groups', summary: 'Progress of a background job (rotation re-encryption)', params: T.Object({ jobId: T.String({ maxLength: 200 }) }), response: M.Job },
   getMetrics: { method: 'GET', path: '/metrics', tag: 'node', summary: 'Prometheus metrics (token required)', response: T.String({ description: 'Prometheus text exposition format' }), contentType: 'text/plain' },
   getOpenApi: { method: 'GET', path: '/api/v1/openapi.json', tag: 'node', summary: 'This document', response: T.Object({ openapi: T.String(), paths: T.Object({}, { additionalProperties: true }) }, { additionalProperties: true }) },
   events: {
     method: 'GET', path: '/api/v1/events', tag: 'node', summary: 'Server-Sent Events: records stored, jobs, unseals (IDs only)',
-    description: 'A text/event-stream. Each event has `event: <type>` and `data: <NodeEvent as JSON>`; comment lines (`: ping`) keep the connection open every 15 s.',
+    description: 'A text/event-stream. Each event has `id: <boot>-<seq>`, `event: <type>` and `data: <NodeEvent as JSON>`; comment lines (`: ping`) keep the connection open every 15 s. Reconnecting with a `Last-Event-ID` header (or `?lastEventId=`) replays the events missed since that ID, from a ring of the newest 2,000; an ID that fell out of it (or from an earlier run of the daemon) gets every buffered event after one `gap` event. HEAD answers the headers and ends.',
     query: B.EventsQuery, response: M.NodeEvent, contentType: 'text/event-stream'
   },
 
   // ---- network ----
   listPeers: { method: 'GET', path: '/api/v1/peers', tag: 'network', summary: 'Connected peers', response: M.Peers },
   dialPeer: { method: 'POST', path: '/api/v1/peers', tag: 'network', summary: 'Dial a peer by multiaddr', body: B.DialBody, response: M.Peers, errors: [503, 504] },
+  getReplication: {
+    method: 'GET', path: '/api/v1/groups/:gid/replication', tag: 'network', params: gid, response: M.Replication, errors: [403, 423],
+    summary: 'Per keeper and member node: connected, descriptor delivered, records behind, last sync, last error'
+  },
   syncGroup: { method: 'POST', path: '/api/v1/groups/:gid/sync', tag: 'network', summary: 'Run anti-entropy for this group now', params: gid, response: M.SyncResult, errors: [410, 503, 504] },
 
   // ---- groups ----
@@ -88,6 +94,10 @@ export const routes = {
   importItems: {
     method: 'POST', path: '/api/v1/groups/:gid/import', tag: 'items', params: gid, body: B.ImportBody, response: M.ImportResult, errors: ITEM,
     summary: 'Import exported lines as new items of this group, keeping type, content, meta, creation time and provenance links (a line imported before is skipped)'
+  },
+  resolveIds: {
+    method: 'GET', path: '/api/v1/resolve', tag: 'items', query: B.ResolveQuery, summary: 'Item IDs that start with a prefix (at most 10), for clients that take short IDs as git does',
+    response: T.Object({ matches: T.Array(T.Object({ id: M.ItemId, groupId: M.GroupId })) })
   },
   search: { method: 'GET', path: '/api/v1/search', tag: 'items', summary: 'Full-text search over decrypted items (in-memory index)', query: B.SearchQuery, response: M.SearchResult, errors: [403, 423] },
 
@@ -136,7 +146,7 @@ export const routes = {
   },
 
   // ---- audit ----
-  listAudit: { method: 'GET', path: '/api/v1/audit', tag: 'audit', summary: 'Audit log entries after `since` (a sequence number)', query: B.AuditQuery, response: M.AuditPage },
+  listAudit: { method: 'GET', path: '/api/v1/audit', tag: 'audit', summary: 'Audit log entries after `since` (a sequence number), oldest first; or the newest, newest first, with order=desc', query: B.AuditQuery, response: M.AuditPage },
   verifyAudit: { method: 'GET', path: '/api/v1/audit/verify', tag: 'audit', summary: 'Verify the audit hash chain and checkpoint signatures', response: M.AuditVerify }
 } as const satisfies Record<string, RouteSpec>
 

@@ -50,6 +50,9 @@ export class JobRunner {
     return r === undefined ? undefined : view(r)
   }
 
+  /** The newest jobs first. */
+  list (limit: number): JobView[] { return this.store.recentJobs(limit).map(view) }
+
   /** Restart queued/running jobs whose kind has a handler (after a restart or unlock). */
   resume (): void {
     for (const row of this.store.unfinishedJobs()) if (!this.running.has(row.id) && this.handlers.has(row.kind)) this.schedule(row)

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, unlinkSync, chmodSync, statSync } from 'node:
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { startApi } from '../api/server.js'
-import type { ApiBackend, NodeEvent, StatusView } from '../api/backend.js'
+import type { ApiBackend, NodeEvent, StatusView, StatusWarning } from '../api/backend.js'
 import { loadConfig, type Overrides } from '../config/load.js'
 import type { Config } from '../config/schema.js'
 import { CairnError, isStorageCorrupt, storageCorrupt } from '../util/errors.js'
@@ -16,11 +16,17 @@ import { writeFileAtomic } from '../util/fs.js'
 import { createLogger, type Logger } from '../util/logger.js'
 import { readIdentity, type Identity } from './identity.js'
 import { loadNodeKey } from './node-key.js'
-import { dataPaths, type DataPaths } from './paths.js'
+import { dataPaths, recoveryWorkDir, type DataPaths } from './paths.js'
 import { buildServices, type Services } from './services.js'
 import { VERSION } from './version.js'
 import { startNetwork, type Network } from './network.js'
 import { purgeExpiredTombstones } from '../groups/retention.js'
+import { EventLog } from './event-log.js'
+import { onAudit, onJob, onReplication, shortId, type ActivityDeps } from './activity.js'
+import { backgroundIntegrityCheck } from './integrity.js'
+import type { JobView } from '../jobs/job-runner.js'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { normalizeAddr } from '../replication/address-book.js'
 
 export interface DaemonOptions {
   dataDir: string
@@ -28,21 +34,31 @@ export interface DaemonOptions {
   env?: NodeJS.ProcessEnv
   passphrase?: string
   log?: Logger
+  /** Building a node for `cairn recover` (network.ts NetworkOptions). */
+  recovering?: boolean
 }
 
 export class Daemon {
   private app: FastifyInstance | undefined
   apiPort = 0
-  private readonly listeners = new Set<(e: NodeEvent) => void>()
+  readonly events = new EventLog()
   private stopping: Promise<void> | undefined
+  private markStopped: () => void = () => {}
+  /** Settles once the daemon has stopped, whoever stopped it (signal, POST /shutdown). */
+  readonly stopped = new Promise<void>(resolve => { this.markStopped = resolve })
   net: Network | undefined
+  private integrity: 'ok' | 'running' | 'failed' | 'not-run' = 'not-run'
+  private integrityDetail: string | undefined
 
   private constructor (readonly config: Config, readonly s: Services, readonly paths: DataPaths, readonly identity: Identity, readonly log: Logger) {}
 
   static async start (o: DaemonOptions): Promise<Daemon> {
     const paths = dataPaths(o.dataDir)
     const identity = readIdentity(paths.identity)
-    if (identity === undefined) throw new CairnError('NOT_INITIALIZED', `${o.dataDir} holds no cairn node; run \`cairn init\` (or \`cairn init --keeper\`) first`)
+    if (identity === undefined) {
+      if (existsSync(recoveryWorkDir(o.dataDir))) throw new CairnError('NOT_INITIALIZED', `${o.dataDir} holds no cairn node yet: a \`cairn recover\` into it was interrupted; run the same recover command again to complete it`)
+      throw new CairnError('NOT_INITIALIZED', `${o.dataDir} holds no cairn node; run \`cairn init\` (or \`cairn init --keeper\`) first`)
+    }
     const config = loadConfig(o.dataDir, { env: o.env ?? process.env, ...(o.flags !== undefined ? { flags: o.flags } : {}) })
     if (config.node.keeper !== identity.keeper) {
       throw new CairnError('CONFIG', identity.keeper ? `${o.dataDir} was initialised as a keeper; start it with --keeper (or node.keeper = true)` : `${o.dataDir} holds an entity node; it cannot start as a keeper`)
@@ -57,14 +73,16 @@ export class Daemon {
       const d = new Daemon(config, s, paths, identity, log)
       dRef = d
       d.wireEvents()
+      if (s.store.opened.uncleanShutdown) log.warn({ check: s.store.opened.check }, `the last run did not stop cleanly; the store ${s.store.opened.check === 'ok' ? 'passed its integrity check' : 'is checked in the background'}`)
       if (o.passphrase !== undefined && !identity.keeper) await s.unlock(o.passphrase)
-      d.net = await startNetwork(config, s)
+      d.net = await startNetwork(config, s, { ...(o.recovering === true ? { recovering: true } : {}), onEvent: e => onReplication(d.activity, e) })
       if (s.vault?.unlocked === true) await d.net.replicator.unlocked()
       await d.startApi()
       d.startMaintenance()
+      if (s.store.opened.check === 'deferred') d.checkInBackground()
       writeFileAtomic(paths.pid, JSON.stringify({ pid: process.pid, apiPort: d.apiPort, apiHost: config.api.host, peerId: nodeKey.peerId, startedAt: new Date().toISOString() }) + '\n', 0o600)
       s.audit.record('started', { peerId: nodeKey.peerId, keeper: identity.keeper })
-      log.info({ peerId: nodeKey.peerId, apiPort: d.apiPort, keeper: identity.keeper }, 'cairn node started')
+      log.info({ peerId: nodeKey.peerId, apiPort: d.apiPort, keeper: identity.keeper, listen: d.net.libp2p.getMultiaddrs().map(String) }, `cairn ${identity.keeper ? 'keeper' : 'node'} ${shortId(nodeKey.peerId)} started: API on ${config.api.host}:${d.apiPort}, ${s.store.listGroups().length} groups`)
       return d
     } catch (e) {
       await dRef?.net?.stop().catch(() => {})
@@ -77,10 +95,22 @@ export class Daemon {
 
   get services (): Services { return this.s }
 
+  get activity (): ActivityDeps { return { log: this.log, emit: e => this.emit(e) } }
+
   private wireEvents (): void {
     this.s.events.on('stored', ({ record, origin }) => this.emit({ type: 'stored', groupId: record.groupId, id: record.recordId, kind: record.rec.t, origin, at: new Date().toISOString() }))
     this.s.events.on('rejected', ({ reason, origin, groupId }) => this.emit({ type: 'rejected', kind: reason, origin, ...(groupId !== undefined ? { groupId } : {}), at: new Date().toISOString() }))
-    this.s.jobs.onUpdate(j => this.emit({ type: 'job', id: j.id, groupId: j.groupId, kind: j.state, at: new Date().toISOString() }))
+    this.s.events.on('group-added', ({ groupId }) => {
+      this.emit({ type: 'group-added', groupId, at: new Date().toISOString() })
+      this.log.info({ group: groupId }, `now holding group ${shortId(groupId)}`)
+    })
+    const states = new Map<string, JobView['state']>()
+    this.s.jobs.onUpdate(j => {
+      onJob(this.activity, j, states.get(j.id))
+      if (j.state === 'done' || j.state === 'failed') states.delete(j.id)
+      else states.set(j.id, j.state)
+    })
+    this.s.audit.onEntry(e => onAudit(this.activity, e))
     this.wireCircleEvents()
     this.s.inbox?.onChange(e => {
       const v = e.invite
@@ -122,7 +152,46 @@ export class Daemon {
     })
   }
 
-  emit (e: NodeEvent): void { for (const l of this.listeners) l(e) }
+  emit (e: NodeEvent): void { this.events.push(e) }
+
+  /** After an unclean shutdown of a large store: check it without holding up the start (node/integrity.ts). */
+  private checkInBackground (): void {
+    this.integrity = 'running'
+    this.log.info('integrity check of the store running in the background')
+    backgroundIntegrityCheck(this.s.store.path).then(r => {
+      this.integrity = r === 'ok' ? 'ok' : 'failed'
+      this.integrityDetail = r
+      if (r === 'ok') this.log.info('integrity check passed')
+      else {
+        this.log.error({ result: r.slice(0, 500) }, 'THE STORE FAILED ITS INTEGRITY CHECK: stop the node and restore it from keepers (`cairn recover` into a new directory); `cairn doctor` shows details')
+        try { this.s.audit.record('integrity-check-failed', { result: r.slice(0, 200) }) } catch { /* the store may be unwritable */ }
+      }
+    }, (e: Error) => {
+      this.integrity = 'not-run'
+      this.log.warn({ err: e.message }, 'background integrity check could not run; run `cairn doctor`')
+    })
+  }
+
+  /** What `cairn status` warns about (SPEC §4: where a write is, is visible). */
+  warnings (): StatusWarning[] {
+    const out: StatusWarning[] = []
+    if (this.integrity === 'failed') out.push({ code: 'INTEGRITY', message: `the store failed its integrity check (${(this.integrityDetail ?? '').slice(0, 100)}); restore from keepers` })
+    const net = this.net
+    if (net === undefined || this.s.keeper) return out
+    const self = this.s.nodeKey.peerId
+    for (const g of this.s.store.listGroups()) {
+      const d = this.s.registry.chain(g.gid)?.current()
+      if (d === undefined) continue
+      const keepers = d.k.filter(k => k !== self)
+      if (keepers.length === 0) { out.push({ code: 'NO_KEEPER', groupId: g.gid, message: `group ${g.gid} has no keeper: its records are only on member nodes (\`cairn group add-keeper\`)` }); continue }
+      const r = net.replicator
+      if (!keepers.some(k => r.dialer.connected(k))) out.push({ code: 'NO_KEEPER_CONNECTED', groupId: g.gid, message: `group ${g.gid}: none of its ${keepers.length} keeper(s) is connected` })
+      const owed = r.outbox.pending(g.gid)
+      const lacking = Math.min(...keepers.map(k => owed.has(`peer:${k}`) ? this.s.store.countGroupRecords(g.gid) : r.state.view(g.gid, k).behind))
+      if (lacking > 0) out.push({ code: 'NOT_ON_A_KEEPER', groupId: g.gid, message: `group ${g.gid}: ${lacking} record(s) are on no keeper yet` })
+    }
+    return out
+  }
 
   status (): StatusView {
     const v = this.s.vault
@@ -135,7 +204,8 @@ export class Daemon {
       keeper: this.s.keeper,
       personalGroupId: unlocked ? v!.personalGroupId() : this.identity.personalGroupId,
       counts: { groups: this.s.store.listGroups().length, items: this.s.store.countAllItems(), peers: this.net?.libp2p.getPeers().length ?? 0 },
-      version: VERSION
+      version: VERSION,
+      warnings: this.warnings()
     }
   }
 
@@ -145,7 +215,11 @@ export class Daemon {
       dataDir: this.config.dataDir,
       status: () => this.status(),
       unlock: async (p) => { await s.unlock(p); await this.net?.replicator.unlocked(); this.emit({ type: 'unlocked', at: new Date().toISOString() }) },
-      lock: async () => { await s.lock(); this.emit({ type: 'locked', at: new Date().toISOString() }) },
+      lock: async () => {
+        if (s.vault === undefined) throw new CairnError('KEEPER_HAS_NO_KEYS', 'a keeper has no vault to lock: it never holds keys')
+        await s.lock()
+        this.emit({ type: 'locked', at: new Date().toISOString() })
+      },
       groups: s.groups,
       items: s.items,
       portability: s.portability,
@@ -166,6 +240,8 @@ export class Daemon {
         return await s.search.search(q, limit, gid)
       },
       auditList: (since, limit) => s.audit.list(since, limit),
+      auditNewest: limit => s.audit.list(Math.max(0, (s.store.auditTail()?.seq ?? 0) - limit), limit).reverse(),
+      resolveItems: (prefix, limit) => s.store.itemsByPrefix(prefix, limit).map(r => ({ id: r.rid, groupId: r.gid })),
       auditVerify: () => s.audit.verify(),
       metrics: async () => ({ contentType: s.metrics.contentType, text: await s.metrics.text() }),
       peers: () => this.network().replicator.dialer.peers(),
@@ -183,7 +259,28 @@ export class Daemon {
         if (m?.state === 'invited') r.membership.inviteWritten(gid, publicKeyFromEntityId(to.entityId), address)
         else r.deliverToEntity(to.entityId, gid, address)
       },
-      subscribe: fn => { this.listeners.add(fn); return () => { this.listeners.delete(fn) } }
+      checkAddress: (addr, peerId) => {
+        if (!addr.startsWith('/')) {
+          try { peerIdFromString(addr) } catch { throw new CairnError('INVALID_INPUT', `${addr.slice(0, 100)} is neither a multiaddr (/ip4/…/tcp/…/p2p/…) nor a peer ID`) }
+          if (peerId !== undefined && addr !== peerId) throw new CairnError('INVALID_INPUT', `multiaddr ${addr.slice(0, 100)} names another peer than peerId ${peerId.slice(0, 100)}`)
+          return
+        }
+        const named = /\/p2p\/([^/]+)$/.exec(addr)?.[1]
+        const who = peerId ?? named
+        if (who === undefined) throw new CairnError('INVALID_INPUT', `${addr.slice(0, 100)} must end with /p2p/<peerId> (or give peerId with it)`)
+        if (normalizeAddr(addr, who) === undefined) throw new CairnError('INVALID_INPUT', `${addr.slice(0, 100)} is not a dialable address of ${who.slice(0, 100)}: a multiaddr such as /ip4/1.2.3.4/tcp/9474/p2p/${who.slice(0, 100)}`)
+      },
+      events: { subscribe: fn => this.events.subscribe(fn), since: id => this.events.since(id) },
+      replication: gid => {
+        if (s.registry.chain(gid) === undefined) throw new CairnError('NOT_FOUND', `no group ${gid} on this node`)
+        return this.network().replicator.replication(gid)
+      },
+      jobs: limit => s.jobs.list(limit),
+      shutdown: () => {
+        this.log.info('shutdown requested over the API')
+        // After the 202 has gone out: closing the API first would cut it off.
+        setTimeout(() => { void this.stop() }, 50).unref()
+      }
     }
   }
 
@@ -226,6 +323,7 @@ export class Daemon {
   async stop (): Promise<void> {
     this.stopping ??= (async () => {
       this.log.info('cairn node stopping')
+      this.emit({ type: 'stopping', at: new Date().toISOString() })
       if (this.maintenance !== undefined) clearInterval(this.maintenance)
       await this.app?.close().catch(() => {})
       await this.net?.stop().catch(e => this.log.warn({ err: (e as Error).message }, 'network stop failed'))
@@ -233,8 +331,9 @@ export class Daemon {
       this.s.audit.checkpoint()
       await this.s.close()
       try { unlinkSync(this.paths.pid) } catch {}
-    })()
-    return this.stopping
+      this.log.info('cairn node stopped')
+    })().finally(() => this.markStopped())
+    return await this.stopping
   }
 }
 

@@ -8,6 +8,7 @@ import type { Config } from '../config/schema.js'
 import { hkdf } from '../crypto/kdf.js'
 import { createNetwork, type CairnLibp2p } from '../replication/libp2p-node.js'
 import { Replicator } from '../replication/replicator.js'
+import type { ReplicationEvent } from '../replication/replication-view.js'
 import { CairnError } from '../util/errors.js'
 import type { Services } from './services.js'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -16,7 +17,13 @@ import { InviteServer } from '../replication/invite-protocol.js'
 
 export interface Network { libp2p: CairnLibp2p, replicator: Replicator, shares: ShareServer, stop: () => Promise<void> }
 
-export async function startNetwork (config: Config, s: Services): Promise<Network> {
+export interface NetworkOptions {
+  /** Building a node for `cairn recover`: no bind records, no DHT announcement (its peer ID may never run). */
+  recovering?: boolean
+  onEvent?: (e: ReplicationEvent) => void
+}
+
+export async function startNetwork (config: Config, s: Services, no: NetworkOptions = {}): Promise<Network> {
   let libp2p: CairnLibp2p
   try {
     libp2p = await createNetwork({
@@ -43,7 +50,11 @@ export async function startNetwork (config: Config, s: Services): Promise<Networ
     requestTimeoutMs: config.replication.request_timeout_ms,
     maxRecordBytes: config.replication.max_record_bytes,
     ...(s.inbox !== undefined ? { inbox: s.inbox } : {}),
-    ended: gid => s.membership.ended(gid)
+    ended: gid => s.membership.ended(gid),
+    dht: config.network.dht,
+    announceEntity: config.network.dht_announce_entity && no.recovering !== true,
+    publishBindings: no.recovering !== true,
+    ...(no.onEvent !== undefined ? { onEvent: no.onEvent } : {})
   })
   await replicator.start()
   s.membershipNet = {

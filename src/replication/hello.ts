@@ -23,7 +23,8 @@ const MAX = 4096
 const TIMEOUT = 5000
 
 export interface Binding { e: Uint8Array, a: number, s: Uint8Array }
-export interface PeerInfo { peerId: string, keeper: boolean, entity?: Uint8Array, entityId?: EntityId, at: number }
+/** `binding`: the signed statement itself, so it can be handed on (locate.ts) and checked by others. */
+export interface PeerInfo { peerId: string, keeper: boolean, entity?: Uint8Array, entityId?: EntityId, binding?: Binding, at: number }
 
 const bindingMessage = (peer: string, at: number): Uint8Array => concat(utf8('cairn/binding/v1'), new Uint8Array([0]), encodeCanonical({ p: peer, a: at }))
 
@@ -106,7 +107,7 @@ export class HelloService {
     if (m.v !== 1 || m.peer !== remote || typeof m.keeper !== 'boolean') { this.d.onBad(remote); return }
     const b = m.b !== undefined ? checkBinding(m.b, remote) : undefined
     if (m.b !== undefined && b === undefined) { this.d.onBad(remote); return }
-    const info: PeerInfo = { peerId: remote, keeper: m.keeper, at: Date.now(), ...(b !== undefined ? { entity: b.e, entityId: entityIdFromPublicKey(b.e) } : {}) }
+    const info: PeerInfo = { peerId: remote, keeper: m.keeper, at: Date.now(), ...(b !== undefined ? { entity: b.e, entityId: entityIdFromPublicKey(b.e), binding: b } : {}) }
     this.peers.set(remote, info)
     this.d.onPeer(info)
   }

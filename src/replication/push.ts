@@ -68,6 +68,13 @@ export class PushService {
     this.pubsub.unsubscribe(t)
   }
 
+  /** Peers subscribed to the group's topic: a record we publish reaches each of them directly (flood publish). */
+  subscribers (gid: GroupId): Set<string> {
+    const t = topicOf(gid)
+    if (!this.topics.has(t)) return new Set()
+    return new Set(this.pubsub.getSubscribers(t).map(p => p.toString()))
+  }
+
   /** Queue a record for publishing; false when the queue is full (the caller leaves it to anti-entropy). */
   enqueue (gid: GroupId, bytes: Uint8Array): boolean {
     if (this.queue.length >= QUEUE_MAX) return false

@@ -9,35 +9,45 @@
  * - Push: records written here are published on the group topic (chatty only),
  *   through a bounded queue; overflow is left to anti-entropy.
  * - Anti-entropy: when a group peer says hello (the lower peer ID initiates),
- *   every `chatty_interval`/`taciturn_interval` per group, and on demand.
+ *   and on the schedule of sync-scheduler.ts; on demand.
+ * - Membership: invitations, leaves and deletions travel by membership-net.ts.
  * - Delivery: a new keeper or member gets the descriptor chain (and its key
  *   envelopes) from the outbox, retried with backoff until it lands; then we sync.
+ *   A member whose node is unknown is located through peers and the DHT.
+ * - Connections: group peers' addresses persist in the address book and are
+ *   redialled at start and after a disconnect (reconnect.ts).
+ * - Visibility: per group and peer, what it lacks (replication-state.ts).
  */
 import { peerIdFromString } from '@libp2p/peer-id'
-import { equalBytes, toHex } from '../crypto/bytes.js'
-import { entityIdFromPublicKey, type GroupId } from '../crypto/ids.js'
+import type { GroupId } from '../crypto/ids.js'
 import type { HybridClock } from '../crypto/hlc.js'
 import type { AcceptorEvents, Acceptor } from '../groups/acceptor.js'
-import { roleIn } from '../groups/descriptor-chain.js'
 import type { GroupRegistry } from '../groups/registry.js'
 import { onStored } from '../groups/record-rules.js'
-import { signBinding, type BindBody } from '../records/binding.js'
-import { fromStore, hasKind, type DecodedRecord, type VerifiedRecord } from '../records/record.js'
+import type { BindBody } from '../records/binding.js'
+import { hasKind, type DecodedRecord, type VerifiedRecord } from '../records/record.js'
 import type { Store } from '../store/store.js'
-import { CairnError } from '../util/errors.js'
 import type { TypedEmitter } from '../util/events.js'
 import type { Logger } from '../util/logger.js'
 import type { Vault } from '../vault/vault.js'
 import type { Metrics } from '../util/metrics.js'
+import { Bindings } from './bindings.js'
 import { DeliverService } from './deliver.js'
+import { GroupPeers } from './group-peers.js'
 import { Outbox } from './outbox.js'
-import { HelloService, signBindingStatement, type Binding, type PeerInfo } from './hello.js'
+import { HelloService, type PeerInfo } from './hello.js'
 import { IndexCache } from './index-cache.js'
+import { AddressBook } from './address-book.js'
 import { Dialer } from './dialer.js'
+import { LocateService } from './locate.js'
+import { Reconnector } from './reconnect.js'
+import { ReplicationState } from './replication-state.js'
+import { replicationView, type ReplicationEvent, type ReplicationPeer } from './replication-view.js'
 import type { CairnLibp2p } from './libp2p-node.js'
 import { PushService } from './push.js'
 import { RecoverService } from './recover-protocol.js'
 import { SyncService, type SyncReport } from './sync-protocol.js'
+import { SyncScheduler } from './sync-scheduler.js'
 import { Verifier } from './verifier.js'
 import { MembershipNet } from './membership-net.js'
 import { offerInvite } from './invite-protocol.js'
@@ -64,6 +74,13 @@ export interface ReplicatorOptions {
   inbox?: InviteInbox
   /** Why a group's records are refused here: it ended (deleted, left). */
   ended?: (gid: GroupId) => string | undefined
+  /** kad-dht runs: members may be located and announced through it. */
+  dht: boolean
+  /** Provide this node's entity in the DHT, so who knows the entity ID finds the node (locate.ts). */
+  announceEntity: boolean
+  /** Put bind records into groups (false while `cairn recover` builds a node: its peer ID may never run). */
+  publishBindings?: boolean
+  onEvent?: (e: ReplicationEvent) => void
 }
 
 const TICK_MS = 1000
@@ -78,10 +95,16 @@ export class Replicator {
   readonly indexes: IndexCache
   readonly dialer: Dialer
   readonly membership: MembershipNet
+  readonly book: AddressBook
+  readonly reconnect: Reconnector
+  readonly locate: LocateService
+  readonly state: ReplicationState
   readonly verifier = new Verifier()
-  private readonly running = new Map<string, Promise<SyncReport>>()
-  private readonly nextSync = new Map<string, number>()
-  private readonly lastSession = new Map<string, number>()
+  readonly peers: GroupPeers
+  private readonly greeted = new Set<string>()
+  private entityAnnounced: 'no' | 'running' | 'done' = 'no'
+  readonly bindings: Bindings
+  readonly scheduler: SyncScheduler
   private timer: NodeJS.Timeout | undefined
   private readonly offs: Array<() => void> = []
   private stopped = false
@@ -90,11 +113,24 @@ export class Replicator {
   constructor (private readonly o: ReplicatorOptions) {
     this.indexes = new IndexCache(o.store)
     const timeoutMs = o.requestTimeoutMs
-    this.dialer = new Dialer(o.libp2p, timeoutMs, peer => this.hello.info(peer))
+    this.bindings = new Bindings({ store: o.store, registry: o.registry, acceptor: o.acceptor, clock: o.clock, vault: o.vault, peerId: () => this.peerId, publish: o.publishBindings !== false })
     this.hello = new HelloService({
-      libp2p: o.libp2p, keeper: o.keeper, binding: () => this.binding(),
+      libp2p: o.libp2p, keeper: o.keeper, binding: () => this.bindings.current(),
       onPeer: info => { this.onPeer(info) },
       onBad: peer => { o.metrics.rejected.inc({ reason: 'bad-hello', origin: 'hello' }); o.log.debug({ peer }, 'bad hello') }
+    })
+    this.peers = new GroupPeers(o.registry, o.store, this.hello, () => this.peerId)
+    this.book = new AddressBook(o.store.peers)
+    this.state = new ReplicationState(o.store)
+    this.dialer = new Dialer({ libp2p: o.libp2p, book: this.book, timeoutMs, info: peer => this.hello.info(peer) })
+    // A keeper keeps its fellow keepers connected; member nodes (laptops, phones
+    // that come and go) dial it, and it does not chase them.
+    this.reconnect = new Reconnector({ libp2p: o.libp2p, dialer: this.dialer, book: this.book, groupPeers: () => o.keeper ? this.peers.keepers() : this.allGroupPeers(), log: o.log })
+    this.locate = new LocateService({
+      libp2p: o.libp2p, timeoutMs, log: o.log, dht: o.dht,
+      connectedInfos: () => this.hello.all(),
+      mayAsk: peer => this.peers.sharesAGroup(peer),
+      mayReveal: e => this.peers.memberAnywhere(e)
     })
     this.sync = new SyncService({
       libp2p: o.libp2p, store: o.store, acceptor: o.acceptor, indexes: this.indexes, verifier: this.verifier,
@@ -102,7 +138,8 @@ export class Replicator {
       holds: gid => o.registry.has(gid),
       timeoutMs, maxMessageBytes: Math.max(o.maxRecordBytes * 2, 4 * 1024 * 1024), maxRecordBytes: o.maxRecordBytes, log: o.log,
       onSession: (r, role) => {
-        if (r.groupId !== undefined && r.error === undefined) this.lastSession.set(`${r.peerId}/${r.groupId}`, Date.now())
+        if (r.groupId !== undefined && r.error === undefined) this.scheduler.sessionDone(r.peerId, r.groupId)
+        this.sessionEnded(r)
         o.metrics.syncRounds.inc({ role, result: r.error === undefined ? 'ok' : 'error' })
         o.metrics.syncBytes.inc({ direction: 'total' }, r.bytes)
         o.metrics.syncRoundTrips.inc(r.roundTrips)
@@ -110,11 +147,26 @@ export class Replicator {
       }
     })
     this.push = new PushService({ libp2p: o.libp2p, acceptor: o.acceptor, log: o.log, relaxed: fn => o.store.relaxed(fn), onPublished: () => o.metrics.pushed.inc(), onReceived: () => o.metrics.received.inc({ path: 'push' }) })
+    this.scheduler = new SyncScheduler({
+      registry: o.registry, chattyIntervalMs: o.chattyIntervalMs, taciturnIntervalMs: o.taciturnIntervalMs, sync: () => this.sync,
+      dialer: this.dialer, state: this.state, push: this.push, groupPeers: gid => this.groupPeers(gid), selfPeerId: () => this.peerId
+    })
     this.deliver = new DeliverService({ libp2p: o.libp2p, acceptor: o.acceptor, timeoutMs, log: o.log })
     this.outbox = new Outbox({
       store: o.store, deliver: this.deliver, ensureConnected: async (p, h) => { await this.dialer.ensureConnected(p, h) }, nodesOf: pub => this.nodesOf(pub),
+      locate: async pub => await this.locateEntity(pub),
       stopped: () => this.stopped,
-      onDelivered: (gid, peer) => { o.audit('descriptor-delivered', { groupId: gid, to: peer }); void this.syncPeer(peer, gid) },
+      onDelivered: (gid, peer, target) => {
+        o.audit('descriptor-delivered', { groupId: gid, to: peer })
+        this.state.clearError(gid, peer)
+        this.o.onEvent?.({ type: 'delivered', groupId: gid, peerId: peer, target })
+        this.invalidatePeers()
+        void this.syncPeer(peer, gid)
+      },
+      onFailed: (gid, target, error, peers) => {
+        for (const p of peers) this.state.failed(gid, p, error)
+        this.o.onEvent?.({ type: 'delivery-failed', groupId: gid, target, error })
+      },
       offerInvite: async (peer, inv, gid) => await offerInvite(o.libp2p, peerIdFromString(peer), inv, this.membership.hintsFor(gid), timeoutMs),
       onInviteReply: (gid, peer, reply) => { o.audit('invite-delivered', { groupId: gid, to: peer, status: reply.status }); this.membership.inviteReply(gid, peer, reply) }
     })
@@ -134,14 +186,16 @@ export class Replicator {
     await this.sync.start()
     await this.deliver.start()
     await this.recover.start()
+    await this.locate.start()
     this.push.start()
-    for (const gid of o.registry.groupIds()) this.track(gid)
+    for (const gid of o.registry.groupIds()) this.scheduler.track(gid)
     this.offs.push(o.events.on('stored', ({ record, origin, previousHash, reencrypted }) => {
       this.indexes.added(record.groupId, record.hash, previousHash)
       // A rotation re-encrypts a whole group: anti-entropy moves that in bulk
       // (one session per peer) instead of thousands of gossip messages.
-      if (origin === 'local' && reencrypted === true) this.syncSoon(record.groupId, 1000)
+      if (origin === 'local' && reencrypted === true) this.scheduler.soon(record.groupId, 1000)
       else if (origin === 'local') this.enqueuePublish(record)
+      this.state.stored(record.groupId, this.peers.missedBy(record.groupId, origin === 'local' && reencrypted !== true, p => this.dialer.connected(p), gid => this.push.subscribers(gid)))
     }))
     this.offs.push(onStored(o.events, 'node-binding', ({ record }) => { this.onBindRecord(record as VerifiedRecord<BindBody>) }))
     this.offs.push(onStored(o.events, 'membership', ({ record, origin }) => {
@@ -151,10 +205,20 @@ export class Replicator {
       if ((reason === 'group-deleted' || reason === 'left-group') && peer !== undefined && groupId !== undefined) this.membership.stalePeer(peer, groupId)
     }))
     this.offs.push(o.events.on('removed', ({ groupId, hashes }) => this.indexes.removed(groupId, hashes)))
-    this.offs.push(o.events.on('group-added', ({ groupId }) => { this.track(groupId); this.publishBinding(groupId); this.syncSoon(groupId, 0) }))
-    this.offs.push(o.events.on('descriptor', ({ groupId, descriptor }) => { this.onDescriptor(groupId, descriptor.rec.b.k, descriptor.rec.b.m) }))
-    o.libp2p.addEventListener('peer:connect', () => o.metrics.peers.set(o.libp2p.getPeers().length))
-    o.libp2p.addEventListener('peer:disconnect', () => o.metrics.peers.set(o.libp2p.getPeers().length))
+    this.offs.push(o.events.on('group-added', ({ groupId }) => { this.scheduler.track(groupId); this.bindings.publishIn(groupId); this.scheduler.soon(groupId, 0) }))
+    this.offs.push(o.events.on('descriptor', ({ groupId }) => { this.invalidatePeers(); this.onDescriptor(groupId) }))
+    const onConnect = (): void => { o.metrics.peers.set(o.libp2p.getPeers().length) }
+    const onDisconnect = (e: CustomEvent<{ toString: () => string }>): void => {
+      o.metrics.peers.set(o.libp2p.getPeers().length)
+      const peer = e.detail.toString()
+      if (!this.greeted.delete(peer)) return
+      this.invalidatePeers()
+      if (!this.stopped) o.onEvent?.({ type: 'peer-disconnected', peerId: peer })
+    }
+    o.libp2p.addEventListener('peer:connect', onConnect)
+    o.libp2p.addEventListener('peer:disconnect', onDisconnect)
+    this.offs.push(() => { o.libp2p.removeEventListener('peer:connect', onConnect); o.libp2p.removeEventListener('peer:disconnect', onDisconnect) })
+    await this.reconnect.start()
     this.timer = setInterval(() => { void this.tick() }, TICK_MS)
     this.timer.unref()
   }
@@ -165,9 +229,11 @@ export class Replicator {
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
     for (const f of this.offs) f()
+    this.reconnect.stop()
     this.push.stop()
-    await Promise.allSettled([...this.running.values()])
-    await Promise.allSettled([this.hello.stop(), this.sync.stop(), this.deliver.stop(), this.recover.stop()])
+    await this.scheduler.settled()
+    await Promise.allSettled([this.hello.stop(), this.sync.stop(), this.deliver.stop(), this.recover.stop(), this.locate.stop()])
+    this.state.stop()
     await this.verifier.close()
   }
 
@@ -175,69 +241,46 @@ export class Replicator {
   async unlocked (): Promise<void> {
     const v = this.o.vault
     if (v === undefined || !v.unlocked) return
-    const b = signBindingStatement(v.entityKey(), this.peerId)
-    this.o.store.putMeta('binding', JSON.stringify({ e: toHex(b.e), a: b.a, s: toHex(b.s) }))
-    this.cachedBinding = b
-    for (const gid of this.o.registry.groupIds()) this.publishBinding(gid)
+    this.bindings.refresh()
     await this.hello.announce()
+    this.announceEntity()
   }
 
-  private cachedBinding: Binding | undefined
-  private binding (): Binding | undefined {
-    if (this.cachedBinding !== undefined) return this.cachedBinding
-    const raw = this.o.store.getMeta('binding')
-    if (raw === undefined) return undefined
-    try {
-      const j = JSON.parse(raw) as { e: string, a: number, s: string }
-      this.cachedBinding = { e: new Uint8Array(Buffer.from(j.e, 'hex')), a: j.a, s: new Uint8Array(Buffer.from(j.s, 'hex')) }
-    } catch { return undefined }
-    return this.cachedBinding
+  /** Provide our entity in the DHT once it has peers to store the record (retried on the next hello until it worked). */
+  private announceEntity (): void {
+    const v = this.o.vault
+    if (this.entityAnnounced !== 'no' || !this.o.announceEntity || !this.o.dht || v === undefined || !v.unlocked || this.o.libp2p.getPeers().length === 0) return
+    this.entityAnnounced = 'running'
+    void this.locate.announce(v.entityKey().publicKey).then(ok => { this.entityAnnounced = ok ? 'done' : 'no' })
   }
 
-  // ---- group peers and authorisation ----
+  // ---- group peers and authorisation (group-peers.ts) ----
 
   /** Peer IDs that may hold this group: its keepers and nodes bound to its members. */
-  groupPeers (gid: GroupId): string[] {
-    const chain = this.o.registry.chain(gid)
-    if (chain === undefined) return []
-    const d = chain.current()
-    const out = new Set<string>(d.k)
-    for (const info of this.hello.all()) if (info.entity !== undefined && roleIn(d, info.entity) !== undefined) out.add(info.peerId)
-    for (const row of this.o.store.allOfKind(gid, 'bind')) {
-      const r = fromStore(row, 'bind')
-      if (roleIn(d, r.rec.s) !== undefined) out.add(r.rec.b.peer)
-    }
-    out.delete(this.peerId)
-    return [...out]
-  }
-
+  groupPeers (gid: GroupId): string[] { return this.peers.of(gid) }
+  allGroupPeers (): string[] { return this.peers.all() }
   authorized (peer: string, gid: GroupId): boolean {
-    const chain = this.o.registry.chain(gid)
-    if (chain === undefined) {
-      // A peer asking to sync a group that ended here is a stale peer: it gets the proof.
-      if (this.o.ended?.(gid) !== undefined) this.membership.stalePeer(peer, gid)
-      return false
-    }
-    const d = chain.current()
-    if (d.k.includes(peer)) return true
-    const info = this.hello.info(peer)
-    return info?.entity !== undefined && roleIn(d, info.entity) !== undefined
+    // A peer asking to sync a group that ended here is a stale peer: it gets the proof.
+    if (this.o.registry.chain(gid) === undefined && this.o.ended?.(gid) !== undefined) { this.membership.stalePeer(peer, gid); return false }
+    return this.peers.authorized(peer, gid)
+  }
+  /** Peer IDs serving an entity: connected nodes with its hello binding, then its bind records (in `gid` first). */
+  nodesOf (pub: Uint8Array, gid?: GroupId): string[] { return this.peers.nodesOf(pub, gid) }
+
+  private invalidatePeers (): void {
+    this.peers.invalidate()
+    this.reconnect.invalidate()
   }
 
   // ---- events ----
 
-  private track (gid: GroupId): void {
-    const d = this.o.registry.chain(gid)?.current()
-    if (d === undefined) return
-    if (d.cul === 'chatty') this.push.subscribe(gid)
-    if (!this.nextSync.has(gid)) this.nextSync.set(gid, Date.now() + this.intervalOf(gid) * Math.random())
-  }
-
-  private intervalOf (gid: GroupId): number {
-    return this.o.registry.chain(gid)?.current().cul === 'taciturn' ? this.o.taciturnIntervalMs : this.o.chattyIntervalMs
-  }
-
   private onPeer (info: PeerInfo): void {
+    const fresh = !this.greeted.has(info.peerId)
+    this.greeted.add(info.peerId)
+    this.invalidatePeers()
+    void this.reconnect.adopt(info.peerId)
+    if (fresh) this.o.onEvent?.({ type: 'peer-connected', peerId: info.peerId, keeper: info.keeper, ...(info.entityId !== undefined ? { entityId: info.entityId } : {}) })
+    this.announceEntity()
     this.outbox.wake(`peer:${info.peerId}`)
     if (info.entityId !== undefined) this.outbox.wake(`entity:${info.entityId}`)
     void this.outbox.process()
@@ -248,8 +291,12 @@ export class Replicator {
       this.timers.delete(t)
       if (this.stopped) return
       for (const gid of this.wantedGroups()) {
+        // A peer still owed the group's descriptor does not hold it yet: the
+        // delivery syncs once it lands (a session now would only be refused).
+        const owed = this.outbox.pending(gid)
+        if (owed.has(`peer:${info.peerId}`) || (info.entityId !== undefined && owed.has(`entity:${info.entityId}`))) continue
         if (!this.o.registry.has(gid) || this.authorized(info.peerId, gid) || this.groupPeers(gid).includes(info.peerId)) {
-          if (Date.now() - (this.lastSession.get(`${info.peerId}/${gid}`) ?? 0) > 3000) void this.syncPeer(info.peerId, gid)
+          if (!this.scheduler.recentlySynced(info.peerId, gid, 3000)) void this.syncPeer(info.peerId, gid)
         }
       }
     }, delay)
@@ -268,42 +315,21 @@ export class Replicator {
   /** A group ended here (deleted, left): no topic, no schedule, no index. */
   forgetGroup (gid: GroupId): void {
     this.push.unsubscribe(gid)
-    this.nextSync.delete(gid)
+    this.scheduler.forget(gid)
     this.indexes.drop(gid)
   }
 
-  private onDescriptor (gid: GroupId, keepers: string[], members: Array<[Uint8Array, string]>): void {
-    this.track(gid)
-    // Anyone newly listed who has not got the group yet: deliver.
+  private onDescriptor (gid: GroupId): void {
+    this.scheduler.track(gid)
     const v = this.o.vault
-    const me = v?.unlocked === true ? v.entityKey().publicKey : undefined
-    if (me === undefined) return
     const chain = this.o.registry.chain(gid)
-    if (chain === undefined || !equalBytes(chain.head().rec.s, me)) return
-    const prev = chain.length >= 2 ? chain.version(chain.length - 1)!.rec.b : undefined
-    for (const k of keepers) if (prev === undefined || !prev.k.includes(k)) this.o.store.enqueueDelivery(`peer:${k}`, gid)
-    for (const [pub] of members) {
-      if (equalBytes(pub, me)) continue
-      if (prev === undefined || roleIn(prev, pub) === undefined) this.o.store.enqueueDelivery(`entity:${entityIdFromPublicKey(pub)}`, gid)
-    }
-    void this.outbox.process()
+    if (v?.unlocked === true && chain !== undefined) this.outbox.oweNewlyListed(gid, chain, v.entityKey().publicKey)
   }
 
   private onBindRecord (r: DecodedRecord<BindBody>): void {
+    this.invalidatePeers()
     if (r.rec.b.peer === this.peerId) return
     this.outbox.wake(`entity:${r.signer}`)
-  }
-
-  /** Our own bind record in a group we are a member of (once per peer ID). */
-  private publishBinding (gid: GroupId): void {
-    const v = this.o.vault
-    if (v === undefined || !v.unlocked) return
-    const chain = this.o.registry.chain(gid)
-    const me = v.entityKey()
-    if (chain === undefined || roleIn(chain.current(), me.publicKey) === undefined) return
-    const rec = signBinding(me, gid, this.o.clock.tick(), this.peerId)
-    if (this.o.store.getHeadMeta(gid, rec.recordId) !== undefined) return
-    this.o.acceptor.ingest([rec], 'local')
   }
 
   // ---- push ----
@@ -311,61 +337,19 @@ export class Replicator {
   private enqueuePublish (r: VerifiedRecord): void {
     const d = this.o.registry.chain(r.groupId)?.current()
     if (d === undefined || d.cul !== 'chatty') return
-    if (!this.push.enqueue(r.groupId, r.bytes)) this.syncSoon(r.groupId, 2000)
+    if (!this.push.enqueue(r.groupId, r.bytes)) this.scheduler.soon(r.groupId, 2000)
   }
 
-  // ---- anti-entropy ----
-
-  private syncSoon (gid: GroupId, inMs: number): void {
-    const at = Date.now() + inMs
-    if ((this.nextSync.get(gid) ?? Infinity) > at) this.nextSync.set(gid, at)
-  }
-
-  /**
-   * One session with one peer for one group; concurrent requests share it.
-   * `fresh`: a session already under way may have compared the sets before the
-   * caller's latest writes, so wait for it and run a new one (on-demand sync).
-   */
-  syncPeer (peer: string, gid: GroupId, fresh = false): Promise<SyncReport> {
-    const key = `${peer}/${gid}`
-    let p = this.running.get(key)
-    if (p !== undefined && !fresh) return p
-    const before = p
-    p = (async () => {
-      try {
-        if (before !== undefined) await before
-        await this.dialer.ensureConnected(peer)
-        return await this.sync.syncWith(peerIdFromString(peer), gid)
-      } catch (e) {
-        return { peerId: peer, sent: 0, received: 0, bytes: 0, reconcileBytes: 0, roundTrips: 0, error: (e as Error).message }
-      } finally { if (this.running.get(key) === p) this.running.delete(key) }
-    })()
-    this.running.set(key, p)
-    return p
-  }
-
+  // ---- anti-entropy (sync-scheduler.ts) ----
+  /** One session with one peer for one group; concurrent requests share it. */
+  syncPeer (peer: string, gid: GroupId, fresh = false): Promise<SyncReport> { return this.scheduler.syncPeer(peer, gid, fresh) }
   /** Sync a group with every peer of it now (API: POST /groups/:gid/sync). */
-  async syncGroup (gid: GroupId, extraPeers: string[] = []): Promise<{ peers: SyncReport[] }> {
-    const peers = [...new Set([...this.groupPeers(gid), ...extraPeers])].filter(p => p !== this.peerId)
-    if (peers.length === 0) return { peers: [] }
-    const reports = await Promise.all(peers.map(async p => await this.syncPeer(p, gid, true)))
-    this.nextSync.set(gid, Date.now() + this.intervalOf(gid))
-    if (reports.every(r => r.error !== undefined)) {
-      throw new CairnError('NO_PEERS', `none of this group's ${peers.length} peer(s) could be reached`, { peers: reports })
-    }
-    return { peers: reports }
-  }
+  async syncGroup (gid: GroupId, extraPeers: string[] = []): Promise<{ peers: SyncReport[] }> { return await this.scheduler.syncGroup(gid, extraPeers) }
 
   private async tick (): Promise<void> {
     if (this.stopped) return
     const now = Date.now()
-    for (const gid of this.o.registry.groupIds()) {
-      const due = this.nextSync.get(gid)
-      if (due === undefined) { this.track(gid); continue }
-      if (due > now) continue
-      this.nextSync.set(gid, now + this.intervalOf(gid))
-      for (const p of this.groupPeers(gid)) if (this.dialer.connected(p) || this.dialer.mayDial(p, now)) void this.syncPeer(p, gid)
-    }
+    this.scheduler.runDue(now)
     this.indexes.evictIdle(now)
     await this.outbox.process()
     await this.membership.sendAnswers()
@@ -373,23 +357,44 @@ export class Replicator {
 
   // ---- delivery ----
 
-  /** Peer IDs serving an entity: connected nodes with its hello binding, then its bind records (in `gid` first). */
-  nodesOf (pub: Uint8Array, gid?: GroupId): string[] {
-    const out = new Set(this.hello.peersOfEntity(pub))
-    const groups = gid !== undefined ? [gid, ...this.o.registry.groupIds().filter(g => g !== gid)] : this.o.registry.groupIds()
-    for (const gid of groups) {
-      for (const row of this.o.store.allOfKind(gid, 'bind')) {
-        const r = fromStore(row, 'bind')
-        if (equalBytes(r.rec.s, pub)) out.add(r.rec.b.peer)
-      }
-    }
-    out.delete(this.peerId)
-    return [...out]
-  }
-
   /** A new member's node, where it is (multiaddr with /p2p/, or a peer ID found through the DHT). */
   deliverToEntity (entityId: string, gid: GroupId, hint: string): void { this.outbox.toEntity(entityId, gid, hint) }
 
-  /** Owe the group to a keeper (added with an address hint). */
-  deliverTo (peer: string, gid: GroupId, hint?: string): void { this.outbox.toPeer(peer, gid, hint) }
+  /** Owe the group to a keeper (added with an address hint): the address is dialled at once. */
+  deliverTo (peer: string, gid: GroupId, hint?: string): void {
+    this.outbox.toPeer(peer, gid, hint)
+    if (hint !== undefined) this.dialer.ensureConnected(peer, hint).catch(() => { /* the outbox retries and reports it */ })
+  }
+
+  /** Nodes of an entity found through connected peers or the DHT; their addresses go to the address book. */
+  private async locateEntity (pub: Uint8Array): Promise<string[]> {
+    const found = await this.locate.find(pub)
+    for (const l of found) await this.dialer.learn(l.peerId, l.addrs, 'locate')
+    return found.map(l => l.peerId).filter(p => p !== this.peerId)
+  }
+
+  // ---- visibility ----
+
+  private sessionEnded (r: SyncReport): void {
+    if (r.groupId === undefined) return
+    if (r.error === undefined) {
+      this.state.reconciled(r.groupId, r.peerId, 0)
+      this.o.onEvent?.({ type: 'synced', groupId: r.groupId, peerId: r.peerId, sent: r.sent, received: r.received })
+    } else {
+      this.state.failed(r.groupId, r.peerId, r.error)
+      this.o.onEvent?.({ type: 'sync-failed', groupId: r.groupId, peerId: r.peerId, error: r.error })
+    }
+  }
+
+  /** GET /groups/:gid/replication. */
+  replication (gid: GroupId): ReplicationPeer[] {
+    const d = this.o.registry.chain(gid)?.current()
+    if (d === undefined) return []
+    const v = this.o.vault
+    return replicationView(gid, {
+      self: this.peerId, me: v?.unlocked === true ? v.entityKey().publicKey : undefined, keepers: d.k, members: d.m.map(([pub]) => pub),
+      nodesOf: pub => this.nodesOf(pub, gid), connected: p => this.dialer.connected(p), state: this.state, pending: this.outbox.pending(gid),
+      dialError: p => this.dialer.backoffOf(p).lastError, records: this.o.store.countGroupRecords(gid)
+    })
+  }
 }

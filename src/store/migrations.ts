@@ -173,6 +173,31 @@ const steps: string[] = [
     record BLOB NOT NULL,
     PRIMARY KEY (gid, member)
   ) WITHOUT ROWID;
+  `,
+  // 5: the address book (where group peers were reached) and per-group, per-peer
+  // replication state (what a peer lacked at the last reconciliation). Both are
+  // routing metadata: peer IDs, multiaddrs, counts, times.
+  `
+  CREATE TABLE peer_addrs (
+    peer       TEXT    NOT NULL,
+    addr       TEXT    NOT NULL,
+    source     TEXT    NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen  INTEGER NOT NULL,
+    last_ok    INTEGER,
+    failures   INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (peer, addr)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE peer_sync (
+    gid          TEXT    NOT NULL,
+    peer         TEXT    NOT NULL,
+    behind       INTEGER NOT NULL,
+    last_sync_at INTEGER,
+    last_error   TEXT,
+    error_at     INTEGER,
+    PRIMARY KEY (gid, peer)
+  ) WITHOUT ROWID;
   `
 ]
 

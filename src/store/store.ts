@@ -4,10 +4,11 @@
  * this directory as named statements; callers get typed rows.
  */
 import Database, { type Database as Db, type Statement } from 'better-sqlite3'
-import { chmodSync, existsSync } from 'node:fs'
+import { chmodSync, existsSync, statSync } from 'node:fs'
 import { CairnError, isDiskFull, storageFull } from '../util/errors.js'
 import { migrate } from './migrations.js'
 import { MembershipStore } from './membership-store.js'
+import { PeerTables } from './peer-tables.js'
 
 /**
  * Rows carry the group ID type the caller gives the store (`Store<GroupId>` on
@@ -41,11 +42,34 @@ export interface OutboxRow<G extends string = string> { target: string, gid: G, 
 
 export interface AuditRow { seq: number, at: number, kind: string, data: string, prev: Buffer, hash: Buffer }
 
+/**
+ * How the store was found at open. A full scan at every start made start-up
+ * grow with the store (1M items, 1.3 GB: not up within 60 s), and a crash does
+ * not corrupt a WAL database: SQLite's recovery rolls back what was not
+ * committed. So the check runs only after an unclean shutdown, at once when the
+ * file is small (≤ SYNC_CHECK_MAX_BYTES: well under a second), otherwise
+ * `deferred` to the daemon's background check (node/integrity.ts); and in full
+ * on demand with `cairn doctor`.
+ */
+export interface StoreOpenState { uncleanShutdown: boolean, check: 'ok' | 'deferred' | 'none' }
+
+const SYNC_CHECK_MAX_BYTES = 64 * 2 ** 20
+const CLEAN_KEY = 'clean_close'
+
 const META_COLS = 'gid, rid, kind, clock, kv, signer, author, tomb, hash, size, received'
 const ROW_COLS = `${META_COLS}, bytes`
 
+function fileBytes (path: string): number {
+  let n = 0
+  for (const f of [path, `${path}-wal`]) { try { n += statSync(f).size } catch { /* absent */ } }
+  return n
+}
+
 export class Store<G extends string = string> {
   readonly db: Db
+  /** The address book and per-peer replication state (peer-tables.ts). */
+  readonly peers: PeerTables
+  readonly opened: StoreOpenState = { uncleanShutdown: false, check: 'none' }
   private readonly s: Statements
   /** Invitations received, groups ended here, circle shares held back (membership-store.ts). */
   readonly membership: MembershipStore<G>
@@ -64,16 +88,35 @@ export class Store<G extends string = string> {
       this.db.pragma('foreign_keys = ON')
       this.db.pragma('busy_timeout = 5000')
       this.db.pragma('secure_delete = ON')
-      const ok = this.db.pragma('quick_check', { simple: true })
-      if (ok !== 'ok') throw new CairnError('INTEGRITY', `database ${path} failed its integrity check (${String(ok)}); restore from keepers with \`cairn recover\``)
+      if (!fresh && path !== ':memory:') this.checkAfterUncleanShutdown()
       migrate(this.db)
+      // Open = not closed cleanly until close() says so. On a full disk the mark
+      // cannot be written; nothing else can be either, so the node still starts.
+      if (path !== ':memory:') {
+        try { this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(CLEAN_KEY, '0') } catch (e) { if (!isDiskFull(e)) throw e }
+      }
     } catch (e) {
       this.db.close()
       if (e instanceof CairnError) throw e
       throw new CairnError('CONFIG', `database ${path} is not a usable cairn store: ${(e as Error).message}`)
     }
+    this.peers = new PeerTables(this.db)
     this.s = prepare(this.db)
     this.membership = new MembershipStore<G>(this.db)
+  }
+
+  private checkAfterUncleanShutdown (): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number
+    let clean = false
+    if (version > 0) {
+      try { clean = (this.db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(CLEAN_KEY) as string | undefined) === '1' } catch { clean = false }
+    }
+    if (clean) return
+    this.opened.uncleanShutdown = version > 0
+    if (fileBytes(this.path) > SYNC_CHECK_MAX_BYTES) { this.opened.check = 'deferred'; return }
+    const ok = this.db.pragma('quick_check', { simple: true })
+    if (ok !== 'ok') throw new CairnError('INTEGRITY', `database ${this.path} failed its integrity check (${String(ok)}); restore from keepers with \`cairn recover\``)
+    this.opened.check = 'ok'
   }
 
   private depth = 0
@@ -143,6 +186,16 @@ export class Store<G extends string = string> {
     }
     return undefined
   }
+  /** Live items whose ID starts with `prefix`, in any group: one (gid, rid) range probe per group. */
+  itemsByPrefix (prefix: string, limit: number): Array<{ gid: G, rid: string }> {
+    const out: Array<{ gid: G, rid: string }> = []
+    for (const gid of this.s.allGroupIds.pluck().all() as G[]) {
+      out.push(...this.s.ridPrefix.all(gid, prefix, prefix + '~', limit - out.length) as Array<{ gid: G, rid: string }>)
+      if (out.length >= limit) break
+    }
+    return out
+  }
+
   putHead (row: RecordRow<G>): void { this.s.putHead.run(row) }
   deleteHead (gid: G, rid: string): void { this.s.delHead.run(gid, rid) }
 
@@ -220,6 +273,7 @@ export class Store<G extends string = string> {
   putJob (j: JobRow<G>): void { this.s.putJob.run(j) }
   getJob (id: string): JobRow<G> | undefined { return this.s.getJob.get(id) as JobRow<G> | undefined }
   unfinishedJobs (): JobRow<G>[] { return this.s.unfinishedJobs.all() as JobRow<G>[] }
+  recentJobs (limit: number): JobRow<G>[] { return this.s.recentJobs.all(limit) as JobRow<G>[] }
 
   /**
    * Purge a group so its bytes are gone from the files, not only its rows: every
@@ -281,14 +335,19 @@ export class Store<G extends string = string> {
   deliveryDone (target: string, gid: G): void { this.s.outboxDone.run(target, gid) }
   /** A target became reachable: retry its deliveries now. */
   wakeDeliveries (target: string): void { this.s.outboxWake.run(target) }
+  /** Deliveries of one group still owed. */
+  deliveriesOf (gid: G): OutboxRow<G>[] { return this.s.outboxOfGroup.all(gid) as OutboxRow<G>[] }
   /** The newest vault backup signed by an entity, in any group held here. */
   vaultBackupOf (signer: Uint8Array): RecordRow<G> | undefined { return this.s.vaultBySigner.get(signer) as RecordRow<G> | undefined }
   countItemsWithKv (gid: G, kv: number): number { return (this.s.countKv.get(gid, kv) as { n: number }).n }
 
   integrityCheck (): string { return String(this.db.pragma('integrity_check', { simple: true })) }
 
+  /** Close; a store closed here opens next time without an integrity check. */
   close (): void {
-    if (this.db.open) this.db.close()
+    if (!this.db.open) return
+    try { if (this.path !== ':memory:') this.putMeta(CLEAN_KEY, '1') } catch { /* read-only or failing disk: the next open checks */ }
+    this.db.close()
   }
 }
 
@@ -339,6 +398,7 @@ function prepare (db: Db) {
                VALUES (@id, @kind, @gid, @state, @done, @total, @params, @error, @created, @updated)`),
     getJob: p('SELECT * FROM jobs WHERE id = ?'),
     unfinishedJobs: p("SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY created"),
+    recentJobs: p('SELECT * FROM jobs ORDER BY created DESC, id LIMIT ?'),
     getMeta: p('SELECT value FROM meta WHERE key = ?'),
     putMeta: p('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
     bumpUsage: p('INSERT INTO key_usage (gid, kv, count) VALUES (?, ?, ?) ON CONFLICT (gid, kv) DO UPDATE SET count = count + excluded.count'),
@@ -353,8 +413,10 @@ function prepare (db: Db) {
     outboxFail: p('UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE target = ? AND gid = ?'),
     outboxDone: p('DELETE FROM outbox WHERE target = ? AND gid = ?'),
     outboxWake: p('UPDATE outbox SET next_at = 0 WHERE target = ?'),
+    outboxOfGroup: p('SELECT * FROM outbox WHERE gid = ?'),
     vaultBySigner: p(`SELECT ${ROW_COLS} FROM records WHERE kind = 'vault' AND signer = ? ORDER BY clock DESC LIMIT 1`),
-    countKv: p("SELECT count(*) AS n FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv = ?")
+    countKv: p("SELECT count(*) AS n FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv = ?"),
+    ridPrefix: p("SELECT gid, rid FROM records WHERE gid = ? AND rid >= ? AND rid < ? AND kind = 'item' AND tomb = 0 ORDER BY rid LIMIT ?")
   }
 }
 

@@ -26,6 +26,8 @@ export type ErrorCode =
   | 'UNAVAILABLE' | 'TIMEOUT' | 'INTERNAL' | 'HOST_NOT_ALLOWED'
   /** The group was deleted by an owner: its ID answers 410 and is never held again. */
   | 'GROUP_DELETED'
+  /** A long operation stopped by the user (Ctrl-C during `cairn recover`): run the same command again to resume. */
+  | 'INTERRUPTED'
   /** The disk (or keeper.max_bytes) is full: nothing was written; retry once space is freed. */
   | 'STORAGE_FULL'
   /** Too many attempts (unlock after failures, a flooding peer): wait `retryAfterSeconds`. */

@@ -104,6 +104,7 @@ test('a tour of every operation through the typed client: each answer matches th
     assert.equal(ev?.groupId, g.id, 'the write\'s stored event came through the typed event stream')
     assert.equal((await c.listItems(g.id, { limit: 5, type: 'note' })).items.length, 1)
     assert.equal((await c.getItem(w.id)).content, 'the tour starts')
+    assert.deepEqual((await c.resolveIds(w.id.slice(0, 8))).matches, [{ id: w.id, groupId: g.id }])
     await c.updateItem(w.id, { content: 'the tour goes on' })
     assert.equal((await c.search('tour goes')).results[0]?.itemId, w.id)
     const copy = await c.shareItem(w.id, st.personalGroupId!)
@@ -126,6 +127,7 @@ test('a tour of every operation through the typed client: each answer matches th
     await c.addKeeper(g.id, { peerId: ks.peerId, multiaddr: kaddr })
     await waitFor('the keeper to hold the group', () => keeper.daemon.services.registry.has(g.id))
     await c.syncGroup(g.id)
+    await waitFor('the keeper to show as delivered', async () => (await c.getReplication(g.id)).peers.some(p => p.peerId === ks.peerId && p.delivered))
     await c.removeKeeper(g.id, ks.peerId)
     const other = entityIdFromPublicKey(generateSigningKey().publicKey)
     const invited = await c.addMember(g.id, { entityId: other, role: 'member' })
@@ -134,6 +136,7 @@ test('a tour of every operation through the typed client: each answer matches th
     const rot = await c.rotateGroup(g.id)
     assert.equal(rot.jobId, rot.id)
     assert.equal((await c.getJob(rot.jobId)).groupId, g.id)
+    assert.ok((await c.listJobs({ limit: 5 })).jobs.some(j => j.id === rot.jobId), 'the rotation job is listed')
     assert.deepEqual((await c.listInvites()).invites, [], 'nobody invited this node')
     assert.equal(await code(c.acceptInvite('no-such-invite')), 'NOT_FOUND')
     assert.equal(await code(c.declineInvite('no-such-invite')), 'NOT_FOUND')
@@ -156,6 +159,9 @@ test('a tour of every operation through the typed client: each answer matches th
     assert.deepEqual(await c.lock(), { unlocked: false })
     assert.equal(await code(c.getItem(w.id)), 'VAULT_LOCKED')
     assert.deepEqual(await c.unlock('test passphrase for cairn'), { unlocked: true })
+    // Last: the node stops after answering.
+    assert.deepEqual(await c.shutdown(), { stopping: true })
+    await n.daemon.stopped
     const missing = Object.keys(routes).filter(k => !seen.has(k as OperationId))
     assert.deepEqual(missing, [], 'operations the tour did not reach')
   } finally {

@@ -111,8 +111,9 @@ test('bench rejects an unknown suite with a usage error', () => {
 test('bench --list names every suite', () => {
   const r = runBench(['--list'])
   assert.equal(r.status, 0)
-  for (const s of ['crypto', 'store', 'http', 'mcp', 'rotation', 'replication', 'sync', 'catchup', 'circles', 'membership', 'audit', 'keeper-memory']) assert.match(r.stdout, new RegExp(`^${s}\\s`, 'm'))
+  for (const s of ['crypto', 'store', 'http', 'mcp', 'rotation', 'replication', 'sync', 'catchup', 'circles', 'membership', 'audit', 'node-life', 'keeper-memory', 'startup']) assert.match(r.stdout, new RegExp(`^${s}\\s`, 'm'))
   assert.match(r.stdout, /^keeper-memory .*only when named/m)
+  assert.match(r.stdout, /^startup .*only when named/m)
 })
 
 test('bench --quick runs the multi-process suites: every row beside a baseline, no process left behind', { timeout: 600_000 }, async () => {
@@ -152,4 +153,23 @@ test('bench --quick runs the multi-process suites: every row beside a baseline, 
   // Every node and gossip process the harness started has exited with it.
   assert.deepEqual(processesWith(`cairn-bench/${r.pid}/`), [], 'node processes left running')
   assert.deepEqual(processesWith(`gossip-child.ts --harness=${r.pid}`), [], 'gossip processes left running')
+})
+
+test('bench --quick runs node-life and startup: add-keeper, restart and start-up rows beside their baselines, no process left behind', { timeout: 400_000 }, async () => {
+  const suites = ['node-life', 'startup']
+  const r = await runBenchAsync([...suites, '--quick', '--json', '--no-save', '--quiet'], 360_000)
+  assert.equal(r.status, 0, `bench exited ${r.status}: ${r.stderr.slice(-3000)}`)
+  const report = JSON.parse(r.stdout)
+  assert.deepEqual(report.errors, [])
+  const row = (re: RegExp): any => { const x = report.results.find((y: any) => re.test(y.name)); assert.ok(x !== undefined, `no row like ${re}`); return x }
+  const adopt = row(/add-keeper → adopted/)
+  assert.match(adopt.baseline.name, /raw libp2p dial/)
+  assert.equal(adopt.target.op, '<=')
+  assert.match(row(/restart .* both keepers/).baseline.name, /start-up alone/)
+  assert.match(row(/start-up of a keeper holding/).baseline.name, /SQLite file raw/)
+  for (const x of report.results) {
+    positive(x.value, `${x.suite} / ${x.name}: value`)
+    positive(x.baseline.value, `${x.suite} / ${x.name}: baseline value`)
+  }
+  assert.deepEqual(processesWith(`cairn-bench/${r.pid}/`), [], 'node processes left running')
 })

@@ -267,8 +267,10 @@ test('deletes: the tombstone reaches the keepers (no ciphertext left); with a 2 
     assert.ok(t.size < 300, `${k.name}: tombstone of ${t.size} bytes`)
   }
   await waitFor('K3 to drop the expired tombstone', async () => !(await K3.hashes(D)).has(ids[0]!), 20_000, 100)
-  const left = await K3.hashes(D)
-  assert.deepEqual([...left.keys()].sort(), ids.slice(1).sort(), 'K3 keeps the live items')
+  // K3 redials its fellow keeper K1, which keeps the tombstone 90 days: a later
+  // sync may hand it back to K3 (to be purged again). The live items stay.
+  const live = (await K3.rawAll(D)).filter(r => r.tombstone !== true).map(r => r.id as string)
+  assert.deepEqual(live.sort(), ids.slice(1).sort(), 'K3 keeps the live items')
   const k1 = (await K1.rawAll(D)).find(x => x.id === ids[0])
   assert.equal(k1?.tombstone, true, 'K1 (default retention) still keeps the tombstone')
 })

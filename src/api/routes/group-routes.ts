@@ -11,8 +11,10 @@ export const groupRoutes: RouteDef[] = [
     const gid = groupParam(r.params.gid)
     const expiresAt = r.body.expiresAt !== undefined ? Date.parse(r.body.expiresAt) : undefined
     if (expiresAt !== undefined && (!Number.isFinite(expiresAt) || expiresAt <= Date.now())) throw new InvalidInputError('expiresAt must be an ISO date in the future, e.g. 2027-01-31T12:00:00Z')
-    const v = await b.groups.addAnyMember(gid, r.body.entityId, r.body.role ?? 'member', expiresAt !== undefined ? { expiresAt } : {})
     const hint = r.body.multiaddr ?? r.body.peerId
+    // A bad address is refused before the group changes, not after.
+    if (hint !== undefined) b.checkAddress(hint, r.body.peerId)
+    const v = await b.groups.addAnyMember(gid, r.body.entityId, r.body.role ?? 'member', expiresAt !== undefined ? { expiresAt } : {})
     if (hint !== undefined) b.deliveryHint(gid, { entityId: r.body.entityId }, hint)
     return v
   }),
@@ -22,6 +24,7 @@ export const groupRoutes: RouteDef[] = [
   }),
   route('addKeeper', async (r, b) => {
     const gid = groupParam(r.params.gid)
+    if (r.body.multiaddr !== undefined) b.checkAddress(r.body.multiaddr, r.body.peerId)
     const v = b.groups.addKeeper(gid, r.body.peerId)
     if (r.body.multiaddr !== undefined) b.deliveryHint(gid, { peerId: r.body.peerId }, r.body.multiaddr)
     return v

@@ -22,7 +22,19 @@ export const nodeRoutes: RouteDef[] = [
     const limit = intParam(r.query.limit, 'limit', { min: 1, max: 200, def: 20 })!
     return await b.search(q, limit, strParam(r.query.group, 'group', 64) as GroupId | undefined)
   }),
-  route('listAudit', (r, b) => ({ entries: b.auditList(intParam(r.query.since, 'since', { min: 0, max: 999_999_999, def: 0 })!, intParam(r.query.limit, 'limit', { min: 1, max: 1000, def: 100 })!) })),
+  route('listAudit', (r, b) => {
+    const limit = intParam(r.query.limit, 'limit', { min: 1, max: 1000, def: 100 })!
+    const order = r.query.order ?? 'asc'
+    if (order !== 'asc' && order !== 'desc') throw new CairnError('INVALID_INPUT', `order must be one of asc, desc; got ${String(order).slice(0, 20)}`)
+    if (order === 'desc' && r.query.since !== undefined) throw new CairnError('INVALID_INPUT', 'order=desc lists the newest entries: it takes no since')
+    return { entries: order === 'desc' ? b.auditNewest(limit) : b.auditList(intParam(r.query.since, 'since', { min: 0, max: 999_999_999, def: 0 })!, limit) }
+  }),
+  route('resolveIds', (r, b) => {
+    if (r.query.kind !== 'item') throw new CairnError('INVALID_INPUT', 'kind must be one of item')
+    const prefix = strParam(r.query.prefix, 'prefix', 36)
+    if (prefix === undefined || !/^[0-9a-f-]{1,36}$/i.test(prefix)) throw new CairnError('INVALID_INPUT', 'prefix must be 1–36 characters of an item ID (hex digits and -)')
+    return { matches: b.resolveItems(prefix.toLowerCase(), 10) }
+  }),
   route('verifyAudit', (_r, b) => b.auditVerify()),
   route('getMetrics', async (_r, b) => { const m = await b.metrics(); return { raw: m.text, contentType: m.contentType } })
 ]

@@ -1,12 +1,14 @@
-import type { Command } from 'commander'
+import { Option, type Command } from 'commander'
 import type { ApprovalPolicy, CultureName, RoleName, UnsealPendingView, UnsealResultView } from '../../contract/models.js'
 import { CairnError, type ErrorCode } from '../../util/errors.js'
 import { contextOf, type CliContext } from '../context.js'
 import { emit, table } from '../output.js'
+import { resolveGroup, resolveShareRequest } from '../resolve.js'
 import { run } from '../run.js'
 import { rotateAndFollow, showGroup } from './group-commands.js'
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, ...v.split(',').map(s => s.trim()).filter(Boolean)]
+const POLICIES = ['auto', 'manual']
 
 export function circleCommands (program: Command): void {
   const circle = program.command('circle').description('circles of trust: a key no member holds alone (K of N shares)')
@@ -14,8 +16,8 @@ export function circleCommands (program: Command): void {
   circle.command('create <name>').description('create a circle with you and the given members')
     .requiredOption('-k, --threshold <k>', 'shares needed to unseal (at least 2)')
     .requiredOption('-m, --member <entityId>', 'another member (repeatable or comma-separated)', collect)
-    .option('--approval <policy>', 'how your node answers share requests: auto or manual', 'auto')
-    .option('--culture <culture>', 'chatty or taciturn', 'chatty')
+    .addOption(new Option('--approval <policy>', 'how your node answers share requests').choices(POLICIES).default('auto'))
+    .addOption(new Option('--culture <culture>', 'chatty or taciturn').choices(['chatty', 'taciturn']).default('chatty'))
     .action(run(async (name: string, o: { threshold: string, member: string[], approval: string, culture: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
       showGroup(ctx, await ctx.client().createGroup({ name, culture: o.culture as CultureName, circle: { threshold: Number(o.threshold), members: o.member, approval: o.approval as ApprovalPolicy } }))
@@ -24,8 +26,9 @@ export function circleCommands (program: Command): void {
   circle.command('unseal <groupId>').description('collect shares from the members and open the circle for a while (waits for members who approve by hand)')
     .option('--ttl <seconds>', 'how long the key stays in memory')
     .option('--no-wait', 'start the unseal and return at once (follow it with `cairn circle status`)')
-    .action(run(async (gid: string, o: { ttl?: string, wait: boolean }, cmd: Command) => {
+    .action(run(async (given: string, o: { ttl?: string, wait: boolean }, cmd: Command) => {
       const ctx = contextOf(cmd)
+      const gid = await resolveGroup(ctx, given)
       if (ctx.tty) process.stderr.write('asking the circle\'s members for their shares…\n')
       const first = await ctx.client().unsealCircle(gid, { ...(o.ttl !== undefined ? { ttlSeconds: Number(o.ttl) } : {}), waitSeconds: o.wait ? 2 : 0 })
       if (first.state === 'pending' && !o.wait) { emit(ctx, first, () => progressText(first)); return }
@@ -37,14 +40,15 @@ export function circleCommands (program: Command): void {
     }))
 
   circle.command('status <groupId>').description('sealed or unsealed, and the progress of an unseal under way (who approved, who is deciding)')
-    .action(run(async (gid: string, _o: unknown, cmd: Command) => {
+    .action(run(async (given: string, _o: unknown, cmd: Command) => {
       const ctx = contextOf(cmd)
-      const p = await ctx.client().unsealProgress(gid)
+      const p = await ctx.client().unsealProgress(await resolveGroup(ctx, given))
       emit(ctx, p, () => 'collected' in p ? progressText(p) : p.state === 'unsealed' ? `unsealed until ${p.expiresAt ?? '?'}` : 'sealed')
     }))
 
-  circle.command('seal <groupId>').description('forget the circle key now').action(run(async (gid: string, _o: unknown, cmd: Command) => {
+  circle.command('seal <groupId>').description('forget the circle key now').action(run(async (given: string, _o: unknown, cmd: Command) => {
     const ctx = contextOf(cmd)
+    const gid = await resolveGroup(ctx, given)
     const r = await ctx.client().sealCircle(gid)
     emit(ctx, r, () => r.sealed ? 'sealed' : 'it was not unsealed')
   }))
@@ -60,31 +64,36 @@ export function circleCommands (program: Command): void {
   }))
 
   for (const verb of ['approve', 'deny'] as const) {
-    circle.command(`${verb} <requestId>`).description(verb === 'approve' ? 'release your share to the requester' : 'refuse the request').action(run(async (id: string, _o: unknown, cmd: Command) => {
+    circle.command(`${verb} <requestId>`).description(verb === 'approve' ? 'release your share to the requester' : 'refuse the request').action(run(async (given: string, _o: unknown, cmd: Command) => {
       const ctx = contextOf(cmd)
+      const id = await resolveShareRequest(ctx, given)
       const r = await (verb === 'approve' ? ctx.client().approveShareRequest(id) : ctx.client().denyShareRequest(id))
       emit(ctx, r, () => `${r.id}: ${r.state}`)
     }))
   }
 
   circle.command('policy <groupId> <policy>').description('auto: answer members\' share requests at once; manual: wait for `cairn circle approve`')
-    .action(run(async (gid: string, policy: string, _o: unknown, cmd: Command) => {
+    .action(run(async (given: string, policy: string, _o: unknown, cmd: Command) => {
       const ctx = contextOf(cmd)
+      if (!POLICIES.includes(policy)) throw new CairnError('INVALID_INPUT', `policy must be one of ${POLICIES.join(', ')}; got ${policy.slice(0, 40)}`)
+      const gid = await resolveGroup(ctx, given)
       const r = await ctx.client().setApproval(gid, policy as ApprovalPolicy)
       emit(ctx, r, () => `${r.groupId}: ${r.policy}`)
     }))
 
   circle.command('add-member <groupId> <entityId>').description('add a member: the same key is re-split (the circle must be unsealed)')
-    .option('--role <role>', 'member, admin or viewer', 'member')
-    .action(run(async (gid: string, entityId: string, o: { role: string }, cmd: Command) => {
+    .addOption(new Option('--role <role>', 'the member\'s role').choices(['member', 'admin', 'viewer']).default('member'))
+    .action(run(async (given: string, entityId: string, o: { role: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
+      const gid = await resolveGroup(ctx, given)
       showGroup(ctx, await ctx.client().addMember(gid, { entityId, role: o.role as RoleName }))
     }))
 
   circle.command('remove-member <groupId> <entityId>').description('remove a member: a new key version, items re-encrypted (the circle must be unsealed)')
     .option('--no-wait', 'return without following the re-encryption')
-    .action(run(async (gid: string, entityId: string, o: { wait: boolean }, cmd: Command) => {
+    .action(run(async (given: string, entityId: string, o: { wait: boolean }, cmd: Command) => {
       const ctx = contextOf(cmd)
+      const gid = await resolveGroup(ctx, given)
       const v = await ctx.client().removeMember(gid, entityId)
       const job = await rotateAndFollow(ctx, v.jobId, o.wait)
       if (ctx.json) emit(ctx, { ...v, job }, () => '')

@@ -3,10 +3,11 @@ import { readFileSync } from 'node:fs'
 import { CairnError } from '../../util/errors.js'
 import { contextOf, type CliContext } from '../context.js'
 import { emit, table } from '../output.js'
+import { resolveGroup, resolveItem } from '../resolve.js'
 import { run } from '../run.js'
 
 async function groupOrPersonal (ctx: CliContext, g: string | undefined): Promise<string> {
-  if (g !== undefined) return g
+  if (g !== undefined) return await resolveGroup(ctx, g)
   const s = await ctx.client().getStatus()
   if (s.personalGroupId === null) throw new CairnError('INVALID_INPUT', 'give --group <groupId> (this node has no personal group)')
   return s.personalGroupId
@@ -42,14 +43,14 @@ export function itemCommands (program: Command): void {
       const ctx = contextOf(cmd)
       const body = { content: contentFrom(content, o.file), ...(o.type !== undefined ? { type: o.type } : {}), ...(o.meta !== undefined ? { meta: parseMeta(o.meta) } : {}) }
       const r = o.id !== undefined
-        ? await ctx.client().updateItem(o.id, body)
+        ? await ctx.client().updateItem(await resolveItem(ctx, o.id), body)
         : await ctx.client().createItem(await groupOrPersonal(ctx, o.group), body)
       emit(ctx, r, () => r.id)
     }))
 
-  program.command('get <itemId>').description('read an item, with its provenance').action(run(async (id: string, _o: unknown, cmd: Command) => {
+  program.command('get <itemId>').description('read an item, with its provenance (an unambiguous ID prefix will do)').action(run(async (given: string, _o: unknown, cmd: Command) => {
     const ctx = contextOf(cmd)
-    const it = await ctx.client().getItem(id)
+    const it = await ctx.client().getItem(await resolveItem(ctx, given))
     emit(ctx, it, () => [
       typeof it.content === 'string' ? it.content : JSON.stringify(it.content, null, 2), '',
       table([['id', it.id], ['group', it.groupId], ['type', it.type], ['author', it.author], ['created', it.createdAt], ['updated', it.updatedAt], ['key', `v${it.keyVersion}`],
@@ -71,23 +72,26 @@ export function itemCommands (program: Command): void {
   program.command('raw <groupId>').description('the stored ciphertext envelopes of a group (what a keeper holds)')
     .option('-n, --limit <n>', 'how many', '50')
     .option('--cursor <cursor>', 'continue from a previous page')
-    .action(run(async (gid: string, o: { limit: string, cursor?: string }, cmd: Command) => {
+    .action(run(async (given: string, o: { limit: string, cursor?: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
+      const gid = await resolveGroup(ctx, given)
       const r = await ctx.client().listRaw(gid, { limit: Number(o.limit), cursor: o.cursor })
       emit(ctx, r, () => (r.items.length === 0 ? 'no records' : table([['ID', 'KEY', 'UPDATED', 'SIZE', 'STATE', 'CIPHERTEXT'], ...r.items.map(i => [i.id, `v${i.keyVersion}`, i.updatedAt, `${i.size} B`, i.tombstone ? 'deleted' : 'live', short(i.ciphertext, 40)])])) + (r.nextCursor !== null ? `\nmore: --cursor ${r.nextCursor}` : ''))
     }))
 
-  program.command('rm <itemId>').description('delete an item (a signed tombstone replicates)').action(run(async (id: string, _o: unknown, cmd: Command) => {
+  program.command('rm <itemId>').description('delete an item (a signed tombstone replicates)').action(run(async (given: string, _o: unknown, cmd: Command) => {
     const ctx = contextOf(cmd)
+    const id = await resolveItem(ctx, given)
     const r = await ctx.client().deleteItem(id)
     emit(ctx, r, () => `deleted ${id}`)
   }))
 
   program.command('share <itemId>').description('copy an item into another group (linked to its source)')
     .requiredOption('--to <groupId>', 'target group')
-    .action(run(async (id: string, o: { to: string }, cmd: Command) => {
+    .action(run(async (given: string, o: { to: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
-      const r = await ctx.client().shareItem(id, o.to)
+      const id = await resolveItem(ctx, given)
+      const r = await ctx.client().shareItem(id, await resolveGroup(ctx, o.to))
       emit(ctx, r, () => r.id)
     }))
 
@@ -96,20 +100,22 @@ export function itemCommands (program: Command): void {
     .option('-n, --limit <n>', 'how many', '20')
     .action(run(async (query: string, o: { group?: string, limit: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
-      const r = await ctx.client().search(query, { limit: Number(o.limit), group: o.group })
+      const r = await ctx.client().search(query, { limit: Number(o.limit), ...(o.group !== undefined ? { group: await resolveGroup(ctx, o.group) } : {}) })
       emit(ctx, r, () => r.results.length === 0 ? 'no matches' : table([['ITEM', 'GROUP', 'SCORE', 'SNIPPET'], ...r.results.map(h => [h.itemId, h.groupId, String(h.score), h.snippet])]))
     }))
 
-  const audit = program.command('audit').description('the local audit log')
-    .option('--since <seq>', 'entries after this sequence number', '0')
-    .option('-n, --limit <n>', 'how many', '100')
-    .action(run(async (o: { since: string, limit: string }, cmd: Command) => {
+  const audit = program.command('audit').description('the local audit log: the newest entries (oldest of them first), or those after --since')
+    .option('--since <seq>', 'entries after this sequence number, oldest first (to read forward)')
+    .option('-n, --limit <n>', 'how many', '50')
+    .action(run(async (o: { since?: string, limit: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
-      const r = await ctx.client().listAudit({ since: Number(o.since), limit: Number(o.limit) })
-      emit(ctx, r, () => table([['SEQ', 'AT', 'KIND', 'DETAILS'], ...r.entries.map(e => {
+      const r = await ctx.client().listAudit(o.since !== undefined ? { since: Number(o.since), limit: Number(o.limit) } : { order: 'desc', limit: Number(o.limit) })
+      // Newest last, as `tail` shows a log: the latest entry is nearest the prompt.
+      const entries = o.since !== undefined ? r.entries : [...r.entries].reverse()
+      emit(ctx, { entries }, () => entries.length === 0 ? 'no audit entries' : table([['SEQ', 'AT', 'KIND', 'DETAILS'], ...entries.map(e => {
         const { seq, at, kind, hash: _h, prevHash: _p, ...rest } = e
         return [String(seq), at, kind, short(JSON.stringify(rest), 100)]
-      })]))
+      })]) + (o.since === undefined && entries.length > 0 && entries[0]!.seq > 1 ? `\nolder: --since ${Math.max(0, entries[0]!.seq - 1 - Number(o.limit))} (or -n with a larger number)` : ''))
     }))
   audit.command('verify').description('check the hash chain and checkpoint signatures').action(run(async (_o: unknown, cmd: Command) => {
     const ctx = contextOf(cmd)

@@ -1,12 +1,19 @@
-import type { Command } from 'commander'
+import { InvalidArgumentError, type Command } from 'commander'
 import cliProgress from 'cli-progress'
 import type { Overrides } from '../../config/load.js'
 import { contextOf } from '../context.js'
 import { emit, table } from '../output.js'
 import { obtainPassphrase } from '../passphrase.js'
 import { run } from '../run.js'
+import { CairnError } from '../../util/errors.js'
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, ...v.split(',').map(s => s.trim()).filter(Boolean)]
+
+/** A TCP port, 0–65535 (0 = any free port). */
+export function portArg (v: string): number {
+  if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) throw new InvalidArgumentError('give a port number from 0 to 65535 (0 = any free port).')
+  return Number(v)
+}
 
 export function nodeCommands (program: Command): void {
   program.command('init')
@@ -30,15 +37,15 @@ export function nodeCommands (program: Command): void {
   program.command('start')
     .description('run the node in the foreground (Ctrl-C or SIGTERM stops it cleanly)')
     .option('--keeper', 'run as a keeper')
-    .option('--api-port <port>', 'HTTP API port (0 = any free port)')
+    .option('--api-port <port>', 'HTTP API port (0 = any free port)', portArg)
     .option('--listen <multiaddr>', 'libp2p listen address (repeatable or comma-separated)', collect)
     .option('--bootstrap <multiaddr>', 'peer to connect to at start (repeatable or comma-separated)', collect)
     .option('--passphrase-file <file>', 'unlock the vault at start with the passphrase in this file')
-    .action(run(async (opts: { keeper?: boolean, apiPort?: string, listen?: string[], bootstrap?: string[], passphraseFile?: string }, cmd: Command) => {
+    .action(run(async (opts: { keeper?: boolean, apiPort?: number, listen?: string[], bootstrap?: string[], passphraseFile?: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
       const flags: Overrides = {
         ...(opts.keeper === true ? { node: { keeper: true } } : {}),
-        api: { port: opts.apiPort !== undefined ? Number(opts.apiPort) : undefined },
+        api: { port: opts.apiPort },
         network: { listen: opts.listen, bootstrap: opts.bootstrap }
       }
       const passphrase = opts.keeper === true ? undefined : await obtainPassphrase({ file: opts.passphraseFile, required: false })
@@ -51,6 +58,8 @@ export function nodeCommands (program: Command): void {
         const stop = (): void => { d.stop().then(resolve, resolve) }
         process.once('SIGINT', stop)
         process.once('SIGTERM', stop)
+        // POST /api/v1/shutdown (`cairn stop`) stops it the same way.
+        void d.stopped.then(resolve)
       })
       const st = d.status()
       emit(ctx, { ...st, apiPort: d.apiPort }, () => table([
@@ -62,7 +71,7 @@ export function nodeCommands (program: Command): void {
     }, { keepAlive: true }))
 
   program.command('recover')
-    .description('rebuild a lost device from a keeper: vault, groups and items (needs the passphrase)')
+    .description('rebuild a lost device from a keeper: vault, groups and items (needs the passphrase); interrupted, the same command resumes')
     .requiredOption('--from <multiaddr>', 'a keeper holding your personal group, e.g. /ip4/…/tcp/9474/p2p/12D3…')
     .requiredOption('--entity <entityId>', 'your entity ID (cairn1…)')
     .option('--passphrase-file <file>', 'read the passphrase from a file')
@@ -72,32 +81,48 @@ export function nodeCommands (program: Command): void {
       const bar = ctx.tty ? new cliProgress.SingleBar({ format: 'recovering [{bar}] {value}/{total} groups | {records} records', stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined
       let started = false
       if (ctx.tty) process.stderr.write('fetching the vault from the keeper (deriving the key takes a moment)…\n')
-      const { recoverNode } = await import('../../node/recover.js')
+      const { recoverNode, recoveryWorkDir } = await import('../../node/recover.js')
       const { silentLogger } = await import('../../util/logger.js')
-      const r = await recoverNode({
-        dataDir: ctx.dataDir, from: opts.from, entityId: opts.entity, passphrase, log: silentLogger(),
-        onProgress: p => {
-          if (bar === undefined || p.phase === 'vault') return
-          if (!started) { bar.start(Math.max(p.groupsTotal, 1), 0, { records: 0 }); started = true }
-          bar.update(p.groupsDone, { records: p.records })
-          if (p.phase === 'done') bar.stop()
-        }
-      })
-      emit(ctx, r, () => table([
-        ['recovered', r.entityId], ['new peer ID', r.peerId], ['groups', String(r.groups)], ['items', String(r.items)], ['records fetched', String(r.records)],
-        ...r.errors.map(e => ['warning', e]), ['next', `cairn start --data-dir ${r.dataDir}`]
-      ]))
-    }))
+      // Ctrl-C: stop cleanly and say how to go on; the work directory stays and the next run resumes it.
+      const abort = new AbortController()
+      const onSignal = (): void => { abort.abort(new CairnError('INTERRUPTED', `recovery interrupted; run the same command again to resume (the work so far is kept in ${recoveryWorkDir(ctx.dataDir)})`)) }
+      process.once('SIGINT', onSignal)
+      process.once('SIGTERM', onSignal)
+      try {
+        const r = await recoverNode({
+          dataDir: ctx.dataDir, from: opts.from, entityId: opts.entity, passphrase, log: silentLogger(), signal: abort.signal,
+          onProgress: p => {
+            if (bar === undefined || p.phase === 'vault') return
+            if (!started) { bar.start(Math.max(p.groupsTotal, 1), 0, { records: 0 }); started = true }
+            bar.update(p.groupsDone, { records: p.records })
+            if (p.phase === 'done') bar.stop()
+          }
+        })
+        emit(ctx, r, () => table([
+          ['recovered', r.entityId], ['new peer ID', r.peerId], ['groups', String(r.groups)], ['items', String(r.items)], ['records held', String(r.records)],
+          ...(r.resumed ? [['resumed', 'an interrupted recovery was completed']] : []),
+          ...r.errors.map(e => ['warning', e]), ['next', `cairn start --data-dir ${r.dataDir}`]
+        ]))
+      } catch (e) {
+        bar?.stop()
+        if (abort.signal.aborted) throw abort.signal.reason
+        throw e
+      } finally {
+        process.off('SIGINT', onSignal)
+        process.off('SIGTERM', onSignal)
+      }
+    }, { keepAlive: true }))
 
-  program.command('status').description('show the running node').action(run(async (_o: unknown, cmd: Command) => {
+  program.command('status').description('show the running node, and what needs attention (groups no keeper holds yet)').action(run(async (_o: unknown, cmd: Command) => {
     const ctx = contextOf(cmd)
     const s = await ctx.client().getStatus()
+    const warnings = s.warnings ?? []
     emit(ctx, s, () => table([
       ['state', `${s.keeper ? 'keeper' : s.unlocked ? 'unlocked' : 'locked'}`], ['peer ID', s.peerId],
       ...(s.entityId !== null ? [['entity ID', s.entityId]] : []), ...(s.personalGroupId !== null ? [['personal group', s.personalGroupId]] : []),
       ['groups', String(s.counts.groups)], ['items', String(s.counts.items)], ['peers', String(s.counts.peers)],
       ...s.listenAddrs.map(a => ['listening', a]), ['version', s.version]
-    ]))
+    ]) + (warnings.length > 0 ? '\n\n' + warnings.map(w => `warning: ${w.message}`).join('\n') + (warnings.some(w => w.groupId !== undefined) ? '\n  (`cairn group show <groupId>` shows each keeper and member)' : '') : ''))
   }))
 
   program.command('unlock').description('unlock the running node\'s vault')
@@ -109,7 +134,7 @@ export function nodeCommands (program: Command): void {
       emit(ctx, r, () => 'unlocked')
     }))
 
-  program.command('lock').description('lock the vault (keys are wiped from memory)').action(run(async (_o: unknown, cmd: Command) => {
+  program.command('lock').description('lock the vault (keys are wiped from memory; not on a keeper, which has none)').action(run(async (_o: unknown, cmd: Command) => {
     const ctx = contextOf(cmd)
     const r = await ctx.client().lock()
     emit(ctx, r, () => 'locked')

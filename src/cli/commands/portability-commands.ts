@@ -10,6 +10,7 @@ import { CairnError } from '../../util/errors.js'
 import { contextOf } from '../context.js'
 import { emit, table } from '../output.js'
 import { run } from '../run.js'
+import { resolveGroup } from '../resolve.js'
 
 /** Lines per import request: well under the API's 2 MiB body limit for ordinary items. */
 const BATCH_LINES = 200
@@ -22,7 +23,7 @@ export function portabilityCommands (program: Command): void {
     .option('-o, --output <file>', 'write to this file (created with mode 0600) instead of stdout')
     .action(run(async (o: { group?: string, output?: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
-      const { headers, body } = await ctx.client().exportItems(o.group !== undefined ? { group: o.group } : {})
+      const { headers, body } = await ctx.client().exportItems(o.group !== undefined ? { group: await resolveGroup(ctx, o.group) } : {})
       const fd = o.output !== undefined ? openSync(o.output, 'w', 0o600) : 1
       let lines = 0
       try {
@@ -43,7 +44,7 @@ export function portabilityCommands (program: Command): void {
       const ctx = contextOf(cmd)
       if ((o.group === undefined) === (o.newGroup === undefined)) throw new CairnError('INVALID_INPUT', 'give either --group <groupId> or --new-group <name>')
       const lines = readLines(file)
-      const gid = o.group ?? (await ctx.client().createGroup({ name: o.newGroup! })).id
+      const gid = o.group !== undefined ? await resolveGroup(ctx, o.group) : (await ctx.client().createGroup({ name: o.newGroup! })).id
       const total: ImportResultView = { groupId: gid, imported: 0, duplicates: 0, invalid: 0, items: [] }
       for (const batch of batches(lines)) {
         const r = await ctx.client().importItems(gid, batch)

@@ -1,0 +1,120 @@
+/**
+ * When each group's anti-entropy runs, and the sessions under way.
+ *
+ * - One session per (peer, group) at a time: concurrent requests share it.
+ * - A chatty group is reconciled every `chattyIntervalMs` (push does the rest),
+ *   a taciturn one every `taciturnIntervalMs`; a group's first run is spread at
+ *   random over one interval, so a restart does not sync every group at once.
+ * - `soon()` brings a run forward (a rotation's re-encrypted records move in
+ *   bulk by sync rather than by thousands of gossip messages).
+ * - A failed session is recorded in the per-peer replication state; the
+ *   caller gets a report with the error rather than an exception.
+ */
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { GroupId } from '../crypto/ids.js'
+import type { GroupRegistry } from '../groups/registry.js'
+import { CairnError } from '../util/errors.js'
+import type { Dialer } from './dialer.js'
+import type { PushService } from './push.js'
+import type { ReplicationState } from './replication-state.js'
+import type { SyncReport, SyncService } from './sync-protocol.js'
+
+export interface SyncSchedulerDeps {
+  registry: GroupRegistry
+  chattyIntervalMs: number
+  taciturnIntervalMs: number
+  sync: () => SyncService
+  dialer: Dialer
+  state: ReplicationState
+  push: PushService
+  /** Peer IDs that may hold the group (not this node). */
+  groupPeers: (gid: GroupId) => string[]
+  selfPeerId: () => string
+}
+
+export class SyncScheduler {
+  private readonly running = new Map<string, Promise<SyncReport>>()
+  private readonly nextSync = new Map<string, number>()
+  private readonly lastSession = new Map<string, number>()
+
+  constructor (private readonly d: SyncSchedulerDeps) {}
+
+  /** Schedule a group held here (and subscribe a chatty one to its push topic). */
+  track (gid: GroupId): void {
+    const cur = this.d.registry.chain(gid)?.current()
+    if (cur === undefined) return
+    if (cur.cul === 'chatty') this.d.push.subscribe(gid)
+    if (!this.nextSync.has(gid)) this.nextSync.set(gid, Date.now() + this.intervalOf(gid) * Math.random())
+  }
+
+  /** A group that ended here: never scheduled again. */
+  forget (gid: GroupId): void { this.nextSync.delete(gid) }
+
+  soon (gid: GroupId, inMs: number): void {
+    const at = Date.now() + inMs
+    if ((this.nextSync.get(gid) ?? Infinity) > at) this.nextSync.set(gid, at)
+  }
+
+  /** A session with this peer for this group ended without error just now. */
+  sessionDone (peer: string, gid: GroupId): void { this.lastSession.set(`${peer}/${gid}`, Date.now()) }
+
+  /** Whether a session with this peer for this group ended well less than `ms` ago. */
+  recentlySynced (peer: string, gid: GroupId, ms: number): boolean {
+    return Date.now() - (this.lastSession.get(`${peer}/${gid}`) ?? 0) <= ms
+  }
+
+  /**
+   * One session with one peer for one group; concurrent requests share it.
+   * `fresh`: a session already under way may have compared the sets before the
+   * caller's latest writes, so wait for it and run a new one (on-demand sync).
+   */
+  syncPeer (peer: string, gid: GroupId, fresh = false): Promise<SyncReport> {
+    const key = `${peer}/${gid}`
+    let p = this.running.get(key)
+    if (p !== undefined && !fresh) return p
+    const before = p
+    p = (async () => {
+      try {
+        if (before !== undefined) await before
+        await this.d.dialer.ensureConnected(peer)
+        return await this.d.sync().syncWith(peerIdFromString(peer), gid)
+      } catch (e) {
+        this.d.state.failed(gid, peer, (e as Error).message)
+        return { peerId: peer, sent: 0, received: 0, bytes: 0, reconcileBytes: 0, roundTrips: 0, error: (e as Error).message }
+      } finally { if (this.running.get(key) === p) this.running.delete(key) }
+    })()
+    this.running.set(key, p)
+    return p
+  }
+
+  /** Sync a group with every peer of it now (API: POST /groups/:gid/sync). */
+  async syncGroup (gid: GroupId, extraPeers: string[] = []): Promise<{ peers: SyncReport[] }> {
+    const self = this.d.selfPeerId()
+    const peers = [...new Set([...this.d.groupPeers(gid), ...extraPeers])].filter(p => p !== self)
+    if (peers.length === 0) return { peers: [] }
+    const reports = await Promise.all(peers.map(async p => await this.syncPeer(p, gid, true)))
+    this.nextSync.set(gid, Date.now() + this.intervalOf(gid))
+    if (reports.every(r => r.error !== undefined)) {
+      throw new CairnError('NO_PEERS', `none of this group's ${peers.length} peer(s) could be reached`, { peers: reports })
+    }
+    return { peers: reports }
+  }
+
+  /** Start the runs that are due: with each peer of the group that is connected or may be dialled now. */
+  runDue (now: number): void {
+    for (const gid of this.d.registry.groupIds()) {
+      const due = this.nextSync.get(gid)
+      if (due === undefined) { this.track(gid); continue }
+      if (due > now) continue
+      this.nextSync.set(gid, now + this.intervalOf(gid))
+      for (const p of this.d.groupPeers(gid)) if (this.d.dialer.connected(p) || this.d.dialer.mayDial(p, now)) void this.syncPeer(p, gid)
+    }
+  }
+
+  /** Every session under way has ended (stop). */
+  async settled (): Promise<void> { await Promise.allSettled([...this.running.values()]) }
+
+  private intervalOf (gid: GroupId): number {
+    return this.d.registry.chain(gid)?.current().cul === 'taciturn' ? this.d.taciturnIntervalMs : this.d.chattyIntervalMs
+  }
+}
