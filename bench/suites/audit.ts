@@ -59,7 +59,7 @@ export const auditSuite: Suite = {
     const total = store.auditCount()
     ctx.log(`appended ${total.toLocaleString('en-US')} entries (${entries.toLocaleString('en-US')} + checkpoints) in ${fmtNum(appendMs / 1000)} s`)
 
-    // The bytes verify() hashes, per entry, as in audit-log.ts entryHash.
+    // The bytes verify() hashes, per entry, as in chain.ts entryHash.
     const inputs: Buffer[] = []
     let bytes = 0
     let after = 0
@@ -67,7 +67,7 @@ export const auditSuite: Suite = {
       const rows = store.auditList(after, 5000)
       if (rows.length === 0) break
       for (const r of rows) {
-        const b = Buffer.concat([utf8('cairn/audit/v1'), r.prev, utf8(`${r.seq}\n${r.at}\n${r.kind}\n${r.data}`)])
+        const b = Buffer.concat([utf8('cairn/audit/v1\0'), r.prev, utf8(`${r.seq}\n${r.at}\n${r.kind}\n${r.data}`)])
         inputs.push(b)
         bytes += b.length
         after = r.seq
@@ -80,9 +80,9 @@ export const auditSuite: Suite = {
       if (x === 256) throw new Error('unreachable')
       return msSince(t0)
     }
-    const verify = (): number => {
+    const verify = async (): Promise<number> => {
       const t0 = now()
-      const v = audit.verify()
+      const v = await audit.verify()
       const ms = msSince(t0)
       if (!v.ok || v.entries !== total) throw new Error(`audit verify: ${JSON.stringify(v)}`)
       return ms

@@ -5,7 +5,7 @@
 import type { GroupService, GroupView } from '../groups/group-service.js'
 import type { ItemService } from '../items/item-service.js'
 import type { JobView } from '../jobs/job-runner.js'
-import type { AuditEntry } from '../audit/audit-log.js'
+import type { AuditEntry, AuditVerdict } from '../audit/audit-log.js'
 import type { SearchHit } from '../search/search-index.js'
 import type { CircleService } from '../circles/circle-service.js'
 
@@ -39,10 +39,15 @@ export interface ApiBackend {
   items: ItemService
   /** Run a write in the next group-commit transaction; settles after it committed. */
   commit: <T>(fn: () => T) => Promise<T>
+  /** Run a read; with audit.reads its audit entry has committed before the answer goes out (group commit). */
+  read: <T>(fn: () => T) => Promise<T>
   job: (id: string) => JobView | undefined
   search: (q: string, limit: number, groupId?: string) => SearchHit[]
   auditList: (since: number, limit: number) => AuditEntry[]
-  auditVerify: () => { ok: boolean, entries: number, brokenAt?: number, reason?: string }
+  /** Chain + checkpoints under this node's key, and (entity nodes) the keepers' copy. */
+  auditVerify: () => Promise<AuditVerdict>
+  /** Every entry after `since`, one JSON text per entry (checkpoints included), read a page at a time. */
+  auditExport: (since: number) => Iterable<string>
   metrics: () => Promise<{ contentType: string, text: string }>
   peers: () => PeerView[]
   dial: (multiaddr: string) => Promise<PeerView>

@@ -31,9 +31,7 @@ export class ApiClient {
         signal: AbortSignal.timeout(this.timeoutMs)
       })
     } catch (e) {
-      const cause = (e as { cause?: { code?: string } }).cause?.code
-      if (cause === 'ECONNREFUSED') throw new CairnError('UNAVAILABLE', `no cairn daemon answers at ${this.baseUrl}; start one with \`cairn start\``)
-      throw new CairnError('UNAVAILABLE', `cannot reach the cairn daemon at ${this.baseUrl}: ${(e as Error).message}`)
+      throw this.unreachable(e)
     }
     const text = await res.text()
     const ct = res.headers.get('content-type') ?? ''
@@ -47,6 +45,32 @@ export class ApiClient {
       throw new CairnError((err?.code ?? 'INTERNAL') as ErrorCode, err?.message ?? `HTTP ${res.status}`, { status: res.status })
     }
     return json as T
+  }
+
+  /**
+   * GET a streamed body (JSON Lines export) without buffering it: chunks as
+   * they arrive. An error status still gives the contract's error.
+   */
+  async stream (path: string): Promise<AsyncIterable<Uint8Array>> {
+    let res: Response
+    try {
+      res = await fetch(this.baseUrl + path, { headers: { authorization: `Bearer ${this.token}` } })
+    } catch (e) {
+      throw this.unreachable(e)
+    }
+    if (!res.ok || res.body === null) {
+      const text = await res.text()
+      let err: { code?: string, message?: string } | undefined
+      try { err = (JSON.parse(text) as { error?: { code?: string, message?: string } }).error } catch {}
+      throw new CairnError((err?.code ?? 'INTERNAL') as ErrorCode, err?.message ?? `HTTP ${res.status}`, { status: res.status })
+    }
+    return res.body as unknown as AsyncIterable<Uint8Array>
+  }
+
+  private unreachable (e: unknown): CairnError {
+    const cause = (e as { cause?: { code?: string } }).cause?.code
+    if (cause === 'ECONNREFUSED') return new CairnError('UNAVAILABLE', `no cairn daemon answers at ${this.baseUrl}; start one with \`cairn start\``)
+    return new CairnError('UNAVAILABLE', `cannot reach the cairn daemon at ${this.baseUrl}: ${(e as Error).message}`)
   }
 
   get<T = unknown> (path: string): Promise<T> { return this.call<T>('GET', path) }

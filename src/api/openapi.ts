@@ -16,7 +16,7 @@ export function openApiDocument (routes: Array<RouteDef<never>>, version: string
       ...(params.length + query.length > 0 ? { parameters: [...params, ...query] } : {}),
       ...(r.body !== undefined ? { requestBody: { required: true, content: { 'application/json': { schema: r.body } } } } : {}),
       responses: {
-        [status]: { description: 'success', content: { [r.path === '/metrics' ? 'text/plain' : 'application/json']: { schema: r.response ?? {} } } },
+        [status]: { description: 'success', content: { [r.contentType ?? (r.path === '/metrics' ? 'text/plain' : 'application/json')]: { schema: r.response ?? {} } } },
         default: { description: 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }
       }
     }

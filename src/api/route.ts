@@ -10,6 +10,9 @@ export interface Req {
 
 export interface Reply { status?: number, body?: unknown, contentType?: string, raw?: string }
 
+/** A streamed response: chunks are written as the client reads them (backpressure), never buffered whole. */
+export interface StreamReply { stream: Iterable<string> | AsyncIterable<string>, contentType: string }
+
 export interface RouteDef<B = unknown> {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE'
   path: string
@@ -22,6 +25,8 @@ export interface RouteDef<B = unknown> {
   /** Success status (default 200). */
   status?: number
   response?: JsonSchema
+  /** Content type of a success that is not JSON (for the OpenAPI document); `response` then describes one unit (an ndjson line). */
+  contentType?: string
   /** A Server-Sent Events stream served by the server itself. */
   sse?: boolean
   handler: (req: Req, b: B) => unknown

@@ -4,6 +4,7 @@
  * defence) → bearer token (all but health) → body size → JSON parse → schema →
  * handler. Every failure is the contract's error envelope; a 500 means a bug.
  */
+import { Readable } from 'node:stream'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { createHash, timingSafeEqual } from 'node:crypto'
 import sjson from 'secure-json-parse'
@@ -12,7 +13,7 @@ import type { Logger } from '../util/logger.js'
 import type { ApiBackend } from './backend.js'
 import { toHttpError } from './errors.js'
 import { openApiDocument } from './openapi.js'
-import type { Req, RouteDef } from './route.js'
+import type { Req, RouteDef, StreamReply } from './route.js'
 import { groupRoutes } from './routes/group-routes.js'
 import { itemRoutes } from './routes/item-routes.js'
 import { nodeRoutes } from './routes/node-routes.js'
@@ -120,6 +121,10 @@ export async function startApi (backend: ApiBackend, o: ApiOptions, extraRoutes:
         }
         const q: Req = { params: req.params as Record<string, string>, query: flatQuery(req.query), body: req.body, headers: req.headers }
         const out = await r.handler(q, backend)
+        if (out !== null && typeof out === 'object' && 'stream' in out) {
+          const o2 = out as StreamReply
+          return reply.status(r.status ?? 200).type(o2.contentType).send(Readable.from(o2.stream))
+        }
         if (out !== null && typeof out === 'object' && 'raw' in out && typeof (out as { raw: unknown }).raw === 'string') {
           const o2 = out as { raw: string, contentType?: string }
           return reply.status(r.status ?? 200).type(o2.contentType ?? 'text/plain').send(o2.raw)

@@ -57,6 +57,12 @@ export const DEFAULTS = {
     /** A share request older than this (or from the future by more) is refused, seconds. */
     request_max_age_seconds: 60
   },
+  audit: {
+    /** Record reads and searches (item IDs, counts) in the audit log. */
+    reads: false,
+    /** Sign a checkpoint this often when entries were added since the last one, seconds (also every 1,000 entries, at start and at stop). */
+    checkpoint_interval_seconds: 300
+  },
   log: {
     /** fatal | error | warn | info | debug | trace | silent */
     level: 'info'

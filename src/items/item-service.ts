@@ -78,7 +78,15 @@ export class ItemService {
     const { row, rec } = this.head(id)
     requireRole(this.ctx, row.gid, 'read')
     if (rec.rec.b.del) throw new CairnError('NOT_FOUND', `item ${id} was deleted`)
-    return this.toView(row.gid, rec, true)
+    const view = this.toView(row.gid, rec, true)
+    this.auditRead('item-read', { groupId: row.gid, itemId: id })
+    return view
+  }
+
+  /** audit.reads: who was served what (IDs only). Inside the caller's read transaction when there is one. */
+  private auditRead (kind: string, data: Record<string, unknown>): void {
+    if (this.ctx.auditReads !== true) return
+    this.ctx.audit.record(kind, { ...data, by: requireVault(this.ctx).entityId() })
   }
 
   list (gid: string, q: { limit?: number, cursor?: string, type?: string }): { items: Array<ItemView | { id: string, error: { code: string, message: string } }>, nextCursor: string | null } {
@@ -106,6 +114,8 @@ export class ItemService {
         if (items.length >= limit) { last = after; break outer }
       }
     }
+    const served = items.filter(i => !('error' in i)).map(i => i.id)
+    this.auditRead('items-listed', { groupId: gid, count: served.length, items: served })
     return { items, nextCursor: last !== undefined ? encodeCursor(last) : null }
   }
 

@@ -63,6 +63,7 @@ export class Daemon {
       d.startMaintenance()
       writeFileAtomic(paths.pid, JSON.stringify({ pid: process.pid, apiPort: d.apiPort, apiHost: config.api.host, peerId: nodeKey.peerId, startedAt: new Date().toISOString() }) + '\n', 0o600)
       s.audit.record('started', { peerId: nodeKey.peerId, keeper: identity.keeper })
+      s.audit.checkpoint()
       log.info({ peerId: nodeKey.peerId, apiPort: d.apiPort, keeper: identity.keeper }, 'cairn node started')
       return d
     } catch (e) {
@@ -118,10 +119,14 @@ export class Daemon {
       search: (q, limit, gid) => {
         if (s.vault === undefined) throw new CairnError('KEEPER_HAS_NO_KEYS', 'a keeper cannot search: it holds no keys')
         if (!s.vault.unlocked) throw new CairnError('VAULT_LOCKED', 'the vault is locked; unlock it to search')
-        return s.search.search(q, limit, gid)
+        const hits = s.search.search(q, limit, gid)
+        if (this.config.audit.reads) s.audit.record('searched', { ...(gid !== undefined ? { groupId: gid } : {}), count: hits.length, items: hits.map(h => h.itemId), by: s.vault.entityId() })
+        return hits
       },
+      read: async (fn) => this.config.audit.reads ? await s.writes.submit(fn) : fn(),
       auditList: (since, limit) => s.audit.list(since, limit),
-      auditVerify: () => s.audit.verify(),
+      auditVerify: async () => await s.audit.verify(),
+      auditExport: since => s.audit.exportLines(since),
       metrics: async () => ({ contentType: s.metrics.contentType, text: await s.metrics.text() }),
       peers: () => this.network().replicator.dialer.peers(),
       dial: async (addr) => await this.network().replicator.dialer.dial(addr),
@@ -140,6 +145,7 @@ export class Daemon {
   }
 
   private maintenance: NodeJS.Timeout | undefined
+  private checkpoints: NodeJS.Timeout | undefined
 
   /** Periodic: expired tombstones (hourly, or twice per retention period if shorter). */
   startMaintenance (): void {
@@ -153,6 +159,13 @@ export class Daemon {
     run()
     this.maintenance = setInterval(run, Math.max(1000, Math.min(3_600_000, retentionMs / 2)))
     this.maintenance.unref()
+    const every = this.config.audit.checkpoint_interval_seconds
+    if (every > 0) {
+      this.checkpoints = setInterval(() => {
+        try { this.s.audit.checkpoint() } catch (e) { this.log.warn({ err: (e as Error).message }, 'audit checkpoint failed') }
+      }, every * 1000)
+      this.checkpoints.unref()
+    }
   }
 
   network (): Network {
@@ -177,6 +190,7 @@ export class Daemon {
     this.stopping ??= (async () => {
       this.log.info('cairn node stopping')
       if (this.maintenance !== undefined) clearInterval(this.maintenance)
+      if (this.checkpoints !== undefined) clearInterval(this.checkpoints)
       await this.app?.close().catch(() => {})
       await this.net?.stop().catch(e => this.log.warn({ err: (e as Error).message }, 'network stop failed'))
       this.s.audit.record('stopped', {})

@@ -14,6 +14,7 @@ import type { GroupContext } from '../groups/context.js'
 import { GroupService } from '../groups/group-service.js'
 import { GroupRegistry } from '../groups/registry.js'
 import { reencryptJob } from '../groups/reencrypt.js'
+import { auditRemoteDescriptors } from '../groups/membership-audit.js'
 import { roleIn } from '../groups/descriptor-chain.js'
 import { ItemService } from '../items/item-service.js'
 import { JobRunner } from '../jobs/job-runner.js'
@@ -94,7 +95,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
       return vault !== undefined && vault.unlocked && roleIn(head, vault.entityKey().publicKey) !== undefined
     }
   })
-  const ctx: GroupContext = { store, registry, acceptor, clock, audit, vault, limits: { maxItemBytes: config.limits.max_item_bytes, maxGroups: config.limits.max_groups } }
+  const ctx: GroupContext = { store, registry, acceptor, clock, audit, vault, limits: { maxItemBytes: config.limits.max_item_bytes, maxGroups: config.limits.max_groups }, auditReads: config.audit.reads }
   const jobs = new JobRunner(store)
   const groups = new GroupService(ctx, jobs)
   const items = new ItemService(ctx, groups)
@@ -127,6 +128,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
     if (record.rec.t === 'item' && reencrypted !== true) indexItem(record as VerifiedRecord<ItemBody>)
     if (record.rec.t === 'key') groups.absorbKeyEnvelope(record as VerifiedRecord<KeyBody>)
   })
+  auditRemoteDescriptors({ events, registry, audit, store })
   events.on('group-added', ({ groupId }) => {
     metrics.groups.set(store.listGroups().length)
     if (vault?.unlocked === true && groupId === vault.personalGroupId()) backupVault(vault.sealed())

@@ -112,6 +112,7 @@ export class Store {
       auditPut: p('INSERT INTO audit (seq, at, kind, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?)'),
       auditList: p('SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?'),
       auditCount: p('SELECT count(*) AS n FROM audit'),
+      auditPage: p('SELECT seq, at, kind, data, lower(hex(prev)), lower(hex(hash)) FROM audit WHERE seq > ? ORDER BY seq LIMIT ?').raw(true),
       outboxPut: p(`INSERT INTO outbox (target, gid, created, attempts, next_at, last_error, hint) VALUES (@target, @gid, @created, 0, @next_at, NULL, @hint)
                     ON CONFLICT (target, gid) DO UPDATE SET next_at = excluded.next_at, attempts = 0, hint = coalesce(excluded.hint, hint)`),
       outboxDue: p('SELECT * FROM outbox WHERE next_at <= ? ORDER BY next_at LIMIT ?'),
@@ -282,6 +283,14 @@ export class Store {
   auditTail (): AuditRow | undefined { return this.s.auditTail!.get() as AuditRow | undefined }
   auditAppend (row: AuditRow): void { this.s.auditPut!.run(row.seq, row.at, row.kind, row.data, row.prev, row.hash) }
   auditList (afterSeq: number, limit: number): AuditRow[] { return this.s.auditList!.all(afterSeq, limit) as AuditRow[] }
+  /**
+   * As auditList, as column arrays [seq, at, kind, data, prev hex, hash hex]:
+   * no object and no Buffer per row (verify's hot loop; see audit/chain.ts).
+   */
+  auditPage (afterSeq: number, limit: number): Array<[number, number, string, string, string, string]> {
+    return this.s.auditPage!.all(afterSeq, limit) as Array<[number, number, string, string, string, string]>
+  }
+
   auditCount (): number { return (this.s.auditCount!.get() as { n: number }).n }
 
   enqueueDelivery (target: string, gid: string, hint?: string): void { this.s.outboxPut!.run({ target, gid, created: Date.now(), next_at: 0, hint: hint ?? null }) }

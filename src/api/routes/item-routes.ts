@@ -14,11 +14,11 @@ export const itemRoutes: Array<RouteDef<ApiBackend>> = [
   {
     method: 'GET', path: '/api/v1/groups/:gid/items', tag: 'items', summary: 'Decrypted items, newest first',
     query: { ...page, type: { type: 'string', description: 'only items of this type' } },
-    handler: (r, b) => b.items.list(groupParam(r.params.gid), {
+    handler: async (r, b) => await b.read(() => b.items.list(groupParam(r.params.gid), {
       limit: intParam(r.query.limit, 'limit', { min: 1, max: 1000, def: 50 }),
       ...(r.query.cursor !== undefined ? { cursor: strParam(r.query.cursor, 'cursor', 200)! } : {}),
       ...(r.query.type !== undefined ? { type: strParam(r.query.type, 'type', 100)! } : {})
-    })
+    }))
   },
   {
     method: 'GET', path: '/api/v1/groups/:gid/raw', tag: 'items', summary: 'Stored ciphertext envelopes (works on keepers)', query: page,
@@ -27,7 +27,7 @@ export const itemRoutes: Array<RouteDef<ApiBackend>> = [
       ...(r.query.cursor !== undefined ? { cursor: strParam(r.query.cursor, 'cursor', 200)! } : {})
     })
   },
-  { method: 'GET', path: '/api/v1/items/:id', tag: 'items', summary: 'One item with its provenance chain', handler: (r, b) => b.items.get(itemParam(r.params.id)) },
+  { method: 'GET', path: '/api/v1/items/:id', tag: 'items', summary: 'One item with its provenance chain', handler: async (r, b) => { const id = itemParam(r.params.id); return await b.read(() => b.items.get(id)) } },
   { method: 'PUT', path: '/api/v1/items/:id', tag: 'items', body: S.updateItem, summary: 'Replace an item\'s content (new signed version)', handler: async (r, b) => { const id = itemParam(r.params.id); return await b.commit(() => b.items.update(id, r.body as ItemInput)) } },
   { method: 'DELETE', path: '/api/v1/items/:id', tag: 'items', summary: 'Delete an item (signed tombstone; keepers purge the ciphertext)', handler: async (r, b) => { const id = itemParam(r.params.id); return await b.commit(() => b.items.remove(id)) } },
   {

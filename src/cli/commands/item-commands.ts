@@ -8,6 +8,7 @@ import { CairnError } from '../../util/errors.js'
 import { contextOf, type CliContext } from '../context.js'
 import { emit, table } from '../output.js'
 import { run } from '../run.js'
+import { auditSubcommands } from './audit-commands.js'
 
 async function groupOrPersonal (ctx: CliContext, g: string | undefined): Promise<string> {
   if (g !== undefined) return g
@@ -118,10 +119,5 @@ export function itemCommands (program: Command): void {
         return [String(seq), at, kind, short(JSON.stringify(rest), 100)]
       })]))
     }))
-  audit.command('verify').description('check the hash chain and checkpoint signatures').action(run(async (_o: unknown, cmd: Command) => {
-    const ctx = contextOf(cmd)
-    const r = await ctx.client().get<{ ok: boolean, entries: number, brokenAt?: number, reason?: string }>('/api/v1/audit/verify')
-    emit(ctx, r, () => r.ok ? `audit log intact: ${r.entries} entries` : `AUDIT LOG BROKEN at entry ${r.brokenAt ?? '?'}: ${r.reason ?? ''}`)
-    if (!r.ok) process.exitCode = 1
-  }))
+  auditSubcommands(audit)
 }
