@@ -14,6 +14,7 @@ import { SUITES } from './suites/index.js'
 import { createContext } from './lib/context.js'
 import { gitInfo, machineInfo } from './lib/machine.js'
 import { renderReport } from './lib/format.js'
+import { acquireMachineSlot } from '../scripts/machine-slot.mjs'
 import type { BenchReport, BenchResult, Suite } from './lib/types.js'
 
 const ROOT = resolve(import.meta.dirname, '..')
@@ -81,6 +82,7 @@ async function main (): Promise<number> {
     return 0
   }
 
+  await acquireMachineSlot('npm run bench')
   const startedAt = new Date()
   const machine = machineInfo()
   const results: BenchResult[] = []

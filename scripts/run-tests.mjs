@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { acquireMachineSlot } from './machine-slot.mjs'
 
 const root = resolve(import.meta.dirname, '..')
 const build = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' })
@@ -22,6 +23,7 @@ const roots = args.length > 0 ? args : [join(root, 'test')]
 const files = roots.flatMap(r => walk(resolve(r), []))
 if (files.length === 0) { console.error('no test files found'); process.exit(1) }
 
+await acquireMachineSlot('npm test')
 const r = spawnSync(process.execPath, [
   '--import', 'tsx', '--import', join(root, 'src/polyfill/index.ts'),
   '--test', '--test-reporter=spec', `--test-concurrency=${process.env.CAIRN_TEST_CONCURRENCY ?? 2}`,
