@@ -70,6 +70,8 @@ test('export: application/x-ndjson, one JSON object per line, the same entries a
   const tail = await p.api('GET', `/api/v1/audit/export?since=${since}`)
   assert.deepEqual(tail.text.slice(0, -1).split('\n').map(l => JSON.parse(l)), listed.slice(10))
   assert.equal((await p.api('GET', '/api/v1/audit/export?since=x')).status, 400)
+  const doc = await p.ok('GET', '/api/v1/openapi.json')
+  assert.ok(doc.paths['/api/v1/audit/export'].get.responses['200'].content['application/x-ndjson'] !== undefined, 'OpenAPI declares the ndjson content type')
   exported = r.text
 })
 
