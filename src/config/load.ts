@@ -12,7 +12,8 @@ import { DEFAULTS, type Config } from './schema.js'
 export type Overrides = { [S in keyof typeof DEFAULTS]?: { [K in keyof typeof DEFAULTS[S]]?: unknown } }
 
 /** Environment variables that are not config keys. */
-export const SPECIAL_ENV = new Set(['CAIRN_PASSPHRASE', 'CAIRN_DATA_DIR', 'CAIRN_CONFIG', 'CAIRN_LOG_FILE'])
+// Not settings: read elsewhere (the passphrase, paths), or by the test and bench scripts (scripts/machine-slot.mjs), whose children inherit them.
+export const SPECIAL_ENV = new Set(['CAIRN_PASSPHRASE', 'CAIRN_DATA_DIR', 'CAIRN_CONFIG', 'CAIRN_LOG_FILE', 'CAIRN_MACHINE_SLOT', 'CAIRN_MACHINE_SLOTS'])
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 const LOOPBACK_HOSTS = ['127.0.0.1', '::1', 'localhost']
