@@ -3,6 +3,7 @@
  * imports concrete services, only these types.
  */
 import type { GroupService, GroupView } from '../groups/group-service.js'
+import type { GroupVerdict } from '../groups/group-verify.js'
 import type { ItemService } from '../items/item-service.js'
 import type { JobView } from '../jobs/job-runner.js'
 import type { AuditEntry, AuditVerdict } from '../audit/audit-log.js'
@@ -39,6 +40,8 @@ export interface ApiBackend {
   items: ItemService
   /** Run a write in the next group-commit transaction; settles after it committed. */
   commit: <T>(fn: () => T) => Promise<T>
+  /** Re-check every stored record of a group (signatures, rights, the append-only DAG; content with a key). */
+  groupVerify: (groupId: string) => Promise<GroupVerdict>
   /** Run a read; with audit.reads its audit entry has committed before the answer goes out (group commit). */
   read: <T>(fn: () => T) => Promise<T>
   job: (id: string) => JobView | undefined

@@ -20,6 +20,7 @@ import { buildServices, type Services } from './services.js'
 import { VERSION } from './version.js'
 import { startNetwork, type Network } from './network.js'
 import { purgeExpiredTombstones } from '../groups/retention.js'
+import { verifyHeldGroup } from '../groups/group-verify.js'
 
 export interface DaemonOptions {
   dataDir: string
@@ -122,6 +123,15 @@ export class Daemon {
         const hits = s.search.search(q, limit, gid)
         if (this.config.audit.reads) s.audit.record('searched', { ...(gid !== undefined ? { groupId: gid } : {}), count: hits.length, items: hits.map(h => h.itemId), by: s.vault.entityId() })
         return hits
+      },
+      groupVerify: async (gid) => {
+        const verifier = this.net?.replicator.verifier
+        const maxBytes = this.config.replication.max_record_bytes
+        return await verifyHeldGroup(s.ctx, gid, {
+          now: Date.now(), maxSkewMs: this.config.replication.max_clock_skew_seconds * 1000,
+          ...(verifier !== undefined ? { check: async (batch: Uint8Array[]) => await verifier.check(batch, maxBytes) } : {}),
+          keyFor: kv => s.groups.keyFor(gid, kv)
+        })
       },
       read: async (fn) => this.config.audit.reads ? await s.writes.submit(fn) : fn(),
       auditList: (since, limit) => s.audit.list(since, limit),

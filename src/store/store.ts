@@ -89,6 +89,7 @@ export class Store {
       hashRangeOpen: p('SELECT hash FROM records WHERE gid = ? AND hash >= ? ORDER BY hash'),
       bytesRange: p('SELECT bytes, hash FROM records WHERE gid = ? AND hash >= ? AND hash < ? ORDER BY hash LIMIT ?'),
       bytesRangeOpen: p('SELECT bytes, hash FROM records WHERE gid = ? AND hash >= ? ORDER BY hash LIMIT ?'),
+      groupPage: p('SELECT rid, kind, hash, bytes FROM records WHERE gid = ? AND rid > ? ORDER BY rid LIMIT ?'),
       expiredTombs: p('SELECT gid, rid FROM records WHERE tomb = 1 AND received < ? LIMIT ?'),
       pushHistory: p('INSERT OR IGNORE INTO history (gid, rid, clock, hash, bytes) VALUES (?, ?, ?, ?, ?)'),
       history: p('SELECT clock, hash, bytes FROM history WHERE gid = ? AND rid = ? ORDER BY clock'),
@@ -244,6 +245,17 @@ export class Store {
       if (rows.length < page) return
       last = rows[rows.length - 1]!.hash
       from = last
+    }
+  }
+
+  /** Every record of a group by record ID, a page at a time (safe across awaits): what group verify reads. */
+  * groupRecords (gid: string, page = 1000): Generator<Array<{ rid: string, kind: string, hash: Buffer, bytes: Buffer }>> {
+    let after = ''
+    for (;;) {
+      const rows = this.s.groupPage!.all(gid, after, page) as Array<{ rid: string, kind: string, hash: Buffer, bytes: Buffer }>
+      if (rows.length > 0) yield rows
+      if (rows.length < page) return
+      after = rows[rows.length - 1]!.rid
     }
   }
 

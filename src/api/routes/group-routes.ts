@@ -4,6 +4,16 @@ import type { RouteDef } from '../route.js'
 import { S } from '../schemas.js'
 import type { Culture } from '../../records/descriptor.js'
 
+const GROUP_VERDICT = {
+  type: 'object', required: ['ok', 'records', 'heads', 'problems'],
+  properties: {
+    ok: { type: 'boolean' }, records: { type: 'integer', description: 'records checked, every kind' },
+    heads: { type: 'array', items: { type: 'string' }, description: 'append-only groups: hex entry commitments no entry names, sorted' },
+    problems: { type: 'array', items: { type: 'object', required: ['recordId', 'kind', 'problem'], properties: { recordId: { type: 'string' }, kind: { type: 'string' }, problem: { type: 'string' }, ref: { type: 'string' } } } },
+    appendOnly: { type: 'boolean' }, unlinked: { type: 'integer' }, content: { type: 'string', enum: ['checked', 'no-key', 'not-append-only'] }
+  }
+}
+
 export const groupRoutes: Array<RouteDef<ApiBackend>> = [
   {
     method: 'POST', path: '/api/v1/groups', tag: 'groups', body: S.createGroup, status: 201, summary: 'Create a group (or a circle, with `circle`)',
@@ -16,6 +26,11 @@ export const groupRoutes: Array<RouteDef<ApiBackend>> = [
   },
   { method: 'GET', path: '/api/v1/groups', tag: 'groups', summary: 'Groups this node holds', handler: (_r, b) => ({ groups: b.groups.list() }) },
   { method: 'GET', path: '/api/v1/groups/:gid', tag: 'groups', summary: 'One group: members, keepers, versions', handler: (r, b) => b.groups.view(groupParam(r.params.gid)) },
+  {
+    method: 'GET', path: '/api/v1/groups/:gid/verify', tag: 'groups', response: GROUP_VERDICT,
+    summary: 'Re-check every stored record of the group: signatures, author rights against the descriptor chain, and for append-only groups the DAG (no missing parent, no edited entry); works on keepers (no key needed), members also check entry contents',
+    handler: async (r, b) => await b.groupVerify(groupParam(r.params.gid))
+  },
   {
     method: 'POST', path: '/api/v1/groups/:gid/members', tag: 'groups', body: S.addMember, status: 201,
     summary: 'Add a member (or change its role); it receives every key version. peerId/multiaddr: where its node is, if not connected',

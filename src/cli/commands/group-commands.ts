@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import type { GroupSummary, GroupView } from '../../groups/group-service.js'
 import type { JobView } from '../../jobs/job-runner.js'
+import type { GroupVerdict } from '../../groups/group-verify.js'
 import type { SyncPeerReport } from '../../api/backend.js'
 import { contextOf, type CliContext } from '../context.js'
 import { emit, table } from '../output.js'
@@ -76,6 +77,19 @@ export function groupCommands (program: Command): void {
     const ctx = contextOf(cmd)
     showGroup(ctx, await ctx.client().del<GroupView>(`/api/v1/groups/${encodeURIComponent(gid)}/keepers/${encodeURIComponent(peerId)}`))
   }))
+
+  group.command('verify <groupId>').description('re-check every record of a group: signatures, author rights, and for append-only groups the hash-linked log')
+    .action(run(async (gid: string, _o: unknown, cmd: Command) => {
+      const ctx = contextOf(cmd)
+      const r = await ctx.client().get<GroupVerdict>(`/api/v1/groups/${encodeURIComponent(gid)}/verify`)
+      emit(ctx, r, () => [
+        `${r.ok ? 'group intact' : 'GROUP BROKEN'}: ${r.records} records checked${r.appendOnly ? `; append-only log with ${r.heads.length} head${r.heads.length === 1 ? '' : 's'}${r.unlinked > 0 ? `, ${r.unlinked} entries from before links` : ''}` : ''}`,
+        ...(r.appendOnly ? [r.content === 'checked' ? 'entry contents checked against their commitments' : 'entry contents not checked (no key here: a keeper, a locked vault or a sealed circle)'] : []),
+        ...(r.heads.length > 0 ? ['', table([['HEAD'], ...r.heads.map(h => [h])])] : []),
+        ...(r.problems.length > 0 ? ['', table([['RECORD', 'KIND', 'PROBLEM', 'REF'], ...r.problems.map(p => [p.recordId, p.kind, p.problem, p.ref ?? ''])])] : [])
+      ].join('\n'))
+      if (!r.ok) process.exitCode = 1
+    }))
 
   group.command('sync <groupId>').description('run anti-entropy with this group\'s peers now').action(run(async (gid: string, _o: unknown, cmd: Command) => {
     const ctx = contextOf(cmd)
