@@ -19,6 +19,7 @@ module.exports = {
     { name: 'replication-below-node', severity: 'error', from: from('replication'), to: notTo('items', 'circles', 'api', 'cli', 'node') },
     { name: 'api-uses-service-types-only', severity: 'error', from: from('api'), to: { ...notTo('store', 'vault', 'groups', 'items', 'circles', 'replication', 'node', 'cli'), ...values } },
     { name: 'cli-through-the-api', severity: 'error', from: from('cli'), to: { ...notTo('store', 'vault', 'groups', 'records', 'replication', 'circles', 'items', 'audit'), ...values } },
+    { name: 'record-bytes-through-record-ts', severity: 'error', comment: 'records/envelope.ts decodes without the body check by kind: only records/ uses it (others: records/record.ts)', from: { pathNot: '^dist/records/' }, to: { path: '^dist/records/envelope\\.js$' } },
     { name: 'only-node-composes', severity: 'error', from: { pathNot: '^dist/(node|cli)/' }, to: { path: '^dist/node/', ...values } }
   ],
   options: {

@@ -83,7 +83,7 @@ export async function benchControls (daemon: Daemon): Promise<Record<string, Ipc
       return { watch: id }
     },
     unwatch: (m) => { watches.get(Number(m.watch))?.(); watches.delete(Number(m.watch)); return true },
-    'drop-sync-index': (m) => { net().replicator.indexes.removed(String(m.gid), 'all'); return true },
+    'drop-sync-index': (m) => { net().replicator.indexes.drop(String(m.gid)); return true },
     protocols: async () => {
       if (registered) return true
       registered = true

@@ -71,7 +71,7 @@ export const keeperMemorySuite: Suite = {
     const k1 = keeperServices(ctx, k1Init!.dataDir)
     const k2 = keeperServices(ctx, k2Init!.dataDir)
     for (const k of [k1, k2]) {
-      const res = k.acceptor.acceptVerifiedMany(desc.map(b => decodeRecord(new Uint8Array(b))), 'delivery')
+      const res = k.acceptor.ingest(desc.map(b => decodeRecord(new Uint8Array(b))), 'delivery')
       if (!k.registry.has(g.id)) throw new Error(`a keeper did not adopt the group: ${JSON.stringify(res)}`)
     }
     const cs = contents(512)
@@ -89,7 +89,7 @@ export const keeperMemorySuite: Suite = {
       const toK1 = built + n <= items ? recs : recs.slice(0, Math.max(0, items - built))
       for (const [k, batch] of [[k1, toK1], [k2, recs]] as const) {
         if (batch.length === 0) continue
-        const res = k.acceptor.acceptVerifiedMany(batch, 'sync')
+        const res = k.acceptor.ingest(batch, 'sync')
         const bad = res.find(r => r.status !== 'stored')
         if (bad !== undefined) throw new Error(`a keeper refused a built record: ${JSON.stringify(bad)}`)
       }

@@ -22,8 +22,8 @@
  *            interleaved with the writes.
  */
 import { randomBytes } from 'node:crypto'
-import { reencryptItem, type ItemBody } from '../../src/records/item.js'
-import { trustedRecord, type VerifiedRecord } from '../../src/records/record.js'
+import { reencryptItem } from '../../src/records/item.js'
+import { fromStore } from '../../src/records/record.js'
 import type { Services } from '../../src/node/services.js'
 import type { BenchResult, Suite, SuiteContext } from '../lib/types.js'
 import { interleaved, measureRate, median, msSince, now, sleep, summarize } from '../lib/timing.js'
@@ -87,7 +87,7 @@ async function rotateOnce (ctx: SuiteContext, x: Setup, budgetMs: number): Promi
  */
 function floorWindow (ctx: SuiteContext, x: Setup): () => number {
   const { s, gid } = x
-  const recs = s.store.listKind(gid, 'item', Math.min(x.items, 5000)).map(r => trustedRecord(r.bytes, r.hash) as VerifiedRecord<ItemBody>)
+  const recs = s.store.listKind(gid, 'item', Math.min(x.items, 5000)).map(r => fromStore(r, 'item'))
   const kv = s.groups.view(gid).keyVersion
   const oldKey = s.groups.keyFor(gid, recs[0]!.rec.b.kv)
   const newKey = new Uint8Array(randomBytes(32))

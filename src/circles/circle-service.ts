@@ -23,7 +23,7 @@ import type { Culture, DescBody, Role } from '../records/descriptor.js'
 import { canAdmin, sealName, signDescriptor, sortMembers } from '../records/descriptor.js'
 import { sealKeyEnvelope } from '../records/key-envelope.js'
 import { openShareEnvelope, sealShareEnvelope, shareEnvelopeId, type ShareBody } from '../records/share-envelope.js'
-import { trustedRecord, type VerifiedRecord } from '../records/record.js'
+import { fromStore, type VerifiedRecord } from '../records/record.js'
 import { CairnError, InvalidInputError } from '../util/errors.js'
 import type { JobRunner } from '../jobs/job-runner.js'
 import { requireChain, requireRole, requireVault } from '../groups/access.js'
@@ -85,8 +85,8 @@ export class CircleService {
         circle: { th: k, kcv: keyCheckValue(key, gid, 1), com: members.map(([p], i) => [p, shareX(shares[i]!), commitment(gid, 1, 1, p, shares[i]!)]) }
       })
       this.ctx.store.tx(() => {
-        const res = this.ctx.acceptor.acceptChain([d], 'local')
-        if (res.status !== 'stored') throw new CairnError('INTERNAL', `could not store the circle (${res.reason ?? res.status})`)
+        const [res] = this.ctx.acceptor.ingest([d], 'local')
+        if (res?.status !== 'stored') throw new CairnError('INTERNAL', `could not store the circle (${res?.reason ?? res?.status ?? ''})`)
         this.publishShares(gid, 1, 1, members.map(([p]) => p), shares)
         for (const [p] of members) this.accept(sealKeyEnvelope(me, gid, this.ctx.clock.tick(), 0, p, metaKey))
       })
@@ -104,8 +104,8 @@ export class CircleService {
   }
 
   private accept (r: VerifiedRecord): void {
-    const res = this.ctx.acceptor.accept(r, 'local')
-    if (res.status === 'rejected') throw new CairnError('INTERNAL', `a circle record was refused (${res.reason ?? ''})`)
+    const [res] = this.ctx.acceptor.ingest([r], 'local')
+    if (res?.status === 'rejected') throw new CairnError('INTERNAL', `a circle record was refused (${res.reason ?? ''})`)
   }
 
   // ---- approval policy ----
@@ -254,8 +254,8 @@ export class CircleService {
     const me = vault.entityKey()
     const row = this.ctx.store.getHead(gid, shareEnvelopeId(gid as GroupId, kv, me.publicKey))
     if (row === undefined) return undefined
-    const r = trustedRecord(row.bytes, row.hash) as VerifiedRecord<ShareBody>
     try {
+      const r = fromStore(row, 'share')
       return { x: r.rec.b.x, sv: r.rec.b.sv, share: openShareEnvelope(r, me.seed, me.publicKey) }
     } catch { return undefined }
   }

@@ -11,9 +11,14 @@ import { equalBytes, toHex } from '../crypto/bytes.js'
 import { entityIdFromPublicKey, type EntityId } from '../crypto/ids.js'
 import type { DescBody, Role } from '../records/descriptor.js'
 import { canAdmin } from '../records/descriptor.js'
-import type { VerifiedRecord } from '../records/record.js'
+import type { DecodedRecord } from '../records/record.js'
+import type { RejectReason } from './reject-reason.js'
 
-export type Descriptor = VerifiedRecord<DescBody>
+/** One descriptor version (verified when it was accepted; read back from the store since). */
+export type Descriptor = DecodedRecord<DescBody>
+
+/** Why a record may not be stored (undefined: it may), or 'duplicate': it is already held. */
+export type ChainVerdict = RejectReason | 'duplicate' | undefined
 
 export function roleIn (d: DescBody, pub: Uint8Array): Role | undefined {
   for (const [p, role] of d.m) if (equalBytes(p, pub)) return role
@@ -39,7 +44,7 @@ export class DescriptorChain {
   all (): readonly Descriptor[] { return this.versions }
 
   /** Why `next` cannot extend this chain, or undefined if it can. */
-  rejectNext (next: Descriptor): string | undefined {
+  rejectNext (next: Descriptor): ChainVerdict {
     const b = next.rec.b
     if (this.versions.length === 0) {
       if (b.ver !== 1) return 'descriptor-gap'

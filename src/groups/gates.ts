@@ -1,8 +1,8 @@
 /**
  * Acceptance gates (SPEC §4): what a record must satisfy, beyond a valid
- * signature and shape, to be stored. Pure; the same function judges records
+ * signature and shape, to be stored. Pure; the same functions judge records
  * written locally, pushed over gossipsub and fetched by sync, so a node never
- * stores what it would refuse from a peer.
+ * stores what it would refuse from a peer. record-rules.ts names each kind's gate.
  *
  * Rules, for a record with clock c, signer s, in a group whose chain is known:
  *  - c is not further in the future than `maxSkewMs`.
@@ -15,50 +15,48 @@
  *      signer ≠ author (owner/admin edit or re-encryption): signer is owner/admin
  *        in D or in the version that introduced kv.
  *    A key version must exist in the chain and must not be one retired before c.
+ *    In an append-only group a version never replaces a different stored one.
  *  - key/share envelope: signer owner/admin in D; recipient a member of D; kv
  *    exists (key version 0 of a circle: its metadata key, for the name only).
  *  - bind: signer is a member of D and names a peer.
  *  - vault: signer is the owner of D (personal group).
- *  - append-only groups: an item version never replaces an earlier one.
+ *  - desc: extends the chain (DescriptorChain.rejectNext: version n+1, linked,
+ *    signed by an owner/admin of n); no clock rule.
  */
 import { equalBytes } from '../crypto/bytes.js'
-import { clockWall, type Clock } from '../crypto/hlc.js'
+import { clockWall } from '../crypto/hlc.js'
 import { itemIdFor, type ItemBody } from '../records/item.js'
 import { canAdmin, canWrite, type DescBody } from '../records/descriptor.js'
 import type { KeyBody } from '../records/key-envelope.js'
 import type { ShareBody } from '../records/share-envelope.js'
-import type { VerifiedRecord } from '../records/record.js'
-import { roleIn, type DescriptorChain } from './descriptor-chain.js'
-
-export type RejectReason =
-  | 'malformed' | 'too-large' | 'bad-signature' | 'unknown-group' | 'future-clock' | 'before-group'
-  | 'bad-id' | 'not-a-member' | 'read-only' | 'not-admin' | 'not-owner' | 'bad-key-version' | 'stale-key'
-  | 'replay' | 'append-only' | 'descriptor-gap' | 'descriptor-fork' | 'stale-clock' | 'circle-changed'
-  | 'append-only-changed' | 'duplicate' | 'not-for-us' | 'rate-limited'
+import type { BindBody } from '../records/binding.js'
+import type { VaultBody } from '../records/vault-backup.js'
+import type { Body, DecodedRecord } from '../records/record.js'
+import { roleIn, type ChainVerdict, type DescriptorChain } from './descriptor-chain.js'
+import type { RejectReason } from './reject-reason.js'
 
 export interface GateContext {
   chain: DescriptorChain
   now: number
   maxSkewMs: number
+  /** The version stored under the record's ID, if any. */
+  head?: { hash: Uint8Array }
 }
 
-export function gateRecord (r: VerifiedRecord, ctx: GateContext): RejectReason | undefined {
-  const c: Clock = r.rec.c
-  if (clockWall(c) > ctx.now + ctx.maxSkewMs) return 'future-clock'
-  if (r.rec.t === 'desc') return undefined // descriptors are judged by DescriptorChain.rejectNext
-  const d = ctx.chain.at(c)
-  if (d === undefined) return 'before-group'
-  switch (r.rec.t) {
-    case 'item': return gateItem(r as VerifiedRecord<ItemBody>, d, ctx)
-    case 'key':
-    case 'share': return gateEnvelope(r as VerifiedRecord<KeyBody | ShareBody>, d, ctx)
-    case 'bind': return roleIn(d, r.rec.s) === undefined ? 'not-a-member' : undefined
-    case 'vault': return roleIn(d, r.rec.s) === 'owner' ? undefined : 'not-owner'
-  }
-  return 'malformed'
+/** undefined: the record may be stored (last-writer-wins still decides); 'duplicate': already held. */
+export type Gate<B extends Body> = (r: DecodedRecord<B>, ctx: GateContext) => ChainVerdict
+
+/** The descriptor in force at the record's clock, or why there is none it may use. */
+function inForce (r: DecodedRecord, ctx: GateContext): DescBody | RejectReason {
+  if (clockWall(r.rec.c) > ctx.now + ctx.maxSkewMs) return 'future-clock'
+  return ctx.chain.at(r.rec.c) ?? 'before-group'
 }
 
-function gateItem (r: VerifiedRecord<ItemBody>, d: DescBody, ctx: GateContext): RejectReason | undefined {
+export const gateDescriptor: Gate<DescBody> = (r, ctx) => ctx.chain.rejectNext(r)
+
+export const gateItem: Gate<ItemBody> = (r, ctx) => {
+  const d = inForce(r, ctx)
+  if (typeof d === 'string') return d
   const b = r.rec.b
   if (itemIdFor(b.a, b.n) !== r.recordId) return 'bad-id'
   const authorRole = roleIn(d, b.a)
@@ -74,10 +72,14 @@ function gateItem (r: VerifiedRecord<ItemBody>, d: DescBody, ctx: GateContext): 
   } else {
     if (!canAdmin(roleIn(kvDesc, r.rec.s)) && !canAdmin(roleIn(d, r.rec.s))) return 'not-admin'
   }
+  // `ao` never changes along a chain (rejectNext), so the head's answer is every version's.
+  if (ctx.head !== undefined && !equalBytes(ctx.head.hash, r.hash) && ctx.chain.current().ao) return 'append-only'
   return undefined
 }
 
-function gateEnvelope (r: VerifiedRecord<KeyBody | ShareBody>, d: DescBody, ctx: GateContext): RejectReason | undefined {
+export const gateEnvelope: Gate<KeyBody | ShareBody> = (r, ctx) => {
+  const d = inForce(r, ctx)
+  if (typeof d === 'string') return d
   const b = r.rec.b
   if (!canAdmin(roleIn(d, r.rec.s))) return 'not-admin'
   // Key version 0 of a circle is its metadata key (it seals the name, never items).
@@ -85,4 +87,16 @@ function gateEnvelope (r: VerifiedRecord<KeyBody | ShareBody>, d: DescBody, ctx:
   if (!circleMeta && (b.kv > d.kv || ctx.chain.introducing(b.kv) === undefined)) return 'bad-key-version'
   if (roleIn(d, b.to) === undefined) return 'not-a-member'
   return undefined
+}
+
+export const gateBinding: Gate<BindBody> = (r, ctx) => {
+  const d = inForce(r, ctx)
+  if (typeof d === 'string') return d
+  return roleIn(d, r.rec.s) === undefined ? 'not-a-member' : undefined
+}
+
+export const gateVaultBackup: Gate<VaultBody> = (r, ctx) => {
+  const d = inForce(r, ctx)
+  if (typeof d === 'string') return d
+  return roleIn(d, r.rec.s) === 'owner' ? undefined : 'not-owner'
 }

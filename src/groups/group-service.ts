@@ -11,7 +11,7 @@ import { entityIdFromPublicKey, newGroupId, publicKeyFromEntityId, type EntityId
 import { zeroize } from '../crypto/bytes.js'
 import { CULTURES, ROLES, canAdmin, openName, sealName, signDescriptor, type Culture, type DescBody, type Role } from '../records/descriptor.js'
 import { openKeyEnvelope, sealKeyEnvelope, type KeyBody } from '../records/key-envelope.js'
-import { trustedRecord, type VerifiedRecord } from '../records/record.js'
+import { fromStore, type DecodedRecord, type VerifiedRecord } from '../records/record.js'
 import { CairnError, InvalidInputError } from '../util/errors.js'
 import type { JobRunner, JobView } from '../jobs/job-runner.js'
 import { requireChain, requireRole, requireVault } from './access.js'
@@ -77,8 +77,8 @@ export class GroupService {
       m: [[me.publicKey, 'owner']], k: [], nm: sealName(gid, 1, key, name), nkv: 1
     })
     zeroize(key)
-    const res = this.ctx.acceptor.acceptChain([d], 'local')
-    if (res.status !== 'stored') throw new CairnError('INTERNAL', `could not store the new group (${res.reason ?? res.status})`)
+    const [res] = this.ctx.acceptor.ingest([d], 'local')
+    if (res?.status !== 'stored') throw new CairnError('INTERNAL', `could not store the new group (${res?.reason ?? res?.status ?? ''})`)
     this.ctx.audit.record('group-created', { groupId: gid, descriptorVersion: 1, culture, appendOnly: inp.appendOnly === true, personal })
     return this.view(gid)
   }
@@ -191,13 +191,13 @@ export class GroupService {
     let n = 0
     for (const g of gid !== undefined ? [gid] : this.ctx.store.listGroups().map(r => r.gid)) {
       for (const row of this.ctx.store.allOfKind(g, 'key')) {
-        if (this.absorbKeyEnvelope(trustedRecord(row.bytes, row.hash) as VerifiedRecord<KeyBody>)) n++
+        if (this.absorbKeyEnvelope(fromStore(row, 'key'))) n++
       }
     }
     return n
   }
 
-  absorbKeyEnvelope (r: VerifiedRecord<KeyBody>): boolean {
+  absorbKeyEnvelope (r: DecodedRecord<KeyBody>): boolean {
     const vault = this.ctx.vault
     if (vault === undefined || !vault.unlocked) return false
     const me = vault.entityKey()
@@ -245,8 +245,8 @@ export class GroupService {
       if (name !== null) { body.nm = sealName(gid as GroupId, body.kv, kvKey, name); body.nkv = body.kv }
     }
     const d = signDescriptor(vault.entityKey(), gid as GroupId, this.ctx.clock.tick(), body)
-    const res = this.ctx.acceptor.accept(d, 'local')
-    if (res.status !== 'stored') throw new CairnError('CONFLICT', `the group changed concurrently (${res.reason ?? res.status}); retry`)
+    const [res] = this.ctx.acceptor.ingest([d], 'local')
+    if (res?.status !== 'stored') throw new CairnError('CONFLICT', `the group changed concurrently (${res?.reason ?? res?.status ?? ''}); retry`)
     return d
   }
 
@@ -266,8 +266,8 @@ export class GroupService {
   private wrapKeyFor (gid: string, kv: number, pub: Uint8Array): void {
     const vault = requireVault(this.ctx)
     const env = sealKeyEnvelope(vault.entityKey(), gid as GroupId, this.ctx.clock.tick(), kv, pub, this.keyFor(gid, kv))
-    const res = this.ctx.acceptor.accept(env, 'local')
-    if (res.status === 'rejected') throw new CairnError('INTERNAL', `key envelope refused (${res.reason ?? ''})`)
+    const [res] = this.ctx.acceptor.ingest([env], 'local')
+    if (res?.status === 'rejected') throw new CairnError('INTERNAL', `key envelope refused (${res.reason ?? ''})`)
   }
 
   /** A new member gets every key version, so it can read the group's history. */

@@ -21,15 +21,14 @@
 import { setImmediate as yieldLoop } from 'node:timers/promises'
 import { equalBytes, toHex } from '../crypto/bytes.js'
 import { entryCommitment, linkSignatureValid } from '../records/ao-link.js'
-import { canAdmin, checkDescBody, type DescBody } from '../records/descriptor.js'
-import { checkBody } from '../records/index.js'
-import { openItemBytes, type ItemBody } from '../records/item.js'
-import { decodeRecord, type VerifiedRecord } from '../records/record.js'
+import { canAdmin, type DescBody } from '../records/descriptor.js'
+import { openItemBytes } from '../records/item.js'
+import { decodeFailure, decodeRecord, hasKind, type VerifiedRecord } from '../records/record.js'
 import type { Store } from '../store/store.js'
-import { IntegrityError, isCairnError } from '../util/errors.js'
+import { isCairnError, type IntegrityError } from '../util/errors.js'
 import { verifyDag, type DagEntry } from './dag.js'
-import { DescriptorChain, roleIn, type Descriptor } from './descriptor-chain.js'
-import { gateRecord } from './gates.js'
+import { DescriptorChain, roleIn } from './descriptor-chain.js'
+import { gateRecord } from './record-rules.js'
 import { requireChain } from './access.js'
 import type { GroupContext } from './context.js'
 
@@ -63,9 +62,7 @@ export interface VerifyGroupOptions {
 }
 
 const inline: BatchChecker = async (batch) => batch.map(b => {
-  try { const rec = decodeRecord(b); checkBody(rec); return { ok: true as const, rec } } catch (e) {
-    return { ok: false as const, reason: (e instanceof IntegrityError ? e.details?.reason as string : undefined) ?? 'malformed' }
-  }
+  try { return { ok: true as const, rec: decodeRecord(b) } } catch (e) { return { ok: false as const, reason: decodeFailure(e) } }
 })
 
 export async function verifyGroup (o: VerifyGroupOptions): Promise<GroupVerdict> {
@@ -92,8 +89,8 @@ export async function verifyGroup (o: VerifyGroupOptions): Promise<GroupVerdict>
       if (chain.chain === undefined) continue
       const why = gateRecord(r, { chain: chain.chain, now: o.now, maxSkewMs: o.maxSkewMs })
       if (why !== undefined) { named(why); continue }
-      if (r.rec.t !== 'item') continue
-      const it = r as VerifiedRecord<ItemBody>
+      if (!hasKind(r, 'item')) continue
+      const it = r
       const l = it.rec.b.l
       if (!appendOnly) { if (l !== undefined) named('link-outside-append-only'); continue }
       if (l === undefined) { if (!it.rec.b.del) unlinkedClocks.push({ rid: row.rid, clock: it.rec.c }); continue }
@@ -139,13 +136,12 @@ function roleAt (chain: DescriptorChain, clock: number, authorHex: string): Retu
 async function rebuildChain (o: VerifyGroupOptions, check: BatchChecker, problems: GroupProblem[]): Promise<{ chain: DescriptorChain | undefined, descriptors: number }> {
   const rows = o.store.allOfKind(o.groupId, 'desc')
   const checked = await check(rows.map(r => r.bytes))
-  const good: Array<{ rid: string, d: Descriptor }> = []
+  const good: Array<{ rid: string, d: VerifiedRecord<DescBody> }> = []
   rows.forEach((row, k) => {
     const c = checked[k]!
     if (!c.ok) { problems.push({ recordId: row.rid, kind: 'desc', problem: c.reason }); return }
-    try { checkDescBody(c.rec.rec.b) } catch { problems.push({ recordId: row.rid, kind: 'desc', problem: 'malformed' }); return }
-    if (c.rec.recordId !== row.rid || c.rec.groupId !== o.groupId || !equalBytes(c.rec.hash, row.hash)) { problems.push({ recordId: row.rid, kind: 'desc', problem: 'stored-out-of-place' }); return }
-    good.push({ rid: row.rid, d: c.rec as Descriptor })
+    if (!hasKind(c.rec, 'desc') || c.rec.recordId !== row.rid || c.rec.groupId !== o.groupId || !equalBytes(c.rec.hash, row.hash)) { problems.push({ recordId: row.rid, kind: 'desc', problem: 'stored-out-of-place' }); return }
+    good.push({ rid: row.rid, d: c.rec })
   })
   good.sort((a, b) => (a.d.rec.b as DescBody).ver - (b.d.rec.b as DescBody).ver)
   const chain = new DescriptorChain()

@@ -18,7 +18,7 @@ import type { AuditLog } from '../audit/audit-log.js'
 import type { Store } from '../store/store.js'
 import type { TypedEmitter } from '../util/events.js'
 import type { AcceptorEvents } from './acceptor.js'
-import type { Descriptor } from './descriptor-chain.js'
+import { hasKind } from '../records/record.js'
 import type { GroupRegistry } from './registry.js'
 
 export interface MembershipChange { kind: string, data: Record<string, unknown> }
@@ -62,8 +62,8 @@ export function remoteDescriptorEntries (groupId: string, prev: DescBody | undef
 /** Record every descriptor accepted from a peer (wired once by node/services.ts). */
 export function auditRemoteDescriptors (o: { events: TypedEmitter<AcceptorEvents>, registry: GroupRegistry, audit: AuditLog, store: Store }): void {
   o.events.on('stored', ({ record, origin }) => {
-    if (record.rec.t !== 'desc' || origin === 'local') return
-    const d = record as Descriptor
+    if (!hasKind(record, 'desc') || origin === 'local') return
+    const d = record
     const prev = d.rec.b.ver > 1 ? o.registry.chain(d.groupId)?.version(d.rec.b.ver - 1)?.rec.b : undefined
     const entries = remoteDescriptorEntries(d.groupId, prev, d.rec.b, d.rec.s, d.rec.c, origin)
     o.store.tx(() => { for (const e of entries) o.audit.record(e.kind, e.data) })

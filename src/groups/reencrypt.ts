@@ -6,8 +6,8 @@
  * picks up whatever is still stale.
  */
 import { setImmediate as yieldLoop } from 'node:timers/promises'
-import { reencryptItem, type ItemBody } from '../records/item.js'
-import { trustedRecord, type VerifiedRecord } from '../records/record.js'
+import { reencryptItem } from '../records/item.js'
+import { fromStore } from '../records/record.js'
 import type { JobFn } from '../jobs/job-runner.js'
 import { CairnError } from '../util/errors.js'
 import { requireChain, requireVault } from './access.js'
@@ -30,12 +30,7 @@ export function reencryptJob (ctx: GroupContext, keyFor: (gid: string, kv: numbe
       if (rows.length === 0) break
       const me = requireVault(ctx).entityKey()
       const newKey = keyFor(gid, kv)
-      ctx.store.tx(() => {
-        for (const row of rows) {
-          const r = trustedRecord(row.bytes, row.hash) as VerifiedRecord<ItemBody>
-          ctx.acceptor.accept(reencryptItem(r, keyFor(gid, row.kv), me, kv, newKey), 'local')
-        }
-      })
+      ctx.acceptor.ingest(rows.map(row => reencryptItem(fromStore(row, 'item'), keyFor(gid, row.kv), me, kv, newKey)), 'local')
       ctx.store.bumpKeyUsage(gid, kv, rows.length)
       after = rows[rows.length - 1]!.rid
       done += rows.length

@@ -2,8 +2,7 @@
  * In-memory view of the groups this node holds: one DescriptorChain per group,
  * loaded from the store on first use and extended as descriptors are accepted.
  */
-import { checkDescBody, type DescBody } from '../records/descriptor.js'
-import { trustedRecord, type VerifiedRecord } from '../records/record.js'
+import { fromStore } from '../records/record.js'
 import type { Store } from '../store/store.js'
 import { DescriptorChain } from './descriptor-chain.js'
 
@@ -17,9 +16,7 @@ export class GroupRegistry {
     if (c !== undefined) return c
     const row = this.store.getGroup(gid)
     if (row === undefined || row.state !== 'active') return undefined
-    const descs = this.store.allOfKind(gid, 'desc').map(r => trustedRecord(r.bytes, r.hash) as VerifiedRecord<DescBody>)
-    for (const d of descs) checkDescBody(d.rec.b)
-    c = new DescriptorChain(descs)
+    c = new DescriptorChain(this.store.allOfKind(gid, 'desc').map(r => fromStore(r, 'desc')))
     if (c.length === 0) return undefined
     this.chains.set(gid, c)
     return c

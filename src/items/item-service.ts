@@ -7,9 +7,9 @@
 import { equalBytes, toB64, toHex } from '../crypto/bytes.js'
 import { clockToIso } from '../crypto/hlc.js'
 import { entityIdFromPublicKey, isRecordId, type GroupId } from '../crypto/ids.js'
-import { contentHashOf, openItem, sealItem, type ItemBody, type ItemPlain, type Json } from '../records/item.js'
-import { decodeRecord, trustedRecord, type VerifiedRecord } from '../records/record.js'
-import { checkItemBody, itemIdFor } from '../records/item.js'
+import { contentHashOf, openItem, sealItem, type ItemBody, type ItemPlain, type Json, type SealItemInput } from '../records/item.js'
+import { decodeRecord, fromStore, salvageBody, type DecodedRecord } from '../records/record.js'
+import { itemIdFor } from '../records/item.js'
 import { canAdmin } from '../records/descriptor.js'
 import type { RecordRow } from '../store/store.js'
 import { CairnError, IntegrityError, InvalidInputError, isCairnError } from '../util/errors.js'
@@ -36,6 +36,10 @@ export interface ItemView {
 export interface RawItem { id: string, kind: string, keyVersion: number, author: string | null, signer: string, updatedAt: string, tombstone: boolean, size: number, hash: string, ciphertext: string }
 
 const MAX_TYPE = 100
+
+/** What a new version of an item needs from the one it replaces. */
+type Previous = NonNullable<SealItemInput['existing']>
+const previousOf = (r: DecodedRecord<ItemBody>): Previous => ({ author: r.rec.b.a, nonce: r.rec.b.n, prevHash: r.hash })
 const KEY_USAGE_LIMIT = 2 ** 31
 const KEY_USAGE_ROTATE_AT = 2 ** 30
 
@@ -59,17 +63,17 @@ export class ItemService {
     if (inp.content === undefined) throw new InvalidInputError('content is required')
     const plain = this.plainFrom({ content: inp.content, type: inp.type ?? old.type, meta: inp.meta === undefined ? old.meta : inp.meta }, old.createdAt)
     if (old.src !== undefined) plain.src = old.src
-    return this.write(row.gid, chain.current().kv, plain, rec)
+    return this.write(row.gid, chain.current().kv, plain, previousOf(rec))
   }
 
   remove (id: string): { id: string, groupId: string, deleted: true, updatedAt: string } {
-    const { row, rec } = this.headForDelete(id)
+    const { row, prev, deleted } = this.headForDelete(id)
     const { chain, role } = requireRole(this.ctx, row.gid, 'write')
     if (chain.current().ao) throw new CairnError('APPEND_ONLY', 'this group is append-only: entries cannot be deleted; add a redaction entry instead')
     const me = requireVault(this.ctx).entityKey().publicKey
-    if (!canAdmin(role) && !equalBytes(rec.rec.b.a, me)) throw new CairnError('FORBIDDEN', 'members may delete only their own items')
-    if (rec.rec.b.del) throw new CairnError('NOT_FOUND', `item ${id} was already deleted`)
-    const r = this.write(row.gid, chain.current().kv, null, rec)
+    if (!canAdmin(role) && !equalBytes(prev.author, me)) throw new CairnError('FORBIDDEN', 'members may delete only their own items')
+    if (deleted) throw new CairnError('NOT_FOUND', `item ${id} was already deleted`)
+    const r = this.write(row.gid, chain.current().kv, null, prev)
     this.ctx.audit.record('item-deleted', { groupId: row.gid, itemId: id })
     return { id, groupId: row.gid, deleted: true, updatedAt: r.updatedAt }
   }
@@ -146,7 +150,7 @@ export class ItemService {
     return res
   }
 
-  private write (gid: string, kv: number, plain: ItemPlain | null, existing: VerifiedRecord<ItemBody> | undefined): WriteResult {
+  private write (gid: string, kv: number, plain: ItemPlain | null, existing: Previous | undefined): WriteResult {
     const vault = requireVault(this.ctx)
     const key = this.groups.keyFor(gid, kv)
     // One transaction (one fsync) for the usage counter and the record.
@@ -157,10 +161,10 @@ export class ItemService {
       if (plain !== null && existing === undefined) plain.createdAt = clock
       const r = sealItem({
         signer: vault.entityKey(), groupId: gid as GroupId, clock, keyVersion: kv, key, plain,
-        ...(existing !== undefined ? { existing: { author: existing.rec.b.a, nonce: existing.rec.b.n, prevHash: existing.hash } } : {})
+        ...(existing !== undefined ? { existing } : {})
       })
-      const res = this.ctx.acceptor.accept(r, 'local')
-      if (res.status !== 'stored') throw new CairnError('CONFLICT', `the write was not stored (${res.reason ?? res.status}); retry`)
+      const [res] = this.ctx.acceptor.ingest([r], 'local')
+      if (res?.status !== 'stored') throw new CairnError('CONFLICT', `the write was not stored (${res?.reason ?? res?.status ?? ''}); retry`)
       if (usage === KEY_USAGE_ROTATE_AT) this.ctx.audit.record('key-usage-high', { groupId: gid, keyVersion: kv, count: usage })
       return {
         id: r.recordId, groupId: gid, author: entityIdFromPublicKey(r.rec.b.a), keyVersion: kv,
@@ -186,18 +190,21 @@ export class ItemService {
    * A damaged item can still be deleted (that is how a user clears it), as long
    * as its author and nonce still derive its ID: the tombstone needs nothing else.
    */
-  private headForDelete (id: string): { row: RecordRow, rec: VerifiedRecord<ItemBody> } {
-    try { return this.head(id) } catch (e) {
+  private headForDelete (id: string): { row: RecordRow, prev: Previous, deleted: boolean } {
+    try {
+      const { row, rec } = this.head(id)
+      return { row, prev: previousOf(rec), deleted: rec.rec.b.del }
+    } catch (e) {
       if ((e as CairnError).code !== 'INTEGRITY') throw e
       const row = this.ctx.store.getHead(this.ctx.store.findRecord(id)!.gid, id)!
-      let rec: VerifiedRecord<ItemBody>
-      try { rec = trustedRecord(row.bytes, row.hash) as VerifiedRecord<ItemBody>; checkItemBody(rec.rec.b) } catch { throw e }
-      if (itemIdFor(rec.rec.b.a, rec.rec.b.n) !== id) throw e
-      return { row, rec }
+      let b: ItemBody
+      try { b = salvageBody(row.bytes, 'item') } catch { throw e }
+      if (itemIdFor(b.a, b.n) !== id) throw e
+      return { row, prev: { author: b.a, nonce: b.n, prevHash: row.hash }, deleted: b.del }
     }
   }
 
-  private head (id: string): { row: RecordRow, rec: VerifiedRecord<ItemBody> } {
+  private head (id: string): { row: RecordRow, rec: DecodedRecord<ItemBody> } {
     if (!isRecordId(id)) throw new CairnError('NOT_FOUND', 'no such item (item IDs are UUIDs)')
     const meta = this.ctx.store.findRecord(id)
     const row = meta !== undefined && meta.kind === 'item' ? this.ctx.store.getHead(meta.gid, id) : undefined
@@ -205,7 +212,7 @@ export class ItemService {
     return { row, rec: verifiedAtRest(row) }
   }
 
-  private toView (gid: string, rec: VerifiedRecord<ItemBody>, withProvenance: boolean): ItemView {
+  private toView (gid: string, rec: DecodedRecord<ItemBody>, withProvenance: boolean): ItemView {
     const plain = openItem(rec, this.groups.keyFor(gid, rec.rec.b.kv))
     return {
       id: rec.recordId, groupId: gid, type: plain.type, content: plain.content, meta: plain.meta,
@@ -215,8 +222,8 @@ export class ItemService {
     }
   }
 
-  private provenance (gid: string, head: VerifiedRecord<ItemBody>, plain: ItemPlain): ProvenanceEntry[] {
-    const versions = [...this.ctx.store.history(gid, head.recordId).map(h => trustedRecord(h.bytes, h.hash) as VerifiedRecord<ItemBody>), head]
+  private provenance (gid: string, head: DecodedRecord<ItemBody>, plain: ItemPlain): ProvenanceEntry[] {
+    const versions = [...this.ctx.store.history(gid, head.recordId).map(h => fromStore(h, 'item')), head]
     const out: ProvenanceEntry[] = []
     let prevClock: number | undefined
     for (const v of versions) {
@@ -238,24 +245,25 @@ export class ItemService {
  * flipped byte anywhere (ciphertext, key version, tombstone flag, clock) is an
  * INTEGRITY error, never another item's key, a false "deleted", or garbage.
  */
-function verifiedAtRest (row: RecordRow): VerifiedRecord<ItemBody> {
-  let r: VerifiedRecord
+function verifiedAtRest (row: RecordRow): DecodedRecord<ItemBody> {
+  let r: DecodedRecord
   try {
     r = decodeRecord(row.bytes)
-    checkItemBody(r.rec.b)
+    if (r.rec.t !== 'item') throw new Error('not an item')
   } catch {
     throw new IntegrityError(`item ${row.rid} failed its integrity check at rest (its stored record was altered); restore it from a keeper with \`cairn group sync\``)
   }
   if (r.recordId !== row.rid || r.groupId !== row.gid || !equalBytes(r.hash, row.hash)) throw new IntegrityError(`item ${row.rid} failed its integrity check at rest (stored under the wrong ID or hash)`)
-  return r as VerifiedRecord<ItemBody>
+  return r as DecodedRecord<ItemBody>
 }
 
 export function rawOf (row: RecordRow): RawItem {
-  const rec = trustedRecord(row.bytes, row.hash)
-  const ct = rec.rec.b.ct
+  // What is held, as it is held: a damaged record is listed too (reads refuse it).
+  let ct: Uint8Array | undefined
+  try { ct = salvageBody(row.bytes, 'item').ct } catch { ct = undefined }
   return {
     id: row.rid, kind: row.kind, keyVersion: row.kv, author: row.author !== null ? entityIdFromPublicKey(row.author) : null,
-    signer: rec.signer, updatedAt: clockToIso(row.clock), tombstone: row.tomb === 1, size: row.size, hash: toHex(row.hash),
-    ciphertext: ct instanceof Uint8Array ? toB64(ct) : ''
+    signer: entityIdFromPublicKey(row.signer), updatedAt: clockToIso(row.clock), tombstone: row.tomb === 1, size: row.size, hash: toHex(row.hash),
+    ciphertext: ct !== undefined ? toB64(ct) : ''
   }
 }

@@ -14,8 +14,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { equalBytes, zeroize } from '../crypto/bytes.js'
 import { entityIdFromPublicKey, publicKeyFromEntityId } from '../crypto/ids.js'
 import { scrypt } from '../crypto/kdf.js'
-import { decodeRecord } from '../records/record.js'
-import { checkVaultBody } from '../records/vault-backup.js'
+import { decodeRecord, hasKind } from '../records/record.js'
 import { fetchVault } from '../replication/recover-protocol.js'
 import { createNetwork } from '../replication/libp2p-node.js'
 import { CairnError } from '../util/errors.js'
@@ -73,8 +72,8 @@ async function recoverInto (o: Parameters<typeof recoverNode>[0], entity: Uint8A
     await net.stop()
   }
   const rec = decodeRecord(vaultBytes)
-  if (rec.rec.t !== 'vault' || !equalBytes(rec.rec.s, entity)) throw new CairnError('INTEGRITY', 'the keeper sent a vault not signed by this entity')
-  const body = checkVaultBody(rec.rec.b)
+  if (!hasKind(rec, 'vault') || !equalBytes(rec.rec.s, entity)) throw new CairnError('INTEGRITY', 'the keeper sent a vault not signed by this entity')
+  const body = rec.rec.b
   const vault = new Vault(p.vault)
   await vault.adopt(body, o.passphrase)
   if (!equalBytes(vault.entityKey().publicKey, entity)) throw new CairnError('INTEGRITY', 'the vault opened, but holds a different entity key')

@@ -15,15 +15,14 @@ import { GroupService } from '../groups/group-service.js'
 import { GroupRegistry } from '../groups/registry.js'
 import { reencryptJob } from '../groups/reencrypt.js'
 import { auditRemoteDescriptors } from '../groups/membership-audit.js'
-import { roleIn } from '../groups/descriptor-chain.js'
+import { keeperAdoption, memberAdoption } from '../groups/adoption.js'
 import { ItemService } from '../items/item-service.js'
 import { JobRunner } from '../jobs/job-runner.js'
-import { openItem, type ItemBody } from '../records/item.js'
-import type { KeyBody } from '../records/key-envelope.js'
-import { decodeRecord, type VerifiedRecord } from '../records/record.js'
-import { publicKeyFromEntityId } from '../crypto/ids.js'
+import { onStored } from '../groups/record-rules.js'
+import { hasKind } from '../records/record.js'
 import { CairnError } from '../util/errors.js'
 import { signVaultBackup, type VaultBody } from '../records/vault-backup.js'
+import { SearchIndexer } from '../search/indexer.js'
 import { SearchIndex } from '../search/search-index.js'
 import { Store } from '../store/store.js'
 import { GroupCommit } from '../store/group-commit.js'
@@ -37,7 +36,6 @@ import { ApprovalQueue } from '../circles/approvals.js'
 import type { NodeKey } from './node-key.js'
 import { dataPaths } from './paths.js'
 import { RejectionAudit } from './rejection-audit.js'
-import { toHex } from '../crypto/bytes.js'
 
 export interface Services {
   config: Config
@@ -77,23 +75,12 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   const registry = new GroupRegistry(store)
   const events = new TypedEmitter<AcceptorEvents>()
   const vault = keeper ? undefined : new Vault(paths.vault)
-  // Decoded once; a malformed entity ID here is a configuration error, not a silent "deny".
-  const allow = new Set(config.keeper.allow_entities.map(e => {
-    try { return toHex(publicKeyFromEntityId(e)) } catch { throw new CairnError('CONFIG', `keeper.allow_entities: ${e.slice(0, 80)} is not an entity ID (cairn1…)`) }
-  }))
   const acceptor = new Acceptor({
     store, registry, clock, events,
     keepHistory: !keeper,
     maxSkewMs: config.replication.max_clock_skew_seconds * 1000,
     maxRecordBytes: config.replication.max_record_bytes,
-    adoptGroup: (head) => {
-      if (keeper) {
-        if (!head.k.includes(nodeKey.peerId)) return false
-        if (allow.size === 0) return true
-        return head.m.some(([pub, role]) => role === 'owner' && allow.has(toHex(pub)))
-      }
-      return vault !== undefined && vault.unlocked && roleIn(head, vault.entityKey().publicKey) !== undefined
-    }
+    adoptGroup: vault === undefined ? keeperAdoption(nodeKey.peerId, config.keeper.allow_entities) : memberAdoption(vault)
   })
   const ctx: GroupContext = { store, registry, acceptor, clock, audit, vault, limits: { maxItemBytes: config.limits.max_item_bytes, maxGroups: config.limits.max_groups }, auditReads: config.audit.reads }
   const jobs = new JobRunner(store)
@@ -121,14 +108,18 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   metrics.groups.set(store.listGroups().length)
 
   events.onListenerError(e => log.error({ err: e }, 'event listener failed'))
-  events.on('stored', ({ record, origin, reencrypted }) => {
+  events.on('stored', ({ record, origin }) => {
     metrics.stored.inc({ kind: record.rec.t, origin })
     if (origin !== 'local') metrics.pushToStore.observe(Math.max(0, Date.now() - clockWall(record.rec.c)) / 1000)
-    // A re-encryption changes the ciphertext, not the words: the index stays as it is.
-    if (record.rec.t === 'item' && reencrypted !== true) indexItem(record as VerifiedRecord<ItemBody>)
-    if (record.rec.t === 'key') groups.absorbKeyEnvelope(record as VerifiedRecord<KeyBody>)
   })
   auditRemoteDescriptors({ events, registry, audit, store })
+  const indexer = new SearchIndexer({
+    index: search, store,
+    keyFor: (gid, kv) => kv > 0 && groups.isCircle(gid) ? circles.keys.get(gid, kv) : vault?.ring(gid)?.get(kv),
+    readable: gid => vault?.ring(gid) !== undefined || circles.keys.isUnsealed(gid)
+  })
+  onStored(events, 'searchable', ({ record, reencrypted }) => { indexer.stored(record, reencrypted === true) })
+  onStored(events, 'key-envelope', ({ record }) => { if (hasKind(record, 'key')) groups.absorbKeyEnvelope(record) })
   events.on('group-added', ({ groupId }) => {
     metrics.groups.set(store.listGroups().length)
     if (vault?.unlocked === true && groupId === vault.personalGroupId()) backupVault(vault.sealed())
@@ -139,55 +130,19 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
     log.debug({ reason, origin, peer, groupId }, 'record rejected')
   })
 
-  function indexItem (r: VerifiedRecord<ItemBody>): void {
-    if (!search.isOpen) return
-    if (r.rec.b.del) { search.remove(r.recordId); return }
-    const key = r.rec.b.kv > 0 && groups.isCircle(r.groupId) ? circles.keys.get(r.groupId, r.rec.b.kv) : vault?.ring(r.groupId)?.get(r.rec.b.kv)
-    if (key === undefined) return
-    try {
-      const p = openItem(r, key)
-      search.put(r.recordId, r.groupId, p.type, p.content, p.meta)
-    } catch { /* unreadable items are reported when read, not indexed */ }
-  }
-
-  function rebuildIndex (): void {
-    search.close()
-    search.open()
-    for (const g of store.listGroups()) indexGroup(g.gid)
-  }
-
-  function indexGroup (gid: string): void {
-    if (!search.isOpen) return
-    if (vault?.ring(gid) === undefined && !circles.keys.isUnsealed(gid)) return
-    let after: { clock: number, rid: string } | undefined
-    for (;;) {
-      const rows = store.listKind(gid, 'item', 1000, after)
-      if (rows.length === 0) break
-      for (const row of rows) {
-        after = { clock: row.clock, rid: row.rid }
-        if (row.tomb !== 0) continue
-        // Verify what is at rest before its words become searchable: a tampered
-        // record must not leak through search what GET refuses (422).
-        let r: VerifiedRecord
-        try { r = decodeRecord(row.bytes) } catch { continue }
-        if (r.recordId === row.rid && Buffer.from(r.hash).equals(row.hash)) indexItem(r as VerifiedRecord<ItemBody>)
-      }
-    }
-  }
-
   /** Back up the sealed vault into the personal group (keepers store it, cannot open it). */
   function backupVault (body: VaultBody): void {
     if (vault === undefined || !vault.unlocked) return
     const pg = vault.personalGroupId()
     if (!registry.has(pg)) return
-    acceptor.accept(signVaultBackup(vault.entityKey(), pg, clock.tick(), body), 'local')
+    acceptor.ingest([signVaultBackup(vault.entityKey(), pg, clock.tick(), body)], 'local')
   }
   vault?.onChange(backupVault)
 
   return {
     config, keeper, nodeKey, store, audit, clock, registry, acceptor, events, vault, groups, items, circles, jobs, search, metrics, ctx, log, rejections,
     writes: new GroupCommit(store),
-    indexGroup,
+    indexGroup: gid => { indexer.group(gid) },
     async unlock (passphrase: string) {
       if (vault === undefined) throw new CairnError('KEEPER_HAS_NO_KEYS', 'a keeper has no vault to unlock')
       if (vault.unlocked) {
@@ -201,7 +156,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
         throw e
       }
       groups.absorbKeyEnvelopes()
-      rebuildIndex()
+      indexer.rebuild()
       metrics.unlocked.set(1)
       audit.record('unlocked', { entityId: vault.entityId() })
       jobs.resume()

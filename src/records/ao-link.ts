@@ -26,7 +26,7 @@ import { taggedHash } from '../crypto/hash.js'
 import { uuidToBytes } from '../crypto/ids.js'
 import type { Clock } from '../crypto/hlc.js'
 import { sign, signedMessage, verify, type SigningKey } from '../crypto/sign.js'
-import { field, malformed, type Body } from './record.js'
+import { field, malformed, type Body } from './envelope.js'
 
 export const LINK_KINDS = ['corrects', 'redacts'] as const
 export type LinkKind = typeof LINK_KINDS[number]

@@ -8,7 +8,7 @@
 import { derivedId, type GroupId, type RecordId, uuidToBytes, utf8 } from '../crypto/ids.js'
 import type { Clock } from '../crypto/hlc.js'
 import type { SigningKey } from '../crypto/sign.js'
-import { field, signRecord, type Body, type VerifiedRecord } from './record.js'
+import { field, signRecord, type Body, type VerifiedRecord } from './envelope.js'
 
 export interface BindBody extends Body { peer: string }
 

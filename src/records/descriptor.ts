@@ -16,7 +16,7 @@ import { derivedId, type GroupId, type RecordId, u32, uuidToBytes } from '../cry
 import type { Clock } from '../crypto/hlc.js'
 import type { SigningKey } from '../crypto/sign.js'
 import { IntegrityError } from '../util/errors.js'
-import { field, malformed, signRecord, type Body, type VerifiedRecord } from './record.js'
+import { field, malformed, signRecord, type Body, type VerifiedRecord } from './envelope.js'
 
 export const ROLES = ['owner', 'admin', 'member', 'viewer'] as const
 export type Role = typeof ROLES[number]

@@ -24,7 +24,7 @@ import { derivedId, type GroupId, type RecordId, uuidToBytes } from '../crypto/i
 import type { Clock } from '../crypto/hlc.js'
 import type { SigningKey } from '../crypto/sign.js'
 import { IntegrityError } from '../util/errors.js'
-import { field, malformed, signRecord, type Body, type VerifiedRecord } from './record.js'
+import { field, malformed, signRecord, type Body, type DecodedRecord, type VerifiedRecord } from './envelope.js'
 import { SALT_BYTES, checkLinkBody, contentCommitment, makeLink, type LinkBody, type LinkInput } from './ao-link.js'
 
 export interface ItemBody extends Body {
@@ -111,7 +111,7 @@ export function sealItem (inp: SealItemInput): VerifiedRecord<ItemBody> {
 }
 
 /** Re-encrypt one version under a new key: same ID, clock and author; signer = re-encryptor. */
-export function reencryptItem (r: VerifiedRecord<ItemBody>, oldKey: Uint8Array, signer: SigningKey, newKeyVersion: number, newKey: Uint8Array): VerifiedRecord<ItemBody> {
+export function reencryptItem (r: DecodedRecord<ItemBody>, oldKey: Uint8Array, signer: SigningKey, newKeyVersion: number, newKey: Uint8Array): VerifiedRecord<ItemBody> {
   const b = r.rec.b
   // The padded plaintext moves as-is: same bucket, no parse/serialise round trip.
   const padded = gcmDecrypt(oldKey, b.iv, b.ct, itemAad(r.groupId, r.recordId, r.rec.c, r.rec.s, b))
@@ -122,7 +122,7 @@ export function reencryptItem (r: VerifiedRecord<ItemBody>, oldKey: Uint8Array, 
 }
 
 /** The document JSON bytes; for a linked entry, checked against its content commitment. */
-export function openItemBytes (r: VerifiedRecord<ItemBody>, key: Uint8Array): Uint8Array {
+export function openItemBytes (r: DecodedRecord<ItemBody>, key: Uint8Array): Uint8Array {
   const b = r.rec.b
   if (b.del) throw new IntegrityError('item is deleted')
   const aad = itemAad(r.groupId, r.recordId, r.rec.c, r.rec.s, b)
@@ -136,7 +136,7 @@ export function openItemBytes (r: VerifiedRecord<ItemBody>, key: Uint8Array): Ui
   return json
 }
 
-export function openItem (r: VerifiedRecord<ItemBody>, key: Uint8Array): ItemPlain {
+export function openItem (r: DecodedRecord<ItemBody>, key: Uint8Array): ItemPlain {
   const bytes = openItemBytes(r, key)
   let v: ItemPlain
   try { v = JSON.parse(fromUtf8(bytes)) as ItemPlain } catch { throw new IntegrityError('item plaintext is not valid JSON') }

@@ -11,7 +11,7 @@ import { derivedId, type GroupId, type RecordId, u32, uuidToBytes } from '../cry
 import type { Clock } from '../crypto/hlc.js'
 import type { SigningKey } from '../crypto/sign.js'
 import { IntegrityError } from '../util/errors.js'
-import { field, signRecord, type Body, type VerifiedRecord } from './record.js'
+import { field, signRecord, type Body, type DecodedRecord, type VerifiedRecord } from './envelope.js'
 
 export interface KeyBody extends Body { kv: number, to: Uint8Array, epk: Uint8Array, nonce: Uint8Array, ct: Uint8Array }
 
@@ -33,7 +33,7 @@ export function sealKeyEnvelope (signer: SigningKey, groupId: GroupId, clock: Cl
   return signRecord<KeyBody>(signer, { t: 'key', groupId, recordId: keyEnvelopeId(groupId, kv, to), clock, body: { kv, to, epk: w.epk, nonce: w.nonce, ct: w.ct } })
 }
 
-export function openKeyEnvelope (r: VerifiedRecord<KeyBody>, mySeed: Uint8Array, myPub: Uint8Array): Uint8Array {
+export function openKeyEnvelope (r: DecodedRecord<KeyBody>, mySeed: Uint8Array, myPub: Uint8Array): Uint8Array {
   const b = r.rec.b
   return unwrapWith(mySeed, myPub, { epk: b.epk, nonce: b.nonce, ct: b.ct }, info(r.groupId, b.kv, b.to))
 }

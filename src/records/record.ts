@@ -1,180 +1,92 @@
 /**
- * The signed record: the one envelope that is stored, pushed and synced.
+ * The way in for record bytes, whatever their origin: every decode checks the
+ * envelope (records/envelope.ts: size, canonical CBOR, header), the kind's body
+ * shape (kinds.ts) and, unless the bytes are our own store's, the signature.
  *
- *   CBOR array [ 1, kind, group(16), id(16), clock, signer(32), body, sig(64) ]
+ *   decodeRecord(bytes)         untrusted bytes → VerifiedRecord (throws IntegrityError)
+ *   prepareRecord(bytes)        the same minus the signature, which the caller checks
+ *     + withCheckedSignature()  elsewhere (the sync verifier's worker threads)
+ *   fromStore(row, kind?)       bytes read back from this node's own store → DecodedRecord:
+ *                               verified when they were stored, not again; the bytes
+ *                               must still hash to the stored hash (catches damage at
+ *                               rest, not a rewrite of both: reads that must resist
+ *                               that use decodeRecord, as items/ does)
  *
- * The signature is Ed25519 by the signer entity over
- *   "cairn/<kind>/v1" || 0x00 || CBOR array [ 1, kind, group, id, clock, signer, body ]
- * which is exactly the record's own bytes with the array header 0x88 → 0x87 and
- * the trailing signature cut off. So a receiver verifies a byte slice (no
- * re-encoding on the hot path), and since every byte but the signature is
- * signed and OpenSSL's Ed25519 rejects malleable signatures, one record has
- * exactly one byte string: its SHA-256 is a stable record hash (sync key, gossip
- * message ID, provenance link). Keepers verify every record without any key.
- * (SPEC §2 suggested signing a hash of the ciphertext instead; see docs/RECORDS.md.)
- *
- * Invariants: decodeRecord() accepts only well-formed bytes within size limits
- * with a valid signature; nothing here decrypts.
+ * A failure carries its RejectReason-compatible cause in `details.reason`
+ * (`malformed`, `too-large`, `bad-signature`); decodeFailure() reads it back.
  */
-import { decode as cborDecode } from 'cborg'
-import { encodeCanonical } from '../crypto/canonical.js'
-import { concat, utf8 } from '../crypto/bytes.js'
+import { equalBytes } from '../crypto/bytes.js'
 import { sha256 } from '../crypto/hash.js'
-import { sign, verify, type SigningKey } from '../crypto/sign.js'
-import { bytesToUuid, entityIdFromPublicKey, type EntityId, type GroupId, type RecordId, uuidToBytes } from '../crypto/ids.js'
-import { isClock, type Clock } from '../crypto/hlc.js'
+import { verify } from '../crypto/sign.js'
 import { IntegrityError } from '../util/errors.js'
+import { MAX_RECORD_BYTES, malformed, parseEnvelope, signedSlice, viewOf, type Body, type DecodedRecord, type SignedRecord, type VerifiedRecord } from './envelope.js'
+import { isRecordKind, specOf, type BodyOf, type RecordKind } from './kinds.js'
 
-export const RECORD_KINDS = ['item', 'desc', 'key', 'share', 'bind', 'vault'] as const
-export type RecordKind = typeof RECORD_KINDS[number]
+export { MAX_RECORD_BYTES, signRecord, type Body, type DecodedRecord, type SignedRecord, type Unsigned, type VerifiedRecord } from './envelope.js'
+export type { BodyOf, RecordKind } from './kinds.js'
 
-/** Hard cap on one encoded record (1 MiB content + headroom); configurable lower. */
-export const MAX_RECORD_BYTES = 2 * 1024 * 1024
+/** Why bytes did not decode into a record: the records layer's part of groups' RejectReason. */
+export type DecodeFailure = 'malformed' | 'too-large' | 'bad-signature'
 
-export type Body = Record<string, unknown>
-
-export interface SignedRecord<B extends Body = Body> {
-  v: 1
-  t: RecordKind
-  g: Uint8Array
-  id: Uint8Array
-  c: Clock
-  s: Uint8Array
-  b: B
-  x: Uint8Array
+function parseChecked (bytes: Uint8Array, maxBytes: number): SignedRecord {
+  const rec = parseEnvelope(bytes, maxBytes, isRecordKind)
+  specOf(rec.t).check(rec.b)
+  return rec
 }
 
-/** A decoded, signature-checked record with its exact bytes and hash. */
-export interface VerifiedRecord<B extends Body = Body> {
-  readonly rec: SignedRecord<B>
-  readonly bytes: Uint8Array
-  readonly hash: Uint8Array
-  readonly groupId: GroupId
-  readonly recordId: RecordId
-  readonly signer: EntityId
+/** Decode and verify untrusted bytes: envelope, body by kind, then (the costly part) the signature. */
+export function decodeRecord (bytes: Uint8Array, maxBytes = MAX_RECORD_BYTES): VerifiedRecord {
+  const rec = parseChecked(bytes, maxBytes)
+  if (!verify(rec.s, signedSlice(rec.t, bytes), rec.x)) throw new IntegrityError('signature does not verify', { reason: 'bad-signature' })
+  return viewOf(rec, bytes, sha256(bytes)) as VerifiedRecord
 }
 
-const SIG_TAIL = 66 // 0x58 0x40 + 64 signature bytes
-const labels = new Map<string, Uint8Array>()
-const labelOf = (t: string): Uint8Array => {
-  let l = labels.get(t)
-  if (l === undefined) { l = concat(utf8(`cairn/${t}/v1`), new Uint8Array([0])); labels.set(t, l) }
-  return l
+/** A record checked in every way but its signature; `message` is what the signature covers. */
+export interface PreparedRecord { readonly rec: SignedRecord, readonly bytes: Uint8Array, readonly message: Uint8Array }
+
+/** decodeRecord without the signature check, for verifying signatures in bulk elsewhere. */
+export function prepareRecord (bytes: Uint8Array, maxBytes = MAX_RECORD_BYTES): PreparedRecord {
+  const rec = parseChecked(bytes, maxBytes)
+  return { rec, bytes, message: signedSlice(rec.t, bytes) }
 }
 
-/** The message the signature covers, taken straight from the record bytes. */
-function signedSlice (kind: string, bytes: Uint8Array): Uint8Array {
-  const label = labelOf(kind)
-  const n = bytes.length - SIG_TAIL
-  const out = new Uint8Array(label.length + n)
-  out.set(label, 0)
-  out[label.length] = 0x87
-  out.set(bytes.subarray(1, n), label.length + 1)
-  return out
-}
-
-export interface Unsigned<B extends Body> { t: RecordKind, groupId: GroupId, recordId: RecordId, clock: Clock, body: B }
-
-function makeVerified<B extends Body> (rec: SignedRecord<B>, bytes: Uint8Array, hash: Uint8Array, groupId: GroupId, recordId: RecordId): VerifiedRecord<B> {
-  let signer: EntityId | undefined
-  return { rec, bytes, hash, groupId, recordId, get signer () { return (signer ??= entityIdFromPublicKey(rec.s)) } }
-}
-
-export function signRecord<B extends Body> (key: SigningKey, u: Unsigned<B>): VerifiedRecord<B> {
-  const g = uuidToBytes(u.groupId)
-  const id = uuidToBytes(u.recordId)
-  const unsigned = encodeCanonical([1, u.t, g, id, u.clock, key.publicKey, u.body])
-  const x = sign(key, concat(labelOf(u.t), unsigned))
-  const bytes = new Uint8Array(unsigned.length + SIG_TAIL)
-  bytes.set(unsigned, 0)
-  bytes[0] = 0x88
-  bytes[unsigned.length] = 0x58
-  bytes[unsigned.length + 1] = 0x40
-  bytes.set(x, unsigned.length + 2)
-  const rec: SignedRecord<B> = { v: 1, t: u.t, g, id, c: u.clock, s: key.publicKey, b: u.body, x }
-  return makeVerified(rec, bytes, sha256(bytes), u.groupId, u.recordId)
-}
-
-const isBytes = (v: unknown, len?: number): v is Uint8Array => v instanceof Uint8Array && (len === undefined || v.length === len)
-
-const DECODE_OPTS = { strict: true, rejectDuplicateMapKeys: true, useMaps: false, allowUndefined: false, allowIndefinite: false, allowInfinity: false, allowNaN: false }
-
-function parse (bytes: Uint8Array): SignedRecord {
-  if (bytes.length < 100 || bytes[0] !== 0x88 || bytes[bytes.length - SIG_TAIL] !== 0x58 || bytes[bytes.length - SIG_TAIL + 1] !== 0x40) throw malformed('not a record')
-  let a: unknown
-  try { a = cborDecode(bytes, DECODE_OPTS) } catch (e) { throw malformed((e as Error).message) }
-  if (!Array.isArray(a) || a.length !== 8) throw malformed('not a record')
-  const [v, t, g, id, c, s, b, x] = a as [unknown, unknown, unknown, unknown, unknown, unknown, unknown, unknown]
-  if (v !== 1) throw malformed('unknown version')
-  if (typeof t !== 'string' || !(RECORD_KINDS as readonly string[]).includes(t)) throw malformed('unknown kind')
-  if (!isBytes(g, 16) || !isBytes(id, 16) || !isBytes(s, 32) || !isBytes(x, 64)) throw malformed('bad header field')
-  if (!isClock(c)) throw malformed('bad clock')
-  if (b === null || typeof b !== 'object' || Array.isArray(b) || b instanceof Uint8Array) throw malformed('bad body')
-  return { v: 1, t: t as RecordKind, g, id, c, s, b: b as Body, x }
+/** The caller verified `p.rec.x` over `p.message` under `p.rec.s` (a verifier worker said so). */
+export function withCheckedSignature (p: PreparedRecord): VerifiedRecord {
+  return viewOf(p.rec, p.bytes, sha256(p.bytes)) as VerifiedRecord
 }
 
 /**
- * Decode and verify untrusted bytes. Throws IntegrityError with a short reason
- * (`malformed`, `too-large`, `bad-signature`) in `details.reason`.
+ * A record read back from this node's own store, whose bytes still hash to the
+ * stored hash; with `kind`, also of that kind (else IntegrityError).
  */
-export function decodeRecord (bytes: Uint8Array, maxBytes = MAX_RECORD_BYTES): VerifiedRecord {
-  if (bytes.length > maxBytes) throw new IntegrityError(`record is ${bytes.length} bytes; the limit is ${maxBytes}`, { reason: 'too-large' })
-  const rec = parse(bytes)
-  if (!verify(rec.s, signedSlice(rec.t, bytes), rec.x)) throw new IntegrityError('signature does not verify', { reason: 'bad-signature' })
-  return wrap(rec, bytes, sha256(bytes))
+export function fromStore<K extends RecordKind> (row: { bytes: Uint8Array, hash: Uint8Array }, kind: K): DecodedRecord<BodyOf<K>>
+export function fromStore (row: { bytes: Uint8Array, hash: Uint8Array }): DecodedRecord
+export function fromStore (row: { bytes: Uint8Array, hash: Uint8Array }, kind?: RecordKind): DecodedRecord<Body> {
+  if (!equalBytes(sha256(row.bytes), row.hash)) throw new IntegrityError('a stored record does not match its hash (damaged at rest)', { reason: 'malformed' })
+  const rec = parseChecked(row.bytes, Number.MAX_SAFE_INTEGER)
+  if (kind !== undefined && rec.t !== kind) throw malformed(`expected a ${kind} record, found ${rec.t}`)
+  return viewOf(rec, row.bytes, row.hash)
 }
 
-/** Verify a batch's signatures elsewhere (a worker); this does everything but the signature check. */
-export function parseUnverified (bytes: Uint8Array, maxBytes = MAX_RECORD_BYTES): { rec: SignedRecord, message: Uint8Array } {
-  if (bytes.length > maxBytes) throw new IntegrityError(`record is ${bytes.length} bytes; the limit is ${maxBytes}`, { reason: 'too-large' })
-  const rec = parse(bytes)
-  return { rec, message: signedSlice(rec.t, bytes) }
+/** The reason a decode failed, for counting (anything unexpected counts as `malformed`). */
+export function decodeFailure (e: unknown): DecodeFailure {
+  const r = e instanceof IntegrityError ? e.details?.reason : undefined
+  return r === 'too-large' || r === 'bad-signature' ? r : 'malformed'
 }
 
-/** Wrap a record whose signature was checked by the caller (parseUnverified + verify). */
-export function verifiedFromParsed (rec: SignedRecord, bytes: Uint8Array): VerifiedRecord {
-  return wrap(rec, bytes, sha256(bytes))
+/**
+ * The body of a stored record as it is, for the uses that trust none of it:
+ * replacing a damaged record by ID (a tombstone: the caller checks that the ID
+ * still derives from what it reads) and listing what is held (raw listings).
+ * No hash or signature check: never decrypt or act on what it returns.
+ */
+export function salvageBody<K extends RecordKind> (bytes: Uint8Array, kind: K): BodyOf<K> {
+  const rec = parseChecked(bytes, Number.MAX_SAFE_INTEGER)
+  if (rec.t !== kind) throw malformed(`expected a ${kind} record, found ${rec.t}`)
+  return rec.b as BodyOf<K>
 }
 
-function wrap (rec: SignedRecord, bytes: Uint8Array, hash: Uint8Array): VerifiedRecord {
-  let groupId: GroupId
-  try { groupId = bytesToUuid(rec.g) as GroupId } catch { throw malformed('bad group') }
-  return makeVerified(rec, bytes, hash, groupId, bytesToUuid(rec.id) as RecordId)
-}
-
-export function malformed (what: string): IntegrityError {
-  return new IntegrityError(`malformed record: ${what}`, { reason: 'malformed' })
-}
-
-/** Re-wrap stored bytes that were verified when they arrived (no signature check). */
-export function trustedRecord (bytes: Uint8Array, hash: Uint8Array): VerifiedRecord {
-  return wrap(parse(bytes), bytes, hash)
-}
-
-/** Shape checks for bodies, used by each kind's `check…` function. */
-export const field = {
-  bytes (b: Body, k: string, len?: number): Uint8Array {
-    const v = b[k]
-    if (!isBytes(v, len)) throw malformed(`field ${k}`)
-    return v
-  },
-  uint (b: Body, k: string, max = Number.MAX_SAFE_INTEGER): number {
-    const v = b[k]
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max) throw malformed(`field ${k}`)
-    return v
-  },
-  bool (b: Body, k: string): boolean {
-    const v = b[k]
-    if (typeof v !== 'boolean') throw malformed(`field ${k}`)
-    return v
-  },
-  str (b: Body, k: string, max = 256): string {
-    const v = b[k]
-    if (typeof v !== 'string' || v.length > max) throw malformed(`field ${k}`)
-    return v
-  },
-  exact (b: Body, allowed: readonly string[], optional: readonly string[] = []): void {
-    for (const k of Object.keys(b)) if (!allowed.includes(k) && !optional.includes(k)) throw malformed(`unexpected field ${k}`)
-    for (const k of allowed) if (!(k in b)) throw malformed(`missing field ${k}`)
-  }
+/** Narrow a record to one kind (keeps whatever else R says, e.g. that it is verified). */
+export function hasKind<K extends RecordKind, R extends DecodedRecord> (r: R, kind: K): r is R & { readonly rec: SignedRecord<BodyOf<K>> } {
+  return r.rec.t === kind
 }

@@ -11,7 +11,7 @@ import { unwrapWith, wrapFor } from '../crypto/keywrap.js'
 import { derivedId, type GroupId, type RecordId, u32, uuidToBytes } from '../crypto/ids.js'
 import type { Clock } from '../crypto/hlc.js'
 import type { SigningKey } from '../crypto/sign.js'
-import { field, signRecord, type Body, type VerifiedRecord } from './record.js'
+import { field, signRecord, type Body, type DecodedRecord, type VerifiedRecord } from './envelope.js'
 
 export interface ShareBody extends Body { kv: number, sv: number, to: Uint8Array, x: number, epk: Uint8Array, nonce: Uint8Array, ct: Uint8Array }
 
@@ -32,7 +32,7 @@ export function sealShareEnvelope (signer: SigningKey, groupId: GroupId, clock: 
   return signRecord<ShareBody>(signer, { t: 'share', groupId, recordId: shareEnvelopeId(groupId, kv, to), clock, body: { kv, sv, to, x, epk: w.epk, nonce: w.nonce, ct: w.ct } })
 }
 
-export function openShareEnvelope (r: VerifiedRecord<ShareBody>, mySeed: Uint8Array, myPub: Uint8Array): Uint8Array {
+export function openShareEnvelope (r: DecodedRecord<ShareBody>, mySeed: Uint8Array, myPub: Uint8Array): Uint8Array {
   const b = r.rec.b
   return unwrapWith(mySeed, myPub, { epk: b.epk, nonce: b.nonce, ct: b.ct }, shareInfo(r.groupId, b.kv, b.to, b.x))
 }

@@ -10,7 +10,7 @@
 import { derivedId, type GroupId, type RecordId, uuidToBytes } from '../crypto/ids.js'
 import type { Clock } from '../crypto/hlc.js'
 import type { SigningKey } from '../crypto/sign.js'
-import { field, signRecord, type Body, type VerifiedRecord } from './record.js'
+import { field, signRecord, type Body, type VerifiedRecord } from './envelope.js'
 
 export interface VaultBody extends Body { N: number, r: number, p: number, salt: Uint8Array, nonce: Uint8Array, ct: Uint8Array, rv: Uint8Array }
 

@@ -51,7 +51,7 @@ export class DeliverService {
     try {
       const m = await ch.recv<{ recs?: unknown }>()
       if (!Array.isArray(m.recs) || m.recs.length > 10_000 || !m.recs.every(x => x instanceof Uint8Array)) throw new ProtocolError('bad delivery')
-      const res = this.d.acceptor.acceptMany(m.recs as Uint8Array[], 'delivery', peer)
+      const res = this.d.acceptor.ingest(m.recs as Uint8Array[], 'delivery', { peer })
       const stored = res.filter(r => r.status === 'stored').length
       const refused = res.find(r => r.status === 'rejected')
       const ok = res.every(r => r.status !== 'rejected')

@@ -31,12 +31,14 @@ export class IndexCache {
     e.ix.add(hash)
   }
 
-  removed (gid: string, hashes: Uint8Array[] | 'all'): void {
+  removed (gid: string, hashes: Uint8Array[]): void {
     const e = this.indexes.get(gid)
     if (e === undefined) return
-    if (hashes === 'all') { this.indexes.delete(gid); return }
     for (const h of hashes) e.ix.remove(h)
   }
+
+  /** Forget a group's index; the next sync rebuilds it from the store. */
+  drop (gid: string): void { this.indexes.delete(gid) }
 
   evictIdle (now = Date.now()): void {
     for (const [g, e] of this.indexes) if (now - e.used > IDLE_MS) this.indexes.delete(g)

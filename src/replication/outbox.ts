@@ -8,7 +8,9 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { equalBytes } from '../crypto/bytes.js'
 import { publicKeyFromEntityId } from '../crypto/ids.js'
-import { trustedRecord } from '../records/record.js'
+import { deliveredKinds, RULES } from '../groups/record-rules.js'
+import { specOf } from '../records/kinds.js'
+import { fromStore } from '../records/record.js'
 import type { OutboxRow, Store } from '../store/store.js'
 import type { DeliverService } from './deliver.js'
 
@@ -81,14 +83,21 @@ export class Outbox {
     try { return this.d.nodesOf(publicKeyFromEntityId(entityId)) } catch { return [] }
   }
 
-  /** The descriptor chain, plus (for a member) the key and share envelopes addressed to it. */
+  /**
+   * What a delivery carries (groups/record-rules.ts `audience`): to a keeper the
+   * records for everyone (the descriptor chain); to a member also those
+   * addressed to its entity (its key and share envelopes).
+   */
   private records (gid: string, entityId?: string): Uint8Array[] {
-    const out = this.d.store.allOfKind(gid, 'desc').map(r => new Uint8Array(r.bytes))
-    if (entityId === undefined) return out
-    const pub = publicKeyFromEntityId(entityId)
-    for (const kind of ['key', 'share']) {
+    const pub = entityId !== undefined ? publicKeyFromEntityId(entityId) : undefined
+    const out: Uint8Array[] = []
+    for (const kind of deliveredKinds(pub !== undefined)) {
       for (const row of this.d.store.allOfKind(gid, kind)) {
-        if (equalBytes(trustedRecord(row.bytes, row.hash).rec.b.to as Uint8Array, pub)) out.push(new Uint8Array(row.bytes))
+        if (RULES[kind].audience === 'recipient') {
+          const to = specOf(kind).recipient(fromStore(row, kind).rec.b)
+          if (to === null || pub === undefined || !equalBytes(to, pub)) continue
+        }
+        out.push(new Uint8Array(row.bytes))
       }
     }
     return out

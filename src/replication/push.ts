@@ -6,14 +6,15 @@
  *
  * Validation is asynchronous (gossipsub `asyncValidation`): a received message
  * is forwarded to the mesh only after the Acceptor stored it or already had it;
- * anything the gates refuse is reported Reject, which also lowers the sender's
- * gossipsub score. Our own view being behind (descriptor not yet here) is Ignore.
+ * a record of another group than the topic's, or one the gates refuse as
+ * invalid, is reported Reject, which also lowers the sender's gossipsub score;
+ * one refused because our own view is behind (groups/reject-reason.ts) is Ignore.
  */
 import { TopicValidatorResult, type GossipsubMessage } from '@libp2p/gossipsub'
 import { taggedHash } from '../crypto/hash.js'
 import { uuidToBytes } from '../crypto/ids.js'
 import type { Acceptor } from '../groups/acceptor.js'
-import type { RejectReason } from '../groups/gates.js'
+import { classOf } from '../groups/reject-reason.js'
 import type { Logger } from '../util/logger.js'
 import type { CairnLibp2p } from './libp2p-node.js'
 
@@ -21,8 +22,6 @@ import type { CairnLibp2p } from './libp2p-node.js'
 const QUEUE_MAX = 5000
 /** Publishes in flight at once. */
 const PUBLISH_BATCH = 64
-
-const IGNORE: ReadonlySet<RejectReason> = new Set(['unknown-group', 'before-group', 'not-a-member', 'bad-key-version', 'descriptor-gap', 'not-for-us'])
 
 export const topicOf = (gid: string): string => 'cairn/g/' + Buffer.from(taggedHash('cairn/topic/v1', uuidToBytes(gid))).toString('hex')
 
@@ -105,9 +104,9 @@ export class PushService {
     try {
       if (gid === undefined) { result = TopicValidatorResult.Ignore; return }
       this.d.onReceived()
-      const r = this.d.relaxed(() => this.d.acceptor.acceptBytes(m.msg.data, 'push', from))
-      if (r.status === 'stored') result = TopicValidatorResult.Accept
-      else if (r.status === 'rejected' && !IGNORE.has(r.reason!)) result = TopicValidatorResult.Reject
+      const [r] = this.d.relaxed(() => this.d.acceptor.ingest([m.msg.data], 'push', { peer: from, group: gid }))
+      if (r?.status === 'stored') result = TopicValidatorResult.Accept
+      else if (r?.status === 'rejected' && r.reason !== undefined && classOf(r.reason) === 'invalid') result = TopicValidatorResult.Reject
       else result = TopicValidatorResult.Ignore
     } catch (e) {
       this.d.log.warn({ err: (e as Error).message, from }, 'push handling failed')

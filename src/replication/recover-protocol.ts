@@ -16,8 +16,8 @@ import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { equalBytes, toHex } from '../crypto/bytes.js'
 import { hmacSha256, sha256 } from '../crypto/hash.js'
 import { VAULT_SCRYPT } from '../crypto/kdf.js'
-import { trustedRecord } from '../records/record.js'
-import { checkVaultBody, type VaultBody } from '../records/vault-backup.js'
+import { fromStore } from '../records/record.js'
+import type { VaultBody } from '../records/vault-backup.js'
 import type { Store } from '../store/store.js'
 import { CairnError } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
@@ -55,7 +55,7 @@ export class RecoverService {
         const m = await ch.recv<{ op?: unknown, e?: unknown, proof?: unknown }>()
         if (!(m.e instanceof Uint8Array) || m.e.length !== 32) { await ch.send({ err: 'bad-request' }); break }
         const row = this.d.store.vaultBackupOf(m.e)
-        const body = row !== undefined ? checkVaultBody(trustedRecord(row.bytes, row.hash).rec.b) : undefined
+        const body = row !== undefined ? fromStore(row, 'vault').rec.b : undefined
         if (m.op === 'params') {
           const decoy = hmacSha256(this.d.decoySecret, m.e).subarray(0, 16)
           await ch.send(body !== undefined ? { N: body.N, r: body.r, p: body.p, salt: body.salt } : { N: VAULT_SCRYPT.N, r: VAULT_SCRYPT.r, p: VAULT_SCRYPT.p, salt: decoy })

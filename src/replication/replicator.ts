@@ -20,8 +20,9 @@ import type { HybridClock } from '../crypto/hlc.js'
 import type { AcceptorEvents, Acceptor } from '../groups/acceptor.js'
 import { roleIn } from '../groups/descriptor-chain.js'
 import type { GroupRegistry } from '../groups/registry.js'
+import { onStored } from '../groups/record-rules.js'
 import { signBinding, type BindBody } from '../records/binding.js'
-import { trustedRecord, type VerifiedRecord } from '../records/record.js'
+import { fromStore, type DecodedRecord, type VerifiedRecord } from '../records/record.js'
 import type { Store } from '../store/store.js'
 import { CairnError } from '../util/errors.js'
 import type { TypedEmitter } from '../util/events.js'
@@ -126,8 +127,8 @@ export class Replicator {
       // (one session per peer) instead of thousands of gossip messages.
       if (origin === 'local' && reencrypted === true) this.syncSoon(record.groupId, 1000)
       else if (origin === 'local') this.enqueuePublish(record)
-      if (record.rec.t === 'bind') this.onBindRecord(record as VerifiedRecord<BindBody>)
     }))
+    this.offs.push(onStored(o.events, 'node-binding', ({ record }) => { this.onBindRecord(record as VerifiedRecord<BindBody>) }))
     this.offs.push(o.events.on('removed', ({ groupId, hashes }) => this.indexes.removed(groupId, hashes)))
     this.offs.push(o.events.on('group-added', ({ groupId }) => { this.track(groupId); this.publishBinding(groupId); this.syncSoon(groupId, 0) }))
     this.offs.push(o.events.on('descriptor', ({ groupId, descriptor }) => { this.onDescriptor(groupId, descriptor.rec.b.k, descriptor.rec.b.m) }))
@@ -182,7 +183,7 @@ export class Replicator {
     const out = new Set<string>(d.k)
     for (const info of this.hello.all()) if (info.entity !== undefined && roleIn(d, info.entity) !== undefined) out.add(info.peerId)
     for (const row of this.o.store.allOfKind(gid, 'bind')) {
-      const r = trustedRecord(row.bytes, row.hash) as VerifiedRecord<BindBody>
+      const r = fromStore(row, 'bind')
       if (roleIn(d, r.rec.s) !== undefined) out.add(r.rec.b.peer)
     }
     out.delete(this.peerId)
@@ -256,7 +257,7 @@ export class Replicator {
     void this.outbox.process()
   }
 
-  private onBindRecord (r: VerifiedRecord<BindBody>): void {
+  private onBindRecord (r: DecodedRecord<BindBody>): void {
     if (r.rec.b.peer === this.peerId) return
     this.outbox.wake(`entity:${r.signer}`)
   }
@@ -270,7 +271,7 @@ export class Replicator {
     if (chain === undefined || roleIn(chain.current(), me.publicKey) === undefined) return
     const rec = signBinding(me, gid as never, this.o.clock.tick(), this.peerId)
     if (this.o.store.getHeadMeta(gid, rec.recordId) !== undefined) return
-    this.o.acceptor.accept(rec, 'local')
+    this.o.acceptor.ingest([rec], 'local')
   }
 
   // ---- push ----
@@ -345,7 +346,7 @@ export class Replicator {
     const groups = gid !== undefined ? [gid, ...this.o.registry.groupIds().filter(g => g !== gid)] : this.o.registry.groupIds()
     for (const gid of groups) {
       for (const row of this.o.store.allOfKind(gid, 'bind')) {
-        const r = trustedRecord(row.bytes, row.hash) as VerifiedRecord<BindBody>
+        const r = fromStore(row, 'bind')
         if (equalBytes(r.rec.s, pub)) out.add(r.rec.b.peer)
       }
     }

@@ -14,14 +14,14 @@
  * { done: n } (records it stored) and the session ends.
  *
  * Guarantees: every received record goes through the verifier (signature) and
- * the Acceptor (gates) before it is stored; a record rejected for a missing
- * dependency (its descriptor not yet here) is retried once at the end of the
- * session. Limits: `maxMessageBytes` per message, `timeoutMs` per read, 64 turns.
+ * the Acceptor (gates) before it is stored; a record rejected because our view
+ * is behind (groups/reject-reason.ts: its descriptor not yet here) is retried
+ * once at the end of the session. Limits: `maxMessageBytes` per message, `timeoutMs` per read, 64 turns.
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { bytesToUuid, uuidToBytes, type GroupId } from '../crypto/ids.js'
-import type { Acceptor, AcceptResult, Origin } from '../groups/acceptor.js'
-import type { RejectReason } from '../groups/gates.js'
+import type { Acceptor, Incoming, Origin } from '../groups/acceptor.js'
+import { isBehind } from '../groups/reject-reason.js'
 import type { VerifiedRecord } from '../records/record.js'
 import type { Store } from '../store/store.js'
 import { CairnError } from '../util/errors.js'
@@ -45,7 +45,6 @@ const BATCH_BYTES = 1024 * 1024
  */
 const PAUSE_AT = 4
 const RESUME_AT = 1
-const RETRY_REASONS = new Set<RejectReason>(['unknown-group', 'before-group', 'not-a-member', 'bad-key-version', 'not-admin', 'descriptor-gap'])
 const MAX_RETRY = 20_000
 
 export interface SyncReport { peerId: string, groupId?: string, sent: number, received: number, bytes: number, reconcileBytes: number, roundTrips: number, error?: string }
@@ -156,19 +155,13 @@ class Session {
   }
 
   private apply (checked: Awaited<ReturnType<Verifier['check']>>): void {
-    const items: Array<VerifiedRecord | AcceptResult> = checked.map(c => {
-      if (c.ok) {
-        if (c.rec.groupId !== this.gid) return this.d.acceptor.rejectUnverified('malformed', this.origin, this.peer)
-        return c.rec
-      }
-      return this.d.acceptor.rejectUnverified(c.reason as RejectReason, this.origin, this.peer)
-    })
-    // Dependency failures are retried at the end of the session: count them then, once.
-    const res = this.d.acceptor.acceptVerifiedMany(items, this.origin, this.peer, RETRY_REASONS)
+    const items: Incoming[] = checked.map(c => c.ok ? c.rec : { refused: c.reason })
+    // Records refused because our view is behind are retried at the end of the session: counted then, once.
+    const res = this.d.acceptor.ingest(items, this.origin, { peer: this.peer, group: this.gid, deferBehind: true })
     res.forEach((r, k) => {
-      const it = items[k]!
+      const c = checked[k]!
       if (r.status === 'stored') this.received++
-      else if (r.status === 'rejected' && RETRY_REASONS.has(r.reason!) && 'rec' in it && this.retry.length < MAX_RETRY) this.retry.push(it)
+      else if (r.status === 'rejected' && r.reason !== undefined && isBehind(r.reason) && c.ok && this.retry.length < MAX_RETRY) this.retry.push(c.rec)
     })
     this.d.onProgress?.(this.gid, this.received)
   }
@@ -178,7 +171,7 @@ class Session {
     if (this.retry.length === 0) return
     const again = this.retry
     this.retry = []
-    for (const r of this.d.acceptor.acceptVerifiedMany(again, this.origin, this.peer)) if (r.status === 'stored') this.received++
+    for (const r of this.d.acceptor.ingest(again, this.origin, { peer: this.peer, group: this.gid })) if (r.status === 'stored') this.received++
   }
 }
 
@@ -264,7 +257,7 @@ export class SyncService {
     } catch (e) {
       ch.abort('sync failed')
       s?.retryDeferred()
-      if (e instanceof ProtocolError) this.d.acceptor.rejectUnverified('malformed', 'sync', peerId)
+      if (e instanceof ProtocolError) this.d.acceptor.ingest([{ refused: 'malformed' }], 'sync', { peer: peerId })
       this.d.log.debug({ peer: peerId, err: (e as Error).message }, 'sync session (responder) failed')
       this.d.onSession?.({ peerId, sent: s?.sent ?? 0, received: s?.received ?? 0, bytes: ch.bytesIn + ch.bytesOut, reconcileBytes: s?.reconcileBytes ?? 0, roundTrips: 0, error: (e as Error).message }, 'responder')
     }

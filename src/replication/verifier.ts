@@ -7,11 +7,9 @@
 import { Worker } from 'node:worker_threads'
 import { availableParallelism } from 'node:os'
 import { verify } from '../crypto/sign.js'
-import { parseUnverified, verifiedFromParsed, type VerifiedRecord } from '../records/record.js'
-import { checkBody } from '../records/index.js'
-import { IntegrityError } from '../util/errors.js'
+import { decodeFailure, prepareRecord, withCheckedSignature, type DecodeFailure, type PreparedRecord, type VerifiedRecord } from '../records/record.js'
 
-export type Checked = { ok: true, rec: VerifiedRecord } | { ok: false, reason: string }
+export type Checked = { ok: true, rec: VerifiedRecord } | { ok: false, reason: DecodeFailure }
 
 const INLINE_BELOW = 48
 
@@ -59,16 +57,15 @@ export class Verifier {
     for (const [id, j] of this.pending) { this.pending.delete(id); j.resolve(verifyInline(j)) }
   }
 
-  /** Parse, shape-check and verify a batch of untrusted record bytes. */
+  /** Decode and verify a batch of untrusted record bytes (records/record.ts prepareRecord, then the signatures here). */
   async check (batch: Uint8Array[], maxBytes: number): Promise<Checked[]> {
     const out: Checked[] = new Array(batch.length)
-    const parsed: Array<{ k: number, rec: ReturnType<typeof parseUnverified>['rec'], message: Uint8Array }> = []
+    const parsed: Array<PreparedRecord & { k: number }> = []
     batch.forEach((b, k) => {
       try {
-        const p = parseUnverified(b, maxBytes)
-        parsed.push({ k, ...p })
+        parsed.push({ k, ...prepareRecord(b, maxBytes) })
       } catch (e) {
-        out[k] = { ok: false, reason: (e instanceof IntegrityError ? e.details?.reason as string : undefined) ?? 'malformed' }
+        out[k] = { ok: false, reason: decodeFailure(e) }
       }
     })
     let ok: Uint8Array
@@ -92,14 +89,7 @@ export class Verifier {
       for (const p of parts) { ok.set(p, o); o += p.length }
     }
     parsed.forEach((p, j) => {
-      if (ok[j] !== 1) { out[p.k] = { ok: false, reason: 'bad-signature' }; return }
-      try {
-        const rec = verifiedFromParsed(p.rec, batch[p.k]!)
-        checkBody(rec)
-        out[p.k] = { ok: true, rec }
-      } catch {
-        out[p.k] = { ok: false, reason: 'malformed' }
-      }
+      out[p.k] = ok[j] === 1 ? { ok: true, rec: withCheckedSignature(p) } : { ok: false, reason: 'bad-signature' }
     })
     return out
   }

@@ -38,16 +38,16 @@ before(async () => {
     m: [[other.publicKey, 'owner'], [me, 'viewer']], k: [], nm: sealName(gid, 1, key, NAME), nkv: 1
   })
   const acc = n.daemon.services.acceptor
-  assert.equal(acc.acceptChain([decodeRecord(head.bytes) as Descriptor], 'delivery').status, 'stored')
-  assert.equal(acc.acceptBytes(sealKeyEnvelope(other, gid, clock.tick(), 1, me, key).bytes, 'delivery').status, 'stored')
+  assert.equal(acc.ingest([decodeRecord(head.bytes)], 'delivery')[0]!.status, 'stored')
+  assert.equal(acc.ingest([sealKeyEnvelope(other, gid, clock.tick(), 1, me, key).bytes], 'delivery')[0]!.status, 'stored')
   theirItem = sealItem({ signer: other, groupId: gid, clock: clock.tick(), keyVersion: 1, key, plain: { type: 'note', content: 'written by the owner', meta: null, createdAt: clock.peek() } })
-  assert.equal(acc.acceptBytes(theirItem.bytes, 'push').status, 'stored')
+  assert.equal(acc.ingest([theirItem.bytes], 'push')[0]!.status, 'stored')
 })
 after(async () => { await n?.stop(); await stopAll() })
 
 function setMyRole (role: Role): void {
   const next = signDescriptor(other, gid, clock.tick(), { ...head.rec.b, ver: head.rec.b.ver + 1, p: head.hash, m: [[other.publicKey, 'owner'], [me, role]] })
-  assert.equal(n.daemon.services.acceptor.acceptBytes(next.bytes, 'delivery').status, 'stored')
+  assert.equal(n.daemon.services.acceptor.ingest([next.bytes], 'delivery')[0]!.status, 'stored')
   head = next
 }
 
@@ -101,7 +101,7 @@ test('as an admin: another author\'s item may be edited; owner rights may not be
 test('a record forged by an outsider is not stored and does not show up', async () => {
   const mallory = generateSigningKey()
   const forged = sealItem({ signer: mallory, groupId: gid, clock: clock.tick(), keyVersion: 1, key, plain: { type: 'note', content: 'forged', meta: null, createdAt: clock.peek() } })
-  const res = n.daemon.services.acceptor.acceptBytes(forged.bytes, 'push')
+  const res = n.daemon.services.acceptor.ingest([forged.bytes], 'push')[0]!
   assert.equal(res.status, 'rejected')
   assert.equal(res.reason, 'not-a-member')
   assertErrorEnvelope(await n.api('GET', `/api/v1/items/${forged.recordId}`), 404, 'NOT_FOUND')
@@ -109,7 +109,7 @@ test('a record forged by an outsider is not stored and does not show up', async 
 
 test('after an admin rotates the key, another author\'s item still reads, with its author', async () => {
   const fresh = sealItem({ signer: other, groupId: gid, clock: clock.tick(), keyVersion: head.rec.b.kv, key, plain: { type: 'note', content: 'owner item before rotation', meta: null, createdAt: clock.peek() } })
-  assert.equal(n.daemon.services.acceptor.acceptBytes(fresh.bytes, 'push').status, 'stored')
+  assert.equal(n.daemon.services.acceptor.ingest([fresh.bytes], 'push')[0]!.status, 'stored')
   const rot = await n.api('POST', `/api/v1/groups/${gid}/rotate`)
   assert.equal(rot.status, 202)
   const job = await n.daemon.services.jobs.settle(rot.json.jobId)
@@ -122,7 +122,7 @@ test('after an admin rotates the key, another author\'s item still reads, with i
 
 test('after an admin\'s re-encryption, provenance still shows the item created by its author, with the author\'s signature', async () => {
   const fresh = sealItem({ signer: other, groupId: gid, clock: clock.tick(), keyVersion: n.daemon.services.registry.chain(gid)!.current().kv, key: n.daemon.services.groups.keyFor(gid, n.daemon.services.registry.chain(gid)!.current().kv), plain: { type: 'note', content: 'provenance check', meta: null, createdAt: clock.peek() } })
-  assert.equal(n.daemon.services.acceptor.acceptBytes(fresh.bytes, 'push').status, 'stored')
+  assert.equal(n.daemon.services.acceptor.ingest([fresh.bytes], 'push')[0]!.status, 'stored')
   const rot = await n.ok('POST', `/api/v1/groups/${gid}/rotate`)
   assert.equal((await n.daemon.services.jobs.settle(rot.jobId))?.state, 'done')
   const it = await n.ok('GET', `/api/v1/items/${fresh.recordId}`)

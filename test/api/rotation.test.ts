@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { entityIdFromPublicKey } from '../../src/crypto/ids.js'
 import { generateSigningKey } from '../../src/crypto/sign.js'
 import type { JobView } from '../../src/jobs/job-runner.js'
-import { trustedRecord } from '../../src/records/record.js'
+import { fromStore } from '../../src/records/record.js'
 import { localNode, type LocalNode } from '../helpers/in-process.js'
 import { stopAll, waitFor } from '../helpers/cli.js'
 import { assertErrorEnvelope } from '../helpers/http.js'
@@ -167,7 +167,7 @@ test('member removal: DELETE → new descriptor version with keyVersion+1, the m
 
   // the new key version was wrapped for the remaining members only
   const envs = n.daemon.services.store.allOfKind(g.id, 'key').filter(r => r.kv === after.keyVersion)
-  const recipients = envs.map(r => entityIdFromPublicKey((trustedRecord(r.bytes, r.hash).rec.b as any).to)).sort()
+  const recipients = envs.map(r => entityIdFromPublicKey((fromStore(r).rec.b as any).to)).sort()
   assert.deepEqual(recipients, [n.entityId, carol].sort())
 
   assertErrorEnvelope(await n.api('DELETE', `/api/v1/groups/${g.id}/members/${bob}`), 404, 'NOT_FOUND')

@@ -24,7 +24,7 @@ import { makeClock } from '../../src/crypto/hlc.js'
 import { newGroupId, type GroupId } from '../../src/crypto/ids.js'
 import { generateSigningKey, type SigningKey } from '../../src/crypto/sign.js'
 import { sealItem, type ItemBody } from '../../src/records/item.js'
-import { trustedRecord, type VerifiedRecord } from '../../src/records/record.js'
+import { decodeRecord, type VerifiedRecord } from '../../src/records/record.js'
 import { Vault } from '../../src/vault/vault.js'
 import { cli, PASSPHRASE, stopAll, tempDir, waitFor } from '../helpers/cli.js'
 import { ClusterNode, counterIn, fixedListen, initAsync, launch, relaunch, stopCluster } from '../helpers/replication-cluster.js'
@@ -413,7 +413,7 @@ function readHistory (n: ClusterNode, gid: string, id: string): Buffer[] {
   } finally { db.close() }
 }
 
-const trustedRecordOf = (bytes: Buffer): VerifiedRecord<ItemBody> => trustedRecord(new Uint8Array(bytes), new Uint8Array(32)) as VerifiedRecord<ItemBody>
+const trustedRecordOf = (bytes: Buffer): VerifiedRecord<ItemBody> => decodeRecord(new Uint8Array(bytes)) as VerifiedRecord<ItemBody>
 
 // ---- 6. hostile peer ----
 

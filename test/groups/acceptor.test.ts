@@ -34,7 +34,7 @@ const version = (content: string | null, existing?: VerifiedRecord<ItemBody>, at
   plain: content === null ? null : { type: 'note', content, meta: null, createdAt: at },
   ...(existing !== undefined ? { existing: { author: existing.rec.b.a, nonce: existing.rec.b.n, prevHash: existing.hash } } : {})
 })
-const accept = (r: VerifiedRecord | Uint8Array, origin: 'push' | 'sync' = 'push') => n.daemon.services.acceptor.acceptBytes(r instanceof Uint8Array ? r : r.bytes, origin)
+const accept = (r: VerifiedRecord | Uint8Array, origin: 'push' | 'sync' = 'push') => n.daemon.services.acceptor.ingest([r instanceof Uint8Array ? r : r.bytes], origin)[0]!
 
 test('versions arriving out of order: the newest wins, an older one is refused as a replay, a repeat is a duplicate', async () => {
   const v1 = version('first')
@@ -85,7 +85,7 @@ test('a sync batch is judged record by record: good ones are stored, bad ones re
   const a = version('batch a')
   const b = version('batch b')
   const bad = new Uint8Array(b.bytes); bad[20]! ^= 0xff
-  const res = n.daemon.services.acceptor.acceptMany([a.bytes, bad, b.bytes, a.bytes], 'sync')
+  const res = n.daemon.services.acceptor.ingest([a.bytes, bad, b.bytes, a.bytes], 'sync')
   assert.deepEqual(res.map(r => r.status), ['stored', 'rejected', 'stored', 'duplicate'])
   assert.equal((await n.ok('GET', `/api/v1/items/${b.recordId}`)).content, 'batch b')
 })

@@ -10,7 +10,7 @@ import { itemIdFor, type ItemBody } from '../../src/records/item.js'
 import { signRecord } from '../../src/records/record.js'
 import { sealKeyEnvelope } from '../../src/records/key-envelope.js'
 import { signBinding } from '../../src/records/binding.js'
-import { gateRecord } from '../../src/groups/gates.js'
+import { gateRecord } from '../../src/groups/record-rules.js'
 import { T0, at, item, makeGroup, newKey, nextDescriptor, type TestGroup } from '../helpers/records.js'
 
 const owner = newKey()

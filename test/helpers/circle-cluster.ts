@@ -14,7 +14,7 @@ import Database from 'better-sqlite3'
 import { entityIdFromPublicKey, publicKeyFromEntityId, type GroupId } from '../../src/crypto/ids.js'
 import { signingKeyFromSeed, type SigningKey } from '../../src/crypto/sign.js'
 import type { CircleBody, DescBody } from '../../src/records/descriptor.js'
-import { trustedRecord, type VerifiedRecord } from '../../src/records/record.js'
+import { fromStore, type DecodedRecord } from '../../src/records/record.js'
 import { openShareEnvelope, shareEnvelopeId, type ShareBody } from '../../src/records/share-envelope.js'
 import { commitment, shareX } from '../../src/circles/shamir.js'
 import { Vault } from '../../src/vault/vault.js'
@@ -234,7 +234,7 @@ export function descriptorsIn (dataDir: string, gid: string): DescBody[] {
   const db = openDb(dataDir)
   try {
     const rows = db.prepare('SELECT bytes, hash FROM records WHERE gid = ? AND kind = ?').all(gid, 'desc') as Array<{ bytes: Buffer, hash: Buffer }>
-    return rows.map(r => trustedRecord(new Uint8Array(r.bytes), new Uint8Array(r.hash)).rec.b as DescBody).sort((a, b) => a.ver - b.ver)
+    return rows.map(r => fromStore({ bytes: new Uint8Array(r.bytes), hash: new Uint8Array(r.hash) }, 'desc').rec.b).sort((a, b) => a.ver - b.ver)
   } finally { db.close() }
 }
 
@@ -246,11 +246,11 @@ export function circleFor (descs: DescBody[], kv: number): CircleBody & { sv: nu
 }
 
 /** The share envelope (record) of `to` for key version `kv`, as stored in a node's cairn.db. */
-export function shareEnvelopeIn (dataDir: string, gid: string, kv: number, to: Uint8Array): VerifiedRecord<ShareBody> | undefined {
+export function shareEnvelopeIn (dataDir: string, gid: string, kv: number, to: Uint8Array): DecodedRecord<ShareBody> | undefined {
   const db = openDb(dataDir)
   try {
     const row = db.prepare('SELECT bytes, hash FROM records WHERE gid = ? AND rid = ? AND kind = ?').get(gid, shareEnvelopeId(gid as GroupId, kv, to), 'share') as { bytes: Buffer, hash: Buffer } | undefined
-    return row === undefined ? undefined : trustedRecord(new Uint8Array(row.bytes), new Uint8Array(row.hash)) as VerifiedRecord<ShareBody>
+    return row === undefined ? undefined : fromStore({ bytes: new Uint8Array(row.bytes), hash: new Uint8Array(row.hash) }, 'share')
   } finally { db.close() }
 }
 

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { encodeCanonical } from '../../src/crypto/canonical.js'
-import { trustedRecord } from '../../src/records/record.js'
+import { fromStore } from '../../src/records/record.js'
 import { initNodeDir, startNode, stopAll, waitFor, type NodeProcess } from '../helpers/cli.js'
 import { assertErrorEnvelope } from '../helpers/http.js'
 
@@ -84,7 +84,7 @@ before(async () => {
   const put = db.prepare('UPDATE records SET bytes = ? WHERE gid = ? AND rid = ?')
   for (const { c, id } of items) {
     const row = get.get(gid, id) as { bytes: Buffer, hash: Buffer }
-    const rec = trustedRecord(row.bytes, row.hash).rec
+    const rec = fromStore(row).rec
     const b = Buffer.from(row.bytes)
     c.mutate(b, rec)
     assert.notDeepEqual(b, row.bytes)

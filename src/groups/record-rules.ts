@@ -1,0 +1,66 @@
+/**
+ * What groups/ knows of each record kind, one entry per kind (records/kinds.ts
+ * holds what records/ knows): its acceptance gate (gates.ts), who receives it
+ * in a direct delivery, whether member nodes keep the versions it replaces,
+ * where it goes in a batch, and what storing it sets off elsewhere in the node.
+ * The Acceptor, the delivery outbox and the `stored` listeners read this table;
+ * none of them names a kind for these decisions.
+ */
+import type { Body, BodyOf, DecodedRecord, RecordKind } from '../records/record.js'
+import type { AcceptorEvents, StoredEvent } from './acceptor.js'
+import { gateBinding, gateDescriptor, gateEnvelope, gateItem, gateVaultBackup, type GateContext } from './gates.js'
+import type { ChainVerdict } from './descriptor-chain.js'
+import type { TypedEmitter } from '../util/events.js'
+
+/**
+ * What a stored record sets off, each wired by node/ to one handler:
+ *  searchable    its words enter or leave the search index (search/)
+ *  key-envelope  a group key that may be addressed to our entity (GroupService.absorbKeyEnvelope)
+ *  node-binding  a member's node became known: deliveries owed to it are due (replication/)
+ */
+export type StoredEffect = 'searchable' | 'key-envelope' | 'node-binding'
+
+/**
+ * Who a direct delivery (replication/outbox.ts) carries it to: every new keeper
+ * and member, only the entity it is addressed to (records/kinds.ts `recipient`),
+ * or nobody (it travels by push and sync only).
+ */
+export type Audience = 'everyone' | 'recipient' | 'nobody'
+
+export interface KindRules<B extends Body> {
+  gate: (r: DecodedRecord<B>, ctx: GateContext) => ChainVerdict
+  audience: Audience
+  /** Member nodes keep the versions it replaces (provenance); keepers keep none. */
+  history: boolean
+  /** Position in a batch, lower first: what judges the rest (descriptors, by version) comes first. */
+  order: (b: B) => number
+  effects: readonly StoredEffect[]
+}
+
+const AFTER_DESCRIPTORS = (): number => 2 ** 32
+
+export const RULES: { [K in RecordKind]: KindRules<BodyOf<K>> } = {
+  desc: { gate: gateDescriptor, audience: 'everyone', history: false, order: b => b.ver, effects: [] },
+  item: { gate: gateItem, audience: 'nobody', history: true, order: AFTER_DESCRIPTORS, effects: ['searchable'] },
+  key: { gate: gateEnvelope, audience: 'recipient', history: false, order: AFTER_DESCRIPTORS, effects: ['key-envelope'] },
+  share: { gate: gateEnvelope, audience: 'recipient', history: false, order: AFTER_DESCRIPTORS, effects: [] },
+  bind: { gate: gateBinding, audience: 'nobody', history: false, order: AFTER_DESCRIPTORS, effects: ['node-binding'] },
+  vault: { gate: gateVaultBackup, audience: 'nobody', history: false, order: AFTER_DESCRIPTORS, effects: [] }
+}
+
+/** A kind's rules, typed loosely for code that handles any kind. */
+export const rulesOf = (t: RecordKind): KindRules<Body> => RULES[t] as unknown as KindRules<Body>
+
+/** The acceptance gate of a record's kind (gates.ts). */
+export function gateRecord (r: DecodedRecord, ctx: GateContext): ChainVerdict {
+  return rulesOf(r.rec.t).gate(r, ctx)
+}
+
+/** The kinds a direct delivery carries to a keeper (`entity` false) or to a member's entity. */
+export const deliveredKinds = (entity: boolean): RecordKind[] =>
+  (Object.keys(RULES) as RecordKind[]).filter(k => RULES[k].audience === 'everyone' || (entity && RULES[k].audience === 'recipient'))
+
+/** Run `fn` for every stored record whose kind sets off `effect`. */
+export function onStored (events: TypedEmitter<AcceptorEvents>, effect: StoredEffect, fn: (ev: StoredEvent) => void): () => void {
+  return events.on('stored', ev => { if (rulesOf(ev.record.rec.t).effects.includes(effect)) fn(ev) })
+}

@@ -1,0 +1,162 @@
+/**
+ * The signed record envelope, internal to records/ (the import rules keep every
+ * other module on record.ts, whose decodeRecord checks the body by kind too).
+ *
+ *   CBOR array [ 1, kind, group(16), id(16), clock, signer(32), body, sig(64) ]
+ *
+ * The signature is Ed25519 by the signer entity over
+ *   "cairn/<kind>/v1" || 0x00 || CBOR array [ 1, kind, group, id, clock, signer, body ]
+ * which is exactly the record's own bytes with the array header 0x88 → 0x87 and
+ * the trailing signature cut off. So a receiver verifies a byte slice (no
+ * re-encoding on the hot path), and since every byte but the signature is
+ * signed and OpenSSL's Ed25519 rejects malleable signatures, one record has
+ * exactly one byte string: its SHA-256 is a stable record hash (sync key, gossip
+ * message ID, provenance link). Keepers verify every record without any key.
+ * (SPEC §2 suggested signing a hash of the ciphertext instead; see docs/RECORDS.md.)
+ *
+ * Invariants: parseEnvelope() accepts only well-formed bytes of a kind name of
+ * the right shape and checks no signature; nothing here decrypts.
+ */
+import { decode as cborDecode } from 'cborg'
+import { encodeCanonical } from '../crypto/canonical.js'
+import { concat, utf8 } from '../crypto/bytes.js'
+import { sha256 } from '../crypto/hash.js'
+import { sign, type SigningKey } from '../crypto/sign.js'
+import { bytesToUuid, entityIdFromPublicKey, type EntityId, type GroupId, type RecordId, uuidToBytes } from '../crypto/ids.js'
+import { isClock, type Clock } from '../crypto/hlc.js'
+import { IntegrityError } from '../util/errors.js'
+import type { RecordKind } from './kinds.js'
+
+/** Hard cap on one encoded record (1 MiB content + headroom); configurable lower. */
+export const MAX_RECORD_BYTES = 2 * 1024 * 1024
+
+export type Body = Record<string, unknown>
+
+export interface SignedRecord<B extends Body = Body> {
+  v: 1
+  t: RecordKind
+  g: Uint8Array
+  id: Uint8Array
+  c: Clock
+  s: Uint8Array
+  b: B
+  x: Uint8Array
+}
+
+/**
+ * A decoded record with its exact bytes and hash, its body checked against its
+ * kind. Says nothing about the signature: see VerifiedRecord.
+ */
+export interface DecodedRecord<B extends Body = Body> {
+  readonly rec: SignedRecord<B>
+  readonly bytes: Uint8Array
+  readonly hash: Uint8Array
+  readonly groupId: GroupId
+  readonly recordId: RecordId
+  readonly signer: EntityId
+}
+
+declare const verified: unique symbol
+/**
+ * A record whose signature was checked in this process (decodeRecord, or a
+ * verifier worker) or that this process signed (signRecord). Only those make
+ * one: it is what the Acceptor takes.
+ */
+export interface VerifiedRecord<B extends Body = Body> extends DecodedRecord<B> { readonly [verified]: true }
+
+const SIG_TAIL = 66 // 0x58 0x40 + 64 signature bytes
+const labels = new Map<string, Uint8Array>()
+const labelOf = (t: string): Uint8Array => {
+  let l = labels.get(t)
+  if (l === undefined) { l = concat(utf8(`cairn/${t}/v1`), new Uint8Array([0])); labels.set(t, l) }
+  return l
+}
+
+/** The message the signature covers, taken straight from the record bytes. */
+export function signedSlice (kind: string, bytes: Uint8Array): Uint8Array {
+  const label = labelOf(kind)
+  const n = bytes.length - SIG_TAIL
+  const out = new Uint8Array(label.length + n)
+  out.set(label, 0)
+  out[label.length] = 0x87
+  out.set(bytes.subarray(1, n), label.length + 1)
+  return out
+}
+
+export interface Unsigned<B extends Body> { t: RecordKind, groupId: GroupId, recordId: RecordId, clock: Clock, body: B }
+
+/** The record view over a parsed envelope; `signer` is derived on first use (bech32 costs). */
+export function viewOf<B extends Body> (rec: SignedRecord<B>, bytes: Uint8Array, hash: Uint8Array): DecodedRecord<B> {
+  let groupId: GroupId
+  try { groupId = bytesToUuid(rec.g) as GroupId } catch { throw malformed('bad group') }
+  const recordId = bytesToUuid(rec.id) as RecordId
+  let signer: EntityId | undefined
+  return { rec, bytes, hash, groupId, recordId, get signer () { return (signer ??= entityIdFromPublicKey(rec.s)) } }
+}
+
+export function signRecord<B extends Body> (key: SigningKey, u: Unsigned<B>): VerifiedRecord<B> {
+  const g = uuidToBytes(u.groupId)
+  const id = uuidToBytes(u.recordId)
+  const unsigned = encodeCanonical([1, u.t, g, id, u.clock, key.publicKey, u.body])
+  const x = sign(key, concat(labelOf(u.t), unsigned))
+  const bytes = new Uint8Array(unsigned.length + SIG_TAIL)
+  bytes.set(unsigned, 0)
+  bytes[0] = 0x88
+  bytes[unsigned.length] = 0x58
+  bytes[unsigned.length + 1] = 0x40
+  bytes.set(x, unsigned.length + 2)
+  const rec: SignedRecord<B> = { v: 1, t: u.t, g, id, c: u.clock, s: key.publicKey, b: u.body, x }
+  return viewOf(rec, bytes, sha256(bytes)) as VerifiedRecord<B>
+}
+
+const isBytes = (v: unknown, len?: number): v is Uint8Array => v instanceof Uint8Array && (len === undefined || v.length === len)
+
+const DECODE_OPTS = { strict: true, rejectDuplicateMapKeys: true, useMaps: false, allowUndefined: false, allowIndefinite: false, allowInfinity: false, allowNaN: false }
+
+/** Size, canonical CBOR, header fields. `isKind` is the kind table's membership test (kinds.ts). */
+export function parseEnvelope (bytes: Uint8Array, maxBytes: number, isKind: (t: string) => t is RecordKind): SignedRecord {
+  if (bytes.length > maxBytes) throw new IntegrityError(`record is ${bytes.length} bytes; the limit is ${maxBytes}`, { reason: 'too-large' })
+  if (bytes.length < 100 || bytes[0] !== 0x88 || bytes[bytes.length - SIG_TAIL] !== 0x58 || bytes[bytes.length - SIG_TAIL + 1] !== 0x40) throw malformed('not a record')
+  let a: unknown
+  try { a = cborDecode(bytes, DECODE_OPTS) } catch (e) { throw malformed((e as Error).message) }
+  if (!Array.isArray(a) || a.length !== 8) throw malformed('not a record')
+  const [v, t, g, id, c, s, b, x] = a as [unknown, unknown, unknown, unknown, unknown, unknown, unknown, unknown]
+  if (v !== 1) throw malformed('unknown version')
+  if (typeof t !== 'string' || !isKind(t)) throw malformed('unknown kind')
+  if (!isBytes(g, 16) || !isBytes(id, 16) || !isBytes(s, 32) || !isBytes(x, 64)) throw malformed('bad header field')
+  if (!isClock(c)) throw malformed('bad clock')
+  if (b === null || typeof b !== 'object' || Array.isArray(b) || b instanceof Uint8Array) throw malformed('bad body')
+  return { v: 1, t, g, id, c, s, b: b as Body, x }
+}
+
+export function malformed (what: string): IntegrityError {
+  return new IntegrityError(`malformed record: ${what}`, { reason: 'malformed' })
+}
+
+/** Shape checks for bodies, used by each kind's `check…` function. */
+export const field = {
+  bytes (b: Body, k: string, len?: number): Uint8Array {
+    const v = b[k]
+    if (!isBytes(v, len)) throw malformed(`field ${k}`)
+    return v
+  },
+  uint (b: Body, k: string, max = Number.MAX_SAFE_INTEGER): number {
+    const v = b[k]
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max) throw malformed(`field ${k}`)
+    return v
+  },
+  bool (b: Body, k: string): boolean {
+    const v = b[k]
+    if (typeof v !== 'boolean') throw malformed(`field ${k}`)
+    return v
+  },
+  str (b: Body, k: string, max = 256): string {
+    const v = b[k]
+    if (typeof v !== 'string' || v.length > max) throw malformed(`field ${k}`)
+    return v
+  },
+  exact (b: Body, allowed: readonly string[], optional: readonly string[] = []): void {
+    for (const k of Object.keys(b)) if (!allowed.includes(k) && !optional.includes(k)) throw malformed(`unexpected field ${k}`)
+    for (const k of allowed) if (!(k in b)) throw malformed(`missing field ${k}`)
+  }
+}
