@@ -22,7 +22,9 @@ export const S = {
   createItem: obj({
     content: {},
     type: { type: 'string', minLength: 1, maxLength: 100 },
-    meta: { anyOf: [{ type: 'object' }, { type: 'null' }] }
+    meta: { anyOf: [{ type: 'object' }, { type: 'null' }] },
+    corrects: { type: 'string', maxLength: 64, description: 'append-only groups: the ID of the entry this one corrects (reads of it then serve this content)' },
+    redacts: { type: 'string', maxLength: 64, description: 'append-only groups: the ID of the entry this one redacts (its content is no longer served; its place in the log stays)' }
   }, ['content']),
   updateItem: obj({
     content: {},

@@ -26,6 +26,8 @@ export interface DagEntry {
   target?: string
   /** hex public key of the author (for the caller's `allowed`) */
   author?: string
+  /** The entry is held but failed its checks (the caller named it); it stands in for itself here. */
+  damaged?: boolean
 }
 
 export type DagProblemKind = 'missing-parent' | 'parent-not-earlier' | 'duplicate-entry' | 'missing-target' | 'target-not-seen' | 'amend-not-allowed'

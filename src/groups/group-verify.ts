@@ -75,6 +75,10 @@ export async function verifyGroup (o: VerifyGroupOptions): Promise<GroupVerdict>
   const dag: DagEntry[] = []
   const unlinkedClocks: Array<{ rid: string, clock: number }> = []
   let contentChecked = o.keyFor !== undefined && appendOnly
+  const placeholder = (rid: string): void => {
+    const x = o.store.ao.byRecordId(o.groupId, rid)
+    if (x !== undefined) dag.push({ recordId: rid, e: toHex(x.e), parents: o.store.ao.parentsOf(o.groupId, x.e).map(toHex), clock: x.clock, author: toHex(x.author), damaged: true })
+  }
 
   for (const page of o.store.groupRecords(o.groupId)) {
     const rows = page.filter(r => r.kind !== 'desc')
@@ -82,7 +86,12 @@ export async function verifyGroup (o: VerifyGroupOptions): Promise<GroupVerdict>
     for (const [k, row] of rows.entries()) {
       records++
       const c = checked[k]!
-      const named = (problem: string, ref?: string): void => { problems.push({ recordId: row.rid, kind: row.kind, problem, ...(ref !== undefined ? { ref } : {}) }) }
+      const named = (problem: string, ref?: string): void => {
+        problems.push({ recordId: row.rid, kind: row.kind, problem, ...(ref !== undefined ? { ref } : {}) })
+        // A damaged entry is still in its place: keep it in the DAG as the index
+        // recorded it when it was stored, so only it is named, not its children.
+        if (appendOnly && row.kind === 'item') placeholder(row.rid)
+      }
       if (!c.ok) { named(c.reason); continue }
       const r = c.rec
       if (r.recordId !== row.rid || r.groupId !== o.groupId || r.rec.t !== row.kind || !equalBytes(r.hash, row.hash)) { named('stored-out-of-place'); continue }
@@ -112,7 +121,9 @@ export async function verifyGroup (o: VerifyGroupOptions): Promise<GroupVerdict>
   if (appendOnly) {
     const v = verifyDag(dag, (amend, target) => amend.author === target.author || canAdmin(roleAt(chain.chain!, amend.clock, amend.author!)))
     heads = v.heads
-    for (const p of v.problems) problems.push({ recordId: p.recordId, kind: 'item', problem: p.problem, ...(p.ref !== undefined ? { ref: p.ref } : {}) })
+    // A damaged entry was named already; what the DAG says of it (its own links, unknown now) adds nothing.
+    const damaged = new Set(dag.filter(d => d.damaged === true).map(d => d.recordId))
+    for (const p of v.problems.filter(x => !damaged.has(x.recordId))) problems.push({ recordId: p.recordId, kind: 'item', problem: p.problem, ...(p.ref !== undefined ? { ref: p.ref } : {}) })
     // Entries without a link are valid history from before links existed, not a way around them.
     const firstLinked = dag.reduce((m, d) => Math.min(m, d.clock), Number.POSITIVE_INFINITY)
     for (const u of unlinkedClocks) if (u.clock > firstLinked) problems.push({ recordId: u.rid, kind: 'item', problem: 'unlinked-entry' })

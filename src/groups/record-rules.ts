@@ -11,6 +11,8 @@ import type { AcceptorEvents, StoredEvent } from './acceptor.js'
 import { gateBinding, gateDescriptor, gateEnvelope, gateItem, gateVaultBackup, type GateContext } from './gates.js'
 import type { ChainVerdict } from './descriptor-chain.js'
 import type { TypedEmitter } from '../util/events.js'
+import type { Store } from '../store/store.js'
+import { commitmentOf, type ItemBody } from '../records/item.js'
 
 /**
  * What a stored record sets off, each wired by node/ to one handler:
@@ -35,17 +37,29 @@ export interface KindRules<B extends Body> {
   /** Position in a batch, lower first: what judges the rest (descriptors, by version) comes first. */
   order: (b: B) => number
   effects: readonly StoredEffect[]
+  /**
+   * Rows kept beside the record, written in the transaction that stores it
+   * (so they never disagree with the records): the append-only DAG index.
+   */
+  index?: (r: DecodedRecord<B>, store: Store) => void
 }
 
 const AFTER_DESCRIPTORS = (): number => 2 ** 32
 
 export const RULES: { [K in RecordKind]: KindRules<BodyOf<K>> } = {
   desc: { gate: gateDescriptor, audience: 'everyone', history: false, order: b => b.ver, effects: [] },
-  item: { gate: gateItem, audience: 'nobody', history: true, order: AFTER_DESCRIPTORS, effects: ['searchable'] },
+  item: { gate: gateItem, audience: 'nobody', history: true, order: AFTER_DESCRIPTORS, effects: ['searchable'], index: indexLink },
   key: { gate: gateEnvelope, audience: 'recipient', history: false, order: AFTER_DESCRIPTORS, effects: ['key-envelope'] },
   share: { gate: gateEnvelope, audience: 'recipient', history: false, order: AFTER_DESCRIPTORS, effects: [] },
   bind: { gate: gateBinding, audience: 'nobody', history: false, order: AFTER_DESCRIPTORS, effects: ['node-binding'] },
   vault: { gate: gateVaultBackup, audience: 'nobody', history: false, order: AFTER_DESCRIPTORS, effects: [] }
+}
+
+/** An append-only entry's place in the DAG index (store/ao-index.ts); unlinked items have none. */
+function indexLink (r: DecodedRecord<ItemBody>, store: Store): void {
+  const l = r.rec.b.l
+  if (l === undefined) return
+  store.ao.add(r.groupId, { e: commitmentOf(r)!, rid: r.recordId, clock: r.rec.c, author: r.rec.b.a, parents: l.h, ...(l.t !== undefined ? { kind: l.t, target: l.r! } : {}) })
 }
 
 /** A kind's rules, typed loosely for code that handles any kind. */

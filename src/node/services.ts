@@ -17,6 +17,7 @@ import { reencryptJob } from '../groups/reencrypt.js'
 import { auditRemoteDescriptors } from '../groups/membership-audit.js'
 import { keeperAdoption, memberAdoption } from '../groups/adoption.js'
 import { ItemService } from '../items/item-service.js'
+import { searchRules } from '../items/append-only.js'
 import { JobRunner } from '../jobs/job-runner.js'
 import { onStored } from '../groups/record-rules.js'
 import { hasKind } from '../records/record.js'
@@ -116,7 +117,8 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   const indexer = new SearchIndexer({
     index: search, store,
     keyFor: (gid, kv) => kv > 0 && groups.isCircle(gid) ? circles.keys.get(gid, kv) : vault?.ring(gid)?.get(kv),
-    readable: gid => vault?.ring(gid) !== undefined || circles.keys.isUnsealed(gid)
+    readable: gid => vault?.ring(gid) !== undefined || circles.keys.isUnsealed(gid),
+    ...searchRules(ctx)
   })
   onStored(events, 'searchable', ({ record, reencrypted }) => { indexer.stored(record, reencrypted === true) })
   onStored(events, 'key-envelope', ({ record }) => { if (hasKind(record, 'key')) groups.absorbKeyEnvelope(record) })

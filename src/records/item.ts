@@ -25,7 +25,7 @@ import type { Clock } from '../crypto/hlc.js'
 import type { SigningKey } from '../crypto/sign.js'
 import { IntegrityError } from '../util/errors.js'
 import { field, malformed, signRecord, type Body, type DecodedRecord, type VerifiedRecord } from './envelope.js'
-import { SALT_BYTES, checkLinkBody, contentCommitment, makeLink, type LinkBody, type LinkInput } from './ao-link.js'
+import { SALT_BYTES, checkLinkBody, contentCommitment, entryCommitment, makeLink, sameLink, type LinkBody, type LinkInput } from './ao-link.js'
 
 export interface ItemBody extends Body {
   a: Uint8Array
@@ -146,3 +146,20 @@ export function openItem (r: DecodedRecord<ItemBody>, key: Uint8Array): ItemPlai
 
 /** Hex SHA-256 of the plaintext document: what `contentHash` reports. */
 export const contentHashOf = (plain: ItemPlain): string => Buffer.from(sha256(utf8(JSON.stringify(plain)))).toString('hex')
+
+/** The entry commitment E of a linked entry (what links name), undefined for an unlinked item. */
+export function commitmentOf (r: DecodedRecord<ItemBody>): Uint8Array | undefined {
+  const l = r.rec.b.l
+  return l === undefined ? undefined : entryCommitment({ groupId: r.groupId, recordId: r.recordId, author: r.rec.b.a, clock: r.rec.c }, l)
+}
+
+/**
+ * Is `next` a re-encryption of `prev` (the only replacement an append-only
+ * group allows): same author, nonce, clock and link, a higher key version, and
+ * still content (never a tombstone)?
+ */
+export function isReencryptionOf (prev: DecodedRecord<ItemBody>, next: DecodedRecord<ItemBody>): boolean {
+  const a = prev.rec.b; const b = next.rec.b
+  return prev.recordId === next.recordId && prev.rec.c === next.rec.c && !b.del && !a.del && b.kv > a.kv &&
+    equalBytes(a.a, b.a) && equalBytes(a.n, b.n) && sameLink(a.l, b.l)
+}

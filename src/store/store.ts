@@ -7,6 +7,7 @@ import Database, { type Database as Db, type Statement } from 'better-sqlite3'
 import { chmodSync, existsSync } from 'node:fs'
 import { CairnError } from '../util/errors.js'
 import { migrate } from './migrations.js'
+import { AoIndex } from './ao-index.js'
 
 export interface RecordRow {
   gid: string
@@ -41,6 +42,8 @@ const ROW_COLS = `${META_COLS}, bytes`
 
 export class Store {
   readonly db: Db
+  /** The append-only DAG index (ao-index.ts). */
+  readonly ao: AoIndex
   private readonly s: Record<string, Statement>
 
   constructor (readonly path: string) {
@@ -66,6 +69,7 @@ export class Store {
       throw new CairnError('CONFIG', `database ${path} is not a usable cairn store: ${(e as Error).message}`)
     }
     const p = (sql: string): Statement => this.db.prepare(sql)
+    this.ao = new AoIndex(this.db)
     this.s = {
       getHead: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND rid = ?`),
       getHeadMeta: p(`SELECT ${META_COLS} FROM records WHERE gid = ? AND rid = ?`),
@@ -276,7 +280,7 @@ export class Store {
 
   /** Forget a group entirely (records, history, row). */
   dropGroup (gid: string): void {
-    this.tx(() => { this.s.delGroupRecords!.run(gid); this.s.delGroupHistory!.run(gid); this.s.delGroup!.run(gid) })
+    this.tx(() => { this.s.delGroupRecords!.run(gid); this.s.delGroupHistory!.run(gid); this.ao.dropGroup(gid); this.s.delGroup!.run(gid) })
   }
 
   putJob (j: JobRow): void { this.s.putJob!.run(j) }
