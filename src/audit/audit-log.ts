@@ -14,7 +14,7 @@ import { setImmediate as yieldLoop } from 'node:timers/promises'
 import { toHex } from '../crypto/bytes.js'
 import { sign, type SigningKey } from '../crypto/sign.js'
 import type { AuditRow, Store } from '../store/store.js'
-import { ChainVerifier, GENESIS, checkpointMessage, entryHash, type ChainVerdict } from './chain.js'
+import { ChainVerifier, GENESIS, checkpointMessage, entryHash, parseCheckpoint, type ChainVerdict } from './chain.js'
 
 export interface AuditEntry { seq: number, at: string, kind: string, [k: string]: unknown, hash: string, prevHash: string }
 
@@ -22,7 +22,7 @@ export interface AuditEntry { seq: number, at: string, kind: string, [k: string]
  * What `GET /api/v1/audit/verify` answers: the local chain's verdict, and on
  * an entity node the comparison with the keepers' copy of the checkpoints.
  */
-export type AuditVerdict = ChainVerdict & { keepers?: KeeperCheck }
+export type AuditVerdict = Omit<ChainVerdict, 'reason'> & { reason?: ChainVerdict['reason'] | NonNullable<KeeperCheck['reason']>, keepers?: KeeperCheck }
 
 /** The local log compared with the checkpoints held by the personal group's keepers. */
 export interface KeeperCheck {
@@ -126,6 +126,28 @@ export class AuditLog {
       }
       if (rows.length < PAGE) return
     }
+  }
+
+  /** Checkpoint entries after `sinceSeq`, oldest first (what the keepers' copy still lacks). */
+  checkpointsSince (sinceSeq: number): Checkpoint[] {
+    const out: Checkpoint[] = []
+    let after = sinceSeq
+    for (;;) {
+      const rows = this.store.auditList(after, PAGE)
+      for (const r of rows) {
+        after = r.seq
+        if (r.kind !== 'checkpoint') continue
+        const d = parseCheckpoint(r.data)
+        if (d !== undefined) out.push({ seq: r.seq, upTo: d.upTo, head: d.head, sig: d.sig, at: r.at })
+      }
+      if (rows.length < PAGE) return out
+    }
+  }
+
+  /** hex hash of entry `seq`, if the log holds it. */
+  hashAt (seq: number): string | undefined {
+    const r = this.store.auditList(seq - 1, 1)[0]
+    return r !== undefined && r.seq === seq ? toHex(r.hash) : undefined
   }
 
   /** Walk the chain: every hash recomputes and links, every checkpoint verifies under this node's key. */

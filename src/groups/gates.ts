@@ -24,6 +24,8 @@
  *    exists (key version 0 of a circle: its metadata key, for the name only).
  *  - bind: signer is a member of D and names a peer.
  *  - vault: signer is the owner of D (personal group).
+ *  - audit-copy (a checkpoint copy): signer is the owner of D; kv exists and is not
+ *    newer than D's (sealed with the personal group key in force).
  *  - desc: extends the chain (DescriptorChain.rejectNext: version n+1, linked,
  *    signed by an owner/admin of n); no clock rule.
  */
@@ -36,6 +38,7 @@ import type { KeyBody } from '../records/key-envelope.js'
 import type { ShareBody } from '../records/share-envelope.js'
 import type { BindBody } from '../records/binding.js'
 import type { VaultBody } from '../records/vault-backup.js'
+import type { AuditCopyBody } from '../records/audit-copy.js'
 import { fromStore, type Body, type DecodedRecord } from '../records/record.js'
 import { roleIn, type ChainVerdict, type DescriptorChain } from './descriptor-chain.js'
 import type { RejectReason } from './reject-reason.js'
@@ -115,4 +118,12 @@ export const gateVaultBackup: Gate<VaultBody> = (r, ctx) => {
   const d = inForce(r, ctx)
   if (typeof d === 'string') return d
   return roleIn(d, r.rec.s) === 'owner' ? undefined : 'not-owner'
+}
+
+export const gateAuditCopy: Gate<AuditCopyBody> = (r, ctx) => {
+  const d = inForce(r, ctx)
+  if (typeof d === 'string') return d
+  if (roleIn(d, r.rec.s) !== 'owner') return 'not-owner'
+  if (r.rec.b.kv > d.kv || ctx.chain.introducing(r.rec.b.kv) === undefined) return 'bad-key-version'
+  return undefined
 }

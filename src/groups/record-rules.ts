@@ -8,7 +8,7 @@
  */
 import type { Body, BodyOf, DecodedRecord, RecordKind } from '../records/record.js'
 import type { AcceptorEvents, StoredEvent } from './acceptor.js'
-import { gateBinding, gateDescriptor, gateEnvelope, gateItem, gateVaultBackup, type GateContext } from './gates.js'
+import { gateAuditCopy, gateBinding, gateDescriptor, gateEnvelope, gateItem, gateVaultBackup, type GateContext } from './gates.js'
 import type { ChainVerdict } from './descriptor-chain.js'
 import type { TypedEmitter } from '../util/events.js'
 import type { Store } from '../store/store.js'
@@ -52,7 +52,8 @@ export const RULES: { [K in RecordKind]: KindRules<BodyOf<K>> } = {
   key: { gate: gateEnvelope, audience: 'recipient', history: false, order: AFTER_DESCRIPTORS, effects: ['key-envelope'] },
   share: { gate: gateEnvelope, audience: 'recipient', history: false, order: AFTER_DESCRIPTORS, effects: [] },
   bind: { gate: gateBinding, audience: 'nobody', history: false, order: AFTER_DESCRIPTORS, effects: ['node-binding'] },
-  vault: { gate: gateVaultBackup, audience: 'nobody', history: false, order: AFTER_DESCRIPTORS, effects: [] }
+  vault: { gate: gateVaultBackup, audience: 'nobody', history: false, order: AFTER_DESCRIPTORS, effects: [] },
+  'audit-copy': { gate: gateAuditCopy, audience: 'nobody', history: false, order: AFTER_DESCRIPTORS, effects: [] }
 }
 
 /** An append-only entry's place in the DAG index (store/ao-index.ts); unlinked items have none. */

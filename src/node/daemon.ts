@@ -135,7 +135,7 @@ export class Daemon {
       },
       read: async (fn) => this.config.audit.reads ? await s.writes.submit(fn) : fn(),
       auditList: (since, limit) => s.audit.list(since, limit),
-      auditVerify: async () => await s.audit.verify(),
+      auditVerify: async () => await s.auditCopies.verify(await s.audit.verify(), async gid => await this.refreshPersonal(gid, VERIFY_SYNC_MS)),
       auditExport: since => s.audit.exportLines(since),
       metrics: async () => ({ contentType: s.metrics.contentType, text: await s.metrics.text() }),
       peers: () => this.network().replicator.dialer.peers(),
@@ -178,6 +178,27 @@ export class Daemon {
     }
   }
 
+  /** Sync the personal group with its keepers, within `ms`: did any keeper answer? */
+  async refreshPersonal (gid: string, ms: number): Promise<{ refreshed: boolean, error?: string }> {
+    if (this.net === undefined) return { refreshed: false, error: 'networking is not running on this node' }
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new CairnError('TIMEOUT', `no keeper answered within ${ms / 1000} s`)), ms) })
+    try {
+      const r = await Promise.race([this.net.replicator.syncGroup(gid), timeout])
+      const ok = r.peers.some(p => p.error === undefined)
+      return ok ? { refreshed: true } : { refreshed: false, error: r.peers.find(p => p.error !== undefined)?.error ?? 'the personal group has no keeper' }
+    } catch (e) {
+      return { refreshed: false, error: (e as Error).message }
+    } finally { clearTimeout(timer) }
+  }
+
+  private async flushAuditCopy (): Promise<void> {
+    const v = this.s.vault
+    if (v === undefined || !v.unlocked || (this.s.registry.chain(v.personalGroupId())?.current().k.length ?? 0) === 0) return
+    const r = await this.refreshPersonal(v.personalGroupId(), STOP_SYNC_MS)
+    if (!r.refreshed) this.log.warn({ reason: r.error }, 'the keepers may not hold the last audit checkpoint (the personal group could not be synced before stopping)')
+  }
+
   network (): Network {
     if (this.net === undefined) throw new CairnError('UNAVAILABLE', 'networking is not running on this node')
     return this.net
@@ -202,15 +223,23 @@ export class Daemon {
       if (this.maintenance !== undefined) clearInterval(this.maintenance)
       if (this.checkpoints !== undefined) clearInterval(this.checkpoints)
       await this.app?.close().catch(() => {})
-      await this.net?.stop().catch(e => this.log.warn({ err: (e as Error).message }, 'network stop failed'))
+      // The last checkpoint goes to the keepers before the network stops: a log
+      // cut while the node is down is then caught against their copy.
       this.s.audit.record('stopped', {})
       this.s.audit.checkpoint()
+      await this.flushAuditCopy()
+      await this.net?.stop().catch(e => this.log.warn({ err: (e as Error).message }, 'network stop failed'))
       await this.s.close()
       try { unlinkSync(this.paths.pid) } catch {}
     })()
     return this.stopping
   }
 }
+
+/** How long a stop waits for the keepers to take the last audit checkpoint, ms. */
+const STOP_SYNC_MS = 5000
+/** How long an audit verify waits to refresh the keepers' copy, ms. */
+const VERIFY_SYNC_MS = 15_000
 
 /** Refuse to run two daemons on one data dir; a stale file from a killed daemon is replaced. */
 function claimPidFile (path: string): void {

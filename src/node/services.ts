@@ -18,6 +18,7 @@ import { auditRemoteDescriptors } from '../groups/membership-audit.js'
 import { keeperAdoption, memberAdoption } from '../groups/adoption.js'
 import { ItemService } from '../items/item-service.js'
 import { searchRules } from '../items/append-only.js'
+import { AuditCopies } from '../groups/audit-copies.js'
 import { JobRunner } from '../jobs/job-runner.js'
 import { onStored } from '../groups/record-rules.js'
 import { hasKind } from '../records/record.js'
@@ -60,6 +61,8 @@ export interface Services {
   ctx: GroupContext
   log: Logger
   rejections: RejectionAudit
+  /** The keepers' copy of this node's audit checkpoints. */
+  auditCopies: AuditCopies
   /** (Re)index one group's items in the search index (after an unseal). */
   indexGroup: (gid: string) => void
   unlock: (passphrase: string) => Promise<void>
@@ -105,6 +108,10 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
     search.removeGroup(gid)
     if (why === 'expired') audit.record('circle-sealed', { groupId: gid, reason: 'ttl' })
   })
+  const auditCopies = new AuditCopies(ctx, { peerId: nodeKey.peerId, publicKey: nodeKey.signing.publicKey })
+  audit.onCheckpoint(() => {
+    try { auditCopies.copyPending() } catch (e) { log.warn({ err: (e as Error).message }, 'could not copy the audit checkpoint for the keepers') }
+  })
   jobs.register('reencrypt', reencryptJob(ctx, (gid, kv) => groups.keyFor(gid, kv)))
   metrics.groups.set(store.listGroups().length)
 
@@ -142,7 +149,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   vault?.onChange(backupVault)
 
   return {
-    config, keeper, nodeKey, store, audit, clock, registry, acceptor, events, vault, groups, items, circles, jobs, search, metrics, ctx, log, rejections,
+    config, keeper, nodeKey, store, audit, clock, registry, acceptor, events, vault, groups, items, circles, jobs, search, metrics, ctx, log, rejections, auditCopies,
     writes: new GroupCommit(store),
     indexGroup: gid => { indexer.group(gid) },
     async unlock (passphrase: string) {
@@ -158,6 +165,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
         throw e
       }
       groups.absorbKeyEnvelopes()
+      auditCopies.copyPending()
       indexer.rebuild()
       metrics.unlocked.set(1)
       audit.record('unlocked', { entityId: vault.entityId() })

@@ -15,6 +15,7 @@ import { checkItemBody } from './item.js'
 import { checkKeyBody } from './key-envelope.js'
 import { checkShareBody } from './share-envelope.js'
 import { checkVaultBody } from './vault-backup.js'
+import { checkAuditCopyBody } from './audit-copy.js'
 
 export interface KindSpec<B extends Body> {
   /** Body shape: returns it typed, or throws IntegrityError (reason `malformed`). */
@@ -40,7 +41,8 @@ export const KINDS = {
   key: kind({ check: checkKeyBody, keyVersion: b => b.kv, author: nobody, tombstone: never, recipient: b => b.to }),
   share: kind({ check: checkShareBody, keyVersion: b => b.kv, author: nobody, tombstone: never, recipient: b => b.to }),
   bind: kind({ check: checkBindBody, keyVersion: unencrypted, author: nobody, tombstone: never, recipient: nobody }),
-  vault: kind({ check: checkVaultBody, keyVersion: unencrypted, author: nobody, tombstone: never, recipient: nobody })
+  vault: kind({ check: checkVaultBody, keyVersion: unencrypted, author: nobody, tombstone: never, recipient: nobody }),
+  'audit-copy': kind({ check: checkAuditCopyBody, keyVersion: b => b.kv, author: nobody, tombstone: never, recipient: nobody })
 }
 
 export type RecordKind = keyof typeof KINDS

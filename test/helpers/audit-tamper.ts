@@ -48,11 +48,11 @@ export function truncateLog (db: Database, keep: number): void {
 }
 
 /**
- * Rewrite the whole log without the entries `drop` selects: renumbered, every
- * hash recomputed, every checkpoint re-signed by `key`. Returns how many
- * entries were dropped.
+ * Rewrite the whole log without the entries `drop` selects and with `edit`
+ * applied to the rest: renumbered, every hash recomputed, every checkpoint
+ * re-signed by `key`. Returns how many entries were dropped.
  */
-export function rewriteLog (db: Database, key: SigningKey, drop: (kind: string, data: Record<string, unknown>) => boolean): number {
+export function rewriteLog (db: Database, key: SigningKey, drop: (kind: string, data: Record<string, unknown>) => boolean, edit: (kind: string, data: Record<string, unknown>) => Record<string, unknown> = (_k, d) => d): number {
   const all = rows(db)
   let prev = GENESIS
   let seq = 0
@@ -63,6 +63,7 @@ export function rewriteLog (db: Database, key: SigningKey, drop: (kind: string, 
     for (const r of all) {
       let data = JSON.parse(r.data) as Record<string, unknown>
       if (drop(r.kind, data)) { dropped++; continue }
+      data = edit(r.kind, data)
       seq++
       if (r.kind === 'checkpoint') {
         const head = prev
