@@ -14,6 +14,7 @@ import { syncSuite } from './sync.js'
 import { catchupSuite } from './catchup.js'
 import { circlesSuite } from './circles.js'
 import { auditSuite } from './audit.js'
+import { groupVerifySuite } from './group-verify.js'
 import { keeperMemorySuite } from './keeper-memory.js'
 
 export const SUITES: readonly Suite[] = [
@@ -26,5 +27,6 @@ export const SUITES: readonly Suite[] = [
   catchupSuite,
   circlesSuite,
   auditSuite,
+  groupVerifySuite,
   keeperMemorySuite
 ]

@@ -84,7 +84,7 @@ export const gateItem: Gate<ItemBody> = (r, ctx) => {
   const ao = ctx.chain.current().ao
   if (b.l !== undefined) {
     if (!ao) return 'malformed'
-    if (!linkSignatureValid(b.a, commitmentOf(r)!, b.l)) return 'bad-signature'
+    if (!linkSignatureValid(b.a, commitmentOf(r)!, b.l)) return 'bad-entry-signature'
   }
   if (ao && ctx.head !== undefined && !equalBytes(ctx.head.hash, r.hash) && !reencrypts(ctx.head, r)) return 'append-only'
   return undefined

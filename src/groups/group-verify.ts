@@ -8,8 +8,8 @@
  *   2. every other record: signature and shape, stored under its own ID and
  *      hash, and the acceptance gates against that chain (author rights at the
  *      record's clock, key versions, envelope rules);
- *   3. append-only groups: each linked entry's commitment and author signature,
- *      then the DAG (no missing parent, parents before children, amendments of
+ *   3. append-only groups: each linked entry's author signature over its
+ *      commitment (part of the item gate), then the DAG (no missing parent, parents before children, amendments of
  *      entries their author saw and may amend); heads = entries nothing names;
  *   4. with a key (members): each linked entry's content against its commitment,
  *      so an entry whose words were changed under re-encryption is named.
@@ -20,7 +20,7 @@
  */
 import { setImmediate as yieldLoop } from 'node:timers/promises'
 import { equalBytes, toHex } from '../crypto/bytes.js'
-import { entryCommitment, linkSignatureValid } from '../records/ao-link.js'
+import { entryCommitment } from '../records/ao-link.js'
 import { canAdmin, type DescBody } from '../records/descriptor.js'
 import { openItemBytes } from '../records/item.js'
 import { decodeFailure, decodeRecord, hasKind, type VerifiedRecord } from '../records/record.js'
@@ -103,8 +103,8 @@ export async function verifyGroup (o: VerifyGroupOptions): Promise<GroupVerdict>
       const l = it.rec.b.l
       if (!appendOnly) { if (l !== undefined) named('link-outside-append-only'); continue }
       if (l === undefined) { if (!it.rec.b.del) unlinkedClocks.push({ rid: row.rid, clock: it.rec.c }); continue }
+      // The gate checked the entry signature (bad-entry-signature).
       const e = entryCommitment({ groupId: it.groupId, recordId: it.recordId, author: it.rec.b.a, clock: it.rec.c }, l)
-      if (!linkSignatureValid(it.rec.b.a, e, l)) { named('bad-entry-signature'); continue }
       dag.push({ recordId: it.recordId, e: toHex(e), parents: l.h.map(toHex), clock: it.rec.c, author: toHex(it.rec.b.a), ...(l.t !== undefined ? { kind: l.t, target: toHex(l.r!) } : {}) })
       if (contentChecked) {
         const key = safeKey(o.keyFor!, it.rec.b.kv)

@@ -111,12 +111,12 @@ test('bench rejects an unknown suite with a usage error', () => {
 test('bench --list names every suite', () => {
   const r = runBench(['--list'])
   assert.equal(r.status, 0)
-  for (const s of ['crypto', 'store', 'http', 'rotation', 'replication', 'sync', 'catchup', 'circles', 'audit', 'keeper-memory']) assert.match(r.stdout, new RegExp(`^${s}\\s`, 'm'))
+  for (const s of ['crypto', 'store', 'http', 'rotation', 'replication', 'sync', 'catchup', 'circles', 'audit', 'group-verify', 'keeper-memory']) assert.match(r.stdout, new RegExp(`^${s}\\s`, 'm'))
   assert.match(r.stdout, /^keeper-memory .*only when named/m)
 })
 
 test('bench --quick runs the multi-process suites: every row beside a baseline, no process left behind', { timeout: 600_000 }, async () => {
-  const suites = ['replication', 'sync', 'catchup', 'circles', 'audit', 'keeper-memory']
+  const suites = ['replication', 'sync', 'catchup', 'circles', 'audit', 'group-verify', 'keeper-memory']
   const r = await runBenchAsync([...suites, '--quick', '--json', '--no-save', '--quiet'], 540_000)
   assert.equal(r.status, 0, `bench exited ${r.status}: ${r.stderr.slice(-3000)}`)
   const report = JSON.parse(r.stdout)
@@ -134,6 +134,8 @@ test('bench --quick runs the multi-process suites: every row beside a baseline, 
   assert.ok(names('circles').some(n => /unseal 3-of-5 over loopback p50/.test(n)))
   assert.ok(names('circles').some(n => /rotation/.test(n)))
   assert.ok(names('audit').some(n => /audit verify/.test(n)))
+  assert.ok(names('group-verify').some(n => /group verify, .* member/.test(n)))
+  assert.ok(names('group-verify').some(n => /as a keeper/.test(n)))
   assert.ok(names('keeper-memory').some(n => /keeper RSS/.test(n)))
   for (const x of report.results) {
     const what = `${x.suite} / ${x.name}`

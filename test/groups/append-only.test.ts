@@ -130,7 +130,7 @@ test('gates: a replacement that is not a re-encryption, a link with a forged ent
   assert.deepEqual(acceptor.ingest([edit.bytes], 'push')[0], { status: 'rejected', reason: 'append-only' })
   // Reusing the stored link under another clock: the author's entry signature no longer covers it.
   const moved = signRecord<ItemBody>(me, { t: 'item', groupId: gid, recordId: stored.recordId, clock: clock.tick(), body: { ...stored.rec.b } })
-  assert.deepEqual(acceptor.ingest([moved.bytes], 'push')[0], { status: 'rejected', reason: 'bad-signature' })
+  assert.deepEqual(acceptor.ingest([moved.bytes], 'push')[0], { status: 'rejected', reason: 'bad-entry-signature' })
   // A version at the entry's own clock that links other parents is not a re-encryption either.
   const relinked = sealItem({ signer: me, groupId: gid, clock: stored.rec.c, keyVersion: 2, key, plain: { type: 'entry', content: 'heron receipt', meta: null, createdAt: stored.rec.c }, link: { parents: [] }, fixed: { nonce: stored.rec.b.n, iv: new Uint8Array(12).fill(1), salt: new Uint8Array(32) } })
   assert.deepEqual(acceptor.ingest([relinked.bytes], 'push')[0], { status: 'rejected', reason: 'append-only' })
@@ -140,7 +140,7 @@ test('gates: a replacement that is not a re-encryption, a link with a forged ent
   const good = sealItem({ signer: me, groupId: gid, clock: t, keyVersion: 2, key, plain: { type: 'entry', content: 'x', meta: null, createdAt: t }, link: { parents: [] } })
   const forged = sealItem({ signer: mallory, groupId: gid, clock: t, keyVersion: 2, key, plain: { type: 'entry', content: 'x', meta: null, createdAt: t }, link: { parents: [] } })
   const swapped = signRecord<ItemBody>(me, { t: 'item', groupId: gid, recordId: good.recordId, clock: t, body: { ...good.rec.b, l: { ...good.rec.b.l!, es: forged.rec.b.l!.es } } })
-  assert.deepEqual(acceptor.ingest([swapped.bytes], 'push')[0], { status: 'rejected', reason: 'bad-signature' })
+  assert.deepEqual(acceptor.ingest([swapped.bytes], 'push')[0], { status: 'rejected', reason: 'bad-entry-signature' })
   // A link in a group that is not append-only.
   const other = (await n.ok('POST', '/api/v1/groups', { name: 'not a log' })).id as GroupId
   const okey = n.daemon.services.groups.keyFor(other, 1)
