@@ -16,7 +16,19 @@ import { generateSigningKey, type SigningKey } from '../../src/crypto/sign.js'
 import { commitmentOf, sealItem, type ItemBody } from '../../src/records/item.js'
 import { signRecord, type VerifiedRecord } from '../../src/records/record.js'
 import { localNode, type LocalNode } from '../helpers/in-process.js'
-import { stopAll, waitFor } from '../helpers/cli.js'
+import { execFile } from 'node:child_process'
+import { BIN, stopAll, waitFor } from '../helpers/cli.js'
+
+/** The CLI against the in-process daemon: asynchronous, or the daemon in this process could not answer it. */
+function cli (args: string[]): Promise<{ status: number, stdout: string, json: any }> {
+  return new Promise(resolve => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, CAIRN_PASSPHRASE: undefined } as NodeJS.ProcessEnv, timeout: 60_000 }, (err, stdout) => {
+      let json: any
+      try { json = JSON.parse(stdout) } catch {}
+      resolve({ status: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, json })
+    })
+  })
+}
 
 let n: LocalNode
 let gid: GroupId
@@ -168,6 +180,24 @@ test('entries without links (written before links existed) stay valid; one writt
   assert.deepEqual(v.problems, [{ recordId: late.recordId, kind: 'item', problem: 'unlinked-entry' }])
 })
 
+test('CLI: cairn put --corrects / --redacts, cairn get shows the amendment, cairn group verify (exit 0, --json the API\'s answer); OpenAPI documents verify', async () => {
+  const run = async (args: string[]): ReturnType<typeof cli> => await cli(['--data-dir', n.dataDir, ...args])
+  const put = await run(['--json', 'put', 'heron receipt, amount corrected', '--group', gid, '--corrects', ids[2]!])
+  assert.equal(put.status, 0, put.stdout + put.stderr)
+  const got = await run(['get', ids[2]!])
+  assert.match(got.stdout, /heron receipt, amount corrected/)
+  assert.match(got.stdout, /corrected\s+by cairn1/)
+  assert.match((await run(['get', ids[1]!])).stdout, /\(redacted by cairn1/)
+  const bad = await run(['--json', 'put', 'x', '--id', ids[0]!, '--corrects', ids[1]!])
+  assert.equal(bad.json.error.code, 'INVALID_INPUT')
+  const v = await run(['--json', 'group', 'verify', gid])
+  assert.equal(v.status, 0, v.stdout)
+  assert.deepEqual(v.json, await verify())
+  assert.match((await run(['group', 'verify', gid])).stdout, /group intact: \d+ records checked; append-only log with 1 head/)
+  const doc = await n.ok('GET', '/api/v1/openapi.json')
+  assert.ok(doc.paths['/api/v1/groups/{gid}/verify']?.get?.responses?.['200'] !== undefined)
+})
+
 test('with the node stopped, a flipped byte in one stored entry: verify names that entry (and reads refuse it)', async () => {
   const victim = ids[2]!
   const e = commitmentOf((await import('../../src/records/record.js')).decodeRecord(n.daemon.services.store.getHead(gid, victim)!.bytes) as VerifiedRecord<ItemBody>)!
@@ -182,5 +212,8 @@ test('with the node stopped, a flipped byte in one stored entry: verify names th
   assert.equal(v.ok, false)
   assert.deepEqual(v.problems, [{ recordId: victim, kind: 'item', problem: 'bad-signature' }])
   assert.equal((await n.api('GET', `/api/v1/items/${victim}`)).status, 422)
+  const c = await cli(['--data-dir', n.dataDir, 'group', 'verify', gid])
+  assert.equal(c.status, 1)
+  assert.match(c.stdout, new RegExp(`GROUP BROKEN[\\s\\S]*${victim}\\s+item\\s+bad-signature`))
   assert.ok(typeof toHex(e) === 'string')
 })
