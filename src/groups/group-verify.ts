@@ -86,11 +86,11 @@ export async function verifyGroup (o: VerifyGroupOptions): Promise<GroupVerdict>
     for (const [k, row] of rows.entries()) {
       records++
       const c = checked[k]!
-      const named = (problem: string, ref?: string): void => {
-        problems.push({ recordId: row.rid, kind: row.kind, problem, ...(ref !== undefined ? { ref } : {}) })
+      const named = (problem: string, inDag = false): void => {
+        problems.push({ recordId: row.rid, kind: row.kind, problem })
         // A damaged entry is still in its place: keep it in the DAG as the index
         // recorded it when it was stored, so only it is named, not its children.
-        if (appendOnly && row.kind === 'item') placeholder(row.rid)
+        if (appendOnly && row.kind === 'item' && !inDag) placeholder(row.rid)
       }
       if (!c.ok) { named(c.reason); continue }
       const r = c.rec
@@ -110,7 +110,7 @@ export async function verifyGroup (o: VerifyGroupOptions): Promise<GroupVerdict>
         const key = safeKey(o.keyFor!, it.rec.b.kv)
         if (key === undefined) { contentChecked = false; continue }
         try { openItemBytes(it, key) } catch (err) {
-          named((err as IntegrityError).details?.reason === 'content-commitment' ? 'content-mismatch' : 'unreadable')
+          named((err as IntegrityError).details?.reason === 'content-commitment' ? 'content-mismatch' : 'unreadable', true)
         }
       }
     }

@@ -14,7 +14,12 @@ import { toHex } from '../../src/crypto/bytes.js'
 import type { GroupId } from '../../src/crypto/ids.js'
 import { generateSigningKey, type SigningKey } from '../../src/crypto/sign.js'
 import { commitmentOf, sealItem, type ItemBody } from '../../src/records/item.js'
-import { signRecord, type VerifiedRecord } from '../../src/records/record.js'
+import { decodeRecord, signRecord, type VerifiedRecord } from '../../src/records/record.js'
+import { encodeCanonical } from '../../src/crypto/canonical.js'
+import { uuidToBytes } from '../../src/crypto/ids.js'
+import { gcmEncrypt } from '../../src/crypto/aead.js'
+import { pad } from '../../src/crypto/padding.js'
+import { verifyHeldGroup } from '../../src/groups/group-verify.js'
 import { localNode, type LocalNode } from '../helpers/in-process.js'
 import { execFile } from 'node:child_process'
 import { BIN, stopAll, waitFor } from '../helpers/cli.js'
@@ -178,6 +183,28 @@ test('entries without links (written before links existed) stay valid; one writt
   v = await n.ok('GET', `/api/v1/groups/${legacy}/verify`)
   assert.equal(v.ok, false)
   assert.deepEqual(v.problems, [{ recordId: late.recordId, kind: 'item', problem: 'unlinked-entry' }])
+})
+
+test('an entry whose words were changed under a valid re-encryption signature: verify names it (content-mismatch), a keeper-style verify cannot, reads refuse it', async () => {
+  const store = n.daemon.services.store
+  const victim = ids[2]!
+  const row = store.getHead(gid, victim)!
+  const stored = decodeRecord(row.bytes) as VerifiedRecord<ItemBody>
+  const key = n.daemon.services.groups.keyFor(gid, stored.rec.b.kv)
+  // What an admin holding the key could sign: the entry's own clear fields and link, other words.
+  const head = { a: stored.rec.b.a, n: stored.rec.b.n, kv: stored.rec.b.kv, del: false, p: stored.hash, l: stored.rec.b.l! }
+  const aad = encodeCanonical({ d: 'cairn/item-aad/v1', g: uuidToBytes(gid), id: uuidToBytes(victim), c: stored.rec.c, s: me.publicKey, ...head })
+  const { iv, ct } = gcmEncrypt(key, pad(Buffer.concat([Buffer.alloc(32), Buffer.from(JSON.stringify({ type: 'entry', content: 'heron receipt: 0', meta: null, createdAt: stored.rec.c }))])), aad)
+  const forged = signRecord<ItemBody>(me, { t: 'item', groupId: gid, recordId: victim as any, clock: stored.rec.c, body: { ...head, iv, ct } })
+  store.putHead({ ...row, bytes: Buffer.from(forged.bytes), hash: Buffer.from(forged.hash), size: forged.bytes.length })
+  try {
+    const v = await verify()
+    assert.deepEqual(v.problems, [{ recordId: victim, kind: 'item', problem: 'content-mismatch' }])
+    const asKeeper = await verifyHeldGroup(n.daemon.services.ctx, gid, { now: Date.now(), maxSkewMs: 300_000 })
+    assert.deepEqual([asKeeper.ok, asKeeper.content], [true, 'no-key'], 'without a key the words cannot be checked')
+    assert.equal((await n.api('GET', `/api/v1/items/${victim}`)).status, 422)
+  } finally { store.putHead(row) }
+  assert.equal((await verify()).ok, true)
 })
 
 test('CLI: cairn put --corrects / --redacts, cairn get shows the amendment, cairn group verify (exit 0, --json the API\'s answer); OpenAPI documents verify', async () => {
