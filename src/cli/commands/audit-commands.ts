@@ -27,7 +27,9 @@ export function describeVerdict (r: AuditVerdict): string {
   const k = r.keepers
   if (k !== undefined) {
     const where = k.refreshed ? 'fetched from the keepers just now' : `not refreshed (${k.error ?? 'no keeper reachable'}); compared with the copy last synced`
-    lines.push(k.ok
+    lines.push(k.ok && k.checkpoints === 0
+      ? `keepers' copy: nothing to compare yet (${k.error ?? 'no checkpoint has been copied'})`
+      : k.ok
       ? `keepers' copy: ${k.checkpoints} checkpoints up to entry ${k.newestUpTo} all match (${where})`
       : `keepers' copy: MISMATCH at entry ${k.brokenAt ?? '?'} (${k.reason ?? ''}; ${where})`)
   }
