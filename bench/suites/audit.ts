@@ -1,5 +1,6 @@
 /**
- * audit: verifying the audit log's hash chain (SPEC §8: 1M entries ≤ 10 s).
+ * audit: verifying the audit log's hash chain (issue 10 and SPEC §8's ratio goal:
+ * 1M entries ≤ 5 s, ≤ 2× the SHA-256 floor; the §8 table's older figure is 10 s).
  *
  * Set-up: a node store (src/store/store.ts, real SQLite file with the store's
  * pragmas) and its AuditLog (src/audit/audit-log.ts) with a node signing key,
@@ -106,8 +107,8 @@ export const auditSuite: Suite = {
         name: `audit verify, ${total.toLocaleString('en-US')} entries`,
         value: ab.a.median, unit: 'ms',
         baseline: { name: 'SHA-256 of the same per-entry bytes, in memory, tight loop', value: ab.b.median, unit: 'ms' },
-        target: { op: '<=', value: 10_000 },
-        notes: `${fmtNum(entries)} entries + ${fmtNum(total - entries)} signed checkpoints; ${fmtNum(bytes / 2 ** 20)} MiB hashed; verify ${ab.a.samples.map(x => fmtNum(x)).join(', ')} ms, floor ${ab.b.samples.map(x => fmtNum(x)).join(', ')} ms`,
+        target: { op: '<=', value: 5_000 },
+        notes: `ratio goal ≤ 2 (SPEC §8); ${fmtNum(entries)} entries + ${fmtNum(total - entries)} signed checkpoints; ${fmtNum(bytes / 2 ** 20)} MiB hashed; verify ${ab.a.samples.map(x => fmtNum(x)).join(', ')} ms, floor ${ab.b.samples.map(x => fmtNum(x)).join(', ')} ms`,
         details: { entries: total, bytesHashed: bytes, runs, samples: ab.a.samples.map(Math.round).join(' '), baselineSamples: ab.b.samples.map(Math.round).join(' ') }
       }),
       ctx.result({
