@@ -89,6 +89,12 @@ test('with the keeper stopped, a flipped byte in one of its stored entries is na
   db2.close()
   c.K = await relaunch(c.K, { listen: fixedListen(c.K) })
   assert.equal((await verify(c.K)).ok, true)
+  // K authorizes a sync by the entity A's node announced (hello): until A has
+  // reconnected to the restarted K, K answers not-found.
+  await waitFor('A to sync with the restarted keeper', async () => {
+    const r = await c.A.api('POST', `/api/v1/groups/${gid}/sync`)
+    return r.status === 200 && r.json.peers.some((p: any) => p.peerId === c.K.peerId && p.error === undefined)
+  }, 60_000)
 })
 
 test('removal in an append-only group: every entry re-encrypted under the new key version, B\'s old key opens none, the log still verifies', { timeout: 180_000 }, async () => {
