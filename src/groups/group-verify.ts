@@ -20,6 +20,7 @@
  */
 import { setImmediate as yieldLoop } from 'node:timers/promises'
 import { equalBytes, toHex } from '../crypto/bytes.js'
+import type { GroupId } from '../crypto/ids.js'
 import { entryCommitment } from '../records/ao-link.js'
 import { canAdmin, type DescBody } from '../records/descriptor.js'
 import { openItemBytes } from '../records/item.js'
@@ -53,7 +54,7 @@ export type BatchChecker = (batch: Uint8Array[]) => Promise<Array<{ ok: true, re
 
 export interface VerifyGroupOptions {
   store: Store
-  groupId: string
+  groupId: GroupId
   now: number
   maxSkewMs: number
   check?: BatchChecker
@@ -174,7 +175,7 @@ async function rebuildChain (o: VerifyGroupOptions, check: BatchChecker, problem
  * keeper, or a member whose vault is locked, checks everything but content);
  * `keyFor` gives a member's keys (a sealed circle or a missing version: none).
  */
-export async function verifyHeldGroup (ctx: GroupContext, gid: string, o: { now: number, maxSkewMs: number, check?: BatchChecker, keyFor?: (kv: number) => Uint8Array }): Promise<GroupVerdict> {
+export async function verifyHeldGroup (ctx: GroupContext, gid: GroupId, o: { now: number, maxSkewMs: number, check?: BatchChecker, keyFor?: (kv: number) => Uint8Array }): Promise<GroupVerdict> {
   requireChain(ctx, gid)
   const keyFor = ctx.vault?.unlocked === true && o.keyFor !== undefined ? o.keyFor : undefined
   return await verifyGroup({ store: ctx.store, groupId: gid, now: o.now, maxSkewMs: o.maxSkewMs, ...(o.check !== undefined ? { check: o.check } : {}), ...(keyFor !== undefined ? { keyFor } : {}) })

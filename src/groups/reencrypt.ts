@@ -7,6 +7,7 @@
  * reason, if any item could not be re-encrypted (append-only entries are
  * re-encrypted like any other: their links survive, records/ao-link.ts).
  */
+import type { GroupId } from '../crypto/ids.js'
 import { setImmediate as yieldLoop } from 'node:timers/promises'
 import { reencryptItem } from '../records/item.js'
 import { fromStore } from '../records/record.js'
@@ -18,7 +19,7 @@ import type { GroupContext } from './context.js'
 /** Items per transaction: one fsync each; small enough to keep the event loop responsive. */
 const BATCH = 1000
 
-export function reencryptJob (ctx: GroupContext, keyFor: (gid: string, kv: number) => Uint8Array): JobFn {
+export function reencryptJob (ctx: GroupContext, keyFor: (gid: GroupId, kv: number) => Uint8Array): JobFn {
   return async (h) => {
     const gid = h.gid
     const target = () => requireChain(ctx, gid).current().kv

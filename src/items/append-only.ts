@@ -11,7 +11,7 @@
  */
 import { toHex } from '../crypto/bytes.js'
 import { clockToIso } from '../crypto/hlc.js'
-import { entityIdFromPublicKey } from '../crypto/ids.js'
+import { entityIdFromPublicKey, type GroupId } from '../crypto/ids.js'
 import { MAX_PARENTS, type LinkInput, type LinkKind } from '../records/ao-link.js'
 import { canAdmin } from '../records/descriptor.js'
 import type { ItemBody } from '../records/item.js'
@@ -25,7 +25,7 @@ import type { GroupContext } from '../groups/context.js'
 export interface Amend { kind: LinkKind, target: string }
 
 /** The link of a new entry of `gid`: every head (the newest MAX_PARENTS), and the amended entry's commitment. */
-export function linkFor (ctx: GroupContext, chain: DescriptorChain, gid: string, me: Uint8Array, amend: Amend | undefined): LinkInput {
+export function linkFor (ctx: GroupContext, chain: DescriptorChain, gid: GroupId, me: Uint8Array, amend: Amend | undefined): LinkInput {
   const parents = chooseParents(ctx.store.ao.heads(gid).map(h => ({ e: toHex(h.e), clock: h.clock, raw: h.e })), MAX_PARENTS).map(h => h.raw)
   if (amend === undefined) return { parents }
   const t = ctx.store.ao.byRecordId(gid, amend.target)
@@ -41,7 +41,7 @@ function mayAmend (chain: DescriptorChain, author: Uint8Array, target: AoEntryRo
 }
 
 /** The amendments in force for one entry (rights checked, redacted amendments dropped). */
-export function amendmentsOf (ctx: GroupContext, chain: DescriptorChain, gid: string, e: Uint8Array): Resolution & { rows: Map<string, AoEntryRow> } {
+export function amendmentsOf (ctx: GroupContext, chain: DescriptorChain, gid: GroupId, e: Uint8Array): Resolution & { rows: Map<string, AoEntryRow> } {
   const target = ctx.store.ao.byCommitment(gid, e)
   const rows = new Map<string, AoEntryRow>()
   if (target === undefined) return { correctedBy: [], rows }
@@ -60,14 +60,14 @@ export function amendmentsOf (ctx: GroupContext, chain: DescriptorChain, gid: st
 }
 
 /** Is this entry's content withheld by a redaction in force? */
-export function isRedacted (ctx: GroupContext, chain: DescriptorChain, gid: string, e: Uint8Array): boolean {
+export function isRedacted (ctx: GroupContext, chain: DescriptorChain, gid: GroupId, e: Uint8Array): boolean {
   return amendmentsOf(ctx, chain, gid, e).redactedBy !== undefined
 }
 
 /** The entry's place in the log, as GET shows it. */
 export interface EntryView { commitment: string, parents: string[], corrects?: string, redacts?: string }
 
-export function entryViewOf (ctx: GroupContext, gid: string, r: DecodedRecord<ItemBody>, e: Uint8Array): EntryView {
+export function entryViewOf (ctx: GroupContext, gid: GroupId, r: DecodedRecord<ItemBody>, e: Uint8Array): EntryView {
   const l = r.rec.b.l!
   const target = l.r !== undefined ? ctx.store.ao.byCommitment(gid, l.r)?.rid ?? toHex(l.r) : undefined
   return { commitment: toHex(e), parents: l.h.map(toHex), ...(target !== undefined ? { [l.t === 'corrects' ? 'corrects' : 'redacts']: target } : {}) }
@@ -89,7 +89,7 @@ export function amendOf (inp: { corrects?: unknown, redacts?: unknown }, appendO
 
 /** What the search indexer asks of append-only groups (wired by node/services.ts). */
 export function searchRules (ctx: GroupContext): { withheld: (r: DecodedRecord<ItemBody>) => boolean, withholds: (r: DecodedRecord<ItemBody>) => string | undefined } {
-  const chainOf = (gid: string): DescriptorChain | undefined => ctx.registry.chain(gid)
+  const chainOf = (gid: GroupId): DescriptorChain | undefined => ctx.registry.chain(gid)
   return {
     withheld: r => {
       const chain = chainOf(r.groupId)

@@ -1,6 +1,7 @@
 /** `cairn audit verify` and `cairn audit export` (the listing itself is `cairn audit`, in item-commands.ts). */
 import type { Command } from 'commander'
 import type { AuditVerdict } from '../../audit/audit-log.js'
+import type { AuditVerifyView } from '../../contract/models.js'
 import { verifyAuditFile } from '../../node/audit-file.js'
 import { CairnError } from '../../util/errors.js'
 import { contextOf } from '../context.js'
@@ -20,7 +21,7 @@ const REASONS: Record<string, string> = {
   'foreign-key': 'the keepers hold checkpoints of this entity signed by another node key'
 }
 
-export function describeVerdict (r: AuditVerdict): string {
+export function describeVerdict (r: AuditVerifyView): string {
   const lines: string[] = []
   if (r.ok) lines.push(`audit log intact: ${r.entries} entries, ${r.checkpoints} signed checkpoints (signed up to entry ${r.signedUpTo})`)
   else lines.push(`AUDIT LOG BROKEN at entry ${r.brokenAt ?? '?'}: ${REASONS[r.reason ?? ''] ?? r.reason ?? ''}`)
@@ -43,14 +44,14 @@ export function auditSubcommands (audit: Command): void {
     .action(run(async (o: { file?: string, peer?: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
       if (o.file !== undefined) {
-        const peer = o.peer ?? (await ctx.client().get<{ peerId: string }>('/api/v1/status')).peerId
+        const peer = o.peer ?? (await ctx.client().getStatus()).peerId
         const r: AuditVerdict = await verifyAuditFile(o.file, peer)
         emit(ctx, r, () => `${o.file === '-' ? 'stdin' : o.file}, written by ${peer}:\n${describeVerdict(r)}`)
         if (!r.ok) process.exitCode = 1
         return
       }
       if (o.peer !== undefined) throw new CairnError('INVALID_INPUT', '--peer goes with --file')
-      const r = await ctx.client().get<AuditVerdict>('/api/v1/audit/verify')
+      const r = await ctx.client().verifyAudit()
       emit(ctx, r, () => describeVerdict(r))
       if (!r.ok) process.exitCode = 1
     }))
@@ -60,7 +61,7 @@ export function auditSubcommands (audit: Command): void {
     .action(run(async (o: { since: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
       if (!/^\d{1,9}$/.test(o.since)) throw new CairnError('INVALID_INPUT', '--since must be a sequence number (an integer ≥ 0)')
-      const body = await ctx.client().stream(`/api/v1/audit/export?since=${o.since}`)
+      const { body } = await ctx.client().exportAudit({ since: Number(o.since) })
       for await (const chunk of body) {
         if (!process.stdout.write(chunk)) await new Promise(resolve => process.stdout.once('drain', resolve))
       }
