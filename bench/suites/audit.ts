@@ -1,5 +1,6 @@
 /**
- * audit: verifying the audit log's hash chain (SPEC §8: 1M entries ≤ 10 s).
+ * audit: verifying the audit log's hash chain (issue 10 and SPEC §8's ratio goal:
+ * 1M entries ≤ 5 s, ≤ 2× the SHA-256 floor; the §8 table's older figure is 10 s).
  *
  * Set-up: a node store (src/store/store.ts, real SQLite file with the store's
  * pragmas) and its AuditLog (src/audit/audit-log.ts) with a node signing key,
@@ -59,7 +60,7 @@ export const auditSuite: Suite = {
     const total = store.auditCount()
     ctx.log(`appended ${total.toLocaleString('en-US')} entries (${entries.toLocaleString('en-US')} + checkpoints) in ${fmtNum(appendMs / 1000)} s`)
 
-    // The bytes verify() hashes, per entry, as in audit-log.ts entryHash.
+    // The bytes verify() hashes, per entry, as in chain.ts entryHash.
     const inputs: Buffer[] = []
     let bytes = 0
     let after = 0
@@ -67,7 +68,7 @@ export const auditSuite: Suite = {
       const rows = store.auditList(after, 5000)
       if (rows.length === 0) break
       for (const r of rows) {
-        const b = Buffer.concat([utf8('cairn/audit/v1'), r.prev, utf8(`${r.seq}\n${r.at}\n${r.kind}\n${r.data}`)])
+        const b = Buffer.concat([utf8('cairn/audit/v1\0'), r.prev, utf8(`${r.seq}\n${r.at}\n${r.kind}\n${r.data}`)])
         inputs.push(b)
         bytes += b.length
         after = r.seq
@@ -80,9 +81,9 @@ export const auditSuite: Suite = {
       if (x === 256) throw new Error('unreachable')
       return msSince(t0)
     }
-    const verify = (): number => {
+    const verify = async (): Promise<number> => {
       const t0 = now()
-      const v = audit.verify()
+      const v = await audit.verify()
       const ms = msSince(t0)
       if (!v.ok || v.entries !== total) throw new Error(`audit verify: ${JSON.stringify(v)}`)
       return ms
@@ -106,8 +107,8 @@ export const auditSuite: Suite = {
         name: `audit verify, ${total.toLocaleString('en-US')} entries`,
         value: ab.a.median, unit: 'ms',
         baseline: { name: 'SHA-256 of the same per-entry bytes, in memory, tight loop', value: ab.b.median, unit: 'ms' },
-        target: { op: '<=', value: 10_000 },
-        notes: `${fmtNum(entries)} entries + ${fmtNum(total - entries)} signed checkpoints; ${fmtNum(bytes / 2 ** 20)} MiB hashed; verify ${ab.a.samples.map(x => fmtNum(x)).join(', ')} ms, floor ${ab.b.samples.map(x => fmtNum(x)).join(', ')} ms`,
+        target: { op: '<=', value: 5_000 },
+        notes: `ratio goal ≤ 2 (SPEC §8); ${fmtNum(entries)} entries + ${fmtNum(total - entries)} signed checkpoints; ${fmtNum(bytes / 2 ** 20)} MiB hashed; verify ${ab.a.samples.map(x => fmtNum(x)).join(', ')} ms, floor ${ab.b.samples.map(x => fmtNum(x)).join(', ')} ms`,
         details: { entries: total, bytesHashed: bytes, runs, samples: ab.a.samples.map(Math.round).join(' '), baselineSamples: ab.b.samples.map(Math.round).join(' ') }
       }),
       ctx.result({

@@ -16,6 +16,7 @@ import { catchupSuite } from './catchup.js'
 import { circlesSuite } from './circles.js'
 import { membershipSuite } from './membership.js'
 import { auditSuite } from './audit.js'
+import { groupVerifySuite } from './group-verify.js'
 import { keeperMemorySuite } from './keeper-memory.js'
 import { nodeLifeSuite } from './node-life.js'
 import { startupSuite } from './startup.js'
@@ -33,6 +34,7 @@ export const SUITES: readonly Suite[] = [
   membershipSuite,
   auditSuite,
   nodeLifeSuite,
+  groupVerifySuite,
   keeperMemorySuite,
   startupSuite
 ]

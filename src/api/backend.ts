@@ -4,13 +4,14 @@
  */
 import type { GroupId } from '../crypto/ids.js'
 import type { GroupService, GroupView } from '../groups/group-service.js'
+import type { GroupVerdict } from '../groups/group-verify.js'
 import type { ItemService } from '../items/item-service.js'
 import type { Portability } from '../items/portability.js'
 import type { MembershipService } from '../groups/membership.js'
 import type { InviteInbox } from '../groups/invite-inbox.js'
 import type { ErasureService } from '../groups/erasure.js'
 import type { JobView } from '../jobs/job-runner.js'
-import type { AuditEntry } from '../audit/audit-log.js'
+import type { AuditEntry, AuditVerdict } from '../audit/audit-log.js'
 import type { SearchResult } from '../search/search-index.js'
 import type { CircleService } from '../circles/circle-service.js'
 import type { ReplicationPeer } from '../replication/replication-view.js'
@@ -80,6 +81,10 @@ export interface ApiBackend {
   inbox: InviteInbox | undefined
   /** Run a write in the next group-commit transaction; settles after it committed. */
   commit: <T>(fn: () => T) => Promise<T>
+  /** Re-check every stored record of a group (signatures, rights, the append-only DAG; content with a key). */
+  groupVerify: (groupId: GroupId) => Promise<GroupVerdict>
+  /** Run a read; with audit.reads its audit entry has committed before the answer goes out (group commit). */
+  read: <T>(fn: () => T) => Promise<T>
   job: (id: string) => JobView | undefined
   /** Bounded in time: `partial` is true when the budget ran out before every match was ranked. */
   search: (q: string, limit: number, groupId?: GroupId) => Promise<SearchResult>
@@ -88,7 +93,10 @@ export interface ApiBackend {
   auditNewest: (limit: number) => AuditEntry[]
   /** Items whose ID starts with `prefix` (lower case), in any group held. */
   resolveItems: (prefix: string, limit: number) => Array<{ id: string, groupId: string }>
-  auditVerify: () => { ok: boolean, entries: number, brokenAt?: number, reason?: string }
+  /** Chain + checkpoints under this node's key, and (entity nodes) the keepers' copy. */
+  auditVerify: () => Promise<AuditVerdict>
+  /** Every entry after `since`, one JSON text per entry (checkpoints included), read a page at a time. */
+  auditExport: (since: number) => Iterable<string>
   metrics: () => Promise<{ contentType: string, text: string }>
   peers: () => PeerView[]
   dial: (multiaddr: string) => Promise<PeerView>

@@ -175,6 +175,8 @@ export class CairnClient {
   addKeeper (gid: string, body: BodyOf<'addKeeper'>): Promise<ResponseOf<'addKeeper'>> { return this.call('addKeeper', { params: { gid }, body }) }
   removeKeeper (gid: string, peerId: string): Promise<ResponseOf<'removeKeeper'>> { return this.call('removeKeeper', { params: { gid, peerId } }) }
   rotateGroup (gid: string): Promise<ResponseOf<'rotateGroup'>> { return this.call('rotateGroup', { params: { gid } }) }
+  /** Re-check every stored record of a group (signatures, rights, the append-only DAG; contents too with a key). */
+  verifyGroup (gid: string): Promise<ResponseOf<'verifyGroup'>> { return this.call('verifyGroup', { params: { gid } }) }
 
   // ---- items ----
   createItem (gid: string, body: BodyOf<'createItem'>): Promise<ResponseOf<'createItem'>> { return this.call('createItem', { params: { gid }, body }) }
@@ -223,6 +225,10 @@ export class CairnClient {
   // ---- audit ----
   listAudit (query: QueryOf<'listAudit'> = {}): Promise<ResponseOf<'listAudit'>> { return this.call('listAudit', { query }) }
   verifyAudit (): Promise<ResponseOf<'verifyAudit'>> { return this.call('verifyAudit') }
+  /** The audit log as JSON Lines (checkpoints included), as it arrives. */
+  exportAudit (o: { since?: number, signal?: AbortSignal } = {}): Promise<{ headers: Headers, body: AsyncIterable<Uint8Array> }> {
+    return this.lines(routes.exportAudit.path + (o.since !== undefined ? `?since=${o.since}` : ''), o.signal)
+  }
 }
 
 function parseJson (text: string, status: number): unknown {

@@ -83,6 +83,12 @@ export const DEFAULTS = {
     /** Delete this node's copies of an item when its source is erased (false: refuse, and report the refusal). */
     honour_erasure: true
   },
+  audit: {
+    /** Record reads and searches (item IDs, counts) in the audit log. */
+    reads: false,
+    /** Sign a checkpoint this often when entries were added since the last one, seconds (also every 1,000 entries, at start and at stop). */
+    checkpoint_interval_seconds: 300
+  },
   log: {
     /** fatal | error | warn | info | debug | trace | silent */
     level: 'info'

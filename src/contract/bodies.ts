@@ -35,7 +35,11 @@ const itemFields = {
   type: T.Optional(T.String({ minLength: 1, maxLength: 100, description: 'default "note"; an update without type keeps it' })),
   meta: T.Optional(T.Union([T.Record(T.String(), T.Unknown()), T.Null()], { description: 'a JSON object; an update without meta keeps it' }))
 }
-export const CreateItemBody = body(itemFields)
+export const CreateItemBody = body({
+  ...itemFields,
+  corrects: T.Optional(T.String({ maxLength: 64, description: 'append-only groups: the ID of the entry this one corrects (reads of it then serve this content)' })),
+  redacts: T.Optional(T.String({ maxLength: 64, description: 'append-only groups: the ID of the entry this one redacts (its content is no longer served; its place in the log stays)' }))
+})
 export const UpdateItemBody = body(itemFields)
 export const ShareItemBody = body({ toGroup: T.String({ maxLength: 64, description: 'target group ID' }) })
 export const UnsealBody = body({
@@ -66,4 +70,7 @@ export const ResolveQuery = T.Object({
   prefix: T.String({ minLength: 1, maxLength: 36, pattern: '^[0-9a-fA-F-]+$', description: 'the start of an item ID' })
 })
 export const ExportQuery = T.Object({ group: T.Optional(T.String({ maxLength: 64, description: 'only this group (default: every group this node can read)' })) })
+export const AuditExportQuery = T.Object({
+  since: T.Optional(T.Integer({ minimum: 0, maximum: 999_999_999, description: 'sequence number to start after (default 0: the whole log)' }))
+})
 export const EventsQuery = T.Object({ group: T.Optional(T.String({ maxLength: 64, description: 'only events of this group' })) })

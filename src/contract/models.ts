@@ -144,10 +144,23 @@ export const ProvenanceEntry = T.Object({
   imported: T.Optional(T.Literal(true, { description: 'an entry of the exported item\'s history, carried over by an import' }))
 })
 
+const Hash = T.String({ pattern: '^[0-9a-f]{64}$' })
+/** An entry's place in an append-only group's log (docs/RECORDS.md, "Append-only entries"). */
+export const EntryView = T.Object({
+  commitment: T.String({ pattern: '^[0-9a-f]{64}$', description: 'hex entry commitment E (what children link; survives re-encryption)' }),
+  parents: T.Array(Hash, { description: 'hex commitments of the heads this entry saw' }),
+  corrects: T.Optional(T.String({ description: 'the entry this one corrects (its ID; hex commitment if not held here)' })),
+  redacts: T.Optional(T.String({ description: 'the entry this one redacts (its ID; hex commitment if not held here)' }))
+})
+const Amendment = T.Object({ entry: ItemId, by: EntityId, at: Iso })
+
 export const Item = model('Item', T.Object({
   id: ItemId, groupId: GroupId, type: T.String(), content: JsonValue, meta: Meta,
   author: EntityId, createdAt: Iso, updatedAt: Iso, keyVersion: T.Integer({ minimum: 1 }),
-  contentHash: T.String(), provenance: T.Array(ProvenanceEntry)
+  contentHash: T.String({ description: 'hex SHA-256 of the served document; empty when redacted' }), provenance: T.Array(ProvenanceEntry),
+  entry: T.Optional(EntryView),
+  redacted: T.Optional(T.Composite([Amendment], { description: 'a redaction in force: content and meta are null, the entry keeps its place' })),
+  corrected: T.Optional(T.Composite([Amendment, T.Object({ original: T.Object({ type: T.String(), content: JsonValue, meta: Meta }) })], { description: 'corrections in force: type, content and meta are the latest correction\'s; original is the entry\'s own' }))
 }))
 export const UnreadableItem = T.Object({ id: ItemId, error: T.Object({ code: T.String(), message: T.String() }) }, { description: 'an item this node holds but cannot decrypt now' })
 export const ItemPage = T.Object({ items: T.Array(T.Union([Item, UnreadableItem])), nextCursor: Nullable(T.String()) })
@@ -174,7 +187,36 @@ export const SearchResult = T.Object({
 export const AuditEntry = T.Object({ seq: T.Integer({ minimum: 1 }), at: Iso, kind: T.String(), hash: T.String(), prevHash: T.String() },
   { additionalProperties: true, description: 'the fields beyond these depend on `kind`' })
 export const AuditPage = T.Object({ entries: T.Array(AuditEntry) })
-export const AuditVerify = T.Object({ ok: T.Boolean(), entries: Count, brokenAt: T.Optional(T.Integer()), reason: T.Optional(T.String()) })
+export const AuditKeepers = T.Object({
+  refreshed: T.Boolean({ description: 'whether the copy was refreshed from a keeper just now (false: the copy last synced)' }),
+  checkpoints: Count, newestUpTo: Count, ok: T.Boolean(),
+  brokenAt: T.Optional(T.Integer({ minimum: 1 })),
+  reason: T.Optional(T.Union([T.Literal('truncated'), T.Literal('rewritten'), T.Literal('foreign-key')])),
+  error: T.Optional(T.String({ description: 'why the copy could not be refreshed' }))
+}, { description: 'the local log against the signed checkpoints the personal group\'s keepers hold (entity nodes)' })
+const AUDIT_BREAKS = ['gap', 'prev-mismatch', 'hash-mismatch', 'checkpoint-malformed', 'checkpoint-mismatch', 'checkpoint-foreign-key', 'checkpoint-bad-signature', 'truncated', 'rewritten', 'foreign-key'] as const
+export const AuditVerify = model('AuditVerify', T.Object({
+  ok: T.Boolean(), entries: Count, brokenAt: T.Optional(T.Integer({ minimum: 1 })),
+  reason: T.Optional(T.Union(AUDIT_BREAKS.map(r => T.Literal(r)), { description: 'what broke at brokenAt (docs/AUDIT.md names each)' })),
+  checkpoints: T.Integer({ minimum: 0, description: 'checkpoints that verified under this node\'s key' }),
+  signedUpTo: T.Integer({ minimum: 0, description: 'the last entry a verified checkpoint covers (0: none)' }),
+  tail: T.Object({ seq: Count, hash: T.String() }, { description: 'the last entry read that verified' }),
+  keepers: T.Optional(AuditKeepers)
+}))
+
+export const GroupVerify = model('GroupVerify', T.Object({
+  ok: T.Boolean(),
+  records: T.Integer({ minimum: 0, description: 'records checked, every kind' }),
+  heads: T.Array(Hash, { description: 'append-only groups: hex commitments no entry names, sorted (the same on every node holding the same entries)' }),
+  problems: T.Array(T.Object({
+    recordId: T.String(), kind: T.String(),
+    problem: T.String({ description: 'bad-signature, a gate\'s reject reason, missing-parent, content-mismatch, … (docs/RECORDS.md)' }),
+    ref: T.Optional(T.String({ description: 'the entry or commitment the problem refers to' }))
+  })),
+  appendOnly: T.Boolean(),
+  unlinked: T.Integer({ minimum: 0, description: 'entries written before links existed' }),
+  content: T.Union([T.Literal('checked'), T.Literal('no-key'), T.Literal('not-append-only')], { description: 'whether entry contents were checked against their commitments (keepers: no-key)' })
+}))
 
 const Entities = T.Array(EntityId)
 export const UnsealResult = T.Object({
@@ -272,6 +314,8 @@ export type WriteResultView = Static<typeof WriteResult>
 export type RawItemView = Static<typeof RawItem>
 export type SearchHitView = Static<typeof SearchHit>
 export type AuditEntryView = Static<typeof AuditEntry>
+export type AuditVerifyView = Static<typeof AuditVerify>
+export type GroupVerifyView = Static<typeof GroupVerify>
 export type NodeEventView = Static<typeof NodeEvent>
 export type UnsealResultView = Static<typeof UnsealResult>
 export type UnsealPendingView = Static<typeof UnsealPending>

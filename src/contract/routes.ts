@@ -77,6 +77,10 @@ export const routes = {
   removeMember: { method: 'DELETE', path: '/api/v1/groups/:gid/members/:entityId', tag: 'groups', summary: 'Remove a member: new key version, re-encryption job', params: T.Object({ gid: M.GroupId, entityId: T.String({ maxLength: 100 }) }), response: M.GroupWithJob, errors: [...GROUP, 503] },
   addKeeper: { method: 'POST', path: '/api/v1/groups/:gid/keepers', tag: 'groups', summary: 'Add a keeper by peer ID (and optionally its address)', params: gid, body: B.AddKeeperBody, status: 201, response: M.Group, errors: GROUP },
   removeKeeper: { method: 'DELETE', path: '/api/v1/groups/:gid/keepers/:peerId', tag: 'groups', summary: 'Remove a keeper', params: T.Object({ gid: M.GroupId, peerId: T.String({ maxLength: 128 }) }), response: M.Group, errors: GROUP },
+  verifyGroup: {
+    method: 'GET', path: '/api/v1/groups/:gid/verify', tag: 'groups', params: gid, response: M.GroupVerify, errors: [403],
+    summary: 'Re-check every stored record of the group: signatures, author rights against the descriptor chain, and for append-only groups the DAG (no missing parent, no edited entry); works on keepers (no key needed), members also check entry contents'
+  },
   rotateGroup: { method: 'POST', path: '/api/v1/groups/:gid/rotate', tag: 'groups', summary: 'Rotate the group key; existing items are re-encrypted by a job', params: gid, status: 202, response: M.JobStarted, errors: GROUP },
 
   // ---- items ----
@@ -147,7 +151,14 @@ export const routes = {
 
   // ---- audit ----
   listAudit: { method: 'GET', path: '/api/v1/audit', tag: 'audit', summary: 'Audit log entries after `since` (a sequence number), oldest first; or the newest, newest first, with order=desc', query: B.AuditQuery, response: M.AuditPage },
-  verifyAudit: { method: 'GET', path: '/api/v1/audit/verify', tag: 'audit', summary: 'Verify the audit hash chain and checkpoint signatures', response: M.AuditVerify }
+  verifyAudit: {
+    method: 'GET', path: '/api/v1/audit/verify', tag: 'audit', response: M.AuditVerify,
+    summary: 'Verify the audit hash chain, every checkpoint against this node\'s own key, and (entity nodes) the checkpoints held by the personal group\'s keepers; {ok:false, brokenAt, reason} names the first entry that was edited, removed or inserted'
+  },
+  exportAudit: {
+    method: 'GET', path: '/api/v1/audit/export', tag: 'audit', query: B.AuditExportQuery, response: M.AuditEntry, contentType: 'application/x-ndjson',
+    summary: 'The audit log as JSON Lines, streamed: one entry per line as in GET /api/v1/audit, checkpoints included (the response schema is one line)'
+  }
 } as const satisfies Record<string, RouteSpec>
 
 export type Routes = typeof routes

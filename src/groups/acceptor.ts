@@ -220,6 +220,7 @@ export class Acceptor {
         else store.pushHistory(head.gid, head.rid, head.clock, head.hash, head.bytes)
       }
       store.putHead(this.row(r, kv))
+      rulesOf(r.rec.t).index?.(r, store)
     })
     this.o.clock.observe(r.rec.c)
     const ev: StoredEvent = { record: r, origin, replaced: head !== undefined, ...(head !== undefined ? { previousHash: new Uint8Array(head.hash), reencrypted: head.clock === r.rec.c && head.kv < kv } : {}) }

@@ -16,4 +16,6 @@ export interface GroupContext {
   /** Absent on keepers. */
   vault: Vault | undefined
   limits: { maxItemBytes: number, maxGroups: number }
+  /** audit.reads: record every item served and every search in the audit log. */
+  auditReads?: boolean
 }

@@ -15,11 +15,17 @@
  *      signer ≠ author (owner/admin edit or re-encryption): signer is owner/admin
  *        in D or in the version that introduced kv.
  *    A key version must exist in the chain and must not be one retired before c.
- *    In an append-only group a version never replaces a different stored one.
+ *    In an append-only group a version never replaces a different stored one,
+ *      except its re-encryption (same author, nonce, clock and link, higher key
+ *      version: records/item.ts isReencryptionOf);
+ *    a link (`l`, records/ao-link.ts) only in an append-only group, and its entry
+ *      signature verifies under the author over the entry's commitment.
  *  - key/share envelope: signer owner/admin in D; recipient a member of D; kv
  *    exists (key version 0 of a circle: its metadata key, for the name only).
  *  - bind: signer is a member of D and names a peer.
  *  - vault: signer is the owner of D (personal group).
+ *  - audit-copy (a checkpoint copy): signer is the owner of D; kv exists and is not
+ *    newer than D's (sealed with the personal group key in force).
  *  - desc: extends the chain (DescriptorChain.rejectNext: version n+1, linked,
  *    signed by an owner/admin of n); no clock rule.
  *  - invite: signer owner/admin in D; only an owner invites an owner or admin; an
@@ -34,7 +40,8 @@
  */
 import { equalBytes } from '../crypto/bytes.js'
 import { clockWall } from '../crypto/hlc.js'
-import { itemIdFor, type ItemBody } from '../records/item.js'
+import { commitmentOf, isReencryptionOf, itemIdFor, type ItemBody } from '../records/item.js'
+import { linkSignatureValid } from '../records/ao-link.js'
 import { canAdmin, canWrite, type DescBody } from '../records/descriptor.js'
 import type { KeyBody } from '../records/key-envelope.js'
 import type { ShareBody } from '../records/share-envelope.js'
@@ -42,7 +49,8 @@ import type { BindBody } from '../records/binding.js'
 import type { VaultBody } from '../records/vault-backup.js'
 import { inviteId, type AnswerBody, type InviteBody } from '../records/invite.js'
 import type { ErasureBody } from '../records/erasure.js'
-import type { Body, DecodedRecord } from '../records/record.js'
+import type { AuditCopyBody } from '../records/audit-copy.js'
+import { fromStore, type Body, type DecodedRecord } from '../records/record.js'
 import { roleIn, type ChainVerdict, type DescriptorChain } from './descriptor-chain.js'
 import type { RejectReason } from './reject-reason.js'
 
@@ -51,7 +59,7 @@ export interface GateContext {
   now: number
   maxSkewMs: number
   /** The version stored under the record's ID, if any. */
-  head?: { hash: Uint8Array }
+  head?: { hash: Uint8Array, bytes: Uint8Array }
   /** Another record of the same group, by ID (a gate that judges one record by another: answers). */
   record?: (recordId: string) => DecodedRecord | undefined
 }
@@ -95,8 +103,19 @@ export const gateItem: Gate<ItemBody> = (r, ctx) => {
     if (!canAdmin(roleIn(kvDesc, r.rec.s)) && !canAdmin(roleIn(d, r.rec.s))) return 'not-admin'
   }
   // `ao` never changes along a chain (rejectNext), so the head's answer is every version's.
-  if (ctx.head !== undefined && !equalBytes(ctx.head.hash, r.hash) && ctx.chain.current().ao) return 'append-only'
+  const ao = ctx.chain.current().ao
+  if (b.l !== undefined) {
+    if (!ao) return 'malformed'
+    if (!linkSignatureValid(b.a, commitmentOf(r)!, b.l)) return 'bad-entry-signature'
+  }
+  if (ao && ctx.head !== undefined && !equalBytes(ctx.head.hash, r.hash) && !reencrypts(ctx.head, r)) return 'append-only'
   return undefined
+}
+
+function reencrypts (head: { hash: Uint8Array, bytes: Uint8Array }, r: DecodedRecord<ItemBody>): boolean {
+  let prev: DecodedRecord<ItemBody>
+  try { prev = fromStore(head, 'item') } catch { return false }
+  return isReencryptionOf(prev, r)
 }
 
 export const gateEnvelope: Gate<KeyBody | ShareBody> = (r, ctx) => {
@@ -161,4 +180,12 @@ export const gateErasure: Gate<ErasureBody> = (r, ctx) => {
   const why = signedByMember(r, ctx)
   if (why !== undefined) return why
   return ctx.chain.introducing(r.rec.b.kv) === undefined ? 'bad-key-version' : undefined
+}
+
+export const gateAuditCopy: Gate<AuditCopyBody> = (r, ctx) => {
+  const d = inForce(r, ctx)
+  if (typeof d === 'string') return d
+  if (roleIn(d, r.rec.s) !== 'owner') return 'not-owner'
+  if (r.rec.b.kv > d.kv || ctx.chain.introducing(r.rec.b.kv) === undefined) return 'bad-key-version'
+  return undefined
 }

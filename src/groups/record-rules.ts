@@ -8,9 +8,11 @@
  */
 import type { Body, BodyOf, DecodedRecord, RecordKind } from '../records/record.js'
 import type { AcceptorEvents, StoredEvent } from './acceptor.js'
-import { gateAnswer, gateBinding, gateDescriptor, gateEnvelope, gateErasure, gateGroupDeletion, gateInvite, gateItem, gateLeave, gateVaultBackup, type GateContext } from './gates.js'
+import { gateAnswer, gateAuditCopy, gateBinding, gateDescriptor, gateEnvelope, gateErasure, gateGroupDeletion, gateInvite, gateItem, gateLeave, gateVaultBackup, type GateContext } from './gates.js'
 import type { ChainVerdict } from './descriptor-chain.js'
 import type { TypedEmitter } from '../util/events.js'
+import type { Store } from '../store/store.js'
+import { commitmentOf, type ItemBody } from '../records/item.js'
 
 /**
  * What a stored record sets off, each wired by node/ to one handler:
@@ -40,13 +42,18 @@ export interface KindRules<B extends Body> {
   /** Position in a batch, lower first: what judges the rest (descriptors, by version) comes first. */
   order: (b: B) => number
   effects: readonly StoredEffect[]
+  /**
+   * Rows kept beside the record, written in the transaction that stores it
+   * (so they never disagree with the records): the append-only DAG index.
+   */
+  index?: (r: DecodedRecord<B>, store: Store) => void
 }
 
 const AFTER_DESCRIPTORS = (): number => 2 ** 32
 
 export const RULES: { [K in RecordKind]: KindRules<BodyOf<K>> } = {
   desc: { gate: gateDescriptor, audience: 'everyone', history: false, order: b => b.ver, effects: [] },
-  item: { gate: gateItem, audience: 'nobody', history: true, order: AFTER_DESCRIPTORS, effects: ['searchable', 'erasure'] },
+  item: { gate: gateItem, audience: 'nobody', history: true, order: AFTER_DESCRIPTORS, effects: ['searchable', 'erasure'], index: indexLink },
   key: { gate: gateEnvelope, audience: 'recipient', history: false, order: AFTER_DESCRIPTORS, effects: ['key-envelope'] },
   share: { gate: gateEnvelope, audience: 'recipient', history: false, order: AFTER_DESCRIPTORS, effects: [] },
   bind: { gate: gateBinding, audience: 'nobody', history: false, order: AFTER_DESCRIPTORS, effects: ['node-binding'] },
@@ -57,7 +64,15 @@ export const RULES: { [K in RecordKind]: KindRules<BodyOf<K>> } = {
   leave: { gate: gateLeave, audience: 'nobody', history: false, order: AFTER_DESCRIPTORS, effects: ['membership'] },
   // Delivered with the chain: a member or keeper handed the group learns at once that it ended.
   gdel: { gate: gateGroupDeletion, audience: 'everyone', history: false, order: AFTER_DESCRIPTORS, effects: ['group-deleted'] },
-  erasure: { gate: gateErasure, audience: 'nobody', history: false, order: AFTER_DESCRIPTORS, effects: ['erasure-report'] }
+  erasure: { gate: gateErasure, audience: 'nobody', history: false, order: AFTER_DESCRIPTORS, effects: ['erasure-report'] },
+  'audit-copy': { gate: gateAuditCopy, audience: 'nobody', history: false, order: AFTER_DESCRIPTORS, effects: [] }
+}
+
+/** An append-only entry's place in the DAG index (store/ao-index.ts); unlinked items have none. */
+function indexLink (r: DecodedRecord<ItemBody>, store: Store): void {
+  const l = r.rec.b.l
+  if (l === undefined) return
+  store.ao.add(r.groupId, { e: commitmentOf(r)!, rid: r.recordId, clock: r.rec.c, author: r.rec.b.a, parents: l.h, ...(l.t !== undefined ? { kind: l.t, target: l.r! } : {}) })
 }
 
 /** A kind's rules, typed loosely for code that handles any kind. */

@@ -3,7 +3,9 @@
  * older key version is re-sealed under the current one, in batches of
  * BATCH per transaction, yielding to the event loop between batches. Old key
  * versions stay in the ring, so items read throughout. Idempotent: a restart
- * picks up whatever is still stale.
+ * picks up whatever is still stale. Done means done: the job fails, naming the
+ * reason, if any item could not be re-encrypted (append-only entries are
+ * re-encrypted like any other: their links survive, records/ao-link.ts).
  */
 import type { GroupId } from '../crypto/ids.js'
 import { setImmediate as yieldLoop } from 'node:timers/promises'
@@ -24,20 +26,36 @@ export function reencryptJob (ctx: GroupContext, keyFor: (gid: GroupId, kv: numb
     let done = h.resumedFrom
     h.setTotal(done + ctx.store.countStaleItems(gid, target()))
     let after = ''
+    let passes = 0
     for (;;) {
       if (h.signal.aborted) throw new CairnError('UNAVAILABLE', 'stopped')
       const kv = target()
       const rows = ctx.store.staleItems(gid, kv, after, BATCH)
-      if (rows.length === 0) break
+      if (rows.length === 0) {
+        // Items that arrived under an older key behind the scan (sync from a peer
+        // that wrote before it saw the rotation): one more pass from the start.
+        if (++passes > 1 || ctx.store.countStaleItems(gid, kv) === 0) break
+        after = ''
+        continue
+      }
       const me = requireVault(ctx).entityKey()
       const newKey = keyFor(gid, kv)
-      ctx.acceptor.ingest(rows.map(row => reencryptItem(fromStore(row, 'item'), keyFor(gid, row.kv), me, kv, newKey)), 'local')
+      const res = ctx.acceptor.ingest(rows.map(row => reencryptItem(fromStore(row, 'item'), keyFor(gid, row.kv), me, kv, newKey)), 'local')
+      // A refused re-encryption leaves that item under the old key, which a removed
+      // member may hold: the job fails and says so rather than report done.
+      const refused = res.filter(x => x.status === 'rejected')
+      if (refused.length > 0) {
+        const why = [...new Set(refused.map(x => x.reason ?? 'rejected'))].join(', ')
+        throw new CairnError('INTEGRITY', `${refused.length} of ${rows.length} items could not be re-encrypted under key version ${kv} (${why}); they are still under an older key`)
+      }
       ctx.store.bumpKeyUsage(gid, kv, rows.length)
       after = rows[rows.length - 1]!.rid
       done += rows.length
       h.progress(done)
       await yieldLoop()
     }
+    const left = ctx.store.countStaleItems(gid, target())
+    if (left > 0) throw new CairnError('INTEGRITY', `${left} items are still under an older key version after re-encryption`)
     ctx.audit.record('reencryption-done', { groupId: gid, keyVersion: target(), items: done })
   }
 }

@@ -18,7 +18,7 @@ export type RejectReason = DecodeFailure
   | 'unknown-group' | 'future-clock' | 'before-group' | 'bad-id' | 'not-a-member' | 'read-only'
   | 'not-admin' | 'not-owner' | 'bad-key-version' | 'stale-key' | 'replay' | 'append-only'
   | 'descriptor-gap' | 'descriptor-fork' | 'stale-clock' | 'circle-changed' | 'append-only-changed'
-  | 'not-for-us' | 'rate-limited' | 'storage-full'
+  | 'not-for-us' | 'rate-limited' | 'storage-full' | 'bad-entry-signature'
   | 'already-member' | 'no-invite' | 'stale-invite' | 'invite-revoked' | 'invite-expired' | 'group-deleted' | 'left-group' | 'membership-expired'
 
 export type RejectClass = 'invalid' | 'behind' | 'declined'
@@ -30,7 +30,7 @@ const CLASS: Record<RejectReason, RejectClass> = {
   'future-clock': 'invalid', 'bad-id': 'invalid', 'read-only': 'invalid', 'not-owner': 'invalid',
   'stale-key': 'invalid', replay: 'invalid', 'append-only': 'invalid', 'descriptor-fork': 'invalid',
   'stale-clock': 'invalid', 'circle-changed': 'invalid', 'append-only-changed': 'invalid',
-  'not-for-us': 'declined', 'rate-limited': 'declined', 'storage-full': 'declined',
+  'not-for-us': 'declined', 'rate-limited': 'declined', 'storage-full': 'declined', 'bad-entry-signature': 'invalid',
   // An answer may arrive before the invitation it answers (sync order): retried.
   'no-invite': 'behind',
   'already-member': 'invalid', 'stale-invite': 'invalid', 'membership-expired': 'invalid', 'invite-revoked': 'invalid', 'invite-expired': 'invalid',

@@ -7,7 +7,7 @@
 import { equalBytes, toB64, toHex } from '../crypto/bytes.js'
 import { clockToIso } from '../crypto/hlc.js'
 import { entityIdFromPublicKey, isRecordId, type GroupId } from '../crypto/ids.js'
-import { contentHashOf, openItem, sealItem, type ItemBody, type ItemPlain, type Json, type SealItemInput } from '../records/item.js'
+import { commitmentOf, contentHashOf, openItem, sealItem, type ItemBody, type ItemPlain, type Json, type SealItemInput } from '../records/item.js'
 import { decodeRecord, fromStore, salvageBody, type DecodedRecord } from '../records/record.js'
 import { itemIdFor } from '../records/item.js'
 import { canAdmin } from '../records/descriptor.js'
@@ -18,9 +18,11 @@ import type { GroupContext } from '../groups/context.js'
 import type { GroupService } from '../groups/group-service.js'
 import { roleIn } from '../groups/descriptor-chain.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
+import { amendOf, amendmentBy, amendmentsOf, entryViewOf, linkFor, type Amend, type EntryView } from './append-only.js'
 import { assertBoundedStructure } from '../util/bounds.js'
 
-export interface ItemInput { content: Json, type?: string, meta?: Record<string, Json> | null }
+/** `corrects` / `redacts`: in an append-only group, the ID of the entry this new entry amends. */
+export interface ItemInput { content: Json, type?: string, meta?: Record<string, Json> | null, corrects?: string, redacts?: string }
 export interface WriteResult { id: string, groupId: GroupId, author: string, keyVersion: number, updatedAt: string, contentHash: string }
 
 export interface ProvenanceEntry {
@@ -34,6 +36,12 @@ export interface ProvenanceEntry {
 export interface ItemView {
   id: string, groupId: GroupId, type: string, content: Json, meta: Record<string, Json> | null,
   author: string, createdAt: string, updatedAt: string, keyVersion: number, contentHash: string, provenance: ProvenanceEntry[]
+  /** Entries of append-only groups: the entry's place in the log. */
+  entry?: EntryView
+  /** A redaction in force: content and meta are not served (null); the entry keeps its place. */
+  redacted?: { entry: string, by: string, at: string }
+  /** Corrections in force: content, type and meta are the latest correction's; `original` is the entry's own. */
+  corrected?: { entry: string, by: string, at: string, original: { type: string, content: Json, meta: Record<string, Json> | null } }
 }
 
 export interface RawItem { id: string, kind: string, keyVersion: number, author: string | null, signer: string, updatedAt: string, tombstone: boolean, size: number, hash: string, ciphertext: string }
@@ -51,14 +59,15 @@ export class ItemService {
 
   create (gid: GroupId, inp: ItemInput): WriteResult {
     const { chain } = requireRole(this.ctx, gid, 'write')
+    const amend = amendOf(inp, chain.current().ao)
     const plain = this.plainFrom(inp, this.ctx.clock.peek())
-    return this.write(gid, chain.current().kv, plain, undefined)
+    return this.write(gid, chain.current().kv, plain, undefined, { amend })
   }
 
   update (id: string, inp: Partial<ItemInput>): WriteResult {
     const { row, rec } = this.head(id)
     const { chain, role } = requireRole(this.ctx, row.gid, 'write')
-    if (chain.current().ao) throw new CairnError('APPEND_ONLY', 'this group is append-only: add a correction as a new item instead')
+    if (chain.current().ao) throw new CairnError('APPEND_ONLY', `this group is append-only: add a correction instead (POST /api/v1/groups/${row.gid}/items with "corrects": "${id}")`)
     const me = requireVault(this.ctx).entityKey().publicKey
     if (!canAdmin(role) && !equalBytes(rec.rec.b.a, me)) throw new CairnError('FORBIDDEN', 'members may change only their own items')
     if (rec.rec.b.del) throw new CairnError('NOT_FOUND', `item ${id} was deleted`)
@@ -73,7 +82,7 @@ export class ItemService {
   remove (id: string): { id: string, groupId: GroupId, deleted: true, updatedAt: string } {
     const { row, prev, deleted } = this.headForDelete(id)
     const { chain, role } = requireRole(this.ctx, row.gid, 'write')
-    if (chain.current().ao) throw new CairnError('APPEND_ONLY', 'this group is append-only: entries cannot be deleted; add a redaction entry instead')
+    if (chain.current().ao) throw new CairnError('APPEND_ONLY', `this group is append-only: entries cannot be deleted; add a redaction instead (POST /api/v1/groups/${row.gid}/items with "redacts": "${id}"), which stops its content being served`)
     const me = requireVault(this.ctx).entityKey().publicKey
     if (!canAdmin(role) && !equalBytes(prev.author, me)) throw new CairnError('FORBIDDEN', 'members may delete only their own items')
     if (deleted) throw new CairnError('NOT_FOUND', `item ${id} was already deleted`)
@@ -86,7 +95,15 @@ export class ItemService {
     const { row, rec } = this.head(id)
     requireRole(this.ctx, row.gid, 'read')
     if (rec.rec.b.del) throw new CairnError('NOT_FOUND', `item ${id} was deleted`)
-    return this.toView(row.gid, rec, true)
+    const view = this.toView(row.gid, rec, true)
+    this.auditRead('item-read', { groupId: row.gid, itemId: id })
+    return view
+  }
+
+  /** audit.reads: who was served what (IDs only). Inside the caller's read transaction when there is one. */
+  private auditRead (kind: string, data: Record<string, unknown>): void {
+    if (this.ctx.auditReads !== true) return
+    this.ctx.audit.record(kind, { ...data, by: requireVault(this.ctx).entityId() })
   }
 
   list (gid: GroupId, q: { limit?: number, cursor?: string, type?: string }): { items: Array<ItemView | { id: string, error: { code: string, message: string } }>, nextCursor: string | null } {
@@ -114,6 +131,8 @@ export class ItemService {
         if (items.length >= limit) { last = after; break outer }
       }
     }
+    const served = items.filter(i => !('error' in i)).map(i => i.id)
+    this.auditRead('items-listed', { groupId: gid, count: served.length, items: served })
     return { items, nextCursor: last !== undefined ? encodeCursor(last) : null }
   }
 
@@ -148,7 +167,7 @@ export class ItemService {
   writeImported (gid: GroupId, plain: ItemPlain): WriteResult {
     const { chain } = requireRole(this.ctx, gid, 'write')
     this.checkSize(plain)
-    return this.write(gid, chain.current().kv, plain, undefined, true)
+    return this.write(gid, chain.current().kv, plain, undefined, { keepCreatedAt: true })
   }
 
   /** One stored item as an export sees it: decrypted, with provenance and its record hash. */
@@ -157,18 +176,22 @@ export class ItemService {
     return { ...this.toView(row.gid, rec, true), hash: toHex(rec.hash) }
   }
 
-  private write (gid: GroupId, kv: number, plain: ItemPlain | null, existing: Previous | undefined, keepCreatedAt = false): WriteResult {
+  private write (gid: GroupId, kv: number, plain: ItemPlain | null, existing: Previous | undefined, opts: { amend?: Amend, keepCreatedAt?: boolean } = {}): WriteResult {
     const vault = requireVault(this.ctx)
     const key = this.groups.keyFor(gid, kv)
+    const chain = requireChain(this.ctx, gid)
     // One transaction (one fsync) for the usage counter and the record.
     return this.ctx.store.tx(() => {
       const usage = this.ctx.store.bumpKeyUsage(gid, kv, plain === null ? 0 : 1)
       if (usage >= KEY_USAGE_LIMIT) throw new CairnError('KEY_EXHAUSTED', `key version ${kv} of this group has sealed ${usage} items; rotate the key (cairn rotate) before writing more`)
       const clock = this.ctx.clock.tick()
-      if (plain !== null && existing === undefined && !keepCreatedAt) plain.createdAt = clock
+      if (plain !== null && existing === undefined && opts.keepCreatedAt !== true) plain.createdAt = clock
+      // A new entry of an append-only group names the heads, read in this
+      // transaction: entries written earlier in the same group commit count.
+      const link = plain !== null && existing === undefined && chain.current().ao ? linkFor(this.ctx, chain, gid, vault.entityKey().publicKey, opts.amend) : undefined
       const r = sealItem({
         signer: vault.entityKey(), groupId: gid, clock, keyVersion: kv, key, plain,
-        ...(existing !== undefined ? { existing } : {})
+        ...(existing !== undefined ? { existing } : {}), ...(link !== undefined ? { link } : {})
       })
       const [res] = this.ctx.acceptor.ingest([r], 'local')
       if (res?.status !== 'stored') throw new CairnError('CONCURRENT_CHANGE', `the write was not stored (${res?.reason ?? res?.status ?? ''}); retry`, { reason: res?.reason ?? res?.status })
@@ -227,11 +250,32 @@ export class ItemService {
 
   private toView (gid: GroupId, rec: DecodedRecord<ItemBody>, withProvenance: boolean): ItemView {
     const plain = openItem(rec, this.groups.keyFor(gid, rec.rec.b.kv))
-    return {
+    const view: ItemView = {
       id: rec.recordId, groupId: gid, type: plain.type, content: plain.content, meta: plain.meta,
       author: entityIdFromPublicKey(rec.rec.b.a), createdAt: clockToIso(plain.createdAt), updatedAt: clockToIso(rec.rec.c),
       keyVersion: rec.rec.b.kv, contentHash: contentHashOf(plain),
       provenance: withProvenance ? this.provenance(gid, rec, plain) : []
+    }
+    const e = commitmentOf(rec)
+    return e === undefined ? view : this.applyAmendments(gid, rec, e, view)
+  }
+
+  /** Reads apply corrections and redactions (items/append-only.ts): the entry keeps its place, its content may not. */
+  private applyAmendments (gid: GroupId, rec: DecodedRecord<ItemBody>, e: Uint8Array, view: ItemView): ItemView {
+    const chain = requireChain(this.ctx, gid)
+    const out: ItemView = { ...view, entry: entryViewOf(this.ctx, gid, rec, e) }
+    const res = amendmentsOf(this.ctx, chain, gid, e)
+    if (res.redactedBy !== undefined) {
+      return { ...out, content: null, meta: null, contentHash: '', redacted: amendmentBy(res.redactedBy, res.rows.get(res.redactedBy.recordId)!) }
+    }
+    const last = res.correctedBy.at(-1)
+    if (last === undefined) return out
+    const row = this.ctx.store.getHead(gid, last.recordId)
+    if (row === undefined) return out
+    const fix = openItem(verifiedAtRest(row), this.groups.keyFor(gid, row.kv))
+    return {
+      ...out, type: fix.type, content: fix.content, meta: fix.meta, contentHash: contentHashOf(fix),
+      corrected: { ...amendmentBy(last, res.rows.get(last.recordId)!), original: { type: view.type, content: view.content, meta: view.meta } }
     }
   }
 

@@ -27,6 +27,8 @@ import { backgroundIntegrityCheck } from './integrity.js'
 import type { JobView } from '../jobs/job-runner.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { normalizeAddr } from '../replication/address-book.js'
+import { verifyHeldGroup } from '../groups/group-verify.js'
+import type { GroupId } from '../crypto/ids.js'
 
 export interface DaemonOptions {
   dataDir: string
@@ -82,6 +84,7 @@ export class Daemon {
       if (s.store.opened.check === 'deferred') d.checkInBackground()
       writeFileAtomic(paths.pid, JSON.stringify({ pid: process.pid, apiPort: d.apiPort, apiHost: config.api.host, peerId: nodeKey.peerId, startedAt: new Date().toISOString() }) + '\n', 0o600)
       s.audit.record('started', { peerId: nodeKey.peerId, keeper: identity.keeper })
+      s.audit.checkpoint()
       log.info({ peerId: nodeKey.peerId, apiPort: d.apiPort, keeper: identity.keeper, listen: d.net.libp2p.getMultiaddrs().map(String) }, `cairn ${identity.keeper ? 'keeper' : 'node'} ${shortId(nodeKey.peerId)} started: API on ${config.api.host}:${d.apiPort}, ${s.store.listGroups().length} groups`)
       return d
     } catch (e) {
@@ -237,12 +240,27 @@ export class Daemon {
       search: async (q, limit, gid) => {
         if (s.vault === undefined) throw new CairnError('KEEPER_HAS_NO_KEYS', 'a keeper cannot search: it holds no keys')
         if (!s.vault.unlocked) throw new CairnError('VAULT_LOCKED', 'the vault is locked; unlock it to search')
-        return await s.search.search(q, limit, gid)
+        const found = await s.search.search(q, limit, gid)
+        // audit.reads: the entry has committed (group commit) before the answer goes out.
+        const by = s.vault.entityId()
+        if (this.config.audit.reads) await s.writes.submit(() => s.audit.record('searched', { ...(gid !== undefined ? { groupId: gid } : {}), count: found.results.length, items: found.results.map(h => h.itemId), by }))
+        return found
       },
+      groupVerify: async (gid) => {
+        const verifier = this.net?.replicator.verifier
+        const maxBytes = this.config.replication.max_record_bytes
+        return await verifyHeldGroup(s.ctx, gid, {
+          now: Date.now(), maxSkewMs: this.config.replication.max_clock_skew_seconds * 1000,
+          ...(verifier !== undefined ? { check: async (batch: Uint8Array[]) => await verifier.check(batch, maxBytes) } : {}),
+          keyFor: kv => s.groups.keyFor(gid, kv)
+        })
+      },
+      read: async (fn) => this.config.audit.reads ? await s.writes.submit(fn) : fn(),
       auditList: (since, limit) => s.audit.list(since, limit),
       auditNewest: limit => s.audit.list(Math.max(0, (s.store.auditTail()?.seq ?? 0) - limit), limit).reverse(),
       resolveItems: (prefix, limit) => s.store.itemsByPrefix(prefix, limit).map(r => ({ id: r.rid, groupId: r.gid })),
-      auditVerify: () => s.audit.verify(),
+      auditVerify: async () => await s.auditCopies.verify(await s.audit.verify(), async gid => await this.refreshPersonal(gid, VERIFY_SYNC_MS)),
+      auditExport: since => s.audit.exportLines(since),
       metrics: async () => ({ contentType: s.metrics.contentType, text: await s.metrics.text() }),
       peers: () => this.network().replicator.dialer.peers(),
       dial: async (addr) => await this.network().replicator.dialer.dial(addr),
@@ -285,6 +303,7 @@ export class Daemon {
   }
 
   private maintenance: NodeJS.Timeout | undefined
+  private checkpoints: NodeJS.Timeout | undefined
 
   /** Periodic: expired tombstones (hourly, or twice per retention period if shorter). */
   startMaintenance (): void {
@@ -300,6 +319,34 @@ export class Daemon {
     run()
     this.maintenance = setInterval(run, Math.max(1000, Math.min(3_600_000, retentionMs / 2)))
     this.maintenance.unref()
+    const every = this.config.audit.checkpoint_interval_seconds
+    if (every > 0) {
+      this.checkpoints = setInterval(() => {
+        try { this.s.audit.checkpoint() } catch (e) { this.log.warn({ err: (e as Error).message }, 'audit checkpoint failed') }
+      }, every * 1000)
+      this.checkpoints.unref()
+    }
+  }
+
+  /** Sync the personal group with its keepers, within `ms`: did any keeper answer? */
+  async refreshPersonal (gid: GroupId, ms: number): Promise<{ refreshed: boolean, error?: string }> {
+    if (this.net === undefined) return { refreshed: false, error: 'networking is not running on this node' }
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new CairnError('TIMEOUT', `no keeper answered within ${ms / 1000} s`)), ms) })
+    try {
+      const r = await Promise.race([this.net.replicator.syncGroup(gid), timeout])
+      const ok = r.peers.some(p => p.error === undefined)
+      return ok ? { refreshed: true } : { refreshed: false, error: r.peers.find(p => p.error !== undefined)?.error ?? 'the personal group has no keeper' }
+    } catch (e) {
+      return { refreshed: false, error: (e as Error).message }
+    } finally { clearTimeout(timer) }
+  }
+
+  private async flushAuditCopy (): Promise<void> {
+    const v = this.s.vault
+    if (v === undefined || !v.unlocked || (this.s.registry.chain(v.personalGroupId())?.current().k.length ?? 0) === 0) return
+    const r = await this.refreshPersonal(v.personalGroupId(), STOP_SYNC_MS)
+    if (!r.refreshed) this.log.warn({ reason: r.error }, 'the keepers may not hold the last audit checkpoint (the personal group could not be synced before stopping)')
   }
 
   network (): Network {
@@ -325,10 +372,14 @@ export class Daemon {
       this.log.info('cairn node stopping')
       this.emit({ type: 'stopping', at: new Date().toISOString() })
       if (this.maintenance !== undefined) clearInterval(this.maintenance)
+      if (this.checkpoints !== undefined) clearInterval(this.checkpoints)
       await this.app?.close().catch(() => {})
-      await this.net?.stop().catch(e => this.log.warn({ err: (e as Error).message }, 'network stop failed'))
+      // The last checkpoint goes to the keepers before the network stops: a log
+      // cut while the node is down is then caught against their copy.
       this.s.audit.record('stopped', {})
       this.s.audit.checkpoint()
+      await this.flushAuditCopy()
+      await this.net?.stop().catch(e => this.log.warn({ err: (e as Error).message }, 'network stop failed'))
       await this.s.close()
       try { unlinkSync(this.paths.pid) } catch {}
       this.log.info('cairn node stopped')
@@ -336,6 +387,11 @@ export class Daemon {
     return await this.stopping
   }
 }
+
+/** How long a stop waits for the keepers to take the last audit checkpoint, ms. */
+const STOP_SYNC_MS = 5000
+/** How long an audit verify waits to refresh the keepers' copy, ms. */
+const VERIFY_SYNC_MS = 15_000
 
 /** Refuse to run two daemons on one data dir; a stale file from a killed daemon is replaced. */
 function claimPidFile (path: string): void {

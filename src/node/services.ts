@@ -16,12 +16,15 @@ import type { GroupContext } from '../groups/context.js'
 import { GroupService } from '../groups/group-service.js'
 import { GroupRegistry } from '../groups/registry.js'
 import { reencryptJob } from '../groups/reencrypt.js'
+import { auditRemoteDescriptors } from '../groups/membership-audit.js'
 import { keeperAdoption, memberAdoption } from '../groups/adoption.js'
 import { MembershipService, type MembershipEvents } from '../groups/membership.js'
 import { InviteInbox } from '../groups/invite-inbox.js'
 import { CopyIndex, ErasureService } from '../groups/erasure.js'
 import { entityIdFromPublicKey, publicKeyFromEntityId } from '../crypto/ids.js'
 import { ItemService } from '../items/item-service.js'
+import { searchRules } from '../items/append-only.js'
+import { AuditCopies } from '../groups/audit-copies.js'
 import { Portability } from '../items/portability.js'
 import { JobRunner } from '../jobs/job-runner.js'
 import { onStored } from '../groups/record-rules.js'
@@ -72,6 +75,8 @@ export interface Services {
   inbox: InviteInbox | undefined
   /** Set by the network (node/network.ts): who must receive a leave or a group deletion, and a new member's node. */
   membershipNet: { ending: MembershipEvents['ending'], joined: MembershipEvents['joined'], ended: (gid: GroupId) => void } | undefined
+  /** The keepers' copy of this node's audit checkpoints. */
+  auditCopies: AuditCopies
   /** (Re)index one group's items in the search index (after an unseal). */
   indexGroup: (gid: GroupId) => Promise<void>
   unlock: (passphrase: string) => Promise<void>
@@ -108,7 +113,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
     adoptGroup: vault === undefined ? keeperAdoption(nodeKey.peerId, config.keeper.allow_entities) : memberAdoption(vault, gid => inbox?.accepted(gid) === true),
     ended: gid => membership?.ended(gid)
   })
-  const ctx: GroupContext = { store, registry, acceptor, clock, audit, vault, limits: { maxItemBytes: config.limits.max_item_bytes, maxGroups: config.limits.max_groups } }
+  const ctx: GroupContext = { store, registry, acceptor, clock, audit, vault, limits: { maxItemBytes: config.limits.max_item_bytes, maxGroups: config.limits.max_groups }, auditReads: config.audit.reads }
   const jobs = new JobRunner(store)
   const groups = new GroupService(ctx, jobs)
   const items = new ItemService(ctx, groups)
@@ -147,6 +152,10 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
     search.removeGroup(gid)
     if (why === 'expired') audit.record('circle-sealed', { groupId: gid, reason: 'ttl' })
   })
+  const auditCopies = new AuditCopies(ctx, { peerId: nodeKey.peerId, publicKey: nodeKey.signing.publicKey })
+  audit.onCheckpoint(() => {
+    try { auditCopies.copyPending() } catch (e) { log.warn({ err: (e as Error).message }, 'could not copy the audit checkpoint for the keepers') }
+  })
   jobs.register('reencrypt', reencryptJob(ctx, (gid, kv) => groups.keyFor(gid, kv)))
   metrics.groups.set(store.listGroups().length)
 
@@ -155,11 +164,13 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
     metrics.stored.inc({ kind: record.rec.t, origin })
     if (origin !== 'local') metrics.pushToStore.observe(Math.max(0, Date.now() - clockWall(record.rec.c)) / 1000)
   })
+  auditRemoteDescriptors({ events, registry, audit, store })
   const indexer = new SearchIndexer({
     index: search, store,
     keyFor: (gid, kv) => kv > 0 && groups.isCircle(gid) ? circles.keys.get(gid, kv) : vault?.ring(gid)?.get(kv),
     readable: gid => vault?.ring(gid) !== undefined || circles.keys.isUnsealed(gid),
-    onOpened: (r, plain) => { copies.note(r.groupId, r.recordId, plain) }
+    onOpened: (r, plain) => { copies.note(r.groupId, r.recordId, plain) },
+    ...searchRules(ctx)
   })
   onStored(events, 'erasure', ({ record }) => { erasure.stored(record) })
   onStored(events, 'erasure-report', ({ record }) => { erasure.reported(record) })
@@ -207,7 +218,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   vault?.onChange(body => { groups.backupVault(body) })
 
   return {
-    config, keeper, nodeKey, store, audit, clock, registry, acceptor, events, vault, groups, items, portability, circles, jobs, search, metrics, ctx, log, rejections,
+    config, keeper, nodeKey, store, audit, clock, registry, acceptor, events, vault, groups, items, portability, circles, jobs, search, metrics, ctx, log, rejections, auditCopies,
     membership: m, inbox, erasure,
     get membershipNet () { return svc.membershipNet },
     set membershipNet (n) { svc.membershipNet = n },
@@ -231,6 +242,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
       groups.absorbKeyEnvelopes()
       m.shredEnded()
       copies.clear()
+      auditCopies.copyPending()
       await indexer.rebuild()
       erasure.unlocked()
       metrics.unlocked.set(1)

@@ -18,6 +18,7 @@ import { checkVaultBody } from './vault-backup.js'
 import { checkAnswerBody, checkInviteBody } from './invite.js'
 import { checkEmptyBody } from './departure.js'
 import { checkErasureBody } from './erasure.js'
+import { checkAuditCopyBody } from './audit-copy.js'
 
 export interface KindSpec<B extends Body> {
   /** Body shape: returns it typed, or throws IntegrityError (reason `malformed`). */
@@ -48,7 +49,8 @@ export const KINDS = {
   answer: kind({ check: checkAnswerBody, keyVersion: unencrypted, author: nobody, tombstone: never, recipient: nobody }),
   leave: kind({ check: checkEmptyBody, keyVersion: unencrypted, author: nobody, tombstone: never, recipient: nobody }),
   gdel: kind({ check: checkEmptyBody, keyVersion: unencrypted, author: nobody, tombstone: never, recipient: nobody }),
-  erasure: kind({ check: checkErasureBody, keyVersion: b => b.kv, author: nobody, tombstone: never, recipient: nobody })
+  erasure: kind({ check: checkErasureBody, keyVersion: b => b.kv, author: nobody, tombstone: never, recipient: nobody }),
+  'audit-copy': kind({ check: checkAuditCopyBody, keyVersion: b => b.kv, author: nobody, tombstone: never, recipient: nobody })
 }
 
 export type RecordKind = keyof typeof KINDS

@@ -2,7 +2,8 @@
  * Keeps the search index (search-index.ts) in step with the store: an item's
  * words go in when a version the node can open is stored, out when it is
  * deleted; a whole group is (re)indexed when its key becomes available (unlock,
- * unseal). Only what opens with a key this node holds now is indexed.
+ * unseal). Only what opens with a key this node holds now is indexed, and
+ * never the words of a redacted append-only entry.
  *
  * Invariant: what is indexed from the store was verified again first (its
  * signature, its ID, its hash): a tampered record must not leak through search
@@ -23,6 +24,10 @@ export interface IndexerDeps {
   readable: (gid: GroupId) => boolean
   /** Every item version opened here (the copy index of erasure requests reads its source link). */
   onOpened?: (r: DecodedRecord<ItemBody>, plain: ItemPlain) => void
+  /** Append-only groups: is this entry's content withheld (redacted)? Its words stay out. */
+  withheld?: (r: DecodedRecord<ItemBody>) => boolean
+  /** Append-only groups: the ID of the entry this record redacts, when the redaction is in force: its words leave. */
+  withholds?: (r: DecodedRecord<ItemBody>) => string | undefined
 }
 
 /**
@@ -69,6 +74,9 @@ export class SearchIndexer {
   private item (r: DecodedRecord<ItemBody>): void {
     if (!this.d.index.isOpen) return
     if (r.rec.b.del) { this.d.index.remove(r.recordId); return }
+    const hidden = this.d.withholds?.(r)
+    if (hidden !== undefined) this.d.index.remove(hidden)
+    if (this.d.withheld?.(r) === true) { this.d.index.remove(r.recordId); return }
     const key = this.d.keyFor(r.groupId, r.rec.b.kv)
     if (key === undefined) return
     try {

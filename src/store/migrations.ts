@@ -198,6 +198,37 @@ const steps: string[] = [
     error_at     INTEGER,
     PRIMARY KEY (gid, peer)
   ) WITHOUT ROWID;
+  `,
+  // 6: the append-only DAG index (ao-index.ts): one row per linked entry (its
+  // commitment E, clear fields of the signed record), its parent links, and the
+  // current heads, kept in the transaction that stores the entry. Stores from
+  // before links existed hold no linked entry: the tables start empty.
+  `
+  CREATE TABLE ao_entries (
+    gid    TEXT    NOT NULL,
+    e      BLOB    NOT NULL,
+    rid    TEXT    NOT NULL,
+    clock  INTEGER NOT NULL,
+    author BLOB    NOT NULL,
+    kind   TEXT,
+    target BLOB,
+    PRIMARY KEY (gid, e)
+  ) WITHOUT ROWID;
+  CREATE UNIQUE INDEX ao_by_rid ON ao_entries (gid, rid);
+  CREATE INDEX ao_by_target ON ao_entries (gid, target) WHERE target IS NOT NULL;
+  CREATE TABLE ao_parents (
+    gid    TEXT NOT NULL,
+    parent BLOB NOT NULL,
+    child  BLOB NOT NULL,
+    PRIMARY KEY (gid, parent, child)
+  ) WITHOUT ROWID;
+  CREATE INDEX ao_parents_by_child ON ao_parents (gid, child);
+  CREATE TABLE ao_heads (
+    gid   TEXT    NOT NULL,
+    e     BLOB    NOT NULL,
+    clock INTEGER NOT NULL,
+    PRIMARY KEY (gid, e)
+  ) WITHOUT ROWID;
   `
 ]
 

@@ -9,6 +9,7 @@ import { CairnError, isDiskFull, storageFull } from '../util/errors.js'
 import { migrate } from './migrations.js'
 import { MembershipStore } from './membership-store.js'
 import { PeerTables } from './peer-tables.js'
+import { AoIndex } from './ao-index.js'
 
 /**
  * Rows carry the group ID type the caller gives the store (`Store<GroupId>` on
@@ -70,6 +71,8 @@ export class Store<G extends string = string> {
   /** The address book and per-peer replication state (peer-tables.ts). */
   readonly peers: PeerTables
   readonly opened: StoreOpenState = { uncleanShutdown: false, check: 'none' }
+  /** The append-only DAG index (ao-index.ts). */
+  readonly ao: AoIndex
   private readonly s: Statements
   /** Invitations received, groups ended here, circle shares held back (membership-store.ts). */
   readonly membership: MembershipStore<G>
@@ -103,6 +106,7 @@ export class Store<G extends string = string> {
     this.peers = new PeerTables(this.db)
     this.s = prepare(this.db)
     this.membership = new MembershipStore<G>(this.db)
+    this.ao = new AoIndex(this.db)
   }
 
   private checkAfterUncleanShutdown (): void {
@@ -255,6 +259,17 @@ export class Store<G extends string = string> {
     }
   }
 
+  /** Every record of a group by record ID, a page at a time (safe across awaits): what group verify reads. */
+  * groupRecords (gid: G, page = 1000): Generator<Array<{ rid: string, kind: string, hash: Buffer, bytes: Buffer }>> {
+    let after = ''
+    for (;;) {
+      const rows = this.s.groupPage.all(gid, after, page) as Array<{ rid: string, kind: string, hash: Buffer, bytes: Buffer }>
+      if (rows.length > 0) yield rows
+      if (rows.length < page) return
+      after = rows[rows.length - 1]!.rid
+    }
+  }
+
   expiredTombstones (before: number, limit: number): Array<{ gid: G, rid: string }> {
     return this.s.expiredTombs.all(before, limit) as Array<{ gid: G, rid: string }>
   }
@@ -295,6 +310,8 @@ export class Store<G extends string = string> {
       this.s.delGroupJobs.run(gid)
       this.membership.deleteGroupInvites(gid)
       this.membership.deleteGroupShares(gid)
+      this.ao.dropGroup(gid)
+      this.peers.dropSyncState(gid)
       return { records: r.n + h.n, bytes: r.bytes + h.bytes }
     })
     this.afterCommit(() => { this.truncateWal() })
@@ -327,6 +344,14 @@ export class Store<G extends string = string> {
   auditTail (): AuditRow | undefined { return this.s.auditTail.get() as AuditRow | undefined }
   auditAppend (row: AuditRow): void { this.s.auditPut.run(row.seq, row.at, row.kind, row.data, row.prev, row.hash) }
   auditList (afterSeq: number, limit: number): AuditRow[] { return this.s.auditList.all(afterSeq, limit) as AuditRow[] }
+  /**
+   * As auditList, as column arrays [seq, at, kind, data, prev hex, hash hex]:
+   * no object and no Buffer per row (verify's hot loop; see audit/chain.ts).
+   */
+  auditPage (afterSeq: number, limit: number): Array<[number, number, string, string, string, string]> {
+    return this.s.auditPage.all(afterSeq, limit) as Array<[number, number, string, string, string, string]>
+  }
+
   auditCount (): number { return (this.s.auditCount.get() as { n: number }).n }
 
   enqueueDelivery (target: string, gid: G, hint?: string): void { this.s.outboxPut.run({ target, gid, created: Date.now(), next_at: 0, hint: hint ?? null }) }
@@ -378,6 +403,7 @@ function prepare (db: Db) {
     hashRangeOpen: p('SELECT hash FROM records WHERE gid = ? AND hash >= ? ORDER BY hash'),
     bytesRange: p('SELECT bytes, hash FROM records WHERE gid = ? AND hash >= ? AND hash < ? ORDER BY hash LIMIT ?'),
     bytesRangeOpen: p('SELECT bytes, hash FROM records WHERE gid = ? AND hash >= ? ORDER BY hash LIMIT ?'),
+    groupPage: p('SELECT rid, kind, hash, bytes FROM records WHERE gid = ? AND rid > ? ORDER BY rid LIMIT ?'),
     expiredTombs: p('SELECT gid, rid FROM records WHERE tomb = 1 AND received < ? LIMIT ?'),
     pushHistory: p('INSERT OR IGNORE INTO history (gid, rid, clock, hash, bytes) VALUES (?, ?, ?, ?, ?)'),
     history: p('SELECT clock, hash, bytes FROM history WHERE gid = ? AND rid = ? ORDER BY clock'),
@@ -407,6 +433,7 @@ function prepare (db: Db) {
     auditPut: p('INSERT INTO audit (seq, at, kind, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?)'),
     auditList: p('SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?'),
     auditCount: p('SELECT count(*) AS n FROM audit'),
+    auditPage: p('SELECT seq, at, kind, data, lower(hex(prev)), lower(hex(hash)) FROM audit WHERE seq > ? ORDER BY seq LIMIT ?').raw(true),
     outboxPut: p(`INSERT INTO outbox (target, gid, created, attempts, next_at, last_error, hint) VALUES (@target, @gid, @created, 0, @next_at, NULL, @hint)
                   ON CONFLICT (target, gid) DO UPDATE SET next_at = excluded.next_at, attempts = 0, hint = coalesce(excluded.hint, hint)`),
     outboxDue: p('SELECT * FROM outbox WHERE next_at <= ? ORDER BY next_at LIMIT ?'),

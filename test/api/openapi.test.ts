@@ -156,6 +156,10 @@ test('a tour of every operation through the typed client: each answer matches th
     assert.equal(await code(c.denyShareRequest('no-such-request')), 'NOT_FOUND')
     assert.ok((await c.listAudit({ since: 0, limit: 5 })).entries.length > 0)
     assert.equal((await c.verifyAudit()).ok, true)
+    assert.equal((await c.verifyGroup(g.id)).ok, true)
+    let auditLines = ''
+    for await (const chunk of (await c.exportAudit({ since: 0 })).body) auditLines += Buffer.from(chunk).toString('utf8')
+    assert.ok(auditLines.trimEnd().split('\n').every(l => Number.isInteger(JSON.parse(l).seq)), 'one audit entry per line')
     assert.deepEqual(await c.lock(), { unlocked: false })
     assert.equal(await code(c.getItem(w.id)), 'VAULT_LOCKED')
     assert.deepEqual(await c.unlock('test passphrase for cairn'), { unlocked: true })

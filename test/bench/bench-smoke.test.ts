@@ -111,13 +111,13 @@ test('bench rejects an unknown suite with a usage error', () => {
 test('bench --list names every suite', () => {
   const r = runBench(['--list'])
   assert.equal(r.status, 0)
-  for (const s of ['crypto', 'store', 'http', 'mcp', 'rotation', 'replication', 'sync', 'catchup', 'circles', 'membership', 'audit', 'node-life', 'keeper-memory', 'startup']) assert.match(r.stdout, new RegExp(`^${s}\\s`, 'm'))
+  for (const s of ['crypto', 'store', 'http', 'mcp', 'rotation', 'replication', 'sync', 'catchup', 'circles', 'membership', 'audit', 'group-verify', 'node-life', 'keeper-memory', 'startup']) assert.match(r.stdout, new RegExp(`^${s}\\s`, 'm'))
   assert.match(r.stdout, /^keeper-memory .*only when named/m)
   assert.match(r.stdout, /^startup .*only when named/m)
 })
 
 test('bench --quick runs the multi-process suites: every row beside a baseline, no process left behind', { timeout: 600_000 }, async () => {
-  const suites = ['mcp', 'replication', 'sync', 'catchup', 'circles', 'membership', 'audit', 'keeper-memory']
+  const suites = ['mcp', 'replication', 'sync', 'catchup', 'circles', 'membership', 'audit', 'group-verify', 'keeper-memory']
   const r = await runBenchAsync([...suites, '--quick', '--json', '--no-save', '--quiet'], 540_000)
   assert.equal(r.status, 0, `bench exited ${r.status}: ${r.stderr.slice(-3000)}`)
   const report = JSON.parse(r.stdout)
@@ -138,6 +138,8 @@ test('bench --quick runs the multi-process suites: every row beside a baseline, 
   assert.ok(names('membership').some(n => /invite → accepted → first item readable/.test(n)))
   assert.ok(names('membership').some(n => /purge rate/.test(n)))
   assert.ok(names('audit').some(n => /audit verify/.test(n)))
+  assert.ok(names('group-verify').some(n => /group verify, .* member/.test(n)))
+  assert.ok(names('group-verify').some(n => /as a keeper/.test(n)))
   assert.ok(names('keeper-memory').some(n => /keeper RSS/.test(n)))
   for (const x of report.results) {
     const what = `${x.suite} / ${x.name}`

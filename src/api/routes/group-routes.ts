@@ -7,6 +7,7 @@ export const groupRoutes: RouteDef[] = [
   route('createGroup', async (r, b) => r.body.circle !== undefined ? await b.createCircle(r.body) : b.groups.create(r.body)),
   route('listGroups', (_r, b) => ({ groups: b.groups.list() })),
   route('getGroup', (r, b) => b.groups.view(groupParam(r.params.gid))),
+  route('verifyGroup', async (r, b) => await b.groupVerify(groupParam(r.params.gid))),
   route('addMember', async (r, b) => {
     const gid = groupParam(r.params.gid)
     const expiresAt = r.body.expiresAt !== undefined ? Date.parse(r.body.expiresAt) : undefined

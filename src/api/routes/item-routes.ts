@@ -5,16 +5,16 @@ import type { ItemInput } from '../../items/item-service.js'
 
 export const itemRoutes: RouteDef[] = [
   route('createItem', async (r, b) => { const gid = groupParam(r.params.gid); return await b.commit(() => b.items.create(gid, r.body as ItemInput)) }),
-  route('listItems', (r, b) => b.items.list(groupParam(r.params.gid), {
+  route('listItems', async (r, b) => await b.read(() => b.items.list(groupParam(r.params.gid), {
     limit: intParam(r.query.limit, 'limit', { min: 1, max: 1000, def: 50 }),
     ...(r.query.cursor !== undefined ? { cursor: strParam(r.query.cursor, 'cursor', 200)! } : {}),
     ...(r.query.type !== undefined ? { type: strParam(r.query.type, 'type', 100)! } : {})
-  })),
+  }))),
   route('listRaw', (r, b) => b.items.raw(groupParam(r.params.gid), {
     limit: intParam(r.query.limit, 'limit', { min: 1, max: 1000, def: 100 }),
     ...(r.query.cursor !== undefined ? { cursor: strParam(r.query.cursor, 'cursor', 200)! } : {})
   })),
-  route('getItem', (r, b) => b.items.get(itemParam(r.params.id))),
+  route('getItem', async (r, b) => { const id = itemParam(r.params.id); return await b.read(() => b.items.get(id)) }),
   route('updateItem', async (r, b) => { const id = itemParam(r.params.id); return await b.commit(() => b.items.update(id, r.body as ItemInput)) }),
   route('deleteItem', async (r, b) => { const id = itemParam(r.params.id); return await b.commit(() => b.items.remove(id)) }),
   route('exportItems', (r, b) => {

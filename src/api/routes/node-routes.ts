@@ -1,6 +1,6 @@
 import type { GroupId } from '../../crypto/ids.js'
 import type { RouteDef } from '../route.js'
-import { route } from '../route.js'
+import { Streamed, route } from '../route.js'
 import { intParam, strParam } from '../params.js'
 import { CairnError } from '../../util/errors.js'
 
@@ -35,6 +35,10 @@ export const nodeRoutes: RouteDef[] = [
     if (prefix === undefined || !/^[0-9a-f-]{1,36}$/i.test(prefix)) throw new CairnError('INVALID_INPUT', 'prefix must be 1–36 characters of an item ID (hex digits and -)')
     return { matches: b.resolveItems(prefix.toLowerCase(), 10) }
   }),
-  route('verifyAudit', (_r, b) => b.auditVerify()),
+  route('verifyAudit', async (_r, b) => await b.auditVerify()),
+  route('exportAudit', (r, b) => {
+    const lines = b.auditExport(intParam(r.query.since, 'since', { min: 0, max: 999_999_999, def: 0 })!)
+    return new Streamed((function * () { for (const l of lines) yield l + '\n' })())
+  }),
   route('getMetrics', async (_r, b) => { const m = await b.metrics(); return { raw: m.text, contentType: m.contentType } })
 ]

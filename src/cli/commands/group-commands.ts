@@ -123,6 +123,19 @@ export function groupCommands (program: Command): void {
     showGroup(ctx, await ctx.client().removeKeeper(gid, peerId))
   }))
 
+  group.command('verify <groupId>').description('re-check every record of a group: signatures, author rights, and for append-only groups the hash-linked log')
+    .action(run(async (given: string, _o: unknown, cmd: Command) => {
+      const ctx = contextOf(cmd)
+      const r = await ctx.client().verifyGroup(await resolveGroup(ctx, given))
+      emit(ctx, r, () => [
+        `${r.ok ? 'group intact' : 'GROUP BROKEN'}: ${r.records} records checked${r.appendOnly ? `; append-only log with ${r.heads.length} head${r.heads.length === 1 ? '' : 's'}${r.unlinked > 0 ? `, ${r.unlinked} entries from before links` : ''}` : ''}`,
+        ...(r.appendOnly ? [r.content === 'checked' ? 'entry contents checked against their commitments' : 'entry contents not checked (no key here: a keeper, a locked vault or a sealed circle)'] : []),
+        ...(r.heads.length > 0 ? ['', table([['HEAD'], ...r.heads.map(h => [h])])] : []),
+        ...(r.problems.length > 0 ? ['', table([['RECORD', 'KIND', 'PROBLEM', 'REF'], ...r.problems.map(p => [p.recordId, p.kind, p.problem, p.ref ?? ''])])] : [])
+      ].join('\n'))
+      if (!r.ok) process.exitCode = 1
+    }))
+
   group.command('sync <groupId>').description('run anti-entropy with this group\'s peers now').action(run(async (given: string, _o: unknown, cmd: Command) => {
     const ctx = contextOf(cmd)
     const gid = await resolveGroup(ctx, given)

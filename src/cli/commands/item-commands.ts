@@ -5,6 +5,7 @@ import { contextOf, type CliContext } from '../context.js'
 import { emit, table } from '../output.js'
 import { resolveGroup, resolveItem } from '../resolve.js'
 import { run } from '../run.js'
+import { auditSubcommands } from './audit-commands.js'
 
 async function groupOrPersonal (ctx: CliContext, g: string | undefined): Promise<string> {
   if (g !== undefined) return await resolveGroup(ctx, g)
@@ -39,9 +40,15 @@ export function itemCommands (program: Command): void {
     .option('--meta <json>', 'metadata object')
     .option('-f, --file <path>', 'read the content from a file (- for stdin)')
     .option('--id <itemId>', 'replace this item\'s content instead of creating one (type and meta stay unless given)')
-    .action(run(async (content: string | undefined, o: { group?: string, type?: string, meta?: string, file?: string, id?: string }, cmd: Command) => {
+    .option('--corrects <itemId>', 'append-only groups: a new entry correcting this one (reads of it then serve the correction)')
+    .option('--redacts <itemId>', 'append-only groups: a new entry redacting this one (its content is no longer served); the content given is the reason')
+    .action(run(async (content: string | undefined, o: { group?: string, type?: string, meta?: string, file?: string, id?: string, corrects?: string, redacts?: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
-      const body = { content: contentFrom(content, o.file), ...(o.type !== undefined ? { type: o.type } : {}), ...(o.meta !== undefined ? { meta: parseMeta(o.meta) } : {}) }
+      if (o.id !== undefined && (o.corrects !== undefined || o.redacts !== undefined)) throw new CairnError('INVALID_INPUT', '--id replaces an item; --corrects and --redacts add an entry to an append-only group: give one of them')
+      const body = {
+        content: contentFrom(content, o.file), ...(o.type !== undefined ? { type: o.type } : {}), ...(o.meta !== undefined ? { meta: parseMeta(o.meta) } : {}),
+        ...(o.corrects !== undefined ? { corrects: o.corrects } : {}), ...(o.redacts !== undefined ? { redacts: o.redacts } : {})
+      }
       const r = o.id !== undefined
         ? await ctx.client().updateItem(await resolveItem(ctx, o.id), body)
         : await ctx.client().createItem(await groupOrPersonal(ctx, o.group), body)
@@ -52,9 +59,11 @@ export function itemCommands (program: Command): void {
     const ctx = contextOf(cmd)
     const it = await ctx.client().getItem(await resolveItem(ctx, given))
     emit(ctx, it, () => [
-      typeof it.content === 'string' ? it.content : JSON.stringify(it.content, null, 2), '',
+      it.redacted !== undefined ? `(redacted by ${it.redacted.by} at ${it.redacted.at}, entry ${it.redacted.entry})` : typeof it.content === 'string' ? it.content : JSON.stringify(it.content, null, 2), '',
       table([['id', it.id], ['group', it.groupId], ['type', it.type], ['author', it.author], ['created', it.createdAt], ['updated', it.updatedAt], ['key', `v${it.keyVersion}`],
-        ...(it.meta !== null ? [['meta', JSON.stringify(it.meta)]] : []), ...it.provenance.map(p => ['provenance', `${p.action} by ${p.by} at ${p.at}`])])
+        ...(it.meta !== null ? [['meta', JSON.stringify(it.meta)]] : []), ...it.provenance.map(p => ['provenance', `${p.action} by ${p.by} at ${p.at}`]),
+        ...(it.corrected !== undefined ? [['corrected', `by ${it.corrected.by} at ${it.corrected.at} (entry ${it.corrected.entry}); original: ${short(it.corrected.original.content, 80)}`]] : []),
+        ...(it.entry !== undefined ? [['log entry', it.entry.commitment], ...it.entry.parents.map(p => ['links', p]), ...(it.entry.corrects !== undefined ? [['corrects', it.entry.corrects]] : []), ...(it.entry.redacts !== undefined ? [['redacts', it.entry.redacts]] : [])] : [])])
     ].join('\n'))
   }))
 
@@ -117,10 +126,5 @@ export function itemCommands (program: Command): void {
         return [String(seq), at, kind, short(JSON.stringify(rest), 100)]
       })]) + (o.since === undefined && entries.length > 0 && entries[0]!.seq > 1 ? `\nolder: --since ${Math.max(0, entries[0]!.seq - 1 - Number(o.limit))} (or -n with a larger number)` : ''))
     }))
-  audit.command('verify').description('check the hash chain and checkpoint signatures').action(run(async (_o: unknown, cmd: Command) => {
-    const ctx = contextOf(cmd)
-    const r = await ctx.client().verifyAudit()
-    emit(ctx, r, () => r.ok ? `audit log intact: ${r.entries} entries` : `AUDIT LOG BROKEN at entry ${r.brokenAt ?? '?'}: ${r.reason ?? ''}`)
-    if (!r.ok) process.exitCode = 1
-  }))
+  auditSubcommands(audit)
 }
