@@ -3,8 +3,7 @@
  * Starts in order (store → vault → network → API) and stops in reverse, so no
  * request is answered by a half-built node and no write is cut mid-transaction.
  */
-import { existsSync, readFileSync, unlinkSync, chmodSync, statSync } from 'node:fs'
-import { randomBytes } from 'node:crypto'
+import { existsSync, unlinkSync } from 'node:fs'
 import type { FastifyInstance } from 'fastify'
 import { startApi } from '../api/server.js'
 import type { ApiBackend, NodeEvent, StatusView, StatusWarning } from '../api/backend.js'
@@ -13,6 +12,7 @@ import type { Config } from '../config/schema.js'
 import { CairnError, isStorageCorrupt, storageCorrupt } from '../util/errors.js'
 import { publicKeyFromEntityId } from '../crypto/ids.js'
 import { writeFileAtomic } from '../util/fs.js'
+import { claimPidFile, ensureApiToken } from './run-files.js'
 import { createLogger, type Logger } from '../util/logger.js'
 import { readIdentity, type Identity } from './identity.js'
 import { loadNodeKey } from './node-key.js'
@@ -392,29 +392,3 @@ export class Daemon {
 const STOP_SYNC_MS = 5000
 /** How long an audit verify waits to refresh the keepers' copy, ms. */
 const VERIFY_SYNC_MS = 15_000
-
-/** Refuse to run two daemons on one data dir; a stale file from a killed daemon is replaced. */
-function claimPidFile (path: string): void {
-  if (!existsSync(path)) return
-  try {
-    const { pid } = JSON.parse(readFileSync(path, 'utf8')) as { pid: number }
-    if (pid !== process.pid && isAlive(pid)) throw new CairnError('CONFLICT', `a cairn daemon (pid ${pid}) is already running on this data dir`)
-  } catch (e) {
-    if (e instanceof CairnError) throw e
-  }
-}
-
-function isAlive (pid: number): boolean {
-  try { process.kill(pid, 0); return true } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM' }
-}
-
-export function ensureApiToken (path: string): string {
-  if (existsSync(path)) {
-    if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600)
-    const t = readFileSync(path, 'utf8').trim()
-    if (t.length >= 32) return t
-  }
-  const token = randomBytes(32).toString('hex')
-  writeFileAtomic(path, token + '\n', 0o600)
-  return token
-}

@@ -3,10 +3,11 @@
  * write acknowledged with 201 survives kill -9 and power loss. All SQL lives in
  * this directory as named statements; callers get typed rows.
  */
-import Database, { type Database as Db, type Statement } from 'better-sqlite3'
+import Database, { type Database as Db } from 'better-sqlite3'
 import { chmodSync, existsSync, statSync } from 'node:fs'
 import { CairnError, isDiskFull, storageFull } from '../util/errors.js'
 import { migrate } from './migrations.js'
+import { prepare, type Statements } from './statements.js'
 import { MembershipStore } from './membership-store.js'
 import { PeerTables } from './peer-tables.js'
 import { AoIndex } from './ao-index.js'
@@ -57,8 +58,6 @@ export interface StoreOpenState { uncleanShutdown: boolean, check: 'ok' | 'defer
 const SYNC_CHECK_MAX_BYTES = 64 * 2 ** 20
 const CLEAN_KEY = 'clean_close'
 
-const META_COLS = 'gid, rid, kind, clock, kv, signer, author, tomb, hash, size, received'
-const ROW_COLS = `${META_COLS}, bytes`
 
 function fileBytes (path: string): number {
   let n = 0
@@ -375,76 +374,3 @@ export class Store<G extends string = string> {
     this.db.close()
   }
 }
-
-/** Every statement the store runs, prepared once per connection. */
-function prepare (db: Db) {
-  const p = (sql: string): Statement => db.prepare(sql)
-  return {
-    getHead: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND rid = ?`),
-    getHeadMeta: p(`SELECT ${META_COLS} FROM records WHERE gid = ? AND rid = ?`),
-    getByHash: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND hash = ?`),
-    allGroupIds: p('SELECT gid FROM groups'),
-    putHead: p(`INSERT INTO records (gid, rid, kind, clock, kv, signer, author, tomb, hash, bytes, size, received)
-                VALUES (@gid, @rid, @kind, @clock, @kv, @signer, @author, @tomb, @hash, @bytes, @size, @received)
-                ON CONFLICT (gid, rid) DO UPDATE SET kind = excluded.kind, clock = excluded.clock, kv = excluded.kv, signer = excluded.signer,
-                  author = excluded.author, tomb = excluded.tomb, hash = excluded.hash, bytes = excluded.bytes, size = excluded.size, received = excluded.received`),
-    delHead: p('DELETE FROM records WHERE gid = ? AND rid = ?'),
-    listKind: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = ? AND (clock > ? OR (clock = ? AND rid > ?)) ORDER BY clock, rid LIMIT ?`),
-    listKindDesc: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = ? AND (clock < ? OR (clock = ? AND rid < ?)) ORDER BY clock DESC, rid DESC LIMIT ?`),
-    allKind: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = ? ORDER BY clock, rid`),
-    countKind: p('SELECT count(*) AS n FROM records WHERE gid = ? AND kind = ? AND tomb = 0'),
-    countAllItems: p("SELECT count(*) AS n FROM records WHERE kind = 'item' AND tomb = 0"),
-    totalBytes: p('SELECT total(size) AS n FROM records'),
-    countGroup: p('SELECT count(*) AS n FROM records WHERE gid = ?'),
-    staleKv: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv < ? AND rid > ? ORDER BY rid LIMIT ?`),
-    countStaleKv: p("SELECT count(*) AS n FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv < ?"),
-    hashes: p('SELECT hash FROM records WHERE gid = ?'),
-    hashRange: p('SELECT hash FROM records WHERE gid = ? AND hash >= ? AND hash < ? ORDER BY hash'),
-    hashRangeOpen: p('SELECT hash FROM records WHERE gid = ? AND hash >= ? ORDER BY hash'),
-    bytesRange: p('SELECT bytes, hash FROM records WHERE gid = ? AND hash >= ? AND hash < ? ORDER BY hash LIMIT ?'),
-    bytesRangeOpen: p('SELECT bytes, hash FROM records WHERE gid = ? AND hash >= ? ORDER BY hash LIMIT ?'),
-    groupPage: p('SELECT rid, kind, hash, bytes FROM records WHERE gid = ? AND rid > ? ORDER BY rid LIMIT ?'),
-    expiredTombs: p('SELECT gid, rid FROM records WHERE tomb = 1 AND received < ? LIMIT ?'),
-    pushHistory: p('INSERT OR IGNORE INTO history (gid, rid, clock, hash, bytes) VALUES (?, ?, ?, ?, ?)'),
-    history: p('SELECT clock, hash, bytes FROM history WHERE gid = ? AND rid = ? ORDER BY clock'),
-    purgeHistory: p('DELETE FROM history WHERE gid = ? AND rid = ?'),
-    upsertGroup: p(`INSERT INTO groups (gid, desc_ver, joined, state) VALUES (@gid, @desc_ver, @joined, @state)
-                    ON CONFLICT (gid) DO UPDATE SET desc_ver = excluded.desc_ver, state = excluded.state`),
-    getGroup: p('SELECT * FROM groups WHERE gid = ?'),
-    listGroups: p("SELECT * FROM groups WHERE state = 'active' ORDER BY joined, gid"),
-    // purgeGroup: every row of a group but its own (the caller marks it deleted or left)
-    groupBytes: p('SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM records WHERE gid = ?'),
-    historyBytes: p('SELECT count(*) AS n, coalesce(sum(length(bytes)), 0) AS bytes FROM history WHERE gid = ?'),
-    delGroupRecords: p('DELETE FROM records WHERE gid = ?'),
-    delGroupHistory: p('DELETE FROM history WHERE gid = ?'),
-    delGroupOutbox: p('DELETE FROM outbox WHERE gid = ?'),
-    delGroupUsage: p('DELETE FROM key_usage WHERE gid = ?'),
-    delGroupJobs: p('DELETE FROM jobs WHERE gid = ?'),
-    putJob: p(`INSERT OR REPLACE INTO jobs (id, kind, gid, state, done, total, params, error, created, updated)
-               VALUES (@id, @kind, @gid, @state, @done, @total, @params, @error, @created, @updated)`),
-    getJob: p('SELECT * FROM jobs WHERE id = ?'),
-    unfinishedJobs: p("SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY created"),
-    recentJobs: p('SELECT * FROM jobs ORDER BY created DESC, id LIMIT ?'),
-    getMeta: p('SELECT value FROM meta WHERE key = ?'),
-    putMeta: p('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
-    bumpUsage: p('INSERT INTO key_usage (gid, kv, count) VALUES (?, ?, ?) ON CONFLICT (gid, kv) DO UPDATE SET count = count + excluded.count'),
-    getUsage: p('SELECT count FROM key_usage WHERE gid = ? AND kv = ?'),
-    auditTail: p('SELECT * FROM audit ORDER BY seq DESC LIMIT 1'),
-    auditPut: p('INSERT INTO audit (seq, at, kind, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?)'),
-    auditList: p('SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?'),
-    auditCount: p('SELECT count(*) AS n FROM audit'),
-    auditPage: p('SELECT seq, at, kind, data, lower(hex(prev)), lower(hex(hash)) FROM audit WHERE seq > ? ORDER BY seq LIMIT ?').raw(true),
-    outboxPut: p(`INSERT INTO outbox (target, gid, created, attempts, next_at, last_error, hint) VALUES (@target, @gid, @created, 0, @next_at, NULL, @hint)
-                  ON CONFLICT (target, gid) DO UPDATE SET next_at = excluded.next_at, attempts = 0, hint = coalesce(excluded.hint, hint)`),
-    outboxDue: p('SELECT * FROM outbox WHERE next_at <= ? ORDER BY next_at LIMIT ?'),
-    outboxFail: p('UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE target = ? AND gid = ?'),
-    outboxDone: p('DELETE FROM outbox WHERE target = ? AND gid = ?'),
-    outboxWake: p('UPDATE outbox SET next_at = 0 WHERE target = ?'),
-    outboxOfGroup: p('SELECT * FROM outbox WHERE gid = ?'),
-    vaultBySigner: p(`SELECT ${ROW_COLS} FROM records WHERE kind = 'vault' AND signer = ? ORDER BY clock DESC LIMIT 1`),
-    countKv: p("SELECT count(*) AS n FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv = ?"),
-    ridPrefix: p("SELECT gid, rid FROM records WHERE gid = ? AND rid >= ? AND rid < ? AND kind = 'item' AND tomb = 0 ORDER BY rid LIMIT ?")
-  }
-}
-
-type Statements = ReturnType<typeof prepare>
