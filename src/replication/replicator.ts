@@ -200,6 +200,9 @@ export class Replicator {
     this.offs.push(onStored(o.events, 'node-binding', ({ record }) => { this.onBindRecord(record as VerifiedRecord<BindBody>) }))
     this.offs.push(onStored(o.events, 'membership', ({ record, origin }) => {
       if (origin === 'local' && hasKind(record, 'invite')) this.membership.inviteWritten(record.groupId, record.rec.b.to)
+      // An answer comes to one node by delivery; the other members need it too (a circle's holders
+      // serve a new holder only once they hold its consent), sooner than the next anti-entropy round.
+      if (origin === 'delivery' && hasKind(record, 'answer')) this.enqueuePublish(record)
     }))
     this.offs.push(o.events.on('rejected', ({ reason, peer, groupId }) => {
       if ((reason === 'group-deleted' || reason === 'left-group') && peer !== undefined && groupId !== undefined) this.membership.stalePeer(peer, groupId)

@@ -108,6 +108,8 @@ describe('circle membership: add re-splits the same key, remove rotates it', { t
 
     // F itself: the items written before it joined replicate to it, and it reads them.
     await waitItems(F, 'the items written before F joined')
+    // The holders serve F only once they hold its signed acceptance (consent travels as a record of the group).
+    for (const m of [B, C, D, E]) await waitFor(`${m.name} to hold F's acceptance`, async () => (await view(m)).members.some((x: any) => x.entityId === F.entityId && x.state === 'active'))
     const fu = await F.node!.ok('POST', `/api/v1/groups/${gid}/unseal`, { ttlSeconds: 600 })
     assert.equal(fu.keyVersion, 1)
     await assertReadsAll(F)
