@@ -21,7 +21,7 @@ import type { AddressBook } from './address-book.js'
 import type { Dialer } from './dialer.js'
 import type { CairnLibp2p } from './libp2p-node.js'
 
-export const GROUP_PEER_TAG = 'cairn-group-peer'
+const GROUP_PEER_TAG = 'cairn-group-peer'
 const TAG_VALUE = 100
 const TICK_MS = 500
 const PARALLEL = 4

@@ -18,11 +18,9 @@
  * - Visibility: per group and peer, what it lacks (replication-state.ts).
  */
 import { peerIdFromString } from '@libp2p/peer-id'
-import { equalBytes, toHex } from '../crypto/bytes.js'
-import { entityIdFromPublicKey, type GroupId } from '../crypto/ids.js'
+import type { GroupId } from '../crypto/ids.js'
 import type { HybridClock } from '../crypto/hlc.js'
 import type { AcceptorEvents, Acceptor } from '../groups/acceptor.js'
-import { roleIn } from '../groups/descriptor-chain.js'
 import type { GroupRegistry } from '../groups/registry.js'
 import { onStored } from '../groups/record-rules.js'
 import type { BindBody } from '../records/binding.js'
@@ -134,7 +132,8 @@ export class Replicator {
       timeoutMs, maxMessageBytes: Math.max(o.maxRecordBytes * 2, 4 * 1024 * 1024), maxRecordBytes: o.maxRecordBytes, log: o.log,
       onSession: (r, role) => {
         if (r.groupId !== undefined && r.error === undefined) this.lastSession.set(`${r.peerId}/${r.groupId}`, Date.now())
-        this.sessionEnded(r)
+        const seen = this.state.sessionEnded(r)
+        if (seen !== undefined) o.onEvent?.(seen)
         o.metrics.syncRounds.inc({ role, result: r.error === undefined ? 'ok' : 'error' })
         o.metrics.syncBytes.inc({ direction: 'total' }, r.bytes)
         o.metrics.syncRoundTrips.inc(r.roundTrips)
@@ -145,7 +144,7 @@ export class Replicator {
     this.deliver = new DeliverService({ libp2p: o.libp2p, acceptor: o.acceptor, timeoutMs, log: o.log })
     this.outbox = new Outbox({
       store: o.store, deliver: this.deliver, ensureConnected: async (p, h) => { await this.dialer.ensureConnected(p, h) }, nodesOf: pub => this.nodesOf(pub),
-      locate: async pub => await this.locateEntity(pub),
+      locate: async pub => (await this.locate.findAndLearn(pub, (p, a) => this.dialer.learn(p, a, 'locate'))).filter(p => p !== this.peerId),
       stopped: () => this.stopped,
       onDelivered: (gid, peer, target) => {
         o.audit('descriptor-delivered', { groupId: gid, to: peer })
@@ -299,21 +298,9 @@ export class Replicator {
 
   private onDescriptor (gid: GroupId, keepers: string[], members: Array<[Uint8Array, string]>): void {
     this.track(gid)
-    // Anyone newly listed who has not got the group yet: deliver.
     const v = this.o.vault
-    const me = v?.unlocked === true ? v.entityKey().publicKey : undefined
-    if (me === undefined) return
     const chain = this.o.registry.chain(gid)
-    if (chain === undefined || !equalBytes(chain.head().rec.s, me)) return
-    const prev = chain.length >= 2 ? chain.version(chain.length - 1)!.rec.b : undefined
-    for (const k of keepers) if (prev === undefined || !prev.k.includes(k)) this.o.store.enqueueDelivery(`peer:${k}`, gid)
-    for (const [pub] of members) {
-      if (equalBytes(pub, me)) continue
-      if (prev === undefined || roleIn(prev, pub) === undefined) this.o.store.enqueueDelivery(`entity:${entityIdFromPublicKey(pub)}`, gid)
-    }
-    // Not at once: the API call that made this descriptor passes the peer's
-    // address right after (add-keeper --multiaddr); the first attempt uses it.
-    setImmediate(() => { void this.outbox.process() })
+    if (v?.unlocked === true && chain !== undefined) this.outbox.oweNewcomers(gid, chain, v.entityKey().publicKey, keepers, members)
   }
 
   private onBindRecord (r: DecodedRecord<BindBody>): void {
@@ -398,27 +385,7 @@ export class Replicator {
     if (hint !== undefined) this.dialer.ensureConnected(peer, hint).catch(() => { /* the outbox retries and reports it */ })
   }
 
-  /** Nodes of an entity found through connected peers or the DHT; their addresses go to the address book. */
-  private async locateEntity (pub: Uint8Array): Promise<string[]> {
-    const found = await this.locate.find(pub)
-    for (const l of found) await this.dialer.learn(l.peerId, l.addrs, 'locate')
-    return found.map(l => l.peerId).filter(p => p !== this.peerId)
-  }
-
-  // ---- visibility ----
-
-  private sessionEnded (r: SyncReport): void {
-    if (r.groupId === undefined) return
-    if (r.error === undefined) {
-      this.state.reconciled(r.groupId, r.peerId, 0)
-      this.o.onEvent?.({ type: 'synced', groupId: r.groupId, peerId: r.peerId, sent: r.sent, received: r.received })
-    } else {
-      this.state.failed(r.groupId, r.peerId, r.error)
-      this.o.onEvent?.({ type: 'sync-failed', groupId: r.groupId, peerId: r.peerId, error: r.error })
-    }
-  }
-
-  /** GET /groups/:gid/replication. */
+  /** Visibility: GET /groups/:gid/replication. */
   replication (gid: GroupId): ReplicationPeer[] {
     const d = this.o.registry.chain(gid)?.current()
     if (d === undefined) return []
