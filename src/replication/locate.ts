@@ -81,6 +81,13 @@ export class LocateService {
     }
   }
 
+  /** The peer IDs of `entity`'s nodes, each one's addresses handed to `learn` (the address book) first. */
+  async findAndLearn (entity: Uint8Array, learn: (peer: string, addrs: string[]) => Promise<unknown>): Promise<string[]> {
+    const found = await this.find(entity)
+    for (const l of found) await learn(l.peerId, l.addrs)
+    return found.map(l => l.peerId)
+  }
+
   /** Nodes of `entity`, from connected peers first, then from the DHT. */
   async find (entity: Uint8Array): Promise<Located[]> {
     const infos = this.d.connectedInfos().slice(0, ASK_AT_ONCE)

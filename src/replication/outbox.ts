@@ -19,7 +19,8 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { equalBytes } from '../crypto/bytes.js'
 import { entityIdFromPublicKey, publicKeyFromEntityId, type GroupId } from '../crypto/ids.js'
-import { roleIn, type DescriptorChain } from '../groups/descriptor-chain.js'
+import { roleIn } from '../groups/descriptor-chain.js'
+import type { GroupRegistry } from '../groups/registry.js'
 import { deliveredKinds, RULES } from '../groups/record-rules.js'
 import { specOf } from '../records/kinds.js'
 import { fromStore } from '../records/record.js'
@@ -56,6 +57,23 @@ export class Outbox {
 
   constructor (private readonly d: OutboxDeps) {}
 
+  /**
+   * A descriptor this node signed lists keepers or members the one before it
+   * did not: owe each of them the group. Processed on the next turn, not at
+   * once: the API call that made the descriptor passes the peer's address right
+   * after (add-keeper --multiaddr), and the first attempt should use it.
+   */
+  oweNewcomers (gid: GroupId, chain: NonNullable<ReturnType<GroupRegistry['chain']>>, me: Uint8Array, keepers: string[], members: Array<[Uint8Array, string]>): void {
+    if (!equalBytes(chain.head().rec.s, me)) return
+    const prev = chain.length >= 2 ? chain.version(chain.length - 1)!.rec.b : undefined
+    for (const k of keepers) if (prev === undefined || !prev.k.includes(k)) this.d.store.enqueueDelivery(`peer:${k}`, gid)
+    for (const [pub] of members) {
+      if (equalBytes(pub, me)) continue
+      if (prev === undefined || roleIn(prev, pub) === undefined) this.d.store.enqueueDelivery(`entity:${entityIdFromPublicKey(pub)}`, gid)
+    }
+    setImmediate(() => { void this.process() })
+  }
+
   /** Owe `gid` to a keeper (optionally with its address). */
   toPeer (peer: string, gid: GroupId, hint?: string): void {
     this.d.store.enqueueDelivery(`peer:${peer}`, gid, hint)
@@ -66,24 +84,6 @@ export class Outbox {
   toEntity (entityId: string, gid: GroupId, hint?: string): void {
     this.d.store.enqueueDelivery(`entity:${entityId}`, gid, hint)
     void this.process()
-  }
-
-  /**
-   * A descriptor this node's entity signed: every keeper and member it lists
-   * that the previous version did not is owed the group. Not sent at once: the
-   * API call that made the descriptor passes the peer's address right after
-   * (add-keeper --multiaddr), and the first attempt uses it.
-   */
-  oweNewlyListed (gid: GroupId, chain: DescriptorChain, me: Uint8Array): void {
-    if (!equalBytes(chain.head().rec.s, me)) return
-    const cur = chain.current()
-    const prev = chain.length >= 2 ? chain.version(chain.length - 1)!.rec.b : undefined
-    for (const k of cur.k) if (prev === undefined || !prev.k.includes(k)) this.d.store.enqueueDelivery(`peer:${k}`, gid)
-    for (const [pub] of cur.m) {
-      if (equalBytes(pub, me)) continue
-      if (prev === undefined || roleIn(prev, pub) === undefined) this.d.store.enqueueDelivery(`entity:${entityIdFromPublicKey(pub)}`, gid)
-    }
-    setImmediate(() => { void this.process() })
   }
 
   /** Owe the group's latest invitation for an entity to its node. */

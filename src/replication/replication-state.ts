@@ -20,6 +20,8 @@
 import type { GroupId } from '../crypto/ids.js'
 import type { PeerSyncRow } from '../store/peer-tables.js'
 import type { Store } from '../store/store.js'
+import type { ReplicationEvent } from './replication-view.js'
+import type { SyncReport } from './sync-protocol.js'
 
 const FLUSH_MS = 2000
 const MAX_ERROR = 300
@@ -74,6 +76,14 @@ export class ReplicationState {
   }
 
   /** Talking to the peer about the group failed (dial, delivery, session). */
+  /** A sync session ended: in sync with the peer, or its error; the event an operator hears of it. */
+  sessionEnded (r: SyncReport): ReplicationEvent | undefined {
+    if (r.groupId === undefined) return undefined
+    if (r.error !== undefined) { this.failed(r.groupId, r.peerId, r.error); return { type: 'sync-failed', groupId: r.groupId, peerId: r.peerId, error: r.error } }
+    this.reconciled(r.groupId, r.peerId, 0)
+    return { type: 'synced', groupId: r.groupId, peerId: r.peerId, sent: r.sent, received: r.received }
+  }
+
   failed (gid: GroupId, peer: string, error: string): void {
     const r = this.row(gid, peer)
     r.last_error = error.slice(0, MAX_ERROR)

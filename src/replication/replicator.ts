@@ -139,7 +139,8 @@ export class Replicator {
       timeoutMs, maxMessageBytes: Math.max(o.maxRecordBytes * 2, 4 * 1024 * 1024), maxRecordBytes: o.maxRecordBytes, log: o.log,
       onSession: (r, role) => {
         if (r.groupId !== undefined && r.error === undefined) this.scheduler.sessionDone(r.peerId, r.groupId)
-        this.sessionEnded(r)
+        const seen = this.state.sessionEnded(r)
+        if (seen !== undefined) o.onEvent?.(seen)
         o.metrics.syncRounds.inc({ role, result: r.error === undefined ? 'ok' : 'error' })
         o.metrics.syncBytes.inc({ direction: 'total' }, r.bytes)
         o.metrics.syncRoundTrips.inc(r.roundTrips)
@@ -154,7 +155,7 @@ export class Replicator {
     this.deliver = new DeliverService({ libp2p: o.libp2p, acceptor: o.acceptor, timeoutMs, log: o.log })
     this.outbox = new Outbox({
       store: o.store, deliver: this.deliver, ensureConnected: async (p, h) => { await this.dialer.ensureConnected(p, h) }, nodesOf: pub => this.nodesOf(pub),
-      locate: async pub => await this.locateEntity(pub),
+      locate: async pub => (await this.locate.findAndLearn(pub, (p, a) => this.dialer.learn(p, a, 'locate'))).filter(p => p !== this.peerId),
       stopped: () => this.stopped,
       onDelivered: (gid, peer, target) => {
         o.audit('descriptor-delivered', { groupId: gid, to: peer })
@@ -209,7 +210,7 @@ export class Replicator {
     }))
     this.offs.push(o.events.on('removed', ({ groupId, hashes }) => this.indexes.removed(groupId, hashes)))
     this.offs.push(o.events.on('group-added', ({ groupId }) => { this.scheduler.track(groupId); this.bindings.publishIn(groupId); this.scheduler.soon(groupId, 0) }))
-    this.offs.push(o.events.on('descriptor', ({ groupId }) => { this.invalidatePeers(); this.onDescriptor(groupId) }))
+    this.offs.push(o.events.on('descriptor', ({ groupId, descriptor }) => { this.invalidatePeers(); this.onDescriptor(groupId, descriptor.rec.b.k, descriptor.rec.b.m) }))
     const onConnect = (): void => { o.metrics.peers.set(o.libp2p.getPeers().length) }
     const onDisconnect = (e: CustomEvent<{ toString: () => string }>): void => {
       o.metrics.peers.set(o.libp2p.getPeers().length)
@@ -322,11 +323,11 @@ export class Replicator {
     this.indexes.drop(gid)
   }
 
-  private onDescriptor (gid: GroupId): void {
+  private onDescriptor (gid: GroupId, keepers: string[], members: Array<[Uint8Array, string]>): void {
     this.scheduler.track(gid)
     const v = this.o.vault
     const chain = this.o.registry.chain(gid)
-    if (v?.unlocked === true && chain !== undefined) this.outbox.oweNewlyListed(gid, chain, v.entityKey().publicKey)
+    if (v?.unlocked === true && chain !== undefined) this.outbox.oweNewcomers(gid, chain, v.entityKey().publicKey, keepers, members)
   }
 
   private onBindRecord (r: DecodedRecord<BindBody>): void {
@@ -369,27 +370,7 @@ export class Replicator {
     if (hint !== undefined) this.dialer.ensureConnected(peer, hint).catch(() => { /* the outbox retries and reports it */ })
   }
 
-  /** Nodes of an entity found through connected peers or the DHT; their addresses go to the address book. */
-  private async locateEntity (pub: Uint8Array): Promise<string[]> {
-    const found = await this.locate.find(pub)
-    for (const l of found) await this.dialer.learn(l.peerId, l.addrs, 'locate')
-    return found.map(l => l.peerId).filter(p => p !== this.peerId)
-  }
-
-  // ---- visibility ----
-
-  private sessionEnded (r: SyncReport): void {
-    if (r.groupId === undefined) return
-    if (r.error === undefined) {
-      this.state.reconciled(r.groupId, r.peerId, 0)
-      this.o.onEvent?.({ type: 'synced', groupId: r.groupId, peerId: r.peerId, sent: r.sent, received: r.received })
-    } else {
-      this.state.failed(r.groupId, r.peerId, r.error)
-      this.o.onEvent?.({ type: 'sync-failed', groupId: r.groupId, peerId: r.peerId, error: r.error })
-    }
-  }
-
-  /** GET /groups/:gid/replication. */
+  /** Visibility: GET /groups/:gid/replication. */
   replication (gid: GroupId): ReplicationPeer[] {
     const d = this.o.registry.chain(gid)?.current()
     if (d === undefined) return []

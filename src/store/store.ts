@@ -4,9 +4,10 @@
  * this directory as named statements; callers get typed rows.
  */
 import Database, { type Database as Db } from 'better-sqlite3'
-import { chmodSync, existsSync, statSync } from 'node:fs'
+import { chmodSync, existsSync } from 'node:fs'
 import { CairnError, isDiskFull, storageFull } from '../util/errors.js'
 import { migrate } from './migrations.js'
+import { checkAtOpen, markClosed, markOpen, type StoreOpenState } from './open-check.js'
 import { prepare, type Statements } from './statements.js'
 import { MembershipStore } from './membership-store.js'
 import { PeerTables } from './peer-tables.js'
@@ -44,26 +45,6 @@ export interface OutboxRow<G extends string = string> { target: string, gid: G, 
 
 export interface AuditRow { seq: number, at: number, kind: string, data: string, prev: Buffer, hash: Buffer }
 
-/**
- * How the store was found at open. A full scan at every start made start-up
- * grow with the store (1M items, 1.3 GB: not up within 60 s), and a crash does
- * not corrupt a WAL database: SQLite's recovery rolls back what was not
- * committed. So the check runs only after an unclean shutdown, at once when the
- * file is small (≤ SYNC_CHECK_MAX_BYTES: well under a second), otherwise
- * `deferred` to the daemon's background check (node/integrity.ts); and in full
- * on demand with `cairn doctor`.
- */
-export interface StoreOpenState { uncleanShutdown: boolean, check: 'ok' | 'deferred' | 'none' }
-
-const SYNC_CHECK_MAX_BYTES = 64 * 2 ** 20
-const CLEAN_KEY = 'clean_close'
-
-
-function fileBytes (path: string): number {
-  let n = 0
-  for (const f of [path, `${path}-wal`]) { try { n += statSync(f).size } catch { /* absent */ } }
-  return n
-}
 
 export class Store<G extends string = string> {
   readonly db: Db
@@ -90,13 +71,9 @@ export class Store<G extends string = string> {
       this.db.pragma('foreign_keys = ON')
       this.db.pragma('busy_timeout = 5000')
       this.db.pragma('secure_delete = ON')
-      if (!fresh && path !== ':memory:') this.checkAfterUncleanShutdown()
+      if (!fresh && path !== ':memory:') checkAtOpen(this.db, path, this.opened)
       migrate(this.db)
-      // Open = not closed cleanly until close() says so. On a full disk the mark
-      // cannot be written; nothing else can be either, so the node still starts.
-      if (path !== ':memory:') {
-        try { this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(CLEAN_KEY, '0') } catch (e) { if (!isDiskFull(e)) throw e }
-      }
+      if (path !== ':memory:') markOpen(this.db)
     } catch (e) {
       this.db.close()
       if (e instanceof CairnError) throw e
@@ -106,20 +83,6 @@ export class Store<G extends string = string> {
     this.s = prepare(this.db)
     this.membership = new MembershipStore<G>(this.db)
     this.ao = new AoIndex(this.db)
-  }
-
-  private checkAfterUncleanShutdown (): void {
-    const version = this.db.pragma('user_version', { simple: true }) as number
-    let clean = false
-    if (version > 0) {
-      try { clean = (this.db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(CLEAN_KEY) as string | undefined) === '1' } catch { clean = false }
-    }
-    if (clean) return
-    this.opened.uncleanShutdown = version > 0
-    if (fileBytes(this.path) > SYNC_CHECK_MAX_BYTES) { this.opened.check = 'deferred'; return }
-    const ok = this.db.pragma('quick_check', { simple: true })
-    if (ok !== 'ok') throw new CairnError('INTEGRITY', `database ${this.path} failed its integrity check (${String(ok)}); restore from keepers with \`cairn recover\``)
-    this.opened.check = 'ok'
   }
 
   private depth = 0
@@ -370,7 +333,7 @@ export class Store<G extends string = string> {
   /** Close; a store closed here opens next time without an integrity check. */
   close (): void {
     if (!this.db.open) return
-    try { if (this.path !== ':memory:') this.putMeta(CLEAN_KEY, '1') } catch { /* read-only or failing disk: the next open checks */ }
+    if (this.path !== ':memory:') markClosed(this.db)
     this.db.close()
   }
 }
