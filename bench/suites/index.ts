@@ -2,7 +2,7 @@
  * The suite registry: `npm run bench` runs these in this order; `npm run bench
  * -- <name>…` runs the named ones. To add a suite, write bench/suites/<name>.ts
  * exporting a Suite and add it here (see bench/README.md). Suites marked
- * `explicit` (keeper-memory) run only when named.
+ * `explicit` (keeper-memory, scale-keeper, scale-network) run only when named.
  */
 import type { Suite } from '../lib/types.js'
 import { cryptoSuite } from './crypto.js'
@@ -15,6 +15,8 @@ import { catchupSuite } from './catchup.js'
 import { circlesSuite } from './circles.js'
 import { auditSuite } from './audit.js'
 import { keeperMemorySuite } from './keeper-memory.js'
+import { scaleKeeperSuite } from './scale-keeper.js'
+import { scaleNetworkSuite } from './scale-network.js'
 
 export const SUITES: readonly Suite[] = [
   cryptoSuite,
@@ -26,5 +28,7 @@ export const SUITES: readonly Suite[] = [
   catchupSuite,
   circlesSuite,
   auditSuite,
-  keeperMemorySuite
+  keeperMemorySuite,
+  scaleKeeperSuite,
+  scaleNetworkSuite
 ]
