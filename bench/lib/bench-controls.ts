@@ -26,6 +26,7 @@
  *                             Returns {sent, received, ms, theyLack, weLack}
  *  profile-start / profile-stop {path}   a V8 CPU profile of this process (main thread)
  */
+import type { GroupId } from '../../src/crypto/ids.js'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { Session } from 'node:inspector/promises'
@@ -69,7 +70,7 @@ export async function benchControls (daemon: Daemon): Promise<Record<string, Ipc
     multiaddrs: () => net().libp2p.getMultiaddrs().map(String),
     watch: (m) => {
       const id = ++watchSeq
-      const gid = String(m.gid)
+      const gid = String(m.gid) as GroupId
       const kind = m.kind as string | undefined
       const target = Number(m.target)
       const start = process.hrtime.bigint()
@@ -83,7 +84,7 @@ export async function benchControls (daemon: Daemon): Promise<Record<string, Ipc
       return { watch: id }
     },
     unwatch: (m) => { watches.get(Number(m.watch))?.(); watches.delete(Number(m.watch)); return true },
-    'drop-sync-index': (m) => { net().replicator.indexes.drop(String(m.gid)); return true },
+    'drop-sync-index': (m) => { net().replicator.indexes.drop(String(m.gid) as GroupId); return true },
     protocols: async () => {
       if (registered) return true
       registered = true
@@ -121,7 +122,7 @@ export async function benchControls (daemon: Daemon): Promise<Record<string, Ipc
         void (async () => {
           const ch = new Channel(stream, MAX_MSG, 60_000)
           try {
-            const open = await ch.recv<{ g: string }>()
+            const open = await ch.recv<{ g: GroupId }>()
             const mine = new Set([...s.store.eachHash(open.g)].map(h => h.toString('hex')))
             const theirs = new Set<string>()
             const weLack: Uint8Array[] = []
@@ -146,7 +147,7 @@ export async function benchControls (daemon: Daemon): Promise<Record<string, Ipc
       return true
     },
     idlist: async (m) => {
-      const gid = String(m.gid)
+      const gid = String(m.gid) as GroupId
       const t = process.hrtime.bigint()
       const stream = await net().libp2p.dialProtocol(peerIdFromString(String(m.peer)), IDLIST_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
       const ch = new Channel(stream, MAX_MSG, 60_000)
@@ -179,7 +180,7 @@ export async function benchControls (daemon: Daemon): Promise<Record<string, Ipc
       return { ms: Number(process.hrtime.bigint() - t) / 1e6 }
     },
     blast: async (m) => {
-      const gid = String(m.gid)
+      const gid = String(m.gid) as GroupId
       const libp2p = net().libp2p
       const t = process.hrtime.bigint()
       const stream = await libp2p.dialProtocol(peerIdFromString(String(m.peer)), BLAST_PROTOCOL, { signal: AbortSignal.timeout(10_000) })

@@ -25,6 +25,7 @@ export const fmtTarget = (t: Target | undefined, unit: string): string => t === 
 
 export const fmtMet = (r: BenchResult): string => r.meetsTarget === undefined ? '' : r.meetsTarget ? 'yes' : 'NO'
 
+/** @public (a helper bench/README.md lists) */
 export function fmtBytes (n: number): string {
   if (n < 1024) return `${n} B`
   if (n < 1024 * 1024) return `${fmtNum(n / 1024)} KiB`

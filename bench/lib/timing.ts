@@ -50,7 +50,9 @@ export function measureRate (fn: (i: number) => unknown, o: { ms: number, minOps
   return { ops, ms, perSec: ops / (ms / 1000) }
 }
 
-/** As measureRate, for an async operation awaited one at a time. */
+/** As measureRate, for an async operation awaited one at a time.
+ * @public (a helper bench/README.md lists)
+ */
 export async function measureRateAsync (fn: (i: number) => Promise<unknown>, o: { ms: number, minOps?: number }): Promise<Rate> {
   const minOps = o.minOps ?? 1
   const limit = BigInt(Math.round(o.ms * 1e6))
@@ -66,7 +68,9 @@ export async function measureRateAsync (fn: (i: number) => Promise<unknown>, o: 
   return { ops, ms, perSec: ops / (ms / 1000) }
 }
 
-/** Time one call (sync or async); returns its value and the milliseconds it took. */
+/** Time one call (sync or async); returns its value and the milliseconds it took.
+ * @public (a helper bench/README.md lists)
+ */
 export async function timed<T> (fn: () => T | Promise<T>): Promise<{ value: T, ms: number }> {
   const start = now()
   const value = await fn()
@@ -101,7 +105,9 @@ export function median (xs: readonly number[]): number {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
 }
 
-/** Nearest-rank percentile (p in 0..100) of an unsorted sample. */
+/** Nearest-rank percentile (p in 0..100) of an unsorted sample.
+ * @public (a helper bench/README.md lists)
+ */
 export function percentile (xs: readonly number[], p: number): number {
   if (xs.length === 0) return NaN
   const s = [...xs].sort((a, b) => a - b)

@@ -8,6 +8,7 @@ import type { Suite } from '../lib/types.js'
 import { cryptoSuite } from './crypto.js'
 import { storeSuite } from './store.js'
 import { httpSuite } from './http.js'
+import { mcpSuite } from './mcp.js'
 import { rotationSuite } from './rotation.js'
 import { replicationSuite } from './replication.js'
 import { syncSuite } from './sync.js'
@@ -22,6 +23,7 @@ export const SUITES: readonly Suite[] = [
   cryptoSuite,
   storeSuite,
   httpSuite,
+  mcpSuite,
   rotationSuite,
   replicationSuite,
   syncSuite,

@@ -21,6 +21,7 @@
  *  baseline (3)     raw better-sqlite3 inserts, one transaction per row,
  *            interleaved with the writes.
  */
+import type { GroupId } from '../../src/crypto/ids.js'
 import { randomBytes } from 'node:crypto'
 import { reencryptItem } from '../../src/records/item.js'
 import { fromStore } from '../../src/records/record.js'
@@ -34,7 +35,7 @@ import { fmtNum } from '../lib/format.js'
 
 const TARGET = { op: '>=' as const, value: 20_000 }
 
-interface Setup { s: Services, gid: string, items: number, writeMs: number, note: string }
+interface Setup { s: Services, gid: GroupId, items: number, writeMs: number, note: string }
 
 /** A node with one group of `items` items, written through ItemService 1,000 per transaction. */
 async function setup (ctx: SuiteContext, items: number, withIndex: boolean, budgetMs: number): Promise<Setup> {

@@ -1,5 +1,5 @@
 /** Parsing of path and query parameters (query strings are never coerced by the schema validator). */
-import { isGroupId, isRecordId } from '../crypto/ids.js'
+import { isGroupId, isRecordId, type GroupId } from '../crypto/ids.js'
 import { CairnError, InvalidInputError } from '../util/errors.js'
 
 export function intParam (v: string | undefined, name: string, o: { min: number, max: number, def?: number }): number | undefined {
@@ -16,7 +16,7 @@ export function strParam (v: string | undefined, name: string, max = 1000): stri
   return v
 }
 
-export function groupParam (v: string | undefined): string {
+export function groupParam (v: string | undefined): GroupId {
   if (!isGroupId(v)) throw new CairnError('NOT_FOUND', `no group ${String(v).slice(0, 64)} (group IDs are UUID v4)`)
   return v
 }

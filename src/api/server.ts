@@ -6,13 +6,17 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { createHash, timingSafeEqual } from 'node:crypto'
+import { Readable } from 'node:stream'
 import sjson from 'secure-json-parse'
+import { assertBoundedStructure } from '../util/bounds.js'
 import { CairnError } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 import type { ApiBackend } from './backend.js'
-import { toHttpError } from './errors.js'
+import { clientErrorResponse, toHttpError } from './errors.js'
 import { openApiDocument } from './openapi.js'
-import type { Req, RouteDef } from './route.js'
+import { Replied, Streamed, type Req, type RouteDef } from './route.js'
+import { routes as contract } from '../contract/routes.js'
+import { hostIsLoopback } from '../util/loopback.js'
 import { groupRoutes } from './routes/group-routes.js'
 import { itemRoutes } from './routes/item-routes.js'
 import { nodeRoutes } from './routes/node-routes.js'
@@ -21,24 +25,27 @@ import { circleRoutes } from './routes/circle-routes.js'
 
 export interface ApiOptions { host: string, port: number, token: string, maxBodyBytes: number, version: string, log: Logger, onRequest?: (method: string, route: string, status: number) => void }
 
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1'])
 
-export function hostIsLoopback (host: string | undefined): boolean {
-  if (host === undefined || host.length > 300) return false
-  const m = /^(\[[^\]]+\]|[^:]+)(?::\d{1,5})?$/.exec(host.trim().toLowerCase())
-  return m !== null && LOOPBACK.has(m[1]!)
+/** Every route the server registers; startApi checks it against the contract, so the OpenAPI document lists exactly these. */
+export function allRoutes (): RouteDef[] {
+  return [...nodeRoutes, ...groupRoutes, ...itemRoutes, ...circleRoutes, ...eventRoutes]
 }
 
-export function allRoutes (extra: Array<RouteDef<ApiBackend>> = []): Array<RouteDef<ApiBackend>> {
-  return [...nodeRoutes, ...groupRoutes, ...itemRoutes, ...circleRoutes, ...extra]
-}
-
-export async function startApi (backend: ApiBackend, o: ApiOptions, extraRoutes: Array<RouteDef<ApiBackend>> = []): Promise<{ app: FastifyInstance, port: number }> {
+export async function startApi (backend: ApiBackend, o: ApiOptions): Promise<{ app: FastifyInstance, port: number }> {
   const app = Fastify({
     bodyLimit: o.maxBodyBytes,
     logger: false,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: true, useDefaults: false, allErrors: false } },
-    return503OnClosing: true,
+    // Our own 503 (in the envelope) while stopping: see the onRequest hook.
+    return503OnClosing: false,
+    // Node's HTTP parser refuses a request before fastify sees it (431 for a
+    // huge URL or header, 400 for bytes that are not HTTP, 408 for a client
+    // too slow to send its headers): still the envelope, and no body for HEAD.
+    clientErrorHandler: (err, socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return
+      if (socket.writable) socket.write(clientErrorResponse(err as unknown as { code?: string, rawPacket?: Buffer }))
+      socket.destroy()
+    },
     // Errors fastify raises before routing (a bad % escape, an over-long
     // parameter) get the same checks and envelope as everything else.
     frameworkErrors: (err, req, reply) => {
@@ -61,22 +68,33 @@ export async function startApi (backend: ApiBackend, o: ApiOptions, extraRoutes:
     }
     return undefined
   }
-  const routes = [...allRoutes(extraRoutes), ...eventRoutes]
-  const doc = openApiDocument([...routes, { method: 'GET', path: '/api/v1/openapi.json', tag: 'node', summary: 'This document', handler: () => null }] as Array<RouteDef<never>>, o.version)
+  const routes = allRoutes()
+  const served = new Set([...routes.map(r => r.operationId), 'getOpenApi'])
+  const missing = Object.keys(contract).filter(k => !served.has(k))
+  if (missing.length > 0) throw new CairnError('INTERNAL', `routes in the contract with no handler: ${missing.join(', ')}`)
+  const doc = openApiDocument(o.version)
 
   // Any content type is read as JSON (curl -d works); empty bodies are allowed.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
     const text = body as string
     if (text.trim() === '') { done(null, undefined); return }
+    let value: unknown
     try {
-      done(null, sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }))
+      value = sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' })
     } catch {
       done(new CairnError('INVALID_INPUT', 'the request body is not valid JSON'), undefined)
+      return
     }
+    // Depth and size bounded before validation, handlers and JSON.stringify recurse into it.
+    try { assertBoundedStructure(value, 'the request body') } catch (e) { done(e as Error, undefined); return }
+    done(null, value)
   })
 
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
   app.addHook('onRequest', async (req: FastifyRequest) => {
+    if (closing) throw new CairnError('UNAVAILABLE', 'the node is stopping; retry once it has restarted')
     const deny = gate(req.headers.host, req.url, req.headers.authorization)
     if (deny !== undefined) throw deny
   })
@@ -84,6 +102,7 @@ export async function startApi (backend: ApiBackend, o: ApiOptions, extraRoutes:
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const e = toHttpError(err)
     if (e.internal) o.log.error({ err, url: req.url, method: req.method }, 'internal error')
+    if (typeof e.body.error.retryAfterSeconds === 'number') void reply.header('retry-after', String(e.body.error.retryAfterSeconds))
     void reply.status(e.status).type('application/json').send(e.body)
   })
   app.setNotFoundHandler((req, reply) => {
@@ -93,8 +112,8 @@ export async function startApi (backend: ApiBackend, o: ApiOptions, extraRoutes:
     o.onRequest?.(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode)
   })
 
-  app.get('/api/v1/openapi.json', async () => doc)
-  app.get('/api/v1/events', (req, reply) => {
+  app.get(contract.getOpenApi.path, async () => doc)
+  app.get(contract.events.path, (req, reply) => {
     const group = (req.query as Record<string, unknown>).group
     if (group !== undefined && typeof group !== 'string') throw new CairnError('INVALID_INPUT', 'group must be a string')
     reply.hijack()
@@ -109,7 +128,7 @@ export async function startApi (backend: ApiBackend, o: ApiOptions, extraRoutes:
     req.raw.on('close', () => { off(); clearInterval(ping) })
   })
   for (const r of routes) {
-    if (r.sse === true) continue
+    if (r.contentType === 'text/event-stream') continue
     app.route({
       method: r.method,
       url: r.path,
@@ -120,6 +139,8 @@ export async function startApi (backend: ApiBackend, o: ApiOptions, extraRoutes:
         }
         const q: Req = { params: req.params as Record<string, string>, query: flatQuery(req.query), body: req.body, headers: req.headers }
         const out = await r.handler(q, backend)
+        if (out instanceof Replied) return reply.status(out.status).send(out.body)
+        if (out instanceof Streamed) return reply.status(r.status ?? 200).type(r.contentType ?? 'application/x-ndjson').headers(out.headers).send(Readable.from(out.lines))
         if (out !== null && typeof out === 'object' && 'raw' in out && typeof (out as { raw: unknown }).raw === 'string') {
           const o2 = out as { raw: string, contentType?: string }
           return reply.status(r.status ?? 200).type(o2.contentType ?? 'text/plain').send(o2.raw)

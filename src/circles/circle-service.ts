@@ -19,45 +19,56 @@
 import { equalBytes, zeroize, toHex } from '../crypto/bytes.js'
 import { randomBytes } from '../crypto/hash.js'
 import { entityIdFromPublicKey, newGroupId, publicKeyFromEntityId, type GroupId } from '../crypto/ids.js'
-import type { Culture, DescBody, Role } from '../records/descriptor.js'
+import type { Culture, Role } from '../records/descriptor.js'
 import { canAdmin, sealName, signDescriptor, sortMembers } from '../records/descriptor.js'
 import { sealKeyEnvelope } from '../records/key-envelope.js'
-import { openShareEnvelope, sealShareEnvelope, shareEnvelopeId, type ShareBody } from '../records/share-envelope.js'
-import { fromStore, type VerifiedRecord } from '../records/record.js'
+import { sealShareEnvelope } from '../records/share-envelope.js'
+import type { VerifiedRecord } from '../records/record.js'
 import { CairnError, InvalidInputError } from '../util/errors.js'
 import type { JobRunner } from '../jobs/job-runner.js'
 import { requireChain, requireRole, requireVault } from '../groups/access.js'
 import type { GroupContext } from '../groups/context.js'
 import type { GroupService, GroupView } from '../groups/group-service.js'
-import { roleIn, type DescriptorChain } from '../groups/descriptor-chain.js'
+import { roleIn } from '../groups/descriptor-chain.js'
 import type { ApprovalQueue } from './approvals.js'
-import { combineChecked, commitment, keyCheckValue, shareX, splitKey } from './shamir.js'
+import { commitment, keyCheckValue, shareX, splitKey } from './shamir.js'
 import type { HolderAnswer, ShareGrant, ShareRequest } from './share-protocol.js'
 import type { UnsealedKeys } from './unsealed-keys.js'
+import type { UnsealProgress } from './unseal.js'
+import { Unsealer, type PendingUnseal, type ShareNet, type UnsealResult } from './unsealer.js'
 
 export type Approval = 'auto' | 'manual'
 
-export interface ShareNet {
-  /** Peer IDs known to serve an entity (hello bindings, bind records of the group). */
-  peersOf: (gid: string, entity: Uint8Array) => string[]
-  request: (peer: string, gid: string, kv: number, holder: Uint8Array) => Promise<ShareGrant>
+export type { ShareNet, UnsealResult, PendingUnseal } from './unsealer.js'
+
+export interface CircleOptions {
+  defaultTtlMs: number
+  defaultApproval: Approval
+  /** How long an unseal waits for people (manual holders), and a holder keeps a request for its person, ms. */
+  approvalWindowMs: number
+  /** How long POST …/unseal waits before answering "pending" (default), ms. */
+  unsealWaitMs: number
 }
 
-export interface CircleOptions { defaultTtlMs: number, requestTimeoutMs: number, defaultApproval: Approval }
-
-export interface UnsealResult { groupId: string, keyVersion: number, sharesCollected: number, threshold: number, from: string[], expiresAt: string, badShares: Array<{ entityId: string }> }
-
-interface HolderOutcome { entityId: string, pub: Uint8Array, grant?: ShareGrant, reason?: string }
-
 export class CircleService {
-  private net: ShareNet | undefined
+  readonly unsealer: Unsealer
+
+  private readonly progressListeners: Array<(p: UnsealProgress) => void> = []
 
   constructor (private readonly ctx: GroupContext, private readonly groups: GroupService, private readonly jobs: JobRunner,
-    readonly keys: UnsealedKeys, readonly approvals: ApprovalQueue, private readonly o: CircleOptions) {}
+    readonly keys: UnsealedKeys, readonly approvals: ApprovalQueue, private readonly o: CircleOptions) {
+    this.unsealer = new Unsealer(ctx, keys, { defaultTtlMs: o.defaultTtlMs, windowMs: o.approvalWindowMs }, {
+      unsealed: () => { this.jobs.resume() },
+      changed: p => { for (const l of this.progressListeners) l(p) }
+    })
+  }
 
-  attachNetwork (net: ShareNet): void { this.net = net }
+  /** Every change of an unseal under way on this node (a holder answered, a person is deciding, done). */
+  onUnsealProgress (fn: (p: UnsealProgress) => void): void { this.progressListeners.push(fn) }
 
-  isCircle (gid: string): boolean { return this.ctx.registry.chain(gid)?.current().circle !== undefined }
+  attachNetwork (net: ShareNet): void { this.unsealer.attachNetwork(net) }
+
+  isCircle (gid: GroupId): boolean { return this.ctx.registry.chain(gid)?.current().circle !== undefined }
 
   // ---- create ----
 
@@ -110,12 +121,12 @@ export class CircleService {
 
   // ---- approval policy ----
 
-  approval (gid: string): Approval {
+  approval (gid: GroupId): Approval {
     const v = this.ctx.store.getMeta(`circle-approval:${gid}`)
     return v === 'manual' || v === 'auto' ? v : this.o.defaultApproval
   }
 
-  setApproval (gid: string, policy: Approval): Approval {
+  setApproval (gid: GroupId, policy: Approval): Approval {
     if (policy !== 'auto' && policy !== 'manual') throw new InvalidInputError('policy must be auto or manual')
     this.ctx.store.putMeta(`circle-approval:${gid}`, policy)
     this.ctx.audit.record('share-policy-set', { groupId: gid, policy })
@@ -124,146 +135,24 @@ export class CircleService {
 
   // ---- unseal / seal ----
 
-  async unseal (gid: string, ttlSeconds?: number): Promise<UnsealResult> {
-    const { chain } = requireRole(this.ctx, gid, 'read')
-    const d = chain.current()
-    if (d.circle === undefined) throw new CairnError('CONFLICT', 'this group is not a circle; its key is in your vault already')
-    const ttlMs = (ttlSeconds ?? this.o.defaultTtlMs / 1000) * 1000
-    // The current key, and any older version still encrypting live items.
-    const versions = [d.kv, ...this.liveOldVersions(gid, d.kv)]
-    let first: UnsealResult | undefined
-    const refused: Array<{ entityId: string, reason?: string }> = []
-    for (const kv of versions) {
-      const r = await this.collect(chain, gid, kv, ttlMs, refused)
-      first ??= r
-    }
-    // One entry per unseal (who answered, who did not): one fsync, not one per share.
-    this.ctx.audit.recordSoon('circle-unsealed', { groupId: gid, keyVersions: versions, from: first!.from, refused, expiresAt: first!.expiresAt })
-    this.jobs.resume()
-    return first!
+  /** See Unsealer.unseal: the result, a thrown refusal, or the progress while people decide. */
+  async unseal (gid: GroupId, ttlSeconds?: number, o: { waitMs?: number } = {}): Promise<UnsealResult | PendingUnseal> {
+    return await this.unsealer.unseal(gid, { ...(ttlSeconds !== undefined ? { ttlSeconds } : {}), waitMs: o.waitMs ?? this.o.unsealWaitMs })
   }
 
-  seal (gid: string): { sealed: boolean } {
+  seal (gid: GroupId): { sealed: boolean } {
     requireRole(this.ctx, gid, 'read')
     const sealed = this.keys.seal(gid)
     if (sealed) this.ctx.audit.recordSoon('circle-sealed', { groupId: gid, reason: 'requested' })
     return { sealed }
   }
 
-  private liveOldVersions (gid: string, current: number): number[] {
-    const out: number[] = []
-    for (let kv = 1; kv < current; kv++) if (this.ctx.store.countItemsWithKv(gid, kv) > 0) out.push(kv)
-    return out
-  }
-
-  private async collect (chain: DescriptorChain, gid: string, kv: number, ttlMs: number, refusedOut: Array<{ entityId: string, reason?: string }>): Promise<UnsealResult> {
-    const me = requireVault(this.ctx).entityKey()
-    const kvDesc = latestWithKv(chain, kv)
-    if (kvDesc?.circle === undefined) throw new CairnError('NOT_FOUND', `no circle key version ${kv}`)
-    const th = kvDesc.circle.th
-    const holders = kvDesc.circle.com.map(([pub]) => pub)
-    const outcomes: HolderOutcome[] = []
-    const good = new Map<number, HolderOutcome[]>() // by split version
-    const bad: HolderOutcome[] = []
-    let settle!: () => void
-    const enough = new Promise<void>(resolve => { settle = resolve })
-    let open = holders.length
-    let finished = false
-    const consider = (h: HolderOutcome): void => {
-      if (finished) { if (h.grant !== undefined) zeroize(h.grant.share); return }
-      outcomes.push(h)
-      if (h.grant !== undefined) {
-        if (this.checkShare(chain, gid, kv, h)) {
-          const list = good.get(h.grant.sv) ?? []
-          list.push(h)
-          good.set(h.grant.sv, list)
-          if (list.length >= th) settle()
-        } else {
-          bad.push(h)
-          this.ctx.audit.recordSoon('share-bad', { groupId: gid, keyVersion: kv, holder: h.entityId })
-          h.reason = 'bad-share'
-        }
-      }
-      if (--open === 0) settle()
-    }
-    for (const pub of holders) {
-      const entityId = entityIdFromPublicKey(pub)
-      if (equalBytes(pub, me.publicKey)) {
-        const own = this.ownShare(gid, kv)
-        consider({ entityId, pub, ...(own !== undefined ? { grant: own } : { reason: 'no-share' }) })
-        continue
-      }
-      void this.askHolder(gid, kv, pub).then(
-        grant => { consider({ entityId, pub, grant }) },
-        (e: unknown) => { consider({ entityId, pub, reason: reasonOf(e) }) }
-      )
-    }
-    await enough
-    finished = true
-    const best = [...good.entries()].sort((a, b) => b[0] - a[0]).find(([, l]) => l.length >= th)
-    if (best === undefined) {
-      const answered = Math.max(0, ...[...good.values()].map(l => l.length))
-      for (const o of outcomes) if (o.grant !== undefined) zeroize(o.grant.share)
-      this.ctx.audit.record('unseal-failed', { groupId: gid, keyVersion: kv, collected: answered, threshold: th, refused: outcomes.filter(o => o.reason !== undefined).map(o => ({ entityId: o.entityId, reason: o.reason })) })
-      const code = bad.length > 0 && answered + bad.length >= th ? 'BAD_SHARE' : 'INSUFFICIENT_SHARES'
-      throw new CairnError(code, `collected ${answered} of ${th} shares needed for key version ${kv}${bad.length > 0 ? `; bad shares from ${bad.map(b => b.entityId).join(', ')}` : ''}`, {
-        collected: answered, threshold: th, keyVersion: kv,
-        refused: outcomes.filter(o => o.reason !== undefined && o.reason !== 'bad-share').map(o => ({ entityId: o.entityId, reason: o.reason })),
-        badShares: bad.map(b => ({ entityId: b.entityId }))
-      })
-    }
-    for (const o of outcomes) if (o.reason !== undefined) refusedOut.push({ entityId: o.entityId, reason: o.reason })
-    const chosen = best[1].slice(0, th)
-    const kcv = kvDesc.circle.kcv
-    const key = await combineChecked(chosen.map(h => h.grant!.share), gid, kv, kcv)
-    for (const o of outcomes) if (o.grant !== undefined) zeroize(o.grant.share)
-    if (key === undefined) throw new CairnError('BAD_SHARE', 'the shares passed their commitments but did not rebuild the key (the circle descriptor may be corrupt)')
-    const expiresAt = this.keys.put(gid, kv, key, ttlMs)
-    zeroize(key)
-    return {
-      groupId: gid, keyVersion: kv, sharesCollected: chosen.length, threshold: th, from: chosen.map(h => h.entityId),
-      expiresAt: new Date(expiresAt).toISOString(), badShares: bad.map(b => ({ entityId: b.entityId }))
-    }
-  }
-
-  /** A share must match the commitment of its split version for its holder. */
-  private checkShare (chain: DescriptorChain, gid: string, kv: number, h: HolderOutcome): boolean {
-    const g = h.grant!
-    const d = chain.version(g.sv)?.rec.b
-    if (d?.circle === undefined || d.kv !== kv) return false
-    const entry = d.circle.com.find(([p]) => equalBytes(p, h.pub))
-    return entry !== undefined && entry[1] === g.x && shareX(g.share) === g.x && equalBytes(entry[2], commitment(gid, kv, g.sv, h.pub, g.share))
-  }
-
-  private async askHolder (gid: string, kv: number, holder: Uint8Array): Promise<ShareGrant> {
-    if (this.net === undefined) throw new CairnError('UNAVAILABLE', 'networking is not running', { reason: 'offline' })
-    const peers = this.net.peersOf(gid, holder)
-    if (peers.length === 0) throw new CairnError('UNAVAILABLE', 'no known node', { reason: 'unreachable' })
-    let last: unknown
-    for (const p of peers) {
-      try {
-        return await this.net.request(p, gid, kv, holder)
-      } catch (e) { last = e }
-    }
-    throw last
-  }
-
-  /** This node's own share of (gid, kv), opened with the entity key. */
-  ownShare (gid: string, kv: number): ShareGrant | undefined {
-    const vault = requireVault(this.ctx)
-    const me = vault.entityKey()
-    const row = this.ctx.store.getHead(gid, shareEnvelopeId(gid as GroupId, kv, me.publicKey))
-    if (row === undefined) return undefined
-    try {
-      const r = fromStore(row, 'share')
-      return { x: r.rec.b.x, sv: r.rec.b.sv, share: openShareEnvelope(r, me.seed, me.publicKey) }
-    } catch { return undefined }
-  }
+  ownShare (gid: GroupId, kv: number): ShareGrant | undefined { return this.unsealer.ownShare(gid, kv) }
 
   // ---- holder side ----
 
   /** Decide on an admitted, signed, fresh request (share-protocol.ts did those checks). */
-  async decide (gid: string, q: ShareRequest, peer: string, gone?: AbortSignal): Promise<HolderAnswer> {
+  async decide (gid: GroupId, q: ShareRequest, peer: string, gone?: AbortSignal, queued?: (until: number) => Promise<void>): Promise<HolderAnswer> {
     const chain = this.ctx.registry.chain(gid)
     const d = chain?.current()
     const from = entityIdFromPublicKey(q.e)
@@ -271,15 +160,24 @@ export class CircleService {
     if (roleIn(d, q.e) === undefined) return { ok: false, reason: 'not-a-member' }
     if (q.kv > d.kv) return { ok: false, reason: 'no-share' }
     if (this.approval(gid) === 'manual') {
-      this.ctx.audit.recordSoon('share-request-pending', { groupId: gid, keyVersion: q.kv, from, peer })
-      const w = this.approvals.wait({ groupId: gid, from, peerId: peer, keyVersion: q.kv }, this.o.requestTimeoutMs)
-      // The requester may give up first: then the request ends here too.
-      const onGone = (): void => { this.approvals.decide(w.id, 'expired') }
+      // A person decides within the shorter of the requester's patience and our window.
+      const waitMs = Math.min(q.w, this.o.approvalWindowMs)
+      if (waitMs <= 0) return { ok: false, reason: 'approval-timeout' }
+      const w = this.approvals.wait({ groupId: gid, from, peerId: peer, keyVersion: q.kv }, waitMs)
+      if (w === undefined) return { ok: false, reason: 'busy' }
+      this.ctx.audit.recordSoon('share-request-pending', { groupId: gid, keyVersion: q.kv, from, peer, requestId: w.id })
+      // The requester may give up first (or have enough shares already): then the request ends here too.
+      const onGone = (): void => { w.leave() }
       gone?.addEventListener('abort', onGone, { once: true })
-      const decision = await w.decision
-      gone?.removeEventListener('abort', onGone)
-      if (decision !== 'approved') return { ok: false, reason: decision === 'denied' ? 'denied' : 'approval-timeout' }
-      if (gone?.aborted === true) return { ok: false, reason: 'requester-gone' }
+      try {
+        await queued?.(Date.now() + waitMs)
+        const decision = await w.decision
+        if (decision !== 'approved') return { ok: false, reason: decision === 'denied' ? 'denied' : 'approval-timeout' }
+        if (gone?.aborted === true) return { ok: false, reason: 'requester-gone' }
+      } finally {
+        gone?.removeEventListener('abort', onGone)
+        w.leave()
+      }
     }
     const own = this.ownShare(gid, q.kv)
     if (own === undefined) return { ok: false, reason: 'no-share' }
@@ -287,7 +185,7 @@ export class CircleService {
     return { ok: true, grant: own }
   }
 
-  refused (gid: string | undefined, q: ShareRequest | undefined, peer: string, reason: string): void {
+  refused (gid: GroupId | undefined, q: ShareRequest | undefined, peer: string, reason: string): void {
     this.ctx.audit.recordSoon('share-refused', { ...(gid !== undefined ? { groupId: gid } : {}), ...(q !== undefined ? { from: entityIdFromPublicKey(q.e), keyVersion: q.kv } : {}), peer, reason })
   }
 
@@ -305,14 +203,14 @@ export class CircleService {
 
   // ---- membership ----
 
-  async addMember (gid: string, entityId: string, role: string): Promise<GroupView> {
+  async addMember (gid: GroupId, entityId: string, role: string): Promise<GroupView> {
     const { chain, role: myRole } = requireRole(this.ctx, gid, 'admin')
     const pub = publicKeyFromEntityId(entityId)
     const d = chain.current()
     if (role !== 'member' && role !== 'admin' && role !== 'viewer') throw new InvalidInputError('a circle member is admin, member or viewer')
     if (role === 'admin' && myRole !== 'owner') throw new CairnError('FORBIDDEN', 'only an owner can add an admin')
     if (roleIn(d, pub) !== undefined) throw new CairnError('CONFLICT', `${entityId} is already a member of this circle`)
-    if (d.m.length >= 255) throw new CairnError('CONFLICT', 'a circle holds at most 255 members')
+    if (d.m.length >= 255) throw new CairnError('LIMIT_REACHED', 'a circle holds at most 255 members')
     const key = this.unsealedKey(gid, d.kv)
     const members = sortMembers([...d.m, [pub, role as Role]])
     const sv = d.ver + 1
@@ -320,16 +218,16 @@ export class CircleService {
     try {
       this.ctx.store.tx(() => {
         this.groups.publishDescriptor(chain, { m: members, circle: { th: d.circle!.th, kcv: d.circle!.kcv, com: members.map(([p], i) => [p, shareX(shares[i]!), commitment(gid, d.kv, sv, p, shares[i]!)]) } })
-        this.publishShares(gid as GroupId, d.kv, sv, members.map(([p]) => p), shares)
+        this.publishShares(gid, d.kv, sv, members.map(([p]) => p), shares)
         const meta = this.groups.keyFor(gid, 0)
-        this.accept(sealKeyEnvelope(requireVault(this.ctx).entityKey(), gid as GroupId, this.ctx.clock.tick(), 0, pub, meta))
+        this.accept(sealKeyEnvelope(requireVault(this.ctx).entityKey(), gid, this.ctx.clock.tick(), 0, pub, meta))
       })
     } finally { zeroize(...shares) }
     this.ctx.audit.record('circle-member-added', { groupId: gid, entityId, role, threshold: d.circle!.th, members: members.length, descriptorVersion: sv })
     return this.groups.view(gid)
   }
 
-  async removeMember (gid: string, entityId: string): Promise<GroupView & { jobId: string }> {
+  async removeMember (gid: GroupId, entityId: string): Promise<GroupView & { jobId: string }> {
     const { chain, role: myRole } = requireRole(this.ctx, gid, 'admin')
     const pub = publicKeyFromEntityId(entityId)
     const d = chain.current()
@@ -347,7 +245,7 @@ export class CircleService {
     try {
       this.ctx.store.tx(() => {
         this.groups.publishDescriptor(chain, { m: members, kv, circle: { th: d.circle!.th, kcv: keyCheckValue(key, gid, kv), com: members.map(([p], i) => [p, shareX(shares[i]!), commitment(gid, kv, sv, p, shares[i]!)]) } })
-        this.publishShares(gid as GroupId, kv, sv, members.map(([p]) => p), shares)
+        this.publishShares(gid, kv, sv, members.map(([p]) => p), shares)
       })
       // The new key lives exactly as long as the unseal it was made under: no longer.
       this.keys.put(gid, kv, key, Math.max(1000, (this.keys.expiresAt(gid) ?? Date.now() + this.o.defaultTtlMs) - Date.now()))
@@ -357,26 +255,19 @@ export class CircleService {
     return { ...this.groups.view(gid), jobId: job.id }
   }
 
-  private unsealedKey (gid: string, kv: number): Uint8Array {
+  private unsealedKey (gid: GroupId, kv: number): Uint8Array {
     requireChain(this.ctx, gid)
     const k = this.keys.get(gid, kv)
     if (k === undefined) throw new CairnError('CIRCLE_SEALED', 'the circle is sealed: unseal it first (POST /api/v1/groups/:gid/unseal or `cairn circle unseal`)')
     return k
   }
 
-  describe (gid: string): { approval: Approval, unsealed: boolean, expiresAt: string | null } {
+  describe (gid: GroupId): { approval: Approval, unsealed: boolean, expiresAt: string | null, pendingUnseal?: { collected: number, needed: number, waiting: string[], deadline: string } } {
     const exp = this.keys.expiresAt(gid)
-    return { approval: this.approval(gid), unsealed: exp !== undefined, expiresAt: exp !== undefined ? new Date(exp).toISOString() : null }
+    const p = this.unsealer.pending(gid)
+    return {
+      approval: this.approval(gid), unsealed: exp !== undefined, expiresAt: exp !== undefined ? new Date(exp).toISOString() : null,
+      ...(p !== undefined ? { pendingUnseal: { collected: p.collected, needed: p.needed, waiting: p.waiting, deadline: p.deadline } } : {})
+    }
   }
-}
-
-function latestWithKv (chain: DescriptorChain, kv: number): DescBody | undefined {
-  let out: DescBody | undefined
-  for (const v of chain.all()) if (v.rec.b.kv === kv) out = v.rec.b
-  return out
-}
-
-function reasonOf (e: unknown): string {
-  const r = (e as CairnError)?.details?.reason
-  return typeof r === 'string' ? r : (e as Error)?.message?.slice(0, 64) ?? 'error'
 }

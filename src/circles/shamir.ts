@@ -11,9 +11,7 @@
 import { combine, split } from 'shamir-secret-sharing'
 import { concat, equalBytes, plain, utf8, zeroize } from '../crypto/bytes.js'
 import { hmacSha256, taggedHash } from '../crypto/hash.js'
-import { u32, uuidToBytes } from '../crypto/ids.js'
-
-export const SHARE_BYTES = 33
+import { u32, uuidToBytes, type GroupId } from '../crypto/ids.js'
 
 export async function splitKey (key: Uint8Array, n: number, k: number): Promise<Uint8Array[]> {
   return await split(plain(key), n, k)
@@ -21,16 +19,16 @@ export async function splitKey (key: Uint8Array, n: number, k: number): Promise<
 
 export const shareX = (share: Uint8Array): number => share[share.length - 1]!
 
-export function commitment (gid: string, kv: number, sv: number, member: Uint8Array, share: Uint8Array): Uint8Array {
+export function commitment (gid: GroupId, kv: number, sv: number, member: Uint8Array, share: Uint8Array): Uint8Array {
   return taggedHash('cairn/circle-share/v1', uuidToBytes(gid), u32(kv), u32(sv), member, share)
 }
 
-export function keyCheckValue (key: Uint8Array, gid: string, kv: number): Uint8Array {
+export function keyCheckValue (key: Uint8Array, gid: GroupId, kv: number): Uint8Array {
   return hmacSha256(key, concat(utf8('cairn/circle-kcv/v1'), uuidToBytes(gid), u32(kv)))
 }
 
 /** Combine shares and check the result against the kcv; undefined if it does not match. */
-export async function combineChecked (shares: Uint8Array[], gid: string, kv: number, kcv: Uint8Array): Promise<Uint8Array | undefined> {
+export async function combineChecked (shares: Uint8Array[], gid: GroupId, kv: number, kcv: Uint8Array): Promise<Uint8Array | undefined> {
   const key = await combine(shares.map(plain))
   if (equalBytes(keyCheckValue(key, gid, kv), kcv)) return key
   zeroize(key)

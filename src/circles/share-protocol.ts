@@ -1,24 +1,31 @@
 /**
- * /cairn/shares/1.0.0 — ask one holder for its share of a circle key.
+ * /cairn/shares/1.1.0 — ask one holder for its share of a circle key.
  *
- *   → { q: { g: group(16), kv, n: nonce(16), ts: ms, e: requester(32), h: holder(32) }, s: sig(64) }
+ *   → { q: { g: group(16), kv, n: nonce(16), ts: ms, e: requester(32), h: holder(32), w: ms }, s: sig(64) }
+ *   ← { wait: until(ms) }          only if the holder queued the request for a person (manual)
  *   ← { x, sv, epk, nonce, ct }  |  { err: reason }
  *
  * s = Ed25519 by the requester's entity key over "cairn/share-request/v1" || 0x00 || CBOR(q):
  * the request names the holder, so it cannot be redirected, and carries a fresh
  * nonce and timestamp. The holder answers only a current member of the circle,
  * only within `maxAgeMs` of `ts` (and not for requests older than its own start),
- * never twice for one nonce, and only if its approval policy allows (manual
- * requests wait for the owner while the stream stays open). The share travels
- * wrapped for the requester (keywrap.ts) with the nonce bound into the context,
- * so a captured answer opens for nobody else and in no other request.
- * Limits: 4 KiB messages; the requester waits at most its timeout.
+ * never twice for one nonce, and only if its approval policy allows. A manual
+ * holder queues the request for its owner for at most `w` (how long the requester
+ * will wait for a person; the holder caps it with its own approval window), says
+ * so with `wait`, and keeps the stream open; the request ends with the decision,
+ * the deadline, or the requester closing the stream. The share travels wrapped
+ * for the requester (keywrap.ts) with the nonce bound into the context, so a
+ * captured answer opens for nobody else and in no other request.
+ * Limits: 4 KiB messages; `w` ≤ 1 h; the requester waits `timeoutMs` for the first
+ * answer and, after `wait`, until the holder's deadline (plus a little slack).
+ * 1.1.0 added `w` and the `wait` message (1.0.0 let a person answer only within
+ * the requester's network timeout, 10 s).
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { concat, utf8, toHex } from '../crypto/bytes.js'
 import { encodeCanonical } from '../crypto/canonical.js'
 import { randomBytes } from '../crypto/hash.js'
-import { bytesToUuid, uuidToBytes } from '../crypto/ids.js'
+import { groupIdFromBytes, uuidToBytes, type GroupId } from '../crypto/ids.js'
 import { unwrapWith, wrapFor, type Wrapped } from '../crypto/keywrap.js'
 import { sign, verify, type SigningKey } from '../crypto/sign.js'
 import { Channel } from '../replication/channel.js'
@@ -26,10 +33,12 @@ import type { CairnLibp2p } from '../replication/libp2p-node.js'
 import { CairnError } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 
-export const SHARES_PROTOCOL = '/cairn/shares/1.0.0'
+export const SHARES_PROTOCOL = '/cairn/shares/1.1.0'
 const MAX = 4096
+/** The longest a requester may ask a holder to keep a request for a person, ms. */
+export const MAX_WAIT_MS = 3_600_000
 
-export interface ShareRequest { g: Uint8Array, kv: number, n: Uint8Array, ts: number, e: Uint8Array, h: Uint8Array }
+export interface ShareRequest { g: Uint8Array, kv: number, n: Uint8Array, ts: number, e: Uint8Array, h: Uint8Array, w: number }
 export interface ShareGrant { x: number, sv: number, share: Uint8Array }
 export type HolderAnswer = { ok: true, grant: ShareGrant } | { ok: false, reason: string }
 
@@ -37,8 +46,8 @@ const requestMessage = (q: ShareRequest): Uint8Array => concat(utf8('cairn/share
 const transferInfo = (q: ShareRequest, x: number, sv: number): Uint8Array =>
   encodeCanonical({ d: 'cairn/share-transfer/v1', g: q.g, kv: q.kv, to: q.e, n: q.n, x, sv })
 
-export function signShareRequest (requester: SigningKey, gid: string, kv: number, holder: Uint8Array, now = Date.now()): { q: ShareRequest, s: Uint8Array } {
-  const q: ShareRequest = { g: uuidToBytes(gid), kv, n: randomBytes(16), ts: now, e: requester.publicKey, h: holder }
+export function signShareRequest (requester: SigningKey, gid: GroupId, kv: number, holder: Uint8Array, now = Date.now(), waitMs = 10_000): { q: ShareRequest, s: Uint8Array } {
+  const q: ShareRequest = { g: uuidToBytes(gid), kv, n: randomBytes(16), ts: now, e: requester.publicKey, h: holder, w: Math.max(0, Math.min(MAX_WAIT_MS, Math.floor(waitMs))) }
   return { q, s: sign(requester, requestMessage(q)) }
 }
 
@@ -48,7 +57,8 @@ function parseRequest (m: Record<string, unknown>): { q: ShareRequest, s: Uint8A
   if (q === null || typeof q !== 'object' || !(s instanceof Uint8Array) || s.length !== 64) return undefined
   const ok = q.g instanceof Uint8Array && q.g.length === 16 && typeof q.kv === 'number' && Number.isSafeInteger(q.kv) && q.kv >= 1 &&
     q.n instanceof Uint8Array && q.n.length === 16 && typeof q.ts === 'number' && Number.isSafeInteger(q.ts) &&
-    q.e instanceof Uint8Array && q.e.length === 32 && q.h instanceof Uint8Array && q.h.length === 32 && Object.keys(q).length === 6
+    q.e instanceof Uint8Array && q.e.length === 32 && q.h instanceof Uint8Array && q.h.length === 32 &&
+    typeof q.w === 'number' && Number.isSafeInteger(q.w) && q.w >= 0 && q.w <= MAX_WAIT_MS && Object.keys(q).length === 7
   return ok ? { q: q as unknown as ShareRequest, s } : undefined
 }
 
@@ -58,9 +68,12 @@ export interface ShareServerDeps {
   me: () => SigningKey | undefined
   maxAgeMs: number
   startedAt: number
-  /** Membership, policy and the share itself: the circle service decides. */
-  decide: (gid: string, q: ShareRequest, peer: string, gone: AbortSignal) => Promise<HolderAnswer>
-  onRefused: (gid: string | undefined, q: ShareRequest | undefined, peer: string, reason: string) => void
+  /**
+   * Membership, policy and the share itself: the circle service decides. It calls
+   * `queued(until)` when it puts the request before a person (the requester is told).
+   */
+  decide: (gid: GroupId, q: ShareRequest, peer: string, gone: AbortSignal, queued: (until: number) => Promise<void>) => Promise<HolderAnswer>
+  onRefused: (gid: GroupId | undefined, q: ShareRequest | undefined, peer: string, reason: string) => void
   log: Logger
   timeoutMs: number
 }
@@ -91,19 +104,19 @@ export class ShareServer {
   private async serve (stream: Stream, conn: Connection): Promise<void> {
     const peer = conn.remotePeer.toString()
     const ch = new Channel(stream, MAX, this.d.timeoutMs)
-    let gid: string | undefined
+    let gid: GroupId | undefined
     let q: ShareRequest | undefined
     try {
       const m = await ch.recv()
       const parsed = parseRequest(m)
       if (parsed === undefined) { this.d.onRefused(undefined, undefined, peer, 'malformed'); await ch.send({ err: 'malformed' }); await ch.close(); return }
       q = parsed.q
-      try { gid = bytesToUuid(q.g) } catch { gid = undefined }
+      try { gid = groupIdFromBytes(q.g) } catch { gid = undefined }
       const why = gid === undefined ? 'malformed' : this.admit(q, parsed.s)
       if (why !== undefined) { this.d.onRefused(gid, q, peer, why); await ch.send({ err: why }); await ch.close(); return }
       const gone = new AbortController()
       stream.addEventListener('close', () => { gone.abort() }, { once: true })
-      const ans = await this.d.decide(gid!, q, peer, gone.signal)
+      const ans = await this.d.decide(gid!, q, peer, gone.signal, async until => { await ch.send({ wait: until }) })
       if (!ans.ok) { this.d.onRefused(gid, q, peer, ans.reason); await ch.send({ err: ans.reason }); await ch.close(); return }
       const w = wrapFor(q.e, ans.grant.share, transferInfo(q, ans.grant.x, ans.grant.sv))
       ans.grant.share.fill(0)
@@ -116,14 +129,36 @@ export class ShareServer {
   }
 }
 
+export interface RequestOptions {
+  /** How long a person may take to answer (manual holders), ms; default 0 = the network timeout only. */
+  waitMs?: number
+  /** The holder queued the request for a person until `until` (ms since the epoch). */
+  onWait?: (until: number) => void
+  /** Abort: the stream closes and the holder's request ends with it. */
+  signal?: AbortSignal
+}
+
+type Answer = { x?: unknown, sv?: unknown, epk?: unknown, nonce?: unknown, ct?: unknown, err?: unknown, wait?: unknown }
+
 /** Requester side: one request to one holder's node. Throws CairnError with the holder's reason. */
-export async function requestShare (libp2p: CairnLibp2p, peer: PeerId, me: SigningKey, gid: string, kv: number, holder: Uint8Array, timeoutMs: number): Promise<ShareGrant> {
-  const { q, s } = signShareRequest(me, gid, kv, holder)
-  const stream = await libp2p.dialProtocol(peer, SHARES_PROTOCOL, { signal: AbortSignal.timeout(timeoutMs) })
+export async function requestShare (libp2p: CairnLibp2p, peer: PeerId, me: SigningKey, gid: GroupId, kv: number, holder: Uint8Array, timeoutMs: number, o: RequestOptions = {}): Promise<ShareGrant> {
+  const waitMs = Math.max(0, Math.min(MAX_WAIT_MS, o.waitMs ?? 0))
+  const { q, s } = signShareRequest(me, gid, kv, holder, Date.now(), waitMs)
+  const signals = [AbortSignal.timeout(timeoutMs), ...(o.signal !== undefined ? [o.signal] : [])]
+  let stream: Stream
+  try { stream = await libp2p.dialProtocol(peer, SHARES_PROTOCOL, { signal: AbortSignal.any(signals) }) } catch (e) { throw transportError(e, o.signal) }
   const ch = new Channel(stream, MAX, timeoutMs)
+  const onAbort = (): void => { ch.abort('request cancelled') }
+  o.signal?.addEventListener('abort', onAbort, { once: true })
   try {
     await ch.send({ q, s })
-    const r = await ch.recv<{ x?: unknown, sv?: unknown, epk?: unknown, nonce?: unknown, ct?: unknown, err?: unknown }>(timeoutMs)
+    let r = await ch.recv<Answer>(timeoutMs)
+    if (typeof r.wait === 'number' && Number.isSafeInteger(r.wait)) {
+      // A person decides: wait until the holder's deadline (never past our own), plus slack for the answer to travel.
+      const until = Math.min(r.wait, Date.now() + waitMs)
+      o.onWait?.(until)
+      r = await ch.recv<Answer>(Math.max(0, until - Date.now()) + Math.min(timeoutMs, 5000))
+    }
     ch.closeSoon()
     if (typeof r.err === 'string') throw new CairnError('FORBIDDEN', r.err.slice(0, 64), { reason: r.err.slice(0, 64) })
     if (typeof r.x !== 'number' || typeof r.sv !== 'number' || !(r.epk instanceof Uint8Array) || !(r.nonce instanceof Uint8Array) || !(r.ct instanceof Uint8Array)) {
@@ -137,8 +172,17 @@ export async function requestShare (libp2p: CairnLibp2p, peer: PeerId, me: Signi
     return { x: r.x, sv: r.sv, share }
   } catch (e) {
     ch.abort('share request failed')
-    if (e instanceof CairnError) throw e
-    const name = (e as Error).name
-    throw new CairnError('TIMEOUT', (e as Error).message, { reason: name === 'AbortError' || name === 'TimeoutError' ? 'timeout' : 'unreachable' })
+    throw transportError(e, o.signal)
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort)
   }
+}
+
+/** Anything but a holder's own answer, as a CairnError whose `reason` says what happened. */
+function transportError (e: unknown, signal: AbortSignal | undefined): CairnError {
+  if (signal?.aborted === true) return new CairnError('TIMEOUT', 'request cancelled', { reason: 'cancelled' })
+  const name = (e as Error).name
+  if (name === 'ProtocolError') return new CairnError('BAD_SHARE', (e as Error).message, { reason: 'malformed' })
+  if (e instanceof CairnError) return e
+  return new CairnError('TIMEOUT', (e as Error).message, { reason: name === 'AbortError' || name === 'TimeoutError' ? 'timeout' : 'unreachable' })
 }

@@ -2,15 +2,16 @@
  * Circle keys rebuilt by an unseal, held in memory only, per group and key
  * version, until seal() or the TTL. Every buffer is zeroized when it goes.
  */
+import type { GroupId } from '../crypto/ids.js'
 import { zeroize } from '../crypto/bytes.js'
 
 interface Entry { keys: Map<number, Uint8Array>, expiresAt: number, timer: NodeJS.Timeout }
 
 export class UnsealedKeys {
-  private readonly groups = new Map<string, Entry>()
-  private readonly listeners: Array<(gid: string, why: 'sealed' | 'expired') => void> = []
+  private readonly groups = new Map<GroupId, Entry>()
+  private readonly listeners: Array<(gid: GroupId, why: 'sealed' | 'expired') => void> = []
 
-  put (gid: string, kv: number, key: Uint8Array, ttlMs: number): number {
+  put (gid: GroupId, kv: number, key: Uint8Array, ttlMs: number): number {
     let e = this.groups.get(gid)
     const expiresAt = Date.now() + ttlMs
     if (e === undefined) {
@@ -27,24 +28,24 @@ export class UnsealedKeys {
     return e.expiresAt
   }
 
-  private arm (gid: string, ttlMs: number): NodeJS.Timeout {
+  private arm (gid: GroupId, ttlMs: number): NodeJS.Timeout {
     const t = setTimeout(() => { this.drop(gid, 'expired') }, ttlMs)
     t.unref()
     return t
   }
 
-  get (gid: string, kv: number): Uint8Array | undefined { return this.groups.get(gid)?.keys.get(kv) }
-  isUnsealed (gid: string): boolean { return this.groups.has(gid) }
-  expiresAt (gid: string): number | undefined { return this.groups.get(gid)?.expiresAt }
-  versions (gid: string): number[] { return [...(this.groups.get(gid)?.keys.keys() ?? [])] }
+  get (gid: GroupId, kv: number): Uint8Array | undefined { return this.groups.get(gid)?.keys.get(kv) }
+  isUnsealed (gid: GroupId): boolean { return this.groups.has(gid) }
+  expiresAt (gid: GroupId): number | undefined { return this.groups.get(gid)?.expiresAt }
+  versions (gid: GroupId): number[] { return [...(this.groups.get(gid)?.keys.keys() ?? [])] }
 
-  seal (gid: string): boolean { return this.drop(gid, 'sealed') }
+  seal (gid: GroupId): boolean { return this.drop(gid, 'sealed') }
 
   sealAll (): void { for (const g of [...this.groups.keys()]) this.drop(g, 'sealed') }
 
-  onDrop (fn: (gid: string, why: 'sealed' | 'expired') => void): void { this.listeners.push(fn) }
+  onDrop (fn: (gid: GroupId, why: 'sealed' | 'expired') => void): void { this.listeners.push(fn) }
 
-  private drop (gid: string, why: 'sealed' | 'expired'): boolean {
+  private drop (gid: GroupId, why: 'sealed' | 'expired'): boolean {
     const e = this.groups.get(gid)
     if (e === undefined) return false
     clearTimeout(e.timer)

@@ -6,6 +6,8 @@ import { groupCommands } from './commands/group-commands.js'
 import { itemCommands } from './commands/item-commands.js'
 import { nodeCommands } from './commands/node-commands.js'
 import { circleCommands } from './commands/circle-commands.js'
+import { portabilityCommands } from './commands/portability-commands.js'
+import { mcpCommand } from './commands/mcp-command.js'
 
 export function buildProgram (): Command {
   const program = new Command()
@@ -20,7 +22,9 @@ export function buildProgram (): Command {
   groupCommands(program)
   itemCommands(program)
   circleCommands(program)
+  portabilityCommands(program)
   demoCommand(program)
+  mcpCommand(program)
   return program
 }
 

@@ -25,7 +25,9 @@ const HINTS: Partial<Record<string, string>> = {
 export function reportError (o: OutputOptions, e: unknown): number {
   const err = isCairnError(e) ? e : new CairnError('INTERNAL', (e as Error)?.message ?? String(e))
   if (o.json) {
-    process.stdout.write(JSON.stringify({ error: { code: err.code, message: err.message } }) + '\n')
+    // The API's details (who refused a share, which limit…) stay with the error; the HTTP status does not.
+    const { status: _status, ...details } = err.details ?? {}
+    process.stdout.write(JSON.stringify({ error: { code: err.code, message: err.message, ...details } }) + '\n')
   } else {
     const hint = HINTS[err.code]
     process.stderr.write(`error: ${err.message}${hint !== undefined && !err.message.includes(hint) ? `\n  hint: ${hint}` : ''}\n`)

@@ -1,16 +1,16 @@
 /** Follow a background job to its end, with a progress bar on a terminal. */
 import cliProgress from 'cli-progress'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { ApiClient } from '../api/client.js'
-import type { JobView } from '../jobs/job-runner.js'
+import type { CairnClient } from '../client/client.js'
+import type { JobView } from '../contract/models.js'
 import { CairnError } from '../util/errors.js'
 
-export async function followJob (client: ApiClient, jobId: string, label: string, showBar: boolean): Promise<JobView> {
+export async function followJob (client: CairnClient, jobId: string, label: string, showBar: boolean): Promise<JobView> {
   const bar = showBar ? new cliProgress.SingleBar({ format: `${label} [{bar}] {percentage}% {value}/{total} items | {eta_formatted} left`, stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined
   let started = false
   try {
     for (;;) {
-      const j = await client.get<JobView>(`/api/v1/jobs/${jobId}`)
+      const j = await client.getJob(jobId)
       if (bar !== undefined) {
         if (!started) { bar.start(Math.max(j.total, 1), 0); started = true }
         bar.setTotal(Math.max(j.total, 1))

@@ -3,7 +3,7 @@
  * flags → one validated, frozen Config. Every key must exist in DEFAULTS with
  * the same type; anything else is a CONFIG error naming the key and its source.
  */
-import { readFileSync, existsSync } from 'node:fs'
+import { readFileSync, existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse as parseToml } from 'smol-toml'
 import { CairnError } from '../util/errors.js'
@@ -15,6 +15,10 @@ export type Overrides = { [S in keyof typeof DEFAULTS]?: { [K in keyof typeof DE
 // Not settings: read elsewhere (the passphrase, paths), or by the test and bench scripts (scripts/machine-slot.mjs), whose children inherit them.
 export const SPECIAL_ENV = new Set(['CAIRN_PASSPHRASE', 'CAIRN_DATA_DIR', 'CAIRN_CONFIG', 'CAIRN_LOG_FILE', 'CAIRN_MACHINE_SLOT', 'CAIRN_MACHINE_SLOTS'])
 
+/** Bounds on the file: the real one is ~3 KB and two levels deep. */
+const MAX_CONFIG_BYTES = 1024 * 1024
+const MAX_CONFIG_DEPTH = 8
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 const LOOPBACK_HOSTS = ['127.0.0.1', '::1', 'localhost']
 
@@ -25,8 +29,10 @@ export function loadConfig (dataDir: string, opts: { env?: NodeJS.ProcessEnv, fl
   if (opts.file === undefined && env.CAIRN_CONFIG !== undefined && !existsSync(file)) throw new CairnError('CONFIG', `CAIRN_CONFIG points to ${file}, which does not exist`)
   if (existsSync(file)) {
     let parsed: Record<string, unknown>
+    const size = statSync(file).size
+    if (size > MAX_CONFIG_BYTES) throw new CairnError('CONFIG', `${file} is ${size} bytes; a config file is at most ${MAX_CONFIG_BYTES} (is it the right file?)`)
     try {
-      parsed = parseToml(readFileSync(file, 'utf8')) as Record<string, unknown>
+      parsed = parseToml(readFileSync(file, 'utf8'), { maxDepth: MAX_CONFIG_DEPTH }) as Record<string, unknown>
     } catch (e) {
       throw new CairnError('CONFIG', `${file}: not valid TOML: ${(e as Error).message.split('\n')[0]}`)
     }
@@ -42,12 +48,12 @@ export function loadConfig (dataDir: string, opts: { env?: NodeJS.ProcessEnv, fl
 
 function apply (cfg: Record<string, Record<string, unknown>>, src: Record<string, unknown>, where: string, skipUndefined = false): void {
   for (const [section, values] of Object.entries(src)) {
-    const target = cfg[section]
+    const target = Object.hasOwn(cfg, section) ? cfg[section] : undefined
     if (target === undefined) throw new CairnError('CONFIG', `${where}: unknown section [${section}] (known: ${Object.keys(DEFAULTS).join(', ')})`)
     if (values === null || typeof values !== 'object' || Array.isArray(values)) throw new CairnError('CONFIG', `${where}: [${section}] must be a table`)
     for (const [key, value] of Object.entries(values as Record<string, unknown>)) {
       if (skipUndefined && value === undefined) continue
-      if (!(key in target)) throw new CairnError('CONFIG', `${where}: unknown key ${section}.${key} (known: ${Object.keys(target).join(', ')})`)
+      if (!Object.hasOwn(target, key)) throw new CairnError('CONFIG', `${where}: unknown key ${section}.${key} (known: ${Object.keys(target).join(', ')})`)
       target[key] = coerce(section, key, target[key], value, where)
     }
   }
@@ -82,7 +88,7 @@ function applyEnv (cfg: Record<string, Record<string, unknown>>, env: NodeJS.Pro
     const section = Object.keys(DEFAULTS).find(s => rest.startsWith(s + '_'))
     const key = section !== undefined ? rest.slice(section.length + 1) : undefined
     const target = section !== undefined ? cfg[section] : undefined
-    if (target === undefined || key === undefined || !(key in target)) {
+    if (target === undefined || key === undefined || !Object.hasOwn(target, key)) {
       throw new CairnError('CONFIG', `environment: ${name} is not a cairn setting (settings are CAIRN_<SECTION>_<KEY>, e.g. CAIRN_API_PORT; see config.example.toml)`)
     }
     const def = target[key]

@@ -36,7 +36,11 @@ export const DEFAULTS = {
     /** How long a tombstone is kept after the ciphertext is purged, seconds (default 90 days). */
     tombstone_retention_seconds: 90 * 86_400,
     /** How long a stream request may take before it is abandoned, ms. */
-    request_timeout_ms: 10_000
+    request_timeout_ms: 10_000,
+    /** Records per second one peer may have stored in one group (10 s of it at once), beyond which it is throttled. */
+    peer_records_per_second: 20_000,
+    /** Bytes per second one peer may have stored in one group (10 s of it at once). */
+    peer_bytes_per_second: 64 * 1024 * 1024
   },
   limits: {
     /** Largest item document (type + content + meta as JSON), bytes. */
@@ -45,13 +49,17 @@ export const DEFAULTS = {
   },
   keeper: {
     /** Entity IDs whose groups this keeper accepts; empty = any. */
-    allow_entities: [] as string[]
+    allow_entities: [] as string[],
+    /** Most record bytes this node stores in total; 0 = no budget. Past it, new records are refused (storage-full). */
+    max_bytes: 0
   },
   circles: {
     /** How long an unsealed circle key stays in memory by default, seconds. */
     default_ttl_seconds: 300,
-    /** How long a share request waits for holders (manual approval included), ms. */
+    /** How long a share request waits for a holder's node to answer (or to say a person decides), ms. */
     request_timeout_ms: 10_000,
+    /** How long an unseal waits for people (manual holders) to decide, and a holder keeps a request for its person, seconds. */
+    approval_window_seconds: 600,
     /** auto | manual: how this node answers share requests by default. */
     approval: 'auto',
     /** A share request older than this (or from the future by more) is refused, seconds. */

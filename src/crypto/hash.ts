@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes as nodeRandomBytes } from 'node:crypto'
-import { concat, utf8 } from './bytes.js'
+import { utf8 } from './bytes.js'
 
 export const sha256 = (...parts: Uint8Array[]): Uint8Array => {
   const h = createHash('sha256')
@@ -19,4 +19,3 @@ export const hmacSha256 = (key: Uint8Array, ...parts: Uint8Array[]): Uint8Array 
 
 export const randomBytes = (n: number): Uint8Array => new Uint8Array(nodeRandomBytes(n))
 
-export { concat }

@@ -19,7 +19,6 @@ type Brand<T, B> = T & { readonly [brand]: B }
 export type EntityId = Brand<string, 'EntityId'>
 export type GroupId = Brand<string, 'GroupId'>
 export type RecordId = Brand<string, 'RecordId'>
-export type ItemId = RecordId
 
 const ENTITY_PREFIX = 'cairn'
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -56,6 +55,9 @@ export function uuidToBytes (u: string): Uint8Array {
   if (!UUID_RE.test(u)) throw new InvalidInputError('malformed UUID')
   return new Uint8Array(Buffer.from(u.replace(/-/g, ''), 'hex'))
 }
+
+/** A group ID off the wire (16 bytes): a UUID, of whatever version a peer sent (no group holds it unless its chain says so). */
+export const groupIdFromBytes = (b: Uint8Array): GroupId => bytesToUuid(b) as GroupId
 
 export function bytesToUuid (b: Uint8Array): string {
   if (b.length !== 16) throw new InvalidInputError('UUID must be 16 bytes')

@@ -16,6 +16,7 @@
  * in); a rejection is counted by reason (the `rejected` event) and never throws
  * to the caller; the HLC only advances on accepted records.
  */
+import type { GroupId } from '../crypto/ids.js'
 import { equalBytes } from '../crypto/bytes.js'
 import type { HybridClock } from '../crypto/hlc.js'
 import type { DescBody } from '../records/descriptor.js'
@@ -25,6 +26,7 @@ import { decodeFailure, decodeRecord, hasKind, type Body, type VerifiedRecord } 
 import type { RecordRow, Store } from '../store/store.js'
 import type { TypedEmitter } from '../util/events.js'
 import { DescriptorChain, type Descriptor } from './descriptor-chain.js'
+import type { Quotas } from './quotas.js'
 import { rulesOf } from './record-rules.js'
 import { isBehind, type RejectReason } from './reject-reason.js'
 import type { GroupRegistry } from './registry.js'
@@ -61,15 +63,15 @@ export interface StoredEvent { record: VerifiedRecord, origin: Origin, replaced:
 
 export interface AcceptorEvents extends Record<string, unknown> {
   stored: StoredEvent
-  rejected: { reason: RejectReason, origin: Origin, peer?: string, groupId?: string }
-  'group-added': { groupId: string }
-  'descriptor': { groupId: string, descriptor: Descriptor }
+  rejected: { reason: RejectReason, origin: Origin, peer?: string, groupId?: GroupId }
+  'group-added': { groupId: GroupId }
+  'descriptor': { groupId: GroupId, descriptor: Descriptor }
   /** Records removed without a replacement (tombstone expiry). */
-  'removed': { groupId: string, hashes: Uint8Array[] }
+  'removed': { groupId: GroupId, hashes: Uint8Array[] }
 }
 
 export interface AcceptorOptions {
-  store: Store
+  store: Store<GroupId>
   registry: GroupRegistry
   clock: HybridClock
   events: TypedEmitter<AcceptorEvents>
@@ -78,7 +80,9 @@ export interface AcceptorOptions {
   maxSkewMs: number
   maxRecordBytes: number
   /** May this node adopt a group it does not hold yet, given the descriptor chain's head? */
-  adoptGroup: (head: DescBody, groupId: string) => boolean
+  adoptGroup: (head: DescBody, groupId: GroupId) => boolean
+  /** Rate and budget of what peers may have stored (groups/quotas.ts); none = unlimited. */
+  quotas?: Quotas
   now?: () => number
 }
 
@@ -123,7 +127,7 @@ export class Acceptor {
 
   /** Groups new to this node: each is adopted from the descriptors of it in the batch, or not at all. */
   private adoptNewGroups (recs: Array<VerifiedRecord | undefined>, out: AcceptResult[], origin: Origin, opts: IngestOptions): void {
-    let byGroup: Map<string, number[]> | undefined
+    let byGroup: Map<GroupId, number[]> | undefined
     recs.forEach((r, i) => {
       if (r?.rec.t !== 'desc' || this.o.registry.chain(r.groupId) !== undefined) return
       byGroup ??= new Map()
@@ -137,7 +141,7 @@ export class Acceptor {
     }
   }
 
-  private adopt (gid: string, descs: Array<VerifiedRecord<DescBody>>, origin: Origin, opts: IngestOptions): AcceptResult {
+  private adopt (gid: GroupId, descs: Array<VerifiedRecord<DescBody>>, origin: Origin, opts: IngestOptions): AcceptResult {
     const chain = new DescriptorChain()
     for (const d of [...descs].sort((a, b) => a.rec.b.ver - b.rec.b.ver)) {
       const why = chain.rejectNext(d)
@@ -176,7 +180,7 @@ export class Acceptor {
     return { status: 'stored' }
   }
 
-  private merge (r: VerifiedRecord, head: RecordRow | undefined, origin: Origin, opts: IngestOptions): AcceptResult {
+  private merge (r: VerifiedRecord, head: RecordRow<GroupId> | undefined, origin: Origin, opts: IngestOptions): AcceptResult {
     const store = this.o.store
     const spec = specOf(r.rec.t)
     const kv = spec.keyVersion(r.rec.b)
@@ -185,6 +189,14 @@ export class Acceptor {
       if (!isNewer({ clock: r.rec.c, kv, hash: r.hash }, { clock: head.clock, kv: head.kv, hash: head.hash })) {
         if (origin !== 'local') this.reject('replay', origin, opts, r.groupId)
         return { status: 'stale', reason: 'replay' }
+      }
+    }
+    const q = this.o.quotas
+    if (q !== undefined) {
+      if (origin === 'local') q.charge(r.bytes.length - (head?.size ?? 0))
+      else {
+        const over = q.admit(r.groupId, opts.peer, r.bytes.length, head?.size ?? 0)
+        if (over !== undefined) return this.reject(over, origin, opts, r.groupId)
       }
     }
     store.atomic(() => {
@@ -202,7 +214,7 @@ export class Acceptor {
     return { status: 'stored' }
   }
 
-  private row (r: VerifiedRecord, kv: number): RecordRow {
+  private row (r: VerifiedRecord, kv: number): RecordRow<GroupId> {
     const spec = specOf(r.rec.t)
     const b = r.rec.b
     const author = spec.author(b)
@@ -222,7 +234,7 @@ export class Acceptor {
     }
   }
 
-  private reject (reason: RejectReason, origin: Origin, opts: IngestOptions, groupId?: string): AcceptResult {
+  private reject (reason: RejectReason, origin: Origin, opts: IngestOptions, groupId?: GroupId): AcceptResult {
     if (opts.deferBehind !== true || !isBehind(reason)) this.o.events.emit('rejected', { reason, origin, peer: opts.peer, groupId })
     return { status: 'rejected', reason }
   }

@@ -1,5 +1,5 @@
 /** Role checks shared by every group and item operation. */
-import { entityIdFromPublicKey } from '../crypto/ids.js'
+import { entityIdFromPublicKey, type GroupId } from '../crypto/ids.js'
 import { canAdmin, canWrite, type Role } from '../records/descriptor.js'
 import { CairnError } from '../util/errors.js'
 import type { Vault } from '../vault/vault.js'
@@ -12,7 +12,7 @@ export function requireVault (ctx: GroupContext): Vault {
   return ctx.vault
 }
 
-export function requireChain (ctx: GroupContext, gid: string): DescriptorChain {
+export function requireChain (ctx: GroupContext, gid: GroupId): DescriptorChain {
   const chain = typeof gid === 'string' ? ctx.registry.chain(gid) : undefined
   if (chain === undefined) throw new CairnError('NOT_FOUND', `no group ${String(gid).slice(0, 64)} on this node`)
   return chain
@@ -21,7 +21,7 @@ export function requireChain (ctx: GroupContext, gid: string): DescriptorChain {
 export type Need = 'read' | 'write' | 'admin' | 'owner'
 
 /** The caller's role in the current descriptor, or a 403/404 that says what is missing. */
-export function requireRole (ctx: GroupContext, gid: string, need: Need): { chain: DescriptorChain, role: Role } {
+export function requireRole (ctx: GroupContext, gid: GroupId, need: Need): { chain: DescriptorChain, role: Role } {
   const vault = requireVault(ctx)
   const chain = requireChain(ctx, gid)
   const role = roleIn(chain.current(), vault.entityKey().publicKey)

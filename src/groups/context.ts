@@ -1,4 +1,5 @@
 /** What group operations need from the node, passed in by node/ (never imported concretely). */
+import type { GroupId } from '../crypto/ids.js'
 import type { HybridClock } from '../crypto/hlc.js'
 import type { AuditLog } from '../audit/audit-log.js'
 import type { Store } from '../store/store.js'
@@ -7,7 +8,7 @@ import type { Acceptor } from './acceptor.js'
 import type { GroupRegistry } from './registry.js'
 
 export interface GroupContext {
-  store: Store
+  store: Store<GroupId>
   registry: GroupRegistry
   acceptor: Acceptor
   clock: HybridClock

@@ -87,8 +87,6 @@ export class DescriptorChain {
     return found?.rec.b
   }
 
-  clockOf (ver: number): number | undefined { return this.versions[ver - 1]?.rec.c }
-
   /** The first version whose key version is kv. */
   introducing (kv: number): DescBody | undefined {
     for (const v of this.versions) if (v.rec.b.kv === kv) return v.rec.b

@@ -11,6 +11,7 @@ import { entityIdFromPublicKey, newGroupId, publicKeyFromEntityId, type EntityId
 import { zeroize } from '../crypto/bytes.js'
 import { CULTURES, ROLES, canAdmin, openName, sealName, signDescriptor, type Culture, type DescBody, type Role } from '../records/descriptor.js'
 import { openKeyEnvelope, sealKeyEnvelope, type KeyBody } from '../records/key-envelope.js'
+import { signVaultBackup, type VaultBody } from '../records/vault-backup.js'
 import { fromStore, type DecodedRecord, type VerifiedRecord } from '../records/record.js'
 import { CairnError, InvalidInputError } from '../util/errors.js'
 import type { JobRunner, JobView } from '../jobs/job-runner.js'
@@ -19,15 +20,15 @@ import type { GroupContext } from './context.js'
 import { roleIn, type DescriptorChain } from './descriptor-chain.js'
 
 export interface GroupSummary {
-  id: string, name: string | null, culture: Culture, role: Role | 'keeper', keyVersion: number,
+  id: GroupId, name: string | null, culture: Culture, role: Role | 'keeper', keyVersion: number,
   memberCount: number, keeperCount: number, itemCount: number, appendOnly: boolean, personal: boolean, circle: boolean
 }
 
 export interface GroupView {
-  id: string, name: string | null, culture: Culture, appendOnly: boolean, personal: boolean,
+  id: GroupId, name: string | null, culture: Culture, appendOnly: boolean, personal: boolean,
   descriptorVersion: number, keyVersion: number, role: Role | 'keeper',
   members: Array<{ entityId: EntityId, role: Role }>, keepers: string[],
-  circle?: { threshold: number, members: EntityId[], approval?: string, unsealed?: boolean, expiresAt?: string | null }
+  circle?: { threshold: number, members: EntityId[], approval?: string, unsealed?: boolean, expiresAt?: string | null, pendingUnseal?: { collected: number, needed: number, waiting: string[], deadline: string } }
 }
 
 export interface CreateGroupInput { name: string, culture?: Culture, appendOnly?: boolean }
@@ -36,10 +37,10 @@ export const MAX_NAME = 200
 
 /** Circle behaviour plugged in by circles/ (groups/ does not import it). */
 export interface CircleHooks {
-  key: (gid: string, kv: number) => Uint8Array | undefined
-  addMember: (gid: string, entityId: string, role: string) => Promise<GroupView>
-  removeMember: (gid: string, entityId: string) => Promise<GroupView & { jobId: string }>
-  describe: (gid: string) => { approval: string, unsealed: boolean, expiresAt: string | null }
+  key: (gid: GroupId, kv: number) => Uint8Array | undefined
+  addMember: (gid: GroupId, entityId: string, role: string) => Promise<GroupView>
+  removeMember: (gid: GroupId, entityId: string) => Promise<GroupView & { jobId: string }>
+  describe: (gid: GroupId) => { approval: string, unsealed: boolean, expiresAt: string | null, pendingUnseal?: { collected: number, needed: number, waiting: string[], deadline: string } }
 }
 
 export class GroupService {
@@ -50,24 +51,24 @@ export class GroupService {
   setCircleHooks (h: CircleHooks): void { this.circles = h }
 
   /** Add a member to any group: circles re-split their key, other groups wrap their keys. */
-  async addAnyMember (gid: string, entityId: string, role: string): Promise<GroupView> {
+  async addAnyMember (gid: GroupId, entityId: string, role: string): Promise<GroupView> {
     if (this.isCircle(gid) && this.circles !== undefined) return await this.circles.addMember(gid, entityId, role)
     return this.addMember(gid, entityId, role)
   }
 
-  async removeAnyMember (gid: string, entityId: string): Promise<GroupView & { jobId: string }> {
+  async removeAnyMember (gid: GroupId, entityId: string): Promise<GroupView & { jobId: string }> {
     if (this.isCircle(gid) && this.circles !== undefined) return await this.circles.removeMember(gid, entityId)
     return this.removeMember(gid, entityId)
   }
 
-  isCircle (gid: string): boolean { return this.ctx.registry.chain(gid)?.current().circle !== undefined }
+  isCircle (gid: GroupId): boolean { return this.ctx.registry.chain(gid)?.current().circle !== undefined }
 
   create (inp: CreateGroupInput, personal = false): GroupView {
     const vault = requireVault(this.ctx)
     const name = checkName(inp.name)
     const culture = inp.culture ?? 'chatty'
     if (!(CULTURES as readonly string[]).includes(culture)) throw new InvalidInputError(`culture must be one of ${CULTURES.join(', ')}`)
-    if (this.ctx.store.listGroups().length >= this.ctx.limits.maxGroups) throw new CairnError('CONFLICT', `this node already holds ${this.ctx.limits.maxGroups} groups (limits.max_groups)`)
+    if (this.ctx.store.listGroups().length >= this.ctx.limits.maxGroups) throw new CairnError('LIMIT_REACHED', `this node already holds ${this.ctx.limits.maxGroups} groups (limits.max_groups)`)
     const gid = personal ? vault.personalGroupId() : newGroupId()
     const key = randomBytes(32)
     vault.addKey(gid, 1, key)
@@ -100,7 +101,7 @@ export class GroupService {
     return out
   }
 
-  view (gid: string): GroupView {
+  view (gid: GroupId): GroupView {
     const chain = requireChain(this.ctx, gid)
     const d = chain.current()
     const role = this.myRole(d)
@@ -114,7 +115,7 @@ export class GroupService {
   }
 
   /** A group key by version: the vault's ring, or for a circle the unsealed key. */
-  keyFor (gid: string, kv: number): Uint8Array {
+  keyFor (gid: GroupId, kv: number): Uint8Array {
     const vault = requireVault(this.ctx)
     if (kv > 0 && this.isCircle(gid)) {
       const k = this.circles?.key(gid, kv)
@@ -126,14 +127,14 @@ export class GroupService {
     return key
   }
 
-  addMember (gid: string, entityId: string, role: string): GroupView {
+  addMember (gid: GroupId, entityId: string, role: string): GroupView {
     const { chain, role: myRole } = requireRole(this.ctx, gid, 'admin')
     const pub = publicKeyFromEntityId(entityId)
     if (!(ROLES as readonly string[]).includes(role)) throw new InvalidInputError(`role must be one of ${ROLES.join(', ')}`)
     const r = role as Role
     if (this.isPersonal(gid)) throw new CairnError('FORBIDDEN', 'the personal group holds only you and your keepers; create a shared group to share')
     const d = chain.current()
-    if (d.circle !== undefined) throw new CairnError('CONFLICT', 'this is a circle: change its members with the circle membership calls')
+    if (d.circle !== undefined) throw new CairnError('IS_A_CIRCLE', 'this is a circle: change its members with the circle membership calls')
     const current = roleIn(d, pub)
     if (current === r) throw new CairnError('CONFLICT', `${entityId} is already a ${r} of this group`)
     if (myRole !== 'owner' && (r === 'owner' || r === 'admin' || current === 'owner' || current === 'admin')) throw new CairnError('FORBIDDEN', 'only an owner can grant or change owner/admin roles')
@@ -145,27 +146,29 @@ export class GroupService {
     return this.view(gid)
   }
 
-  removeMember (gid: string, entityId: string): GroupView & { jobId: string } {
+  removeMember (gid: GroupId, entityId: string): GroupView & { jobId: string } {
     const { chain, role: myRole } = requireRole(this.ctx, gid, 'admin')
     const pub = publicKeyFromEntityId(entityId)
     const d = chain.current()
     const current = roleIn(d, pub)
     if (current === undefined) throw new CairnError('NOT_FOUND', `${entityId} is not a member of this group`)
-    if (d.circle !== undefined) throw new CairnError('CONFLICT', 'this is a circle: change its members with the circle membership calls')
+    if (d.circle !== undefined) throw new CairnError('IS_A_CIRCLE', 'this is a circle: change its members with the circle membership calls')
     if (canAdmin(current) && myRole !== 'owner') throw new CairnError('FORBIDDEN', 'only an owner can remove an owner or admin')
     if (current === 'owner' && d.m.filter(([, r]) => r === 'owner').length === 1) throw new CairnError('CONFLICT', 'cannot remove the last owner of a group')
+    // The new key would have to be handed out by someone no longer in the group (found by the HTTP fuzz: a 500).
+    if (equalBytes(pub, requireVault(this.ctx).entityKey().publicKey)) throw new CairnError('CONFLICT', 'you cannot remove yourself: leave the group instead (cairn group leave), or have another admin remove you')
     const job = this.rotateWith(gid, chain, d.m.filter(([p]) => !equalBytes(p, pub)))
     this.ctx.audit.record('member-removed', { groupId: gid, entityId, role: current, descriptorVersion: d.ver + 1, keyVersion: d.kv + 1, jobId: job.id })
     return { ...this.view(gid), jobId: job.id }
   }
 
-  rotate (gid: string): JobView {
+  rotate (gid: GroupId): JobView {
     const { chain } = requireRole(this.ctx, gid, 'admin')
-    if (chain.current().circle !== undefined) throw new CairnError('CONFLICT', 'circle keys rotate through the circle calls')
+    if (chain.current().circle !== undefined) throw new CairnError('IS_A_CIRCLE', 'circle keys rotate when their members change (the circle calls)')
     return this.rotateWith(gid, chain, chain.current().m)
   }
 
-  addKeeper (gid: string, peerId: string): GroupView {
+  addKeeper (gid: GroupId, peerId: string): GroupView {
     const { chain } = requireRole(this.ctx, gid, 'admin')
     checkPeerId(peerId)
     const d = chain.current()
@@ -175,7 +178,7 @@ export class GroupService {
     return this.view(gid)
   }
 
-  removeKeeper (gid: string, peerId: string): GroupView {
+  removeKeeper (gid: GroupId, peerId: string): GroupView {
     const { chain } = requireRole(this.ctx, gid, 'admin')
     const d = chain.current()
     if (!d.k.includes(peerId)) throw new CairnError('NOT_FOUND', `${peerId} is not a keeper of this group`)
@@ -185,7 +188,7 @@ export class GroupService {
   }
 
   /** Open key envelopes addressed to this entity and add their keys to the vault. */
-  absorbKeyEnvelopes (gid?: string): number {
+  absorbKeyEnvelopes (gid?: GroupId): number {
     const vault = this.ctx.vault
     if (vault === undefined || !vault.unlocked) return 0
     let n = 0
@@ -215,7 +218,19 @@ export class GroupService {
     return true
   }
 
-  isPersonal (gid: string): boolean {
+  /**
+   * Back up the sealed vault (default: as it is now) into the personal group,
+   * where keepers store it and cannot open it; once the personal group is held.
+   */
+  backupVault (body: VaultBody | undefined = this.ctx.vault?.unlocked === true ? this.ctx.vault.sealed() : undefined): void {
+    const vault = this.ctx.vault
+    if (body === undefined || vault === undefined || !vault.unlocked) return
+    const pg = vault.personalGroupId()
+    if (!this.ctx.registry.has(pg)) return
+    this.ctx.acceptor.ingest([signVaultBackup(vault.entityKey(), pg, this.ctx.clock.tick(), body)], 'local')
+  }
+
+  isPersonal (gid: GroupId): boolean {
     const v = this.ctx.vault
     return v !== undefined && v.unlocked && v.personalGroupId() === gid
   }
@@ -227,10 +242,10 @@ export class GroupService {
     return roleIn(d, v.entityKey().publicKey)
   }
 
-  private nameOf (gid: string, d: DescBody): string | null {
+  private nameOf (gid: GroupId, d: DescBody): string | null {
     const key = this.ctx.vault?.unlocked === true ? this.ctx.vault.ring(gid)?.get(d.nkv) : undefined
     if (key === undefined || d.nm.length === 0) return null
-    try { return openName(gid as GroupId, d.nkv, key, d.nm) } catch { return null }
+    try { return openName(gid, d.nkv, key, d.nm) } catch { return null }
   }
 
   /** Sign and accept the next descriptor version with `changes` applied. */
@@ -242,15 +257,15 @@ export class GroupService {
     const kvKey = vault.ring(gid)?.get(body.kv)
     if (kvKey !== undefined && body.circle === undefined && changes.nm === undefined) {
       const name = this.nameOf(gid, head.rec.b)
-      if (name !== null) { body.nm = sealName(gid as GroupId, body.kv, kvKey, name); body.nkv = body.kv }
+      if (name !== null) { body.nm = sealName(gid, body.kv, kvKey, name); body.nkv = body.kv }
     }
-    const d = signDescriptor(vault.entityKey(), gid as GroupId, this.ctx.clock.tick(), body)
+    const d = signDescriptor(vault.entityKey(), gid, this.ctx.clock.tick(), body)
     const [res] = this.ctx.acceptor.ingest([d], 'local')
-    if (res?.status !== 'stored') throw new CairnError('CONFLICT', `the group changed concurrently (${res?.reason ?? res?.status ?? ''}); retry`)
+    if (res?.status !== 'stored') throw new CairnError('CONCURRENT_CHANGE', `the group changed concurrently (${res?.reason ?? res?.status ?? ''}); retry`, { reason: res?.reason ?? res?.status })
     return d
   }
 
-  private rotateWith (gid: string, chain: DescriptorChain, members: DescBody['m']): JobView {
+  private rotateWith (gid: GroupId, chain: DescriptorChain, members: DescBody['m']): JobView {
     const vault = requireVault(this.ctx)
     const d = chain.current()
     const kv = d.kv + 1
@@ -263,15 +278,15 @@ export class GroupService {
     return this.jobs.submit('reencrypt', gid, { keyVersion: kv })
   }
 
-  private wrapKeyFor (gid: string, kv: number, pub: Uint8Array): void {
+  private wrapKeyFor (gid: GroupId, kv: number, pub: Uint8Array): void {
     const vault = requireVault(this.ctx)
-    const env = sealKeyEnvelope(vault.entityKey(), gid as GroupId, this.ctx.clock.tick(), kv, pub, this.keyFor(gid, kv))
+    const env = sealKeyEnvelope(vault.entityKey(), gid, this.ctx.clock.tick(), kv, pub, this.keyFor(gid, kv))
     const [res] = this.ctx.acceptor.ingest([env], 'local')
     if (res?.status === 'rejected') throw new CairnError('INTERNAL', `key envelope refused (${res.reason ?? ''})`)
   }
 
   /** A new member gets every key version, so it can read the group's history. */
-  private wrapAllKeysFor (gid: string, pub: Uint8Array): void {
+  private wrapAllKeysFor (gid: GroupId, pub: Uint8Array): void {
     const ring = requireVault(this.ctx).ring(gid)
     for (const e of ring?.list() ?? []) this.wrapKeyFor(gid, e.version, pub)
   }

@@ -5,6 +5,7 @@
  * versions stay in the ring, so items read throughout. Idempotent: a restart
  * picks up whatever is still stale.
  */
+import type { GroupId } from '../crypto/ids.js'
 import { setImmediate as yieldLoop } from 'node:timers/promises'
 import { reencryptItem } from '../records/item.js'
 import { fromStore } from '../records/record.js'
@@ -16,7 +17,7 @@ import type { GroupContext } from './context.js'
 /** Items per transaction: one fsync each; small enough to keep the event loop responsive. */
 const BATCH = 1000
 
-export function reencryptJob (ctx: GroupContext, keyFor: (gid: string, kv: number) => Uint8Array): JobFn {
+export function reencryptJob (ctx: GroupContext, keyFor: (gid: GroupId, kv: number) => Uint8Array): JobFn {
   return async (h) => {
     const gid = h.gid
     const target = () => requireChain(ctx, gid).current().kv

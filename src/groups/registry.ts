@@ -2,6 +2,7 @@
  * In-memory view of the groups this node holds: one DescriptorChain per group,
  * loaded from the store on first use and extended as descriptors are accepted.
  */
+import type { GroupId } from '../crypto/ids.js'
 import { fromStore } from '../records/record.js'
 import type { Store } from '../store/store.js'
 import { DescriptorChain } from './descriptor-chain.js'
@@ -9,9 +10,9 @@ import { DescriptorChain } from './descriptor-chain.js'
 export class GroupRegistry {
   private readonly chains = new Map<string, DescriptorChain>()
 
-  constructor (private readonly store: Store) {}
+  constructor (private readonly store: Store<GroupId>) {}
 
-  chain (gid: string): DescriptorChain | undefined {
+  chain (gid: GroupId): DescriptorChain | undefined {
     let c = this.chains.get(gid)
     if (c !== undefined) return c
     const row = this.store.getGroup(gid)
@@ -22,12 +23,10 @@ export class GroupRegistry {
     return c
   }
 
-  has (gid: string): boolean { return this.chain(gid) !== undefined }
+  has (gid: GroupId): boolean { return this.chain(gid) !== undefined }
 
   /** Install a chain after its descriptors were stored. */
-  set (gid: string, chain: DescriptorChain): void { this.chains.set(gid, chain) }
+  set (gid: GroupId, chain: DescriptorChain): void { this.chains.set(gid, chain) }
 
-  forget (gid: string): void { this.chains.delete(gid) }
-
-  groupIds (): string[] { return this.store.listGroups().map(g => g.gid) }
+  groupIds (): GroupId[] { return this.store.listGroups().map(g => g.gid) }
 }

@@ -18,7 +18,7 @@ export type RejectReason = DecodeFailure
   | 'unknown-group' | 'future-clock' | 'before-group' | 'bad-id' | 'not-a-member' | 'read-only'
   | 'not-admin' | 'not-owner' | 'bad-key-version' | 'stale-key' | 'replay' | 'append-only'
   | 'descriptor-gap' | 'descriptor-fork' | 'stale-clock' | 'circle-changed' | 'append-only-changed'
-  | 'not-for-us' | 'rate-limited'
+  | 'not-for-us' | 'rate-limited' | 'storage-full'
 
 export type RejectClass = 'invalid' | 'behind' | 'declined'
 
@@ -29,7 +29,7 @@ const CLASS: Record<RejectReason, RejectClass> = {
   'future-clock': 'invalid', 'bad-id': 'invalid', 'read-only': 'invalid', 'not-owner': 'invalid',
   'stale-key': 'invalid', replay: 'invalid', 'append-only': 'invalid', 'descriptor-fork': 'invalid',
   'stale-clock': 'invalid', 'circle-changed': 'invalid', 'append-only-changed': 'invalid',
-  'not-for-us': 'declined', 'rate-limited': 'declined'
+  'not-for-us': 'declined', 'rate-limited': 'declined', 'storage-full': 'declined'
 }
 
 export const classOf = (r: RejectReason): RejectClass => CLASS[r]

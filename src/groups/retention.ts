@@ -5,16 +5,17 @@
  * away, then removed. A peer that stays away longer than the retention and still
  * holds the live version can resurrect it: pick the retention accordingly.
  */
+import type { GroupId } from '../crypto/ids.js'
 import type { Store } from '../store/store.js'
 import type { TypedEmitter } from '../util/events.js'
 import type { AcceptorEvents } from './acceptor.js'
 
-export function purgeExpiredTombstones (store: Store, events: TypedEmitter<AcceptorEvents>, retentionMs: number, now = Date.now()): number {
+export function purgeExpiredTombstones (store: Store<GroupId>, events: TypedEmitter<AcceptorEvents>, retentionMs: number, now = Date.now()): number {
   let n = 0
   for (;;) {
     const batch = store.expiredTombstones(now - retentionMs, 500)
     if (batch.length === 0) break
-    const removed = new Map<string, Uint8Array[]>()
+    const removed = new Map<GroupId, Uint8Array[]>()
     store.tx(() => {
       for (const { gid, rid } of batch) {
         const head = store.getHeadMeta(gid, rid)

@@ -18,18 +18,21 @@ import type { GroupContext } from '../groups/context.js'
 import type { GroupService } from '../groups/group-service.js'
 import { roleIn } from '../groups/descriptor-chain.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
+import { assertBoundedStructure } from '../util/bounds.js'
 
 export interface ItemInput { content: Json, type?: string, meta?: Record<string, Json> | null }
-export interface WriteResult { id: string, groupId: string, author: string, keyVersion: number, updatedAt: string, contentHash: string }
+export interface WriteResult { id: string, groupId: GroupId, author: string, keyVersion: number, updatedAt: string, contentHash: string }
 
 export interface ProvenanceEntry {
-  action: 'created' | 'modified' | 'reencrypted' | 'deleted' | 'shared-from'
+  action: 'created' | 'modified' | 'reencrypted' | 'deleted' | 'shared-from' | 'imported-from'
   by: string, at: string, hash: string, signature: string, keyVersion: number
-  source?: { groupId: string, itemId: string, hash: string }
+  source?: { groupId: string, itemId: string, hash: string, author?: string }
+  /** Carried over from an export: its hash and signature are of the source group's records, not checked here. */
+  imported?: true
 }
 
 export interface ItemView {
-  id: string, groupId: string, type: string, content: Json, meta: Record<string, Json> | null,
+  id: string, groupId: GroupId, type: string, content: Json, meta: Record<string, Json> | null,
   author: string, createdAt: string, updatedAt: string, keyVersion: number, contentHash: string, provenance: ProvenanceEntry[]
 }
 
@@ -46,7 +49,7 @@ const KEY_USAGE_ROTATE_AT = 2 ** 30
 export class ItemService {
   constructor (private readonly ctx: GroupContext, private readonly groups: GroupService) {}
 
-  create (gid: string, inp: ItemInput): WriteResult {
+  create (gid: GroupId, inp: ItemInput): WriteResult {
     const { chain } = requireRole(this.ctx, gid, 'write')
     const plain = this.plainFrom(inp, this.ctx.clock.peek())
     return this.write(gid, chain.current().kv, plain, undefined)
@@ -63,10 +66,11 @@ export class ItemService {
     if (inp.content === undefined) throw new InvalidInputError('content is required')
     const plain = this.plainFrom({ content: inp.content, type: inp.type ?? old.type, meta: inp.meta === undefined ? old.meta : inp.meta }, old.createdAt)
     if (old.src !== undefined) plain.src = old.src
+    if (old.imp !== undefined) plain.imp = old.imp
     return this.write(row.gid, chain.current().kv, plain, previousOf(rec))
   }
 
-  remove (id: string): { id: string, groupId: string, deleted: true, updatedAt: string } {
+  remove (id: string): { id: string, groupId: GroupId, deleted: true, updatedAt: string } {
     const { row, prev, deleted } = this.headForDelete(id)
     const { chain, role } = requireRole(this.ctx, row.gid, 'write')
     if (chain.current().ao) throw new CairnError('APPEND_ONLY', 'this group is append-only: entries cannot be deleted; add a redaction entry instead')
@@ -85,7 +89,7 @@ export class ItemService {
     return this.toView(row.gid, rec, true)
   }
 
-  list (gid: string, q: { limit?: number, cursor?: string, type?: string }): { items: Array<ItemView | { id: string, error: { code: string, message: string } }>, nextCursor: string | null } {
+  list (gid: GroupId, q: { limit?: number, cursor?: string, type?: string }): { items: Array<ItemView | { id: string, error: { code: string, message: string } }>, nextCursor: string | null } {
     const { chain } = requireRole(this.ctx, gid, 'read')
     // A sealed circle answers 423 for the whole listing, not an error per item.
     if (chain.current().circle !== undefined) this.groups.keyFor(gid, chain.current().kv)
@@ -113,7 +117,7 @@ export class ItemService {
     return { items, nextCursor: last !== undefined ? encodeCursor(last) : null }
   }
 
-  raw (gid: string, q: { limit?: number, cursor?: string }): { items: RawItem[], nextCursor: string | null } {
+  raw (gid: GroupId, q: { limit?: number, cursor?: string }): { items: RawItem[], nextCursor: string | null } {
     const chain = requireChain(this.ctx, gid)
     const v = this.ctx.vault
     if (v !== undefined) {
@@ -127,7 +131,7 @@ export class ItemService {
   }
 
   /** Copy an item into another group: re-encrypted for the target, linked to its source by hash. */
-  share (id: string, toGroup: string): WriteResult {
+  share (id: string, toGroup: GroupId): WriteResult {
     const { row, rec } = this.head(id)
     requireRole(this.ctx, row.gid, 'read')
     const { chain } = requireRole(this.ctx, toGroup, 'write')
@@ -140,21 +144,34 @@ export class ItemService {
     return res
   }
 
-  private write (gid: string, kv: number, plain: ItemPlain | null, existing: Previous | undefined): WriteResult {
+  /** A new item with its plaintext as given, creation time included (imports). */
+  writeImported (gid: GroupId, plain: ItemPlain): WriteResult {
+    const { chain } = requireRole(this.ctx, gid, 'write')
+    this.checkSize(plain)
+    return this.write(gid, chain.current().kv, plain, undefined, true)
+  }
+
+  /** One stored item as an export sees it: decrypted, with provenance and its record hash. */
+  exportView (row: RecordRow<GroupId>): ItemView & { hash: string } {
+    const rec = verifiedAtRest(row)
+    return { ...this.toView(row.gid, rec, true), hash: toHex(rec.hash) }
+  }
+
+  private write (gid: GroupId, kv: number, plain: ItemPlain | null, existing: Previous | undefined, keepCreatedAt = false): WriteResult {
     const vault = requireVault(this.ctx)
     const key = this.groups.keyFor(gid, kv)
     // One transaction (one fsync) for the usage counter and the record.
     return this.ctx.store.tx(() => {
       const usage = this.ctx.store.bumpKeyUsage(gid, kv, plain === null ? 0 : 1)
-      if (usage >= KEY_USAGE_LIMIT) throw new CairnError('CONFLICT', `key version ${kv} of this group has sealed ${usage} items; rotate the key (cairn rotate) before writing more`)
+      if (usage >= KEY_USAGE_LIMIT) throw new CairnError('KEY_EXHAUSTED', `key version ${kv} of this group has sealed ${usage} items; rotate the key (cairn rotate) before writing more`)
       const clock = this.ctx.clock.tick()
-      if (plain !== null && existing === undefined) plain.createdAt = clock
+      if (plain !== null && existing === undefined && !keepCreatedAt) plain.createdAt = clock
       const r = sealItem({
-        signer: vault.entityKey(), groupId: gid as GroupId, clock, keyVersion: kv, key, plain,
+        signer: vault.entityKey(), groupId: gid, clock, keyVersion: kv, key, plain,
         ...(existing !== undefined ? { existing } : {})
       })
       const [res] = this.ctx.acceptor.ingest([r], 'local')
-      if (res?.status !== 'stored') throw new CairnError('CONFLICT', `the write was not stored (${res?.reason ?? res?.status ?? ''}); retry`)
+      if (res?.status !== 'stored') throw new CairnError('CONCURRENT_CHANGE', `the write was not stored (${res?.reason ?? res?.status ?? ''}); retry`, { reason: res?.reason ?? res?.status })
       if (usage === KEY_USAGE_ROTATE_AT) this.ctx.audit.record('key-usage-high', { groupId: gid, keyVersion: kv, count: usage })
       return {
         id: r.recordId, groupId: gid, author: entityIdFromPublicKey(r.rec.b.a), keyVersion: kv,
@@ -171,16 +188,22 @@ export class ItemService {
     const meta = inp.meta ?? null
     if (meta !== null && (typeof meta !== 'object' || Array.isArray(meta))) throw new InvalidInputError('meta must be an object')
     const plain: ItemPlain = { type, content: inp.content, meta, createdAt }
+    this.checkSize(plain)
+    return plain
+  }
+
+  /** Bounded depth (util/bounds.ts) and the size limit, for a write and for an import alike. */
+  private checkSize (plain: ItemPlain): void {
+    assertBoundedStructure(plain, 'the item')
     const size = Buffer.byteLength(JSON.stringify(plain))
     if (size > this.ctx.limits.maxItemBytes) throw new CairnError('TOO_LARGE', `the item is ${size} bytes; the limit is ${this.ctx.limits.maxItemBytes} (limits.max_item_bytes)`)
-    return plain
   }
 
   /**
    * A damaged item can still be deleted (that is how a user clears it), as long
    * as its author and nonce still derive its ID: the tombstone needs nothing else.
    */
-  private headForDelete (id: string): { row: RecordRow, prev: Previous, deleted: boolean } {
+  private headForDelete (id: string): { row: RecordRow<GroupId>, prev: Previous, deleted: boolean } {
     try {
       const { row, rec } = this.head(id)
       return { row, prev: previousOf(rec), deleted: rec.rec.b.del }
@@ -194,7 +217,7 @@ export class ItemService {
     }
   }
 
-  private head (id: string): { row: RecordRow, rec: DecodedRecord<ItemBody> } {
+  private head (id: string): { row: RecordRow<GroupId>, rec: DecodedRecord<ItemBody> } {
     if (!isRecordId(id)) throw new CairnError('NOT_FOUND', 'no such item (item IDs are UUIDs)')
     const meta = this.ctx.store.findRecord(id)
     const row = meta !== undefined && meta.kind === 'item' ? this.ctx.store.getHead(meta.gid, id) : undefined
@@ -202,7 +225,7 @@ export class ItemService {
     return { row, rec: verifiedAtRest(row) }
   }
 
-  private toView (gid: string, rec: DecodedRecord<ItemBody>, withProvenance: boolean): ItemView {
+  private toView (gid: GroupId, rec: DecodedRecord<ItemBody>, withProvenance: boolean): ItemView {
     const plain = openItem(rec, this.groups.keyFor(gid, rec.rec.b.kv))
     return {
       id: rec.recordId, groupId: gid, type: plain.type, content: plain.content, meta: plain.meta,
@@ -212,16 +235,19 @@ export class ItemService {
     }
   }
 
-  private provenance (gid: string, head: DecodedRecord<ItemBody>, plain: ItemPlain): ProvenanceEntry[] {
+  private provenance (gid: GroupId, head: DecodedRecord<ItemBody>, plain: ItemPlain): ProvenanceEntry[] {
     const versions = [...this.ctx.store.history(gid, head.recordId).map(h => fromStore(h, 'item')), head]
-    const out: ProvenanceEntry[] = []
+    // An imported item's history starts where it was exported from.
+    const out: ProvenanceEntry[] = (plain.imp?.prov ?? []).map(e => ({ ...e, action: e.action as ProvenanceEntry['action'], imported: true as const }))
     let prevClock: number | undefined
     for (const v of versions) {
       const b = v.rec.b
-      const action: ProvenanceEntry['action'] = prevClock === undefined ? (plain.src !== undefined ? 'shared-from' : 'created') : b.del ? 'deleted' : v.rec.c === prevClock ? 'reencrypted' : 'modified'
+      const first = plain.imp !== undefined ? 'imported-from' : plain.src !== undefined ? 'shared-from' : 'created'
+      const action: ProvenanceEntry['action'] = prevClock === undefined ? first : b.del ? 'deleted' : v.rec.c === prevClock ? 'reencrypted' : 'modified'
       out.push({
         action, by: v.signer, at: clockToIso(v.rec.c), hash: toHex(v.hash), signature: toB64(v.rec.x), keyVersion: b.kv,
-        ...(action === 'shared-from' && plain.src !== undefined ? { source: { groupId: plain.src.group, itemId: plain.src.item, hash: plain.src.hash } } : {})
+        ...(action === 'shared-from' && plain.src !== undefined ? { source: { groupId: plain.src.group, itemId: plain.src.item, hash: plain.src.hash } } : {}),
+        ...(action === 'imported-from' && plain.imp !== undefined ? { source: { groupId: plain.imp.group, itemId: plain.imp.item, hash: plain.imp.hash, author: plain.imp.author } } : {})
       })
       prevClock = v.rec.c
     }
@@ -235,7 +261,7 @@ export class ItemService {
  * flipped byte anywhere (ciphertext, key version, tombstone flag, clock) is an
  * INTEGRITY error, never another item's key, a false "deleted", or garbage.
  */
-function verifiedAtRest (row: RecordRow): DecodedRecord<ItemBody> {
+function verifiedAtRest (row: RecordRow<GroupId>): DecodedRecord<ItemBody> {
   let r: DecodedRecord
   try {
     r = decodeRecord(row.bytes)
@@ -247,7 +273,7 @@ function verifiedAtRest (row: RecordRow): DecodedRecord<ItemBody> {
   return r as DecodedRecord<ItemBody>
 }
 
-export function rawOf (row: RecordRow): RawItem {
+export function rawOf (row: RecordRow<GroupId>): RawItem {
   // What is held, as it is held: a damaged record is listed too (reads refuse it).
   let ct: Uint8Array | undefined
   try { ct = salvageBody(row.bytes, 'item').ct } catch { ct = undefined }

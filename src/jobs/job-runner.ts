@@ -4,6 +4,7 @@
  * resume when their handler is registered again (at unlock).
  * One job runs per group at a time; work yields to the event loop between batches.
  */
+import type { GroupId } from '../crypto/ids.js'
 import { randomUUID } from 'node:crypto'
 import type { JobRow, Store } from '../store/store.js'
 import { errorMessage } from '../util/errors.js'
@@ -12,7 +13,7 @@ export type JobState = 'queued' | 'running' | 'done' | 'failed'
 
 export interface JobHandle {
   readonly id: string
-  readonly gid: string
+  readonly gid: GroupId
   readonly params: Record<string, unknown>
   readonly signal: AbortSignal
   /** Work already done before a restart (0 on a first run): totals count it too. */
@@ -23,7 +24,7 @@ export interface JobHandle {
 
 export type JobFn = (h: JobHandle) => Promise<void>
 
-export interface JobView { id: string, kind: string, groupId: string, state: JobState, done: number, total: number, error?: string, createdAt: string, updatedAt: string }
+export interface JobView { id: string, kind: string, groupId: GroupId, state: JobState, done: number, total: number, error?: string, createdAt: string, updatedAt: string }
 
 export class JobRunner {
   private readonly handlers = new Map<string, JobFn>()
@@ -32,13 +33,13 @@ export class JobRunner {
   private abort = new AbortController()
   private readonly listeners: Array<(j: JobView) => void> = []
 
-  constructor (private readonly store: Store) {}
+  constructor (private readonly store: Store<GroupId>) {}
 
   register (kind: string, fn: JobFn): void { this.handlers.set(kind, fn) }
 
-  submit (kind: string, gid: string, params: Record<string, unknown> = {}): JobView {
+  submit (kind: string, gid: GroupId, params: Record<string, unknown> = {}): JobView {
     const now = Date.now()
-    const row: JobRow = { id: randomUUID(), kind, gid, state: 'queued', done: 0, total: 0, params: JSON.stringify(params), error: null, created: now, updated: now }
+    const row: JobRow<GroupId> = { id: randomUUID(), kind, gid, state: 'queued', done: 0, total: 0, params: JSON.stringify(params), error: null, created: now, updated: now }
     this.store.putJob(row)
     this.schedule(row)
     return view(row)
@@ -68,7 +69,7 @@ export class JobRunner {
     this.abort = new AbortController()
   }
 
-  private schedule (row: JobRow): void {
+  private schedule (row: JobRow<GroupId>): void {
     const prev = this.chains.get(row.gid) ?? Promise.resolve()
     const p = prev.then(async () => { await this.run(row) })
     this.chains.set(row.gid, p)
@@ -79,10 +80,10 @@ export class JobRunner {
     })
   }
 
-  private async run (row: JobRow): Promise<void> {
+  private async run (row: JobRow<GroupId>): Promise<void> {
     const fn = this.handlers.get(row.kind)
     const signal = this.abort.signal
-    const update = (patch: Partial<JobRow>): void => {
+    const update = (patch: Partial<JobRow<GroupId>>): void => {
       Object.assign(row, patch, { updated: Date.now() })
       this.store.putJob(row)
       const v = view(row)
@@ -115,7 +116,7 @@ export class JobRunner {
   }
 }
 
-function view (r: JobRow): JobView {
+function view (r: JobRow<GroupId>): JobView {
   return {
     id: r.id, kind: r.kind, groupId: r.gid, state: r.state as JobState, done: r.done, total: r.total,
     ...(r.error !== null ? { error: r.error } : {}),

@@ -10,7 +10,7 @@ import { startApi } from '../api/server.js'
 import type { ApiBackend, NodeEvent, StatusView } from '../api/backend.js'
 import { loadConfig, type Overrides } from '../config/load.js'
 import type { Config } from '../config/schema.js'
-import { CairnError } from '../util/errors.js'
+import { CairnError, isStorageCorrupt, storageCorrupt } from '../util/errors.js'
 import { writeFileAtomic } from '../util/fs.js'
 import { createLogger, type Logger } from '../util/logger.js'
 import { readIdentity, type Identity } from './identity.js'
@@ -69,7 +69,8 @@ export class Daemon {
       await dRef?.net?.stop().catch(() => {})
       await s?.close().catch(() => {})
       try { unlinkSync(paths.pid) } catch {}
-      throw e
+      // A damaged page met while starting (indexes, counts) names the way out, like any read.
+      throw isStorageCorrupt(e) ? storageCorrupt(e) : e
     }
   }
 
@@ -79,6 +80,33 @@ export class Daemon {
     this.s.events.on('stored', ({ record, origin }) => this.emit({ type: 'stored', groupId: record.groupId, id: record.recordId, kind: record.rec.t, origin, at: new Date().toISOString() }))
     this.s.events.on('rejected', ({ reason, origin, groupId }) => this.emit({ type: 'rejected', kind: reason, origin, ...(groupId !== undefined ? { groupId } : {}), at: new Date().toISOString() }))
     this.s.jobs.onUpdate(j => this.emit({ type: 'job', id: j.id, groupId: j.groupId, kind: j.state, at: new Date().toISOString() }))
+    this.wireCircleEvents()
+  }
+
+  /** A holder's person must learn that someone waits for them; a requester sees its unseal move. */
+  private wireCircleEvents (): void {
+    this.s.circles.approvals.onChange(v => {
+      this.emit({ type: 'share-request', groupId: v.groupId, id: v.id, kind: v.state, entityId: v.from, at: new Date().toISOString() })
+      if (v.state === 'pending') {
+        this.log.info({ groupId: v.groupId, from: v.from, requestId: v.id, expiresAt: v.expiresAt },
+          `a share request waits for your approval: \`cairn circle approve ${v.id}\` or \`cairn circle deny ${v.id}\` (see \`cairn circle requests\`)`)
+      } else this.log.info({ groupId: v.groupId, from: v.from, requestId: v.id }, `share request ${v.state}`)
+    })
+    const told = new Set<string>()
+    this.s.circles.onUnsealProgress(p => {
+      this.emit({ type: 'unseal', groupId: p.groupId, kind: p.state, collected: p.collected, needed: p.needed, at: new Date().toISOString() })
+      for (const h of p.holders) {
+        const key = `${p.groupId}/${p.startedAt}/${h.entityId}`
+        if (h.state === 'waiting' && !told.has(key)) {
+          told.add(key)
+          this.log.info({ groupId: p.groupId, holder: h.entityId, until: h.waitingUntil, collected: p.collected, needed: p.needed }, 'unseal waits for a holder\'s person to approve')
+        }
+      }
+      if (p.state !== 'pending') {
+        for (const k of told) if (k.startsWith(`${p.groupId}/`)) told.delete(k)
+        this.log.info({ groupId: p.groupId, collected: p.collected, needed: p.needed, approved: p.approved, denied: p.denied, noAnswer: p.noAnswer }, `unseal ${p.state}`)
+      }
+    })
   }
 
   emit (e: NodeEvent): void { for (const l of this.listeners) l(e) }
@@ -107,18 +135,19 @@ export class Daemon {
       lock: async () => { await s.lock(); this.emit({ type: 'locked', at: new Date().toISOString() }) },
       groups: s.groups,
       items: s.items,
+      portability: s.portability,
       commit: async (fn) => await s.writes.submit(fn),
       circles: s.circles,
-      afterUnseal: gid => s.indexGroup(gid),
+      afterUnseal: async gid => { await s.indexGroup(gid) },
       createCircle: async (inp) => {
         if (inp.circle === undefined) throw new CairnError('INVALID_INPUT', 'circle is required')
         return await s.circles.create({ name: inp.name, threshold: inp.circle.threshold, members: inp.circle.members, ...(inp.culture !== undefined ? { culture: inp.culture } : {}), ...(inp.circle.approval !== undefined ? { approval: inp.circle.approval } : {}) })
       },
       job: id => s.jobs.get(id),
-      search: (q, limit, gid) => {
+      search: async (q, limit, gid) => {
         if (s.vault === undefined) throw new CairnError('KEEPER_HAS_NO_KEYS', 'a keeper cannot search: it holds no keys')
         if (!s.vault.unlocked) throw new CairnError('VAULT_LOCKED', 'the vault is locked; unlock it to search')
-        return s.search.search(q, limit, gid)
+        return await s.search.search(q, limit, gid)
       },
       auditList: (since, limit) => s.audit.list(since, limit),
       auditVerify: () => s.audit.verify(),
@@ -129,11 +158,10 @@ export class Daemon {
         if (s.registry.chain(gid) === undefined) throw new CairnError('NOT_FOUND', `no group ${gid} on this node`)
         return await this.network().replicator.syncGroup(gid)
       },
-      onGroupChanged: async (gid, hint) => {
-        if (hint?.multiaddr === undefined) return
-        if (hint.entityId !== undefined) { this.network().replicator.deliverToEntity(hint.entityId, gid, hint.multiaddr); return }
-        const chain = s.registry.chain(gid)
-        for (const k of chain?.current().k ?? []) if (hint.multiaddr.includes(k)) this.network().replicator.deliverTo(k, gid, hint.multiaddr)
+      deliveryHint: (gid, to, address) => {
+        const r = this.net?.replicator
+        if ('peerId' in to) r?.deliverTo(to.peerId, gid, address)
+        else r?.deliverToEntity(to.entityId, gid, address)
       },
       subscribe: fn => { this.listeners.add(fn); return () => { this.listeners.delete(fn) } }
     }

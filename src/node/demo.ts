@@ -12,13 +12,13 @@
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
+import type { GroupId } from '../crypto/ids.js'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { ApiClient } from '../api/client.js'
+import { CairnClient } from '../client/client.js'
 import type { SyncPeerReport } from '../api/backend.js'
-import type { GroupView } from '../groups/group-service.js'
-import type { ItemView, RawItem, WriteResult } from '../items/item-service.js'
+import type { RawItem } from '../items/item-service.js'
 import type { SearchHit } from '../search/search-index.js'
 import { topicOf } from '../replication/push.js'
 import { CairnError, isCairnError } from '../util/errors.js'
@@ -27,7 +27,7 @@ import { Daemon } from './daemon.js'
 import { initNode } from './init.js'
 
 export interface DemoNode {
-  name: string, role: 'agent' | 'keeper', dataDir: string, daemon: Daemon, api: ApiClient,
+  name: string, role: 'agent' | 'keeper', dataDir: string, daemon: Daemon, api: CairnClient,
   apiUrl: string, token: string, peerId: string, entityId: string | null, multiaddr: string
 }
 
@@ -143,7 +143,7 @@ export class DemoNetwork {
     this.nodes.push({
       name, role, dataDir, daemon, apiUrl, token, peerId: st.peerId, entityId: st.entityId,
       multiaddr: addr.includes('/p2p/') ? addr : `${addr}/p2p/${st.peerId}`,
-      api: new ApiClient({ dataDir, baseUrl: apiUrl, token, timeoutMs: 30_000 })
+      api: new CairnClient({ dataDir, baseUrl: apiUrl, token, timeoutMs: 30_000 })
     })
   }
 
@@ -218,7 +218,7 @@ async function rawAll (n: DemoNode, gid: string): Promise<RawItem[]> {
   const out: RawItem[] = []
   let cursor: string | null = null
   do {
-    const page: { items: RawItem[], nextCursor: string | null } = await n.api.get(`/api/v1/groups/${gid}/raw?limit=1000${cursor !== null ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
+    const page = await n.api.listRaw(gid, { limit: 1000, ...(cursor !== null ? { cursor } : {}) })
     out.push(...page.items)
     cursor = page.nextCursor
   } while (cursor !== null)
@@ -235,13 +235,14 @@ export async function runDemo (net: DemoNetwork, o: { items: number, onEvent?: (
   // Groups: the personal one from init, and a shared team group; both get both keepers.
   const personalId = agent.daemon.status().personalGroupId
   if (personalId === null) throw new CairnError('INTERNAL', 'the demo agent has no personal group')
-  const shared = await agent.api.post<GroupView>('/api/v1/groups', { name: 'team orion', culture: 'chatty' })
+  const shared = await agent.api.createGroup({ name: 'team orion', culture: 'chatty' })
   const groups: DemoSummary['groups'] = []
-  for (const [name, id, personal] of [['personal', personalId, true], ['team orion', shared.id, false]] as const) {
+  // The API answers IDs as plain strings; these two are the node's own groups.
+  for (const [name, id, personal] of [['personal', personalId, true], ['team orion', shared.id as GroupId, false]] as const) {
     const deliveredMs: Record<string, number> = {}
     for (const k of keepers) {
       const t0 = performance.now()
-      await agent.api.post(`/api/v1/groups/${id}/keepers`, { peerId: k.peerId, multiaddr: k.multiaddr })
+      await agent.api.addKeeper(id, { peerId: k.peerId, multiaddr: k.multiaddr })
       await until(`${k.name} to receive the descriptor of group ${id}`, () => k.daemon.services.registry.has(id))
       deliveredMs[k.name] = round(performance.now() - t0)
     }
@@ -265,11 +266,11 @@ export async function runDemo (net: DemoNetwork, o: { items: number, onEvent?: (
       const content = i < MEMORIES.length ? m.content : `${m.content} (#${i + 1})`
       const gid = gidOf(m.group)
       const t0 = performance.now()
-      const w = await agent.api.post<WriteResult>(`/api/v1/groups/${gid}/items`, { type: m.type, content, meta: m.meta })
+      const w = await agent.api.createItem(gid, { type: m.type, content, meta: m.meta })
       const writeMs = round(performance.now() - t0)
       if (!await watch.wait(w.id, PUSH_WAIT_MS)) {
         // Push missed (a mesh still forming): anti-entropy is the safety net.
-        await agent.api.post(`/api/v1/groups/${gid}/sync`).catch(() => {})
+        await agent.api.syncGroup(gid).catch(() => {})
         if (!await watch.wait(w.id, SYNC_WAIT_MS)) throw new CairnError('TIMEOUT', `item ${w.id} never reached ${watch.missing(w.id).join(' and ')}`)
       }
       const item = { id: w.id, group: m.group, groupId: gid, type: m.type, content, writeMs, replication: watch.timings(w.id, t0) }
@@ -287,7 +288,7 @@ export async function runDemo (net: DemoNetwork, o: { items: number, onEvent?: (
   }
   const items: DemoItem[] = []
   for (const w of written) {
-    const owner = await agent.api.get<ItemView>(`/api/v1/items/${w.id}`)
+    const owner = await agent.api.getItem(w.id)
     let leaked = false
     let view: DemoItem['keeperView'] | undefined
     for (const k of keepers) {
@@ -307,7 +308,7 @@ export async function runDemo (net: DemoNetwork, o: { items: number, onEvent?: (
   const k1 = keepers[0]!
   let keeperRefusal: DemoSummary['keeperRefusal']
   try {
-    await k1.api.get(`/api/v1/items/${first.id}`)
+    await k1.api.getItem(first.id)
     throw new CairnError('INTEGRITY', `${k1.name} answered a decrypted read: a keeper must not hold keys`)
   } catch (e) {
     if (!isCairnError(e) || e.code === 'INTEGRITY') throw e
@@ -315,10 +316,10 @@ export async function runDemo (net: DemoNetwork, o: { items: number, onEvent?: (
   }
   say({ kind: 'refusal', ...keeperRefusal })
 
-  const search = { query: DEMO_QUERY, results: (await agent.api.get<{ results: SearchHit[] }>(`/api/v1/search?q=${DEMO_QUERY}&limit=5`)).results }
+  const search = { query: DEMO_QUERY, results: (await agent.api.search(DEMO_QUERY, { limit: 5 })).results }
   say({ kind: 'search', ...search })
 
-  const sync = { groupId: personalId, peers: (await agent.api.post<{ peers: SyncPeerReport[] }>(`/api/v1/groups/${personalId}/sync`)).peers }
+  const sync = { groupId: personalId, peers: (await agent.api.syncGroup(personalId)).peers }
   say({ kind: 'sync', ...sync })
 
   const lat = written.flatMap(w => Object.values(w.replication).map(r => r.ms)).sort((a, b) => a - b)

@@ -1,9 +1,10 @@
 /** <dataDir>/identity.json: the node's public identity, readable while the vault is locked. */
 import { readFileSync, existsSync } from 'node:fs'
+import type { GroupId } from '../crypto/ids.js'
 import { writeFileAtomic } from '../util/fs.js'
 import { CairnError } from '../util/errors.js'
 
-export interface Identity { keeper: boolean, peerId: string, entityId: string | null, personalGroupId: string | null, createdAt: string }
+export interface Identity { keeper: boolean, peerId: string, entityId: string | null, personalGroupId: GroupId | null, createdAt: string }
 
 export function readIdentity (path: string): Identity | undefined {
   if (!existsSync(path)) return undefined

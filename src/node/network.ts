@@ -47,8 +47,8 @@ export async function startNetwork (config: Config, s: Services): Promise<Networ
   const shares = new ShareServer({
     libp2p, me, log: s.log, timeoutMs: config.circles.request_timeout_ms + 2000,
     maxAgeMs: config.circles.request_max_age_seconds * 1000, startedAt: Date.now(),
-    decide: async (gid, q, peer, gone) => {
-      const a = await s.circles.decide(gid, q, peer, gone)
+    decide: async (gid, q, peer, gone, queued) => {
+      const a = await s.circles.decide(gid, q, peer, gone, queued)
       s.metrics.shareRequests.inc({ side: 'holder', outcome: a.ok ? 'released' : a.reason })
       return a
     },
@@ -60,12 +60,14 @@ export async function startNetwork (config: Config, s: Services): Promise<Networ
   if (!s.keeper) await shares.start()
   s.circles.attachNetwork({
     peersOf: (gid, pub) => replicator.nodesOf(pub, gid),
-    request: async (peer, gid, kv, holder) => {
+    request: async (peer, gid, kv, holder, o) => {
       const key = me()
       if (key === undefined) throw new CairnError('VAULT_LOCKED', 'the vault is locked')
       try {
-        await replicator.dialer.ensureConnected(peer)
-        const g = await requestShare(libp2p, peerIdFromString(peer), key, gid, kv, holder, config.circles.request_timeout_ms)
+        try { await replicator.dialer.ensureConnected(peer) } catch (e) {
+          throw new CairnError('UNAVAILABLE', (e as Error).message, { reason: 'unreachable' })
+        }
+        const g = await requestShare(libp2p, peerIdFromString(peer), key, gid, kv, holder, config.circles.request_timeout_ms, o)
         s.metrics.shareRequests.inc({ side: 'requester', outcome: 'received' })
         return g
       } catch (e) {

@@ -6,21 +6,23 @@
  *                → Store (one transaction) → `stored` event → search index, push
  *   read path:   api → ItemService → Store head → open with the vault's key ring
  */
+import type { GroupId } from '../crypto/ids.js'
 import { AuditLog } from '../audit/audit-log.js'
 import type { Config } from '../config/schema.js'
 import { HybridClock, clockWall } from '../crypto/hlc.js'
 import { Acceptor, type AcceptorEvents } from '../groups/acceptor.js'
+import { Quotas, quotaLimits } from '../groups/quotas.js'
 import type { GroupContext } from '../groups/context.js'
 import { GroupService } from '../groups/group-service.js'
 import { GroupRegistry } from '../groups/registry.js'
 import { reencryptJob } from '../groups/reencrypt.js'
 import { keeperAdoption, memberAdoption } from '../groups/adoption.js'
 import { ItemService } from '../items/item-service.js'
+import { Portability } from '../items/portability.js'
 import { JobRunner } from '../jobs/job-runner.js'
 import { onStored } from '../groups/record-rules.js'
 import { hasKind } from '../records/record.js'
 import { CairnError } from '../util/errors.js'
-import { signVaultBackup, type VaultBody } from '../records/vault-backup.js'
 import { SearchIndexer } from '../search/indexer.js'
 import { SearchIndex } from '../search/search-index.js'
 import { Store } from '../store/store.js'
@@ -28,19 +30,20 @@ import { GroupCommit } from '../store/group-commit.js'
 import { TypedEmitter } from '../util/events.js'
 import type { Logger } from '../util/logger.js'
 import { Vault } from '../vault/vault.js'
+import { AttemptThrottle } from '../vault/attempt-throttle.js'
 import { Metrics } from '../util/metrics.js'
 import { CircleService } from '../circles/circle-service.js'
 import { UnsealedKeys } from '../circles/unsealed-keys.js'
 import { ApprovalQueue } from '../circles/approvals.js'
 import type { NodeKey } from './node-key.js'
 import { dataPaths } from './paths.js'
-import { RejectionAudit } from './rejection-audit.js'
+import { RejectionAudit } from '../audit/rejection-audit.js'
 
 export interface Services {
   config: Config
   keeper: boolean
   nodeKey: NodeKey
-  store: Store
+  store: Store<GroupId>
   audit: AuditLog
   clock: HybridClock
   registry: GroupRegistry
@@ -49,6 +52,7 @@ export interface Services {
   vault: Vault | undefined
   groups: GroupService
   items: ItemService
+  portability: Portability
   circles: CircleService
   /** Acknowledged writes from the API go through here (group commit). */
   writes: GroupCommit
@@ -59,23 +63,29 @@ export interface Services {
   log: Logger
   rejections: RejectionAudit
   /** (Re)index one group's items in the search index (after an unseal). */
-  indexGroup: (gid: string) => void
+  indexGroup: (gid: GroupId) => Promise<void>
   unlock: (passphrase: string) => Promise<void>
   lock: () => Promise<void>
   close: () => Promise<void>
 }
 
+/** How long POST …/unseal waits for people before answering "pending" unless the caller says (waitSeconds). */
+const UNSEAL_WAIT_MS = 60_000
+
 export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): Services {
   const keeper = config.node.keeper
   const paths = dataPaths(config.dataDir)
-  const store = new Store(paths.db)
+  const store = new Store<GroupId>(paths.db)
   const audit = new AuditLog(store, nodeKey.signing)
   const clock = new HybridClock(Date.now, Number(store.getMeta('clock') ?? 0))
   const registry = new GroupRegistry(store)
   const events = new TypedEmitter<AcceptorEvents>()
   const vault = keeper ? undefined : new Vault(paths.vault)
+  // Summing what is stored scans every record: only a node with a budget needs it.
+  const budget = keeper ? config.keeper.max_bytes : 0
+  const quotas = new Quotas(quotaLimits(config.replication.peer_records_per_second, config.replication.peer_bytes_per_second, budget), budget > 0 ? store.totalBytes() : 0)
   const acceptor = new Acceptor({
-    store, registry, clock, events,
+    store, registry, clock, events, quotas,
     keepHistory: !keeper,
     maxSkewMs: config.replication.max_clock_skew_seconds * 1000,
     maxRecordBytes: config.replication.max_record_bytes,
@@ -85,13 +95,17 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   const jobs = new JobRunner(store)
   const groups = new GroupService(ctx, jobs)
   const items = new ItemService(ctx, groups)
+  const portability = new Portability(ctx, groups, items)
   const search = new SearchIndex()
   const metrics = new Metrics()
   const rejections = new RejectionAudit(audit)
+  const unlockThrottle = new AttemptThrottle('unlock')
+  const wrongPassphrase = (e: unknown): boolean => (e as CairnError).code === 'BAD_PASSPHRASE'
   const circles = new CircleService(ctx, groups, jobs, new UnsealedKeys(), new ApprovalQueue(), {
     defaultTtlMs: config.circles.default_ttl_seconds * 1000,
-    requestTimeoutMs: config.circles.request_timeout_ms,
-    defaultApproval: config.circles.approval as 'auto' | 'manual'
+    defaultApproval: config.circles.approval as 'auto' | 'manual',
+    approvalWindowMs: config.circles.approval_window_seconds * 1000,
+    unsealWaitMs: UNSEAL_WAIT_MS
   })
   groups.setCircleHooks({
     key: (gid, kv) => circles.keys.get(gid, kv),
@@ -120,41 +134,51 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   onStored(events, 'key-envelope', ({ record }) => { if (hasKind(record, 'key')) groups.absorbKeyEnvelope(record) })
   events.on('group-added', ({ groupId }) => {
     metrics.groups.set(store.listGroups().length)
-    if (vault?.unlocked === true && groupId === vault.personalGroupId()) backupVault(vault.sealed())
+    if (groups.isPersonal(groupId)) groups.backupVault()
   })
+  const warned = new Map<string, number>()
   events.on('rejected', ({ reason, origin, peer, groupId }) => {
     metrics.rejected.inc({ reason, origin })
     rejections.count(reason, origin, peer, groupId)
     log.debug({ reason, origin, peer, groupId }, 'record rejected')
+    // An operator must hear about these, but once a minute is enough.
+    if ((reason === 'storage-full' || reason === 'rate-limited') && Date.now() - (warned.get(reason) ?? 0) > 60_000) {
+      warned.set(reason, Date.now())
+      if (reason === 'storage-full') log.warn({ maxBytes: config.keeper.max_bytes, usedBytes: quotas.usedBytes }, 'the disk budget (keeper.max_bytes) is used up: new records are refused; raise it or free space')
+      else log.warn({ peer, groupId }, 'a peer sends more than replication.peer_records_per_second / peer_bytes_per_second: its records are refused until it slows down')
+    }
+  })
+  // Deletes and purges free room the acceptor does not see: recount (debounced).
+  let recount: NodeJS.Timeout | undefined
+  events.on('removed', () => {
+    if (budget === 0) return
+    recount ??= setTimeout(() => { recount = undefined; try { quotas.resync(store.totalBytes()) } catch { /* closed */ } }, 5000)
+    recount.unref?.()
   })
 
-  /** Back up the sealed vault into the personal group (keepers store it, cannot open it). */
-  function backupVault (body: VaultBody): void {
-    if (vault === undefined || !vault.unlocked) return
-    const pg = vault.personalGroupId()
-    if (!registry.has(pg)) return
-    acceptor.ingest([signVaultBackup(vault.entityKey(), pg, clock.tick(), body)], 'local')
-  }
-  vault?.onChange(backupVault)
+  vault?.onChange(body => { groups.backupVault(body) })
 
   return {
-    config, keeper, nodeKey, store, audit, clock, registry, acceptor, events, vault, groups, items, circles, jobs, search, metrics, ctx, log, rejections,
+    config, keeper, nodeKey, store, audit, clock, registry, acceptor, events, vault, groups, items, portability, circles, jobs, search, metrics, ctx, log, rejections,
     writes: new GroupCommit(store),
-    indexGroup: gid => { indexer.group(gid) },
+    indexGroup: async gid => { await indexer.group(gid) },
     async unlock (passphrase: string) {
       if (vault === undefined) throw new CairnError('KEEPER_HAS_NO_KEYS', 'a keeper has no vault to unlock')
-      if (vault.unlocked) {
-        try { await vault.verifyPassphrase(passphrase) } catch (e) { audit.record('unlock-failed', {}); throw e }
-        return
-      }
-      try {
-        await vault.unlock(passphrase)
-      } catch (e) {
-        audit.record('unlock-failed', {})
-        throw e
-      }
+      // One scrypt at a time, a growing pause after wrong guesses (vault/attempt-throttle.ts).
+      const opened = await unlockThrottle.attempt(async () => {
+        const already = vault.unlocked
+        try {
+          if (already) await vault.verifyPassphrase(passphrase)
+          else await vault.unlock(passphrase)
+        } catch (e) {
+          audit.record('unlock-failed', { failures: unlockThrottle.failureCount + (wrongPassphrase(e) ? 1 : 0) })
+          throw e
+        }
+        return !already
+      }, wrongPassphrase).catch((e: unknown) => { if ((e as CairnError).code === 'THROTTLED') metrics.unlockThrottled.inc(); throw e })
+      if (!opened) return
       groups.absorbKeyEnvelopes()
-      indexer.rebuild()
+      await indexer.rebuild()
       metrics.unlocked.set(1)
       audit.record('unlocked', { entityId: vault.entityId() })
       jobs.resume()
@@ -162,6 +186,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
     async lock () {
       if (vault === undefined || !vault.unlocked) return
       await jobs.stop()
+      circles.unsealer.cancelAll()
       circles.keys.sealAll()
       circles.approvals.clear()
       search.close()
@@ -171,6 +196,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
     },
     async close () {
       await jobs.stop()
+      circles.unsealer.cancelAll()
       circles.keys.sealAll()
       circles.approvals.clear()
       rejections.flush()

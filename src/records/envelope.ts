@@ -17,12 +17,11 @@
  * Invariants: parseEnvelope() accepts only well-formed bytes of a kind name of
  * the right shape and checks no signature; nothing here decrypts.
  */
-import { decode as cborDecode } from 'cborg'
-import { encodeCanonical } from '../crypto/canonical.js'
+import { decodeBounded, encodeCanonical, STRICT_DECODE } from '../crypto/canonical.js'
 import { concat, utf8 } from '../crypto/bytes.js'
 import { sha256 } from '../crypto/hash.js'
 import { sign, type SigningKey } from '../crypto/sign.js'
-import { bytesToUuid, entityIdFromPublicKey, type EntityId, type GroupId, type RecordId, uuidToBytes } from '../crypto/ids.js'
+import { bytesToUuid, entityIdFromPublicKey, groupIdFromBytes, type EntityId, type GroupId, type RecordId, uuidToBytes } from '../crypto/ids.js'
 import { isClock, type Clock } from '../crypto/hlc.js'
 import { IntegrityError } from '../util/errors.js'
 import type { RecordKind } from './kinds.js'
@@ -88,7 +87,7 @@ export interface Unsigned<B extends Body> { t: RecordKind, groupId: GroupId, rec
 /** The record view over a parsed envelope; `signer` is derived on first use (bech32 costs). */
 export function viewOf<B extends Body> (rec: SignedRecord<B>, bytes: Uint8Array, hash: Uint8Array): DecodedRecord<B> {
   let groupId: GroupId
-  try { groupId = bytesToUuid(rec.g) as GroupId } catch { throw malformed('bad group') }
+  try { groupId = groupIdFromBytes(rec.g) } catch { throw malformed('bad group') }
   const recordId = bytesToUuid(rec.id) as RecordId
   let signer: EntityId | undefined
   return { rec, bytes, hash, groupId, recordId, get signer () { return (signer ??= entityIdFromPublicKey(rec.s)) } }
@@ -111,14 +110,12 @@ export function signRecord<B extends Body> (key: SigningKey, u: Unsigned<B>): Ve
 
 const isBytes = (v: unknown, len?: number): v is Uint8Array => v instanceof Uint8Array && (len === undefined || v.length === len)
 
-const DECODE_OPTS = { strict: true, rejectDuplicateMapKeys: true, useMaps: false, allowUndefined: false, allowIndefinite: false, allowInfinity: false, allowNaN: false }
-
 /** Size, canonical CBOR, header fields. `isKind` is the kind table's membership test (kinds.ts). */
 export function parseEnvelope (bytes: Uint8Array, maxBytes: number, isKind: (t: string) => t is RecordKind): SignedRecord {
   if (bytes.length > maxBytes) throw new IntegrityError(`record is ${bytes.length} bytes; the limit is ${maxBytes}`, { reason: 'too-large' })
   if (bytes.length < 100 || bytes[0] !== 0x88 || bytes[bytes.length - SIG_TAIL] !== 0x58 || bytes[bytes.length - SIG_TAIL + 1] !== 0x40) throw malformed('not a record')
   let a: unknown
-  try { a = cborDecode(bytes, DECODE_OPTS) } catch (e) { throw malformed((e as Error).message) }
+  try { a = decodeBounded(bytes, STRICT_DECODE) } catch (e) { throw malformed((e as Error).message) }
   if (!Array.isArray(a) || a.length !== 8) throw malformed('not a record')
   const [v, t, g, id, c, s, b, x] = a as [unknown, unknown, unknown, unknown, unknown, unknown, unknown, unknown]
   if (v !== 1) throw malformed('unknown version')

@@ -20,6 +20,7 @@ import { pad, unpad } from '../crypto/padding.js'
 import { derivedId, type GroupId, type RecordId, uuidToBytes } from '../crypto/ids.js'
 import type { Clock } from '../crypto/hlc.js'
 import type { SigningKey } from '../crypto/sign.js'
+import { structureViolation } from '../util/bounds.js'
 import { IntegrityError } from '../util/errors.js'
 import { field, malformed, signRecord, type Body, type DecodedRecord, type VerifiedRecord } from './envelope.js'
 
@@ -43,6 +44,17 @@ export interface ItemPlain {
   createdAt: Clock
   /** Set when the item was copied from another group (copy-on-write share). */
   src?: { group: string, item: string, hash: string }
+  /**
+   * Set when the item was imported from an export (items/portability.ts): the exported
+   * item it came from, its author, and the provenance it had there (entries whose
+   * hashes and signatures refer to records of the source group, not of this one).
+   */
+  imp?: ImportedFrom
+}
+
+export interface ImportedFrom {
+  group: string, item: string, hash: string, author: string
+  prov: Array<{ action: string, by: string, at: string, hash: string, signature: string, keyVersion: number, source?: { groupId: string, itemId: string, hash: string } }>
 }
 
 export const itemIdFor = (author: Uint8Array, nonce: Uint8Array): RecordId => derivedId('item', author, nonce)
@@ -110,6 +122,10 @@ export function openItem (r: DecodedRecord<ItemBody>, key: Uint8Array): ItemPlai
   let v: ItemPlain
   try { v = JSON.parse(fromUtf8(bytes)) as ItemPlain } catch { throw new IntegrityError('item plaintext is not valid JSON') }
   if (v === null || typeof v !== 'object' || typeof v.type !== 'string' || typeof v.createdAt !== 'number') throw new IntegrityError('item plaintext has the wrong shape')
+  // Another member wrote it: no cairn node writes a deeper document, and reading
+  // one (JSON.stringify, search) would recurse past the stack.
+  const deep = structureViolation(v)
+  if (deep !== undefined) throw new IntegrityError(`item plaintext is ${deep}`)
   return v
 }
 

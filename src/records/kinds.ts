@@ -1,7 +1,7 @@
 /**
  * The record kinds, one entry each: what records/ knows of a kind. Every other
  * layer that treats kinds differently keeps its own table keyed by the same
- * names (groups/kind-rules.ts: gate, delivery audience, what storing it sets
+ * names (groups/record-rules.ts: gate, delivery audience, what storing it sets
  * off), so adding a kind is one entry per table plus the service that writes
  * it (docs/ARCHITECTURE.md, "Adding a record kind").
  *

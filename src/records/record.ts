@@ -7,22 +7,20 @@
  *   prepareRecord(bytes)        the same minus the signature, which the caller checks
  *     + withCheckedSignature()  elsewhere (the sync verifier's worker threads)
  *   fromStore(row, kind?)       bytes read back from this node's own store → DecodedRecord:
- *                               verified when they were stored, not again; the bytes
- *                               must still hash to the stored hash (catches damage at
- *                               rest, not a rewrite of both: reads that must resist
- *                               that use decodeRecord, as items/ does)
+ *                               envelope and body checked, the signature verified when
+ *                               they were stored and not again (reads that must resist
+ *                               a rewritten store use decodeRecord, as items/ does)
  *
  * A failure carries its RejectReason-compatible cause in `details.reason`
  * (`malformed`, `too-large`, `bad-signature`); decodeFailure() reads it back.
  */
-import { equalBytes } from '../crypto/bytes.js'
 import { sha256 } from '../crypto/hash.js'
 import { verify } from '../crypto/sign.js'
 import { IntegrityError } from '../util/errors.js'
 import { MAX_RECORD_BYTES, malformed, parseEnvelope, signedSlice, viewOf, type Body, type DecodedRecord, type SignedRecord, type VerifiedRecord } from './envelope.js'
 import { isRecordKind, specOf, type BodyOf, type RecordKind } from './kinds.js'
 
-export { MAX_RECORD_BYTES, signRecord, type Body, type DecodedRecord, type SignedRecord, type Unsigned, type VerifiedRecord } from './envelope.js'
+export { signRecord, type Body, type DecodedRecord, type SignedRecord, type VerifiedRecord } from './envelope.js'
 export type { BodyOf, RecordKind } from './kinds.js'
 
 /** Why bytes did not decode into a record: the records layer's part of groups' RejectReason. */
@@ -56,13 +54,13 @@ export function withCheckedSignature (p: PreparedRecord): VerifiedRecord {
 }
 
 /**
- * A record read back from this node's own store, whose bytes still hash to the
- * stored hash; with `kind`, also of that kind (else IntegrityError).
+ * A record read back from this node's own store (its hash is the stored one:
+ * re-hashing every read doubled the cost of a read, measured on the
+ * re-encryption path); with `kind`, also of that kind (else IntegrityError).
  */
 export function fromStore<K extends RecordKind> (row: { bytes: Uint8Array, hash: Uint8Array }, kind: K): DecodedRecord<BodyOf<K>>
 export function fromStore (row: { bytes: Uint8Array, hash: Uint8Array }): DecodedRecord
 export function fromStore (row: { bytes: Uint8Array, hash: Uint8Array }, kind?: RecordKind): DecodedRecord<Body> {
-  if (!equalBytes(sha256(row.bytes), row.hash)) throw new IntegrityError('a stored record does not match its hash (damaged at rest)', { reason: 'malformed' })
   const rec = parseChecked(row.bytes, Number.MAX_SAFE_INTEGER)
   if (kind !== undefined && rec.t !== kind) throw malformed(`expected a ${kind} record, found ${rec.t}`)
   return viewOf(rec, row.bytes, row.hash)

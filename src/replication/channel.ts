@@ -3,10 +3,9 @@
  * size cap on both ends and a timeout on every read. Protocol code reads and
  * writes plain objects; malformed frames surface as ProtocolError.
  */
-import { decode as cborDecode } from 'cborg'
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import type { Stream } from '@libp2p/interface'
-import { encodeCanonical } from '../crypto/canonical.js'
+import { decodeBounded, encodeCanonical } from '../crypto/canonical.js'
 import { CairnError } from '../util/errors.js'
 
 /**
@@ -46,7 +45,7 @@ export class Channel {
     const bytes = list.subarray()
     this.bytesIn += bytes.length + varintLen(bytes.length)
     let v: unknown
-    try { v = cborDecode(bytes, { useMaps: false, rejectDuplicateMapKeys: true, allowUndefined: false }) } catch {
+    try { v = decodeBounded(bytes, { useMaps: false, rejectDuplicateMapKeys: true, allowUndefined: false, allowIndefinite: false }) } catch {
       throw new ProtocolError('undecodable message')
     }
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ProtocolError('message is not a map')

@@ -3,6 +3,7 @@
  * current from Acceptor events (stored, replaced, removed). Indexes of groups not
  * synced for a while are dropped to bound memory; the next sync rebuilds them.
  */
+import type { GroupId } from '../crypto/ids.js'
 import type { Store } from '../store/store.js'
 import type { SetView } from './reconcile.js'
 import { nodeBounds, summarise, SyncIndex, type NodeSummary } from './sync-index.js'
@@ -12,9 +13,9 @@ const IDLE_MS = 10 * 60_000
 export class IndexCache {
   private readonly indexes = new Map<string, { ix: SyncIndex, used: number }>()
 
-  constructor (private readonly store: Store) {}
+  constructor (private readonly store: Store<GroupId>) {}
 
-  get (gid: string): SyncIndex {
+  get (gid: GroupId): SyncIndex {
     let e = this.indexes.get(gid)
     if (e === undefined || e.ix.outgrown()) {
       e = { ix: SyncIndex.build(this.store.eachHash(gid), this.store.countGroupRecords(gid)), used: Date.now() }
@@ -24,28 +25,28 @@ export class IndexCache {
     return e.ix
   }
 
-  added (gid: string, hash: Uint8Array, previous?: Uint8Array): void {
+  added (gid: GroupId, hash: Uint8Array, previous?: Uint8Array): void {
     const e = this.indexes.get(gid)
     if (e === undefined) return
     if (previous !== undefined) e.ix.remove(previous)
     e.ix.add(hash)
   }
 
-  removed (gid: string, hashes: Uint8Array[]): void {
+  removed (gid: GroupId, hashes: Uint8Array[]): void {
     const e = this.indexes.get(gid)
     if (e === undefined) return
     for (const h of hashes) e.ix.remove(h)
   }
 
   /** Forget a group's index; the next sync rebuilds it from the store. */
-  drop (gid: string): void { this.indexes.delete(gid) }
+  drop (gid: GroupId): void { this.indexes.delete(gid) }
 
   evictIdle (now = Date.now()): void {
     for (const [g, e] of this.indexes) if (now - e.used > IDLE_MS) this.indexes.delete(g)
   }
 
   /** A SetView of one group backed by the index and the store. */
-  view (gid: string): SetView {
+  view (gid: GroupId): SetView {
     const ix = this.get(gid)
     const elements = (d: number, i: number): Uint8Array[] => {
       const { lo, hi } = nodeBounds(d, i)

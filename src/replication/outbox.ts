@@ -7,7 +7,7 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { equalBytes } from '../crypto/bytes.js'
-import { publicKeyFromEntityId } from '../crypto/ids.js'
+import { publicKeyFromEntityId, type GroupId } from '../crypto/ids.js'
 import { deliveredKinds, RULES } from '../groups/record-rules.js'
 import { specOf } from '../records/kinds.js'
 import { fromStore } from '../records/record.js'
@@ -15,12 +15,12 @@ import type { OutboxRow, Store } from '../store/store.js'
 import type { DeliverService } from './deliver.js'
 
 export interface OutboxDeps {
-  store: Store
+  store: Store<GroupId>
   deliver: DeliverService
   ensureConnected: (peer: string, hint?: string) => Promise<void>
   /** Known nodes of an entity (hello bindings, bind records). */
   nodesOf: (pub: Uint8Array) => string[]
-  onDelivered: (gid: string, peer: string) => void
+  onDelivered: (gid: GroupId, peer: string) => void
   stopped: () => boolean
 }
 
@@ -34,13 +34,13 @@ export class Outbox {
   constructor (private readonly d: OutboxDeps) {}
 
   /** Owe `gid` to a keeper (optionally with its address). */
-  toPeer (peer: string, gid: string, hint?: string): void {
+  toPeer (peer: string, gid: GroupId, hint?: string): void {
     this.d.store.enqueueDelivery(`peer:${peer}`, gid, hint)
     void this.process()
   }
 
   /** Owe `gid` to a member (optionally with its node's address or peer ID). */
-  toEntity (entityId: string, gid: string, hint?: string): void {
+  toEntity (entityId: string, gid: GroupId, hint?: string): void {
     this.d.store.enqueueDelivery(`entity:${entityId}`, gid, hint)
     void this.process()
   }
@@ -59,7 +59,7 @@ export class Outbox {
     if (this.again) { this.again = false; await this.process() }
   }
 
-  private async attempt (row: OutboxRow): Promise<void> {
+  private async attempt (row: OutboxRow<GroupId>): Promise<void> {
     const i = row.target.indexOf(':')
     const kind = row.target.slice(0, i)
     const target = row.target.slice(i + 1)
@@ -88,7 +88,7 @@ export class Outbox {
    * records for everyone (the descriptor chain); to a member also those
    * addressed to its entity (its key and share envelopes).
    */
-  private records (gid: string, entityId?: string): Uint8Array[] {
+  private records (gid: GroupId, entityId?: string): Uint8Array[] {
     const pub = entityId !== undefined ? publicKeyFromEntityId(entityId) : undefined
     const out: Uint8Array[] = []
     for (const kind of deliveredKinds(pub !== undefined)) {

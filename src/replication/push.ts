@@ -12,7 +12,7 @@
  */
 import { TopicValidatorResult, type GossipsubMessage } from '@libp2p/gossipsub'
 import { taggedHash } from '../crypto/hash.js'
-import { uuidToBytes } from '../crypto/ids.js'
+import { uuidToBytes, type GroupId } from '../crypto/ids.js'
 import type { Acceptor } from '../groups/acceptor.js'
 import { classOf } from '../groups/reject-reason.js'
 import type { Logger } from '../util/logger.js'
@@ -23,7 +23,7 @@ const QUEUE_MAX = 5000
 /** Publishes in flight at once. */
 const PUBLISH_BATCH = 64
 
-export const topicOf = (gid: string): string => 'cairn/g/' + Buffer.from(taggedHash('cairn/topic/v1', uuidToBytes(gid))).toString('hex')
+export const topicOf = (gid: GroupId): string => 'cairn/g/' + Buffer.from(taggedHash('cairn/topic/v1', uuidToBytes(gid))).toString('hex')
 
 export interface PushDeps {
   libp2p: CairnLibp2p
@@ -42,7 +42,7 @@ export interface PushDeps {
 
 export class PushService {
   private readonly topics = new Map<string, string>() // topic → gid
-  private queue: Array<{ gid: string, bytes: Uint8Array }> = []
+  private queue: Array<{ gid: GroupId, bytes: Uint8Array }> = []
   private draining = false
   private stopped = false
   private readonly onMessage = (e: CustomEvent<GossipsubMessage>): void => { this.receive(e.detail) }
@@ -54,23 +54,15 @@ export class PushService {
   start (): void { this.pubsub.addEventListener('gossipsub:message', this.onMessage) }
   stop (): void { this.stopped = true; this.pubsub.removeEventListener('gossipsub:message', this.onMessage) }
 
-  subscribe (gid: string): void {
+  subscribe (gid: GroupId): void {
     const t = topicOf(gid)
     if (this.topics.has(t)) return
     this.topics.set(t, gid)
     this.pubsub.subscribe(t)
   }
 
-  unsubscribe (gid: string): void {
-    const t = topicOf(gid)
-    if (!this.topics.delete(t)) return
-    this.pubsub.unsubscribe(t)
-  }
-
-  subscribed (gid: string): boolean { return this.topics.has(topicOf(gid)) }
-
   /** Queue a record for publishing; false when the queue is full (the caller leaves it to anti-entropy). */
-  enqueue (gid: string, bytes: Uint8Array): boolean {
+  enqueue (gid: GroupId, bytes: Uint8Array): boolean {
     if (this.queue.length >= QUEUE_MAX) return false
     this.queue.push({ gid, bytes })
     if (!this.draining) void this.drain()
@@ -87,7 +79,7 @@ export class PushService {
     } finally { this.draining = false }
   }
 
-  async publish (gid: string, bytes: Uint8Array): Promise<void> {
+  async publish (gid: GroupId, bytes: Uint8Array): Promise<void> {
     try {
       await this.pubsub.publish(topicOf(gid), bytes)
       this.d.onPublished()

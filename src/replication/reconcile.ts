@@ -16,7 +16,7 @@
  * records (they have none); IDS (both small, ≤ LEAF); or a SPLIT one level down.
  * Cost grows with the number of differing ranges, not with the set size.
  */
-import { compareBytes, equalBytes, toHex } from '../crypto/bytes.js'
+import { equalBytes, toHex } from '../crypto/bytes.js'
 import { FANOUT, FP_BYTES, summarise, type NodeSummary } from './sync-index.js'
 
 export const LEAF = 48
@@ -199,4 +199,3 @@ export function fromWire (v: unknown): Range | undefined {
   return undefined
 }
 
-export const sortHashes = (hs: Uint8Array[]): Uint8Array[] => hs.sort(compareBytes)

@@ -12,6 +12,7 @@
  * parameters derived from its node key, so probing does not reveal whom it serves.
  * Failed proofs are limited to 5 per 10 minutes per peer and per entity.
  */
+import type { GroupId } from '../crypto/ids.js'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { equalBytes, toHex } from '../crypto/bytes.js'
 import { hmacSha256, sha256 } from '../crypto/hash.js'
@@ -29,7 +30,7 @@ const MAX = 4 * 1024 * 1024
 const WINDOW_MS = 10 * 60_000
 const MAX_FAILURES = 5
 
-export interface RecoverDeps { libp2p: CairnLibp2p, store: Store, decoySecret: Uint8Array, timeoutMs: number, log: Logger, audit: (kind: string, data: Record<string, unknown>) => void }
+export interface RecoverDeps { libp2p: CairnLibp2p, store: Store<GroupId>, decoySecret: Uint8Array, timeoutMs: number, log: Logger, audit: (kind: string, data: Record<string, unknown>) => void }
 
 export class RecoverService {
   private readonly failures = new Map<string, number[]>()

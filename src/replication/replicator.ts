@@ -15,7 +15,7 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { equalBytes, toHex } from '../crypto/bytes.js'
-import { entityIdFromPublicKey } from '../crypto/ids.js'
+import { entityIdFromPublicKey, type GroupId } from '../crypto/ids.js'
 import type { HybridClock } from '../crypto/hlc.js'
 import type { AcceptorEvents, Acceptor } from '../groups/acceptor.js'
 import { roleIn } from '../groups/descriptor-chain.js'
@@ -42,7 +42,7 @@ import { Verifier } from './verifier.js'
 
 export interface ReplicatorOptions {
   libp2p: CairnLibp2p
-  store: Store
+  store: Store<GroupId>
   registry: GroupRegistry
   acceptor: Acceptor
   events: TypedEmitter<AcceptorEvents>
@@ -102,7 +102,7 @@ export class Replicator {
       }
     })
     this.push = new PushService({ libp2p: o.libp2p, acceptor: o.acceptor, log: o.log, relaxed: fn => o.store.relaxed(fn), onPublished: () => o.metrics.pushed.inc(), onReceived: () => o.metrics.received.inc({ path: 'push' }) })
-    this.deliver = new DeliverService({ libp2p: o.libp2p, acceptor: o.acceptor, timeoutMs, log: o.log, onDelivered: () => {} })
+    this.deliver = new DeliverService({ libp2p: o.libp2p, acceptor: o.acceptor, timeoutMs, log: o.log })
     this.outbox = new Outbox({
       store: o.store, deliver: this.deliver, ensureConnected: async (p, h) => { await this.dialer.ensureConnected(p, h) }, nodesOf: pub => this.nodesOf(pub),
       stopped: () => this.stopped,
@@ -176,7 +176,7 @@ export class Replicator {
   // ---- group peers and authorisation ----
 
   /** Peer IDs that may hold this group: its keepers and nodes bound to its members. */
-  groupPeers (gid: string): string[] {
+  groupPeers (gid: GroupId): string[] {
     const chain = this.o.registry.chain(gid)
     if (chain === undefined) return []
     const d = chain.current()
@@ -190,7 +190,7 @@ export class Replicator {
     return [...out]
   }
 
-  authorized (peer: string, gid: string): boolean {
+  authorized (peer: string, gid: GroupId): boolean {
     const chain = this.o.registry.chain(gid)
     if (chain === undefined) return false
     const d = chain.current()
@@ -201,14 +201,14 @@ export class Replicator {
 
   // ---- events ----
 
-  private track (gid: string): void {
+  private track (gid: GroupId): void {
     const d = this.o.registry.chain(gid)?.current()
     if (d === undefined) return
     if (d.cul === 'chatty') this.push.subscribe(gid)
     if (!this.nextSync.has(gid)) this.nextSync.set(gid, Date.now() + this.intervalOf(gid) * Math.random())
   }
 
-  private intervalOf (gid: string): number {
+  private intervalOf (gid: GroupId): number {
     return this.o.registry.chain(gid)?.current().cul === 'taciturn' ? this.o.taciturnIntervalMs : this.o.chattyIntervalMs
   }
 
@@ -233,14 +233,14 @@ export class Replicator {
   }
 
   /** Groups held here, plus groups the vault has keys for but whose records have not arrived (recovery, new device). */
-  wantedGroups (): string[] {
-    const held = new Set(this.o.registry.groupIds())
+  wantedGroups (): GroupId[] {
+    const held = new Set<GroupId>(this.o.registry.groupIds())
     const v = this.o.vault
     if (v?.unlocked === true) for (const g of v.groupIds()) held.add(g)
     return [...held]
   }
 
-  private onDescriptor (gid: string, keepers: string[], members: Array<[Uint8Array, string]>): void {
+  private onDescriptor (gid: GroupId, keepers: string[], members: Array<[Uint8Array, string]>): void {
     this.track(gid)
     // Anyone newly listed who has not got the group yet: deliver.
     const v = this.o.vault
@@ -263,13 +263,13 @@ export class Replicator {
   }
 
   /** Our own bind record in a group we are a member of (once per peer ID). */
-  private publishBinding (gid: string): void {
+  private publishBinding (gid: GroupId): void {
     const v = this.o.vault
     if (v === undefined || !v.unlocked) return
     const chain = this.o.registry.chain(gid)
     const me = v.entityKey()
     if (chain === undefined || roleIn(chain.current(), me.publicKey) === undefined) return
-    const rec = signBinding(me, gid as never, this.o.clock.tick(), this.peerId)
+    const rec = signBinding(me, gid, this.o.clock.tick(), this.peerId)
     if (this.o.store.getHeadMeta(gid, rec.recordId) !== undefined) return
     this.o.acceptor.ingest([rec], 'local')
   }
@@ -284,7 +284,7 @@ export class Replicator {
 
   // ---- anti-entropy ----
 
-  private syncSoon (gid: string, inMs: number): void {
+  private syncSoon (gid: GroupId, inMs: number): void {
     const at = Date.now() + inMs
     if ((this.nextSync.get(gid) ?? Infinity) > at) this.nextSync.set(gid, at)
   }
@@ -294,7 +294,7 @@ export class Replicator {
    * `fresh`: a session already under way may have compared the sets before the
    * caller's latest writes, so wait for it and run a new one (on-demand sync).
    */
-  syncPeer (peer: string, gid: string, fresh = false): Promise<SyncReport> {
+  syncPeer (peer: string, gid: GroupId, fresh = false): Promise<SyncReport> {
     const key = `${peer}/${gid}`
     let p = this.running.get(key)
     if (p !== undefined && !fresh) return p
@@ -313,7 +313,7 @@ export class Replicator {
   }
 
   /** Sync a group with every peer of it now (API: POST /groups/:gid/sync). */
-  async syncGroup (gid: string, extraPeers: string[] = []): Promise<{ peers: SyncReport[] }> {
+  async syncGroup (gid: GroupId, extraPeers: string[] = []): Promise<{ peers: SyncReport[] }> {
     const peers = [...new Set([...this.groupPeers(gid), ...extraPeers])].filter(p => p !== this.peerId)
     if (peers.length === 0) return { peers: [] }
     const reports = await Promise.all(peers.map(async p => await this.syncPeer(p, gid, true)))
@@ -341,7 +341,7 @@ export class Replicator {
   // ---- delivery ----
 
   /** Peer IDs serving an entity: connected nodes with its hello binding, then its bind records (in `gid` first). */
-  nodesOf (pub: Uint8Array, gid?: string): string[] {
+  nodesOf (pub: Uint8Array, gid?: GroupId): string[] {
     const out = new Set(this.hello.peersOfEntity(pub))
     const groups = gid !== undefined ? [gid, ...this.o.registry.groupIds().filter(g => g !== gid)] : this.o.registry.groupIds()
     for (const gid of groups) {
@@ -355,8 +355,8 @@ export class Replicator {
   }
 
   /** A new member's node, where it is (multiaddr with /p2p/, or a peer ID found through the DHT). */
-  deliverToEntity (entityId: string, gid: string, hint: string): void { this.outbox.toEntity(entityId, gid, hint) }
+  deliverToEntity (entityId: string, gid: GroupId, hint: string): void { this.outbox.toEntity(entityId, gid, hint) }
 
   /** Owe the group to a keeper (added with an address hint). */
-  deliverTo (peer: string, gid: string, hint?: string): void { this.outbox.toPeer(peer, gid, hint) }
+  deliverTo (peer: string, gid: GroupId, hint?: string): void { this.outbox.toPeer(peer, gid, hint) }
 }

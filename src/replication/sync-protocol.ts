@@ -19,8 +19,8 @@
  * once at the end of the session. Limits: `maxMessageBytes` per message, `timeoutMs` per read, 64 turns.
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
-import { bytesToUuid, uuidToBytes, type GroupId } from '../crypto/ids.js'
-import type { Acceptor, Incoming, Origin } from '../groups/acceptor.js'
+import { groupIdFromBytes, uuidToBytes, type GroupId } from '../crypto/ids.js'
+import type { Acceptor, Incoming } from '../groups/acceptor.js'
 import { isBehind } from '../groups/reject-reason.js'
 import type { VerifiedRecord } from '../records/record.js'
 import type { Store } from '../store/store.js'
@@ -47,24 +47,24 @@ const PAUSE_AT = 4
 const RESUME_AT = 1
 const MAX_RETRY = 20_000
 
-export interface SyncReport { peerId: string, groupId?: string, sent: number, received: number, bytes: number, reconcileBytes: number, roundTrips: number, error?: string }
+export interface SyncReport { peerId: string, groupId?: GroupId, sent: number, received: number, bytes: number, reconcileBytes: number, roundTrips: number, error?: string }
 
 export interface SyncDeps {
   libp2p: CairnLibp2p
-  store: Store
+  store: Store<GroupId>
   acceptor: Acceptor
   indexes: IndexCache
   verifier: Verifier
   /** May `peer` sync `gid` with us? (keeper of it, or bound to a member) */
-  authorize: (peer: string, gid: string) => boolean
+  authorize: (peer: string, gid: GroupId) => boolean
   /** Do we hold the group (or may we start holding it, e.g. during recovery)? */
-  holds: (gid: string) => boolean
+  holds: (gid: GroupId) => boolean
   timeoutMs: number
   maxMessageBytes: number
   maxRecordBytes: number
   log: Logger
   onSession?: (r: SyncReport, role: 'initiator' | 'responder') => void
-  onProgress?: (gid: string, received: number) => void
+  onProgress?: (gid: GroupId, received: number) => void
 }
 
 class Session {
@@ -74,7 +74,7 @@ class Session {
   private retry: VerifiedRecord[] = []
   readonly state = newSessionState()
 
-  constructor (private readonly d: SyncDeps, private readonly ch: Channel, private readonly gid: string, private readonly peer: string, private readonly origin: Origin) {}
+  constructor (private readonly d: SyncDeps, private readonly ch: Channel, private readonly gid: GroupId, private readonly peer: string) {}
 
   get view (): SetView { return this.d.indexes.view(this.gid) }
 
@@ -157,7 +157,7 @@ class Session {
   private apply (checked: Awaited<ReturnType<Verifier['check']>>): void {
     const items: Incoming[] = checked.map(c => c.ok ? c.rec : { refused: c.reason })
     // Records refused because our view is behind are retried at the end of the session: counted then, once.
-    const res = this.d.acceptor.ingest(items, this.origin, { peer: this.peer, group: this.gid, deferBehind: true })
+    const res = this.d.acceptor.ingest(items, 'sync', { peer: this.peer, group: this.gid, deferBehind: true })
     res.forEach((r, k) => {
       const c = checked[k]!
       if (r.status === 'stored') this.received++
@@ -171,7 +171,7 @@ class Session {
     if (this.retry.length === 0) return
     const again = this.retry
     this.retry = []
-    for (const r of this.d.acceptor.ingest(again, this.origin, { peer: this.peer, group: this.gid })) if (r.status === 'stored') this.received++
+    for (const r of this.d.acceptor.ingest(again, 'sync', { peer: this.peer, group: this.gid })) if (r.status === 'stored') this.received++
   }
 }
 
@@ -190,7 +190,7 @@ export class SyncService {
   async stop (): Promise<void> { await this.d.libp2p.unhandle(SYNC_PROTOCOL) }
 
   /** Run one session as initiator. Never throws: errors are in the report. */
-  async syncWith (peer: PeerId, gid: string, origin: Origin = 'sync'): Promise<SyncReport> {
+  async syncWith (peer: PeerId, gid: GroupId): Promise<SyncReport> {
     const peerId = peer.toString()
     let ch: Channel | undefined
     let s: Session | undefined
@@ -198,7 +198,7 @@ export class SyncService {
     try {
       const stream = await this.d.libp2p.dialProtocol(peer, SYNC_PROTOCOL, { signal: AbortSignal.timeout(this.d.timeoutMs) })
       ch = new Channel(stream, this.d.maxMessageBytes, this.d.timeoutMs)
-      s = new Session(this.d, ch, gid, peerId, origin)
+      s = new Session(this.d, ch, gid, peerId)
       const open = openingTurn(s.view)
       const before = ch.bytesOut
       await ch.send({ g: uuidToBytes(gid), r: open.ranges.map(toWire) })
@@ -233,14 +233,14 @@ export class SyncService {
     let s: Session | undefined
     try {
       const open = await ch.recv<{ g?: unknown, r?: unknown }>()
-      let gid: string
-      try { gid = bytesToUuid(open.g as Uint8Array) } catch { throw new ProtocolError('bad group') }
+      let gid: GroupId
+      try { gid = groupIdFromBytes(open.g as Uint8Array) } catch { throw new ProtocolError('bad group') }
       if (!this.d.holds(gid) || !this.d.authorize(peerId, gid)) {
         await ch.send({ err: 'not-found' })
         await ch.close()
         return
       }
-      s = new Session(this.d, ch, gid as GroupId, peerId, 'sync')
+      s = new Session(this.d, ch, gid, peerId)
       if (!Array.isArray(open.r)) throw new ProtocolError('open without ranges')
       let ranges: Range[] | 'done' = open.r.map(w => { const r = fromWire(w); if (r === undefined) throw new ProtocolError('malformed range'); return r })
       for (let turn = 0; ; turn++) {

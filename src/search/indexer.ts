@@ -8,6 +8,7 @@
  * signature, its ID, its hash): a tampered record must not leak through search
  * what GET refuses (422).
  */
+import type { GroupId } from '../crypto/ids.js'
 import { openItem, type ItemBody } from '../records/item.js'
 import { decodeRecord, hasKind, type DecodedRecord } from '../records/record.js'
 import type { Store } from '../store/store.js'
@@ -15,15 +16,19 @@ import type { SearchIndex } from './search-index.js'
 
 export interface IndexerDeps {
   index: SearchIndex
-  store: Pick<Store, 'listKind' | 'listGroups'>
+  store: Pick<Store<GroupId>, 'listKind' | 'listGroups'>
   /** The key that opens items of `gid` at key version `kv`, if this node holds it now. */
-  keyFor: (gid: string, kv: number) => Uint8Array | undefined
+  keyFor: (gid: GroupId, kv: number) => Uint8Array | undefined
   /** Can this node read `gid` at all now (a key ring in the vault, or an unsealed circle)? */
-  readable: (gid: string) => boolean
+  readable: (gid: GroupId) => boolean
 }
 
-/** Items read from the store per page while (re)indexing a group. */
-const PAGE = 1000
+/**
+ * Items read from the store per page while (re)indexing a group; each page is
+ * drained into the index (in slices, search-index.ts) before the next is read,
+ * so the event loop stays free and queued plaintext stays at one page.
+ */
+const PAGE = 200
 
 export class SearchIndexer {
   constructor (private readonly d: IndexerDeps) {}
@@ -34,17 +39,18 @@ export class SearchIndexer {
   }
 
   /** Drop the index and build it again from every group this node can read (after unlock). */
-  rebuild (): void {
+  async rebuild (): Promise<void> {
     this.d.index.close()
     this.d.index.open()
-    for (const g of this.d.store.listGroups()) this.group(g.gid)
+    for (const g of this.d.store.listGroups()) await this.group(g.gid)
   }
 
   /** (Re)index one group's live items (after an unseal). */
-  group (gid: string): void {
+  async group (gid: GroupId): Promise<void> {
     if (!this.d.index.isOpen || !this.d.readable(gid)) return
     let after: { clock: number, rid: string } | undefined
     for (;;) {
+      if (!this.d.index.isOpen) return
       const rows = this.d.store.listKind(gid, 'item', PAGE, after)
       if (rows.length === 0) break
       for (const row of rows) {
@@ -54,6 +60,7 @@ export class SearchIndexer {
         try { r = decodeRecord(row.bytes) } catch { continue }
         if (r.recordId === row.rid && Buffer.from(r.hash).equals(row.hash) && hasKind(r, 'item')) this.item(r)
       }
+      await this.d.index.drain()
     }
   }
 

@@ -2,41 +2,89 @@
  * Full-text search over decrypted items, in an in-memory SQLite FTS5 database
  * (":memory:", temp_store=MEMORY): plaintext never touches disk. Built when the
  * vault unlocks, kept current from `stored` events, dropped on lock.
+ *
+ * Two tables: `docs` (one row per item, contentless: it matches and ranks)
+ * and `chunks` (the item's text in ~1 KiB pieces: snippets come from one of
+ * them). FTS5's snippet() is quadratic in the row it reads (measured here:
+ * 0.5 ms for 1 KiB, 13 ms for 4 KiB, minutes for a 440 KB item of one word,
+ * during which every request waited), so it only ever reads a chunk.
+ *
+ * Invariants:
+ * - no search holds the event loop for more than a slice (~10 ms): matching
+ *   rows are stepped from JavaScript and the loop is yielded between slices;
+ *   index updates are applied in slices too;
+ * - a search stops at its time budget and answers what it ranked so far
+ *   (`partial: true`): no query can take the node's time hostage;
+ * - searches and index updates run one at a time on the connection (a
+ *   statement stepped across a yield keeps it busy);
+ * - removeGroup() takes effect at once for every search, running or not
+ *   (a sealed circle's words are never returned after the seal).
  */
 import Database, { type Database as Db, type Statement } from 'better-sqlite3'
 import { InvalidInputError } from '../util/errors.js'
 
 export interface SearchHit { itemId: string, groupId: string, snippet: string, score: number }
+export interface SearchResult { results: SearchHit[], partial: boolean }
+
+export interface SearchOptions {
+  /** Wall-clock budget of one query, ms (default 2,000). */
+  budgetMs?: number
+  /** Longest synchronous stretch before yielding the event loop, ms (default 10). */
+  sliceMs?: number
+}
+
+/** Chunk length, characters: snippet() stays under a millisecond at this size. */
+const CHUNK_CHARS = 1024
+/** Text indexed per item: the 1 MiB item limit with room for meta. */
+const MAX_TEXT_CHARS = 2 * 1024 * 1024
+const MAX_SNIPPET_CHARS = 300
+/** Queued text that triggers a drain now rather than after the 50 ms timer. */
+const DRAIN_AT_CHARS = 4 * 1024 * 1024
+const DRAIN_AT_OPS = 250
+
+interface Doc { itemId: string, groupId: string, firstChunk: number, chunks: number }
+type Op = { put: true, itemId: string, groupId: string, type: string, text: string } | { put: false, itemId: string, groupId: string }
+
+const yieldLoop = (): Promise<void> => new Promise(resolve => setImmediate(resolve))
 
 export class SearchIndex {
   private db: Db | undefined
-  private s: { put: Statement, del: Statement, q: Statement, qGroup: Statement } | undefined
-  /** item ID → FTS rowid, and group → item IDs: FTS5 cannot index UNINDEXED columns, so deletes go by rowid. */
-  private rowids = new Map<string, { rowid: number, groupId: string }>()
+  private s: Record<'putDoc' | 'delDoc' | 'putChunk' | 'delChunks' | 'match' | 'snippet' | 'head', Statement> | undefined
+  private docs = new Map<number, Doc>()
+  private docOf = new Map<string, number>()
   private byGroup = new Map<string, Set<string>>()
-  private nextRowid = 1
-  /**
-   * Index updates wait here and are applied in one transaction (after 50 ms,
-   * at 250 pending, or before a search): FTS5 writes a new segment per
-   * commit, and one commit per item made its merges stall the event loop
-   * (measured: 9% of a circle write's CPU was this index).
-   */
-  private pending: Array<() => void> = []
+  private nextDoc = 1
+  private nextChunk = 1
+  /** Updates wait here and are applied in slices, each slice one transaction (FTS5 writes a segment per commit). */
+  private pending: Op[] = []
+  private pendingChars = 0
   private timer: NodeJS.Timeout | undefined
+  /** Serializes everything that uses the connection across awaits. */
+  private lane: Promise<unknown> = Promise.resolve()
+  private generation = 0
+  private readonly budgetMs: number
+  private readonly sliceMs: number
+
+  constructor (o: SearchOptions = {}) {
+    this.budgetMs = o.budgetMs ?? 2000
+    this.sliceMs = o.sliceMs ?? 10
+  }
 
   open (): void {
     if (this.db !== undefined) return
     const db = new Database(':memory:')
     db.pragma('temp_store = MEMORY')
-    db.exec(`CREATE VIRTUAL TABLE items USING fts5(item_id UNINDEXED, group_id UNINDEXED, type, text, tokenize = 'unicode61 remove_diacritics 2')`)
+    db.exec(`CREATE VIRTUAL TABLE docs USING fts5(type, text, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2');
+             CREATE VIRTUAL TABLE chunks USING fts5(text, tokenize = 'unicode61 remove_diacritics 2')`)
     this.db = db
     this.s = {
-      put: db.prepare('INSERT INTO items (rowid, item_id, group_id, type, text) VALUES (?, ?, ?, ?, ?)'),
-      del: db.prepare('DELETE FROM items WHERE rowid = ?'),
-      q: db.prepare(`SELECT item_id, group_id, snippet(items, 3, '[', ']', '…', 12) AS snippet, bm25(items) AS rank
-                     FROM items WHERE items MATCH ? ORDER BY rank LIMIT ?`),
-      qGroup: db.prepare(`SELECT item_id, group_id, snippet(items, 3, '[', ']', '…', 12) AS snippet, bm25(items) AS rank
-                          FROM items WHERE items MATCH ? AND group_id = ? ORDER BY rank LIMIT ?`)
+      putDoc: db.prepare('INSERT INTO docs (rowid, type, text) VALUES (?, ?, ?)'),
+      delDoc: db.prepare('DELETE FROM docs WHERE rowid = ?'),
+      putChunk: db.prepare('INSERT INTO chunks (rowid, text) VALUES (?, ?)'),
+      delChunks: db.prepare('DELETE FROM chunks WHERE rowid >= ? AND rowid < ?'),
+      match: db.prepare('SELECT rowid, bm25(docs) FROM docs WHERE docs MATCH ?').raw(true),
+      snippet: db.prepare(`SELECT snippet(chunks, 0, '[', ']', '…', 12) FROM chunks WHERE chunks MATCH ? AND rowid >= ? AND rowid < ? ORDER BY rank LIMIT 1`).pluck(),
+      head: db.prepare('SELECT substr(text, 1, 120) FROM chunks WHERE rowid = ?').pluck()
     }
   }
 
@@ -44,82 +92,217 @@ export class SearchIndex {
 
   put (itemId: string, groupId: string, type: string, content: unknown, meta: unknown): void {
     if (this.s === undefined) return
-    const text = textOf(content) + (meta !== null && meta !== undefined ? ' ' + textOf(meta) : '')
-    this.later(() => { this.apply(itemId, groupId, type, text) })
+    const text = textOf([content, meta])
+    this.later({ put: true, itemId, groupId, type, text })
   }
 
   remove (itemId: string): void {
     if (this.s === undefined) return
-    this.later(() => { this.applyRemove(itemId) })
+    this.later({ put: false, itemId, groupId: '' })
   }
 
-  private later (op: () => void): void {
+  private later (op: Op): void {
     this.pending.push(op)
-    if (this.pending.length >= 250) this.flush()
-    else if (this.timer === undefined) { this.timer = setTimeout(() => { this.flush() }, 50); this.timer.unref() }
+    this.pendingChars += op.put ? op.text.length : 0
+    if (this.pending.length >= DRAIN_AT_OPS || this.pendingChars >= DRAIN_AT_CHARS) { void this.drain() } else if (this.timer === undefined) {
+      this.timer = setTimeout(() => { this.timer = undefined; void this.drain() }, 50)
+      this.timer.unref()
+    }
   }
 
-  /** Apply every pending update, in order, in one transaction. */
+  /** Apply every queued update, a slice at a time, yielding the event loop between slices. */
+  drain (): Promise<void> {
+    return this.inLane(async () => {
+      const gen = this.generation
+      while (this.pending.length > 0 && gen === this.generation) {
+        this.applySome(performance.now() + this.sliceMs)
+        if (this.pending.length > 0) await yieldLoop()
+      }
+    })
+  }
+
+  /** Apply every queued update now, synchronously (tests; never while a search runs). */
   flush (): void {
+    while (this.pending.length > 0 && this.db !== undefined) this.applySome(Infinity)
+  }
+
+  private applySome (until: number): void {
     if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined }
-    if (this.pending.length === 0 || this.db === undefined) { this.pending = []; return }
-    const ops = this.pending
-    this.pending = []
-    this.db.transaction(() => { for (const op of ops) op() })()
+    if (this.db === undefined) { this.pending = []; this.pendingChars = 0; return }
+    let done = 0
+    this.db.transaction(() => {
+      while (done < this.pending.length) {
+        const op = this.pending[done++]!
+        if (op.put) { this.pendingChars -= op.text.length; this.apply(op.itemId, op.groupId, op.type, op.text) } else this.applyRemove(op.itemId)
+        if (performance.now() >= until) break
+      }
+    })()
+    this.pending.splice(0, done)
   }
 
   private apply (itemId: string, groupId: string, type: string, text: string): void {
     this.applyRemove(itemId)
-    const rowid = this.nextRowid++
-    this.s!.put.run(rowid, itemId, groupId, type, text)
-    this.rowids.set(itemId, { rowid, groupId })
+    const s = this.s!
+    const id = this.nextDoc++
+    s.putDoc.run(id, type, text)
+    const pieces = chunk(text)
+    const first = this.nextChunk
+    for (const p of pieces) s.putChunk.run(this.nextChunk++, p)
+    this.docs.set(id, { itemId, groupId, firstChunk: first, chunks: pieces.length })
+    this.docOf.set(itemId, id)
     let g = this.byGroup.get(groupId)
     if (g === undefined) { g = new Set(); this.byGroup.set(groupId, g) }
     g.add(itemId)
   }
 
   private applyRemove (itemId: string): void {
-    const e = this.rowids.get(itemId)
-    if (e === undefined || this.s === undefined) return
-    this.s.del.run(e.rowid)
-    this.rowids.delete(itemId)
-    this.byGroup.get(e.groupId)?.delete(itemId)
+    const id = this.docOf.get(itemId)
+    if (id === undefined || this.s === undefined) return
+    const d = this.docs.get(id)
+    this.s.delDoc.run(id)
+    if (d !== undefined) {
+      this.s.delChunks.run(d.firstChunk, d.firstChunk + d.chunks)
+      this.byGroup.get(d.groupId)?.delete(itemId)
+    }
+    this.docs.delete(id)
+    this.docOf.delete(itemId)
   }
 
+  /**
+   * Forget a group's items: at once for searches (their documents leave the
+   * maps a search resolves hits through), and from the tables in the lane.
+   */
   removeGroup (groupId: string): void {
-    this.flush()
     if (this.db === undefined) return
+    this.pending = this.pending.filter(op => !op.put || op.groupId !== groupId)
+    this.pendingChars = this.pending.reduce((n, op) => n + (op.put ? op.text.length : 0), 0)
     const ids = [...(this.byGroup.get(groupId) ?? [])]
-    this.db.transaction(() => { for (const id of ids) this.applyRemove(id) })()
     this.byGroup.delete(groupId)
+    for (const itemId of ids) {
+      const id = this.docOf.get(itemId)
+      if (id !== undefined) this.docs.get(id)!.groupId = ''
+      this.pending.push({ put: false, itemId, groupId })
+    }
+    void this.drain()
   }
 
-  search (q: string, limit: number, groupId?: string): SearchHit[] {
-    if (this.s === undefined) return []
+  /**
+   * Rank every matching item (bm25), best `limit` first, within the time
+   * budget; then a snippet from each hit's best chunk.
+   */
+  search (q: string, limit: number, groupId?: string): Promise<SearchResult> {
     const match = toMatch(q)
-    this.flush()
-    const rows = (groupId !== undefined ? this.s.qGroup.all(match, groupId, limit) : this.s.q.all(match, limit)) as Array<{ item_id: string, group_id: string, snippet: string, rank: number }>
-    // bm25 is negative and tiny on small sets (≈1e-6): keep significant digits, not decimals.
-    return rows.map(r => ({ itemId: r.item_id, groupId: r.group_id, snippet: r.snippet, score: Number((-r.rank).toPrecision(4)) }))
+    return this.inLane(async () => {
+      const empty = { results: [], partial: false }
+      if (this.s === undefined) return empty
+      const gen = this.generation
+      const deadline = performance.now() + this.budgetMs
+      while (this.pending.length > 0) {
+        if (gen !== this.generation) return empty
+        this.applySome(performance.now() + this.sliceMs)
+        await yieldLoop()
+      }
+      const best: Array<{ doc: number, rank: number }> = []
+      let partial = false
+      let sliceEnd = performance.now() + this.sliceMs
+      const it = this.s.match.iterate(match) as IterableIterator<[number, number]>
+      let n = 0
+      try {
+        for (const [doc, rank] of it) {
+          const d = this.docs.get(doc)
+          if (d !== undefined && d.groupId !== '' && (groupId === undefined || d.groupId === groupId)) keepBest(best, doc, rank, limit)
+          if ((++n & 63) !== 0) continue
+          const now = performance.now()
+          if (now >= deadline) { partial = true; break }
+          if (now >= sliceEnd) {
+            await yieldLoop()
+            if (gen !== this.generation) return empty
+            sliceEnd = performance.now() + this.sliceMs
+          }
+        }
+      } finally { it.return?.() }
+      const results: SearchHit[] = []
+      const any = match.split(' ').join(' OR ')
+      for (const { doc, rank } of best) {
+        const d = this.docs.get(doc)
+        if (d === undefined || d.groupId === '') continue
+        const snip = (this.s.snippet.get(any, d.firstChunk, d.firstChunk + d.chunks) as string | undefined) ?? (this.s.head.get(d.firstChunk) as string | undefined) ?? ''
+        // bm25 is negative and tiny on small sets (≈1e-6): keep significant digits, not decimals.
+        results.push({ itemId: d.itemId, groupId: d.groupId, snippet: snip.slice(0, MAX_SNIPPET_CHARS), score: Number((-rank).toPrecision(4)) })
+        if (performance.now() >= sliceEnd) { await yieldLoop(); if (gen !== this.generation) return empty; sliceEnd = performance.now() + this.sliceMs }
+      }
+      return { results, partial }
+    })
+  }
+
+  private inLane<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.lane.then(fn, fn)
+    this.lane = run.catch(() => {})
+    return run
   }
 
   close (): void {
     if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined }
+    // A search paused between slices sees the new generation and stops; its statement is reset by then.
+    this.generation++
     this.pending = []
-    this.db?.close()
+    this.pendingChars = 0
+    const db = this.db
     this.db = undefined
     this.s = undefined
-    this.rowids = new Map()
+    this.docs = new Map()
+    this.docOf = new Map()
     this.byGroup = new Map()
-    this.nextRowid = 1
+    this.nextDoc = 1
+    this.nextChunk = 1
+    if (db !== undefined) void this.lane.then(() => { db.close() })
   }
 }
 
+/** Insert into a list kept sorted by rank (bm25: lower is better), at most `limit` long. */
+function keepBest (best: Array<{ doc: number, rank: number }>, doc: number, rank: number, limit: number): void {
+  if (best.length >= limit && rank >= best[best.length - 1]!.rank) return
+  let i = best.length
+  while (i > 0 && best[i - 1]!.rank > rank) i--
+  best.splice(i, 0, { doc, rank })
+  if (best.length > limit) best.pop()
+}
+
+/** Every string, number and boolean in the document, space-separated; iterative and capped. */
 function textOf (v: unknown): string {
-  if (typeof v === 'string') return v
-  if (v === null || v === undefined) return ''
-  if (typeof v === 'object') return Object.values(v as Record<string, unknown>).map(textOf).join(' ')
-  return String(v)
+  const parts: string[] = []
+  let size = 0
+  const stack: unknown[] = [v]
+  while (stack.length > 0 && size < MAX_TEXT_CHARS) {
+    const x = stack.pop()
+    if (x === null || x === undefined) continue
+    if (typeof x === 'object') {
+      const children = Array.isArray(x) ? x : Object.values(x as Record<string, unknown>)
+      for (let i = children.length - 1; i >= 0; i--) stack.push(children[i])
+      continue
+    }
+    const s = String(x)
+    parts.push(s)
+    size += s.length + 1
+  }
+  return parts.join(' ').slice(0, MAX_TEXT_CHARS)
+}
+
+/** ~CHUNK_CHARS pieces, cut at a space where there is one, so words stay whole. */
+function chunk (text: string): string[] {
+  if (text.length <= CHUNK_CHARS) return [text]
+  const out: string[] = []
+  let i = 0
+  while (i < text.length) {
+    let end = Math.min(text.length, i + CHUNK_CHARS)
+    if (end < text.length) {
+      const sp = text.lastIndexOf(' ', end)
+      if (sp > i + CHUNK_CHARS / 2) end = sp
+    }
+    out.push(text.slice(i, end))
+    i = end
+  }
+  return out
 }
 
 /** User text → an FTS5 query of quoted terms (AND), so operators in input cannot break the parser. */

@@ -5,11 +5,15 @@
  */
 import Database, { type Database as Db, type Statement } from 'better-sqlite3'
 import { chmodSync, existsSync } from 'node:fs'
-import { CairnError } from '../util/errors.js'
+import { CairnError, isDiskFull, storageFull } from '../util/errors.js'
 import { migrate } from './migrations.js'
 
-export interface RecordRow {
-  gid: string
+/**
+ * Rows carry the group ID type the caller gives the store (`Store<GroupId>` on
+ * a node): the store itself knows no ID formats.
+ */
+export interface RecordRow<G extends string = string> {
+  gid: G
   rid: string
   kind: string
   clock: number
@@ -23,25 +27,25 @@ export interface RecordRow {
   received: number
 }
 
-export type RecordMeta = Omit<RecordRow, 'bytes'>
+export type RecordMeta<G extends string = string> = Omit<RecordRow<G>, 'bytes'>
 
-export interface GroupRow { gid: string, desc_ver: number, joined: number, state: string }
+export interface GroupRow<G extends string = string> { gid: G, desc_ver: number, joined: number, state: string }
 
-export interface JobRow {
-  id: string, kind: string, gid: string, state: string, done: number, total: number,
+export interface JobRow<G extends string = string> {
+  id: string, kind: string, gid: G, state: string, done: number, total: number,
   params: string, error: string | null, created: number, updated: number
 }
 
-export interface OutboxRow { target: string, gid: string, created: number, attempts: number, next_at: number, last_error: string | null, hint: string | null }
+export interface OutboxRow<G extends string = string> { target: string, gid: G, created: number, attempts: number, next_at: number, last_error: string | null, hint: string | null }
 
 export interface AuditRow { seq: number, at: number, kind: string, data: string, prev: Buffer, hash: Buffer }
 
 const META_COLS = 'gid, rid, kind, clock, kv, signer, author, tomb, hash, size, received'
 const ROW_COLS = `${META_COLS}, bytes`
 
-export class Store {
+export class Store<G extends string = string> {
   readonly db: Db
-  private readonly s: Record<string, Statement>
+  private readonly s: Statements
 
   constructor (readonly path: string) {
     const fresh = path !== ':memory:' && !existsSync(path)
@@ -65,62 +69,7 @@ export class Store {
       if (e instanceof CairnError) throw e
       throw new CairnError('CONFIG', `database ${path} is not a usable cairn store: ${(e as Error).message}`)
     }
-    const p = (sql: string): Statement => this.db.prepare(sql)
-    this.s = {
-      getHead: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND rid = ?`),
-      getHeadMeta: p(`SELECT ${META_COLS} FROM records WHERE gid = ? AND rid = ?`),
-      getByHash: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND hash = ?`),
-      allGroupIds: p('SELECT gid FROM groups'),
-      putHead: p(`INSERT INTO records (gid, rid, kind, clock, kv, signer, author, tomb, hash, bytes, size, received)
-                  VALUES (@gid, @rid, @kind, @clock, @kv, @signer, @author, @tomb, @hash, @bytes, @size, @received)
-                  ON CONFLICT (gid, rid) DO UPDATE SET kind = excluded.kind, clock = excluded.clock, kv = excluded.kv, signer = excluded.signer,
-                    author = excluded.author, tomb = excluded.tomb, hash = excluded.hash, bytes = excluded.bytes, size = excluded.size, received = excluded.received`),
-      delHead: p('DELETE FROM records WHERE gid = ? AND rid = ?'),
-      listKind: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = ? AND (clock > ? OR (clock = ? AND rid > ?)) ORDER BY clock, rid LIMIT ?`),
-      listKindDesc: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = ? AND (clock < ? OR (clock = ? AND rid < ?)) ORDER BY clock DESC, rid DESC LIMIT ?`),
-      allKind: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = ? ORDER BY clock, rid`),
-      countKind: p('SELECT count(*) AS n FROM records WHERE gid = ? AND kind = ? AND tomb = 0'),
-      countAllItems: p("SELECT count(*) AS n FROM records WHERE kind = 'item' AND tomb = 0"),
-      countGroup: p('SELECT count(*) AS n FROM records WHERE gid = ?'),
-      staleKv: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv < ? AND rid > ? ORDER BY rid LIMIT ?`),
-      countStaleKv: p("SELECT count(*) AS n FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv < ?"),
-      hashes: p('SELECT hash FROM records WHERE gid = ?'),
-      hashRange: p('SELECT hash FROM records WHERE gid = ? AND hash >= ? AND hash < ? ORDER BY hash'),
-      hashRangeOpen: p('SELECT hash FROM records WHERE gid = ? AND hash >= ? ORDER BY hash'),
-      bytesRange: p('SELECT bytes, hash FROM records WHERE gid = ? AND hash >= ? AND hash < ? ORDER BY hash LIMIT ?'),
-      bytesRangeOpen: p('SELECT bytes, hash FROM records WHERE gid = ? AND hash >= ? ORDER BY hash LIMIT ?'),
-      expiredTombs: p('SELECT gid, rid FROM records WHERE tomb = 1 AND received < ? LIMIT ?'),
-      pushHistory: p('INSERT OR IGNORE INTO history (gid, rid, clock, hash, bytes) VALUES (?, ?, ?, ?, ?)'),
-      history: p('SELECT clock, hash, bytes FROM history WHERE gid = ? AND rid = ? ORDER BY clock'),
-      purgeHistory: p('DELETE FROM history WHERE gid = ? AND rid = ?'),
-      upsertGroup: p(`INSERT INTO groups (gid, desc_ver, joined, state) VALUES (@gid, @desc_ver, @joined, @state)
-                      ON CONFLICT (gid) DO UPDATE SET desc_ver = excluded.desc_ver, state = excluded.state`),
-      getGroup: p('SELECT * FROM groups WHERE gid = ?'),
-      listGroups: p("SELECT * FROM groups WHERE state = 'active' ORDER BY joined, gid"),
-      delGroup: p('DELETE FROM groups WHERE gid = ?'),
-      delGroupRecords: p('DELETE FROM records WHERE gid = ?'),
-      delGroupHistory: p('DELETE FROM history WHERE gid = ?'),
-      putJob: p(`INSERT OR REPLACE INTO jobs (id, kind, gid, state, done, total, params, error, created, updated)
-                 VALUES (@id, @kind, @gid, @state, @done, @total, @params, @error, @created, @updated)`),
-      getJob: p('SELECT * FROM jobs WHERE id = ?'),
-      unfinishedJobs: p("SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY created"),
-      getMeta: p('SELECT value FROM meta WHERE key = ?'),
-      putMeta: p('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
-      bumpUsage: p('INSERT INTO key_usage (gid, kv, count) VALUES (?, ?, ?) ON CONFLICT (gid, kv) DO UPDATE SET count = count + excluded.count'),
-      getUsage: p('SELECT count FROM key_usage WHERE gid = ? AND kv = ?'),
-      auditTail: p('SELECT * FROM audit ORDER BY seq DESC LIMIT 1'),
-      auditPut: p('INSERT INTO audit (seq, at, kind, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?)'),
-      auditList: p('SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?'),
-      auditCount: p('SELECT count(*) AS n FROM audit'),
-      outboxPut: p(`INSERT INTO outbox (target, gid, created, attempts, next_at, last_error, hint) VALUES (@target, @gid, @created, 0, @next_at, NULL, @hint)
-                    ON CONFLICT (target, gid) DO UPDATE SET next_at = excluded.next_at, attempts = 0, hint = coalesce(excluded.hint, hint)`),
-      outboxDue: p('SELECT * FROM outbox WHERE next_at <= ? ORDER BY next_at LIMIT ?'),
-      outboxFail: p('UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE target = ? AND gid = ?'),
-      outboxDone: p('DELETE FROM outbox WHERE target = ? AND gid = ?'),
-      outboxWake: p('UPDATE outbox SET next_at = 0 WHERE target = ?'),
-      vaultBySigner: p(`SELECT ${ROW_COLS} FROM records WHERE kind = 'vault' AND signer = ? ORDER BY clock DESC LIMIT 1`),
-      countKv: p("SELECT count(*) AS n FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv = ?")
-    }
+    this.s = prepare(this.db)
   }
 
   private depth = 0
@@ -139,7 +88,8 @@ export class Store {
     } catch (e) {
       this.depth--
       if (this.depth === 0) this.afterCommitQueue = []
-      throw e
+      // SQLITE_FULL rolled the transaction back: nothing of it is stored.
+      throw isDiskFull(e) ? storageFull(e) : e
     }
     this.depth--
     if (this.depth === 0 && this.afterCommitQueue.length > 0) {
@@ -174,59 +124,61 @@ export class Store {
     else this.afterCommitQueue.push(fn)
   }
 
-  getHead (gid: string, rid: string): RecordRow | undefined { return this.s.getHead!.get(gid, rid) as RecordRow | undefined }
-  getHeadMeta (gid: string, rid: string): RecordMeta | undefined { return this.s.getHeadMeta!.get(gid, rid) as RecordMeta | undefined }
-  getByHash (gid: string, hash: Uint8Array): RecordRow | undefined { return this.s.getByHash!.get(gid, hash) as RecordRow | undefined }
+  getHead (gid: G, rid: string): RecordRow<G> | undefined { return this.s.getHead.get(gid, rid) as RecordRow<G> | undefined }
+  getHeadMeta (gid: G, rid: string): RecordMeta<G> | undefined { return this.s.getHeadMeta.get(gid, rid) as RecordMeta<G> | undefined }
+  getByHash (gid: G, hash: Uint8Array): RecordRow<G> | undefined { return this.s.getByHash.get(gid, hash) as RecordRow<G> | undefined }
   /**
    * Locate a record by ID in any group (item IDs are unique across groups):
    * one (gid, rid) index probe per group held, not a scan of every record
    * (measured: 4.6 ms per miss at 60,000 records by scan).
    */
-  findRecord (rid: string): RecordMeta | undefined {
-    for (const gid of this.s.allGroupIds!.pluck().all() as string[]) {
+  findRecord (rid: string): RecordMeta<G> | undefined {
+    for (const gid of this.s.allGroupIds.pluck().all() as G[]) {
       const m = this.getHeadMeta(gid, rid)
       if (m !== undefined) return m
     }
     return undefined
   }
-  putHead (row: RecordRow): void { this.s.putHead!.run(row) }
-  deleteHead (gid: string, rid: string): void { this.s.delHead!.run(gid, rid) }
+  putHead (row: RecordRow<G>): void { this.s.putHead.run(row) }
+  deleteHead (gid: G, rid: string): void { this.s.delHead.run(gid, rid) }
 
   /** Page through one kind in (clock, rid) order; `after` is exclusive. */
-  listKind (gid: string, kind: string, limit: number, after?: { clock: number, rid: string }, descending = false): RecordRow[] {
+  listKind (gid: G, kind: string, limit: number, after?: { clock: number, rid: string }, descending = false): RecordRow<G>[] {
     if (descending) {
       const a = after ?? { clock: Number.MAX_SAFE_INTEGER, rid: '~' }
-      return this.s.listKindDesc!.all(gid, kind, a.clock, a.clock, a.rid, limit) as RecordRow[]
+      return this.s.listKindDesc.all(gid, kind, a.clock, a.clock, a.rid, limit) as RecordRow<G>[]
     }
     const a = after ?? { clock: -1, rid: '' }
-    return this.s.listKind!.all(gid, kind, a.clock, a.clock, a.rid, limit) as RecordRow[]
+    return this.s.listKind.all(gid, kind, a.clock, a.clock, a.rid, limit) as RecordRow<G>[]
   }
 
-  allOfKind (gid: string, kind: string): RecordRow[] { return this.s.allKind!.all(gid, kind) as RecordRow[] }
+  allOfKind (gid: G, kind: string): RecordRow<G>[] { return this.s.allKind.all(gid, kind) as RecordRow<G>[] }
 
-  countLive (gid: string, kind: string): number { return (this.s.countKind!.get(gid, kind) as { n: number }).n }
-  countAllItems (): number { return (this.s.countAllItems!.get() as { n: number }).n }
-  countGroupRecords (gid: string): number { return (this.s.countGroup!.get(gid) as { n: number }).n }
+  countLive (gid: G, kind: string): number { return (this.s.countKind.get(gid, kind) as { n: number }).n }
+  countAllItems (): number { return (this.s.countAllItems.get() as { n: number }).n }
+  /** Record bytes held (heads; history is a member node's own copy, not a peer's to fill). */
+  totalBytes (): number { return (this.s.totalBytes.get() as { n: number }).n }
+  countGroupRecords (gid: G): number { return (this.s.countGroup.get(gid) as { n: number }).n }
 
   /** Items still encrypted under a key version older than `kv`, by rid after `afterRid`. */
-  staleItems (gid: string, kv: number, afterRid: string, limit: number): RecordRow[] {
-    return this.s.staleKv!.all(gid, kv, afterRid, limit) as RecordRow[]
+  staleItems (gid: G, kv: number, afterRid: string, limit: number): RecordRow<G>[] {
+    return this.s.staleKv.all(gid, kv, afterRid, limit) as RecordRow<G>[]
   }
 
-  countStaleItems (gid: string, kv: number): number { return (this.s.countStaleKv!.get(gid, kv) as { n: number }).n }
+  countStaleItems (gid: G, kv: number): number { return (this.s.countStaleKv.get(gid, kv) as { n: number }).n }
 
   /**
    * Every record hash of a group, streamed: the caller must consume it without
    * yielding to the event loop (the connection is busy until it ends). A
    * million hashes as one array cost ~600 MiB of RSS; streamed, a few MiB.
    */
-  * eachHash (gid: string): Generator<Buffer> {
-    for (const r of this.s.hashes!.raw(true).iterate(gid) as IterableIterator<[Buffer]>) yield r[0]
+  * eachHash (gid: G): Generator<Buffer> {
+    for (const r of this.s.hashes.raw(true).iterate(gid) as IterableIterator<[Buffer]>) yield r[0]
   }
 
   /** Hashes in [lo, hi) (hi undefined = open end), ascending. */
-  hashesInRange (gid: string, lo: Uint8Array, hi: Uint8Array | undefined): Buffer[] {
-    const rows = (hi === undefined ? this.s.hashRangeOpen!.raw(true).all(gid, lo) : this.s.hashRange!.raw(true).all(gid, lo, hi)) as Array<[Buffer]>
+  hashesInRange (gid: G, lo: Uint8Array, hi: Uint8Array | undefined): Buffer[] {
+    const rows = (hi === undefined ? this.s.hashRangeOpen.raw(true).all(gid, lo) : this.s.hashRange.raw(true).all(gid, lo, hi)) as Array<[Buffer]>
     return rows.map(r => r[0])
   }
 
@@ -234,11 +186,11 @@ export class Store {
    * Records in [lo, hi), ascending, read a page at a time: safe to consume
    * across awaits, and memory stays at one page however large the range.
    */
-  * recordsInRange (gid: string, lo: Uint8Array, hi: Uint8Array | undefined, page = 512): Generator<{ bytes: Buffer, hash: Buffer }> {
+  * recordsInRange (gid: G, lo: Uint8Array, hi: Uint8Array | undefined, page = 512): Generator<{ bytes: Buffer, hash: Buffer }> {
     let from: Uint8Array = lo
     let last: Buffer | undefined
     for (;;) {
-      const rows = (hi === undefined ? this.s.bytesRangeOpen!.all(gid, from, page) : this.s.bytesRange!.all(gid, from, hi, page)) as Array<{ bytes: Buffer, hash: Buffer }>
+      const rows = (hi === undefined ? this.s.bytesRangeOpen.all(gid, from, page) : this.s.bytesRange.all(gid, from, hi, page)) as Array<{ bytes: Buffer, hash: Buffer }>
       for (const r of rows) if (last === undefined || !r.hash.equals(last)) yield r
       if (rows.length < page) return
       last = rows[rows.length - 1]!.hash
@@ -246,53 +198,86 @@ export class Store {
     }
   }
 
-  expiredTombstones (before: number, limit: number): Array<{ gid: string, rid: string }> {
-    return this.s.expiredTombs!.all(before, limit) as Array<{ gid: string, rid: string }>
+  expiredTombstones (before: number, limit: number): Array<{ gid: G, rid: string }> {
+    return this.s.expiredTombs.all(before, limit) as Array<{ gid: G, rid: string }>
   }
 
-  pushHistory (gid: string, rid: string, clock: number, hash: Uint8Array, bytes: Uint8Array): void { this.s.pushHistory!.run(gid, rid, clock, hash, bytes) }
-  history (gid: string, rid: string): Array<{ clock: number, hash: Buffer, bytes: Buffer }> {
-    return this.s.history!.all(gid, rid) as Array<{ clock: number, hash: Buffer, bytes: Buffer }>
+  pushHistory (gid: G, rid: string, clock: number, hash: Uint8Array, bytes: Uint8Array): void { this.s.pushHistory.run(gid, rid, clock, hash, bytes) }
+  history (gid: G, rid: string): Array<{ clock: number, hash: Buffer, bytes: Buffer }> {
+    return this.s.history.all(gid, rid) as Array<{ clock: number, hash: Buffer, bytes: Buffer }>
   }
 
-  purgeHistory (gid: string, rid: string): void { this.s.purgeHistory!.run(gid, rid) }
+  purgeHistory (gid: G, rid: string): void { this.s.purgeHistory.run(gid, rid) }
 
-  upsertGroup (g: GroupRow): void { this.s.upsertGroup!.run(g) }
-  getGroup (gid: string): GroupRow | undefined { return this.s.getGroup!.get(gid) as GroupRow | undefined }
-  listGroups (): GroupRow[] { return this.s.listGroups!.all() as GroupRow[] }
+  upsertGroup (g: GroupRow<G>): void { this.s.upsertGroup.run(g) }
+  getGroup (gid: G): GroupRow<G> | undefined { return this.s.getGroup.get(gid) as GroupRow<G> | undefined }
+  listGroups (): GroupRow<G>[] { return this.s.listGroups.all() as GroupRow<G>[] }
 
-  /** Forget a group entirely (records, history, row). */
-  dropGroup (gid: string): void {
-    this.tx(() => { this.s.delGroupRecords!.run(gid); this.s.delGroupHistory!.run(gid); this.s.delGroup!.run(gid) })
+  putJob (j: JobRow<G>): void { this.s.putJob.run(j) }
+  getJob (id: string): JobRow<G> | undefined { return this.s.getJob.get(id) as JobRow<G> | undefined }
+  unfinishedJobs (): JobRow<G>[] { return this.s.unfinishedJobs.all() as JobRow<G>[] }
+
+  /**
+   * Purge a group so its bytes are gone from the files, not only its rows: every
+   * record, superseded version, delivery, key-usage counter and job of the group in
+   * one transaction (secure_delete = ON zeroes the freed cells and the pages put on
+   * the freelist, overflow pages included), then a TRUNCATE checkpoint: the zeroed
+   * pages are written over the old ones in the main file and the WAL, which still
+   * held the old page images, is cut to zero bytes. The group row stays (callers
+   * mark it deleted or left). Returns what was removed.
+   */
+  purgeGroup (gid: G): { records: number, bytes: number } {
+    const out = this.tx(() => {
+      const r = this.s.groupBytes.get(gid) as { n: number, bytes: number }
+      const h = this.s.historyBytes.get(gid) as { n: number, bytes: number }
+      this.s.delGroupRecords.run(gid)
+      this.s.delGroupHistory.run(gid)
+      this.s.delGroupOutbox.run(gid)
+      this.s.delGroupUsage.run(gid)
+      this.s.delGroupJobs.run(gid)
+      return { records: r.n + h.n, bytes: r.bytes + h.bytes }
+    })
+    this.afterCommit(() => { this.truncateWal() })
+    return out
   }
 
-  putJob (j: JobRow): void { this.s.putJob!.run(j) }
-  getJob (id: string): JobRow | undefined { return this.s.getJob!.get(id) as JobRow | undefined }
-  unfinishedJobs (): JobRow[] { return this.s.unfinishedJobs!.all() as JobRow[] }
+  /**
+   * Checkpoint the WAL into the main file and cut it to zero bytes. A reader
+   * holding an old snapshot makes the checkpoint stop short (busy): retried a few
+   * times, then left to the next purge or the close (which checkpoints too).
+   */
+  truncateWal (): boolean {
+    for (let i = 0; i < 20; i++) {
+      const r = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number, log: number, checkpointed: number }>
+      if (r[0]?.busy === 0) return true
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10)
+    }
+    return false
+  }
 
-  getMeta (key: string): string | undefined { return (this.s.getMeta!.get(key) as { value: string } | undefined)?.value }
-  putMeta (key: string, value: string): void { this.s.putMeta!.run(key, value) }
+  getMeta (key: string): string | undefined { return (this.s.getMeta.get(key) as { value: string } | undefined)?.value }
+  putMeta (key: string, value: string): void { this.s.putMeta.run(key, value) }
 
   /** Count encryptions per key version (SPEC §2: rotate before 2^31). Returns the new total. */
-  bumpKeyUsage (gid: string, kv: number, n = 1): number {
-    this.s.bumpUsage!.run(gid, kv, n)
-    return (this.s.getUsage!.get(gid, kv) as { count: number }).count
+  bumpKeyUsage (gid: G, kv: number, n = 1): number {
+    this.s.bumpUsage.run(gid, kv, n)
+    return (this.s.getUsage.get(gid, kv) as { count: number }).count
   }
 
-  auditTail (): AuditRow | undefined { return this.s.auditTail!.get() as AuditRow | undefined }
-  auditAppend (row: AuditRow): void { this.s.auditPut!.run(row.seq, row.at, row.kind, row.data, row.prev, row.hash) }
-  auditList (afterSeq: number, limit: number): AuditRow[] { return this.s.auditList!.all(afterSeq, limit) as AuditRow[] }
-  auditCount (): number { return (this.s.auditCount!.get() as { n: number }).n }
+  auditTail (): AuditRow | undefined { return this.s.auditTail.get() as AuditRow | undefined }
+  auditAppend (row: AuditRow): void { this.s.auditPut.run(row.seq, row.at, row.kind, row.data, row.prev, row.hash) }
+  auditList (afterSeq: number, limit: number): AuditRow[] { return this.s.auditList.all(afterSeq, limit) as AuditRow[] }
+  auditCount (): number { return (this.s.auditCount.get() as { n: number }).n }
 
-  enqueueDelivery (target: string, gid: string, hint?: string): void { this.s.outboxPut!.run({ target, gid, created: Date.now(), next_at: 0, hint: hint ?? null }) }
-  dueDeliveries (now: number, limit: number): OutboxRow[] { return this.s.outboxDue!.all(now, limit) as OutboxRow[] }
-  deliveryFailed (target: string, gid: string, nextAt: number, error: string): void { this.s.outboxFail!.run(nextAt, error.slice(0, 500), target, gid) }
-  deliveryDone (target: string, gid: string): void { this.s.outboxDone!.run(target, gid) }
+  enqueueDelivery (target: string, gid: G, hint?: string): void { this.s.outboxPut.run({ target, gid, created: Date.now(), next_at: 0, hint: hint ?? null }) }
+  dueDeliveries (now: number, limit: number): OutboxRow<G>[] { return this.s.outboxDue.all(now, limit) as OutboxRow<G>[] }
+  deliveryFailed (target: string, gid: G, nextAt: number, error: string): void { this.s.outboxFail.run(nextAt, error.slice(0, 500), target, gid) }
+  deliveryDone (target: string, gid: G): void { this.s.outboxDone.run(target, gid) }
   /** A target became reachable: retry its deliveries now. */
-  wakeDeliveries (target: string): void { this.s.outboxWake!.run(target) }
+  wakeDeliveries (target: string): void { this.s.outboxWake.run(target) }
   /** The newest vault backup signed by an entity, in any group held here. */
-  vaultBackupOf (signer: Uint8Array): RecordRow | undefined { return this.s.vaultBySigner!.get(signer) as RecordRow | undefined }
-  countItemsWithKv (gid: string, kv: number): number { return (this.s.countKv!.get(gid, kv) as { n: number }).n }
+  vaultBackupOf (signer: Uint8Array): RecordRow<G> | undefined { return this.s.vaultBySigner.get(signer) as RecordRow<G> | undefined }
+  countItemsWithKv (gid: G, kv: number): number { return (this.s.countKv.get(gid, kv) as { n: number }).n }
 
   integrityCheck (): string { return String(this.db.pragma('integrity_check', { simple: true })) }
 
@@ -300,3 +285,71 @@ export class Store {
     if (this.db.open) this.db.close()
   }
 }
+
+/** Every statement the store runs, prepared once per connection. */
+function prepare (db: Db) {
+  const p = (sql: string): Statement => db.prepare(sql)
+  return {
+    getHead: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND rid = ?`),
+    getHeadMeta: p(`SELECT ${META_COLS} FROM records WHERE gid = ? AND rid = ?`),
+    getByHash: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND hash = ?`),
+    allGroupIds: p('SELECT gid FROM groups'),
+    putHead: p(`INSERT INTO records (gid, rid, kind, clock, kv, signer, author, tomb, hash, bytes, size, received)
+                VALUES (@gid, @rid, @kind, @clock, @kv, @signer, @author, @tomb, @hash, @bytes, @size, @received)
+                ON CONFLICT (gid, rid) DO UPDATE SET kind = excluded.kind, clock = excluded.clock, kv = excluded.kv, signer = excluded.signer,
+                  author = excluded.author, tomb = excluded.tomb, hash = excluded.hash, bytes = excluded.bytes, size = excluded.size, received = excluded.received`),
+    delHead: p('DELETE FROM records WHERE gid = ? AND rid = ?'),
+    listKind: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = ? AND (clock > ? OR (clock = ? AND rid > ?)) ORDER BY clock, rid LIMIT ?`),
+    listKindDesc: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = ? AND (clock < ? OR (clock = ? AND rid < ?)) ORDER BY clock DESC, rid DESC LIMIT ?`),
+    allKind: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = ? ORDER BY clock, rid`),
+    countKind: p('SELECT count(*) AS n FROM records WHERE gid = ? AND kind = ? AND tomb = 0'),
+    countAllItems: p("SELECT count(*) AS n FROM records WHERE kind = 'item' AND tomb = 0"),
+    totalBytes: p('SELECT total(size) AS n FROM records'),
+    countGroup: p('SELECT count(*) AS n FROM records WHERE gid = ?'),
+    staleKv: p(`SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv < ? AND rid > ? ORDER BY rid LIMIT ?`),
+    countStaleKv: p("SELECT count(*) AS n FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv < ?"),
+    hashes: p('SELECT hash FROM records WHERE gid = ?'),
+    hashRange: p('SELECT hash FROM records WHERE gid = ? AND hash >= ? AND hash < ? ORDER BY hash'),
+    hashRangeOpen: p('SELECT hash FROM records WHERE gid = ? AND hash >= ? ORDER BY hash'),
+    bytesRange: p('SELECT bytes, hash FROM records WHERE gid = ? AND hash >= ? AND hash < ? ORDER BY hash LIMIT ?'),
+    bytesRangeOpen: p('SELECT bytes, hash FROM records WHERE gid = ? AND hash >= ? ORDER BY hash LIMIT ?'),
+    expiredTombs: p('SELECT gid, rid FROM records WHERE tomb = 1 AND received < ? LIMIT ?'),
+    pushHistory: p('INSERT OR IGNORE INTO history (gid, rid, clock, hash, bytes) VALUES (?, ?, ?, ?, ?)'),
+    history: p('SELECT clock, hash, bytes FROM history WHERE gid = ? AND rid = ? ORDER BY clock'),
+    purgeHistory: p('DELETE FROM history WHERE gid = ? AND rid = ?'),
+    upsertGroup: p(`INSERT INTO groups (gid, desc_ver, joined, state) VALUES (@gid, @desc_ver, @joined, @state)
+                    ON CONFLICT (gid) DO UPDATE SET desc_ver = excluded.desc_ver, state = excluded.state`),
+    getGroup: p('SELECT * FROM groups WHERE gid = ?'),
+    listGroups: p("SELECT * FROM groups WHERE state = 'active' ORDER BY joined, gid"),
+    // purgeGroup: every row of a group but its own (the caller marks it deleted or left)
+    groupBytes: p('SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM records WHERE gid = ?'),
+    historyBytes: p('SELECT count(*) AS n, coalesce(sum(length(bytes)), 0) AS bytes FROM history WHERE gid = ?'),
+    delGroupRecords: p('DELETE FROM records WHERE gid = ?'),
+    delGroupHistory: p('DELETE FROM history WHERE gid = ?'),
+    delGroupOutbox: p('DELETE FROM outbox WHERE gid = ?'),
+    delGroupUsage: p('DELETE FROM key_usage WHERE gid = ?'),
+    delGroupJobs: p('DELETE FROM jobs WHERE gid = ?'),
+    putJob: p(`INSERT OR REPLACE INTO jobs (id, kind, gid, state, done, total, params, error, created, updated)
+               VALUES (@id, @kind, @gid, @state, @done, @total, @params, @error, @created, @updated)`),
+    getJob: p('SELECT * FROM jobs WHERE id = ?'),
+    unfinishedJobs: p("SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY created"),
+    getMeta: p('SELECT value FROM meta WHERE key = ?'),
+    putMeta: p('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
+    bumpUsage: p('INSERT INTO key_usage (gid, kv, count) VALUES (?, ?, ?) ON CONFLICT (gid, kv) DO UPDATE SET count = count + excluded.count'),
+    getUsage: p('SELECT count FROM key_usage WHERE gid = ? AND kv = ?'),
+    auditTail: p('SELECT * FROM audit ORDER BY seq DESC LIMIT 1'),
+    auditPut: p('INSERT INTO audit (seq, at, kind, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?)'),
+    auditList: p('SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?'),
+    auditCount: p('SELECT count(*) AS n FROM audit'),
+    outboxPut: p(`INSERT INTO outbox (target, gid, created, attempts, next_at, last_error, hint) VALUES (@target, @gid, @created, 0, @next_at, NULL, @hint)
+                  ON CONFLICT (target, gid) DO UPDATE SET next_at = excluded.next_at, attempts = 0, hint = coalesce(excluded.hint, hint)`),
+    outboxDue: p('SELECT * FROM outbox WHERE next_at <= ? ORDER BY next_at LIMIT ?'),
+    outboxFail: p('UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE target = ? AND gid = ?'),
+    outboxDone: p('DELETE FROM outbox WHERE target = ? AND gid = ?'),
+    outboxWake: p('UPDATE outbox SET next_at = 0 WHERE target = ?'),
+    vaultBySigner: p(`SELECT ${ROW_COLS} FROM records WHERE kind = 'vault' AND signer = ? ORDER BY clock DESC LIMIT 1`),
+    countKv: p("SELECT count(*) AS n FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv = ?")
+  }
+}
+
+type Statements = ReturnType<typeof prepare>

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, renameSync, writeSync, chmodSync, mkdirSync } from 'node:fs'
+import { closeSync, fsyncSync, openSync, renameSync, writeSync, chmodSync, mkdirSync, unlinkSync } from 'node:fs'
 import { dirname } from 'node:path'
 
 /** Write a file so a crash leaves either the old or the new content, never a mix. */
@@ -6,13 +6,19 @@ export function writeFileAtomic (path: string, data: Uint8Array | string, mode =
   const tmp = `${path}.tmp-${process.pid}`
   const fd = openSync(tmp, 'w', mode)
   try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
+    try {
+      writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data)
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    chmodSync(tmp, mode)
+    renameSync(tmp, path)
+  } catch (e) {
+    // A full disk (ENOSPC) leaves the old file whole; the partial copy must not take more space.
+    try { unlinkSync(tmp) } catch { /* never created or already renamed */ }
+    throw e
   }
-  chmodSync(tmp, mode)
-  renameSync(tmp, path)
   try {
     const dfd = openSync(dirname(path), 'r')
     try { fsyncSync(dfd) } finally { closeSync(dfd) }

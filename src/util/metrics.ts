@@ -19,6 +19,7 @@ export class Metrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry]
   })
 
+  readonly unlockThrottled = new Counter({ name: 'cairn_unlock_throttled_total', help: 'Unlock attempts refused without running (one at a time, pause after wrong passphrases)', registers: [this.registry] })
   readonly shareRequests = new Counter({ name: 'cairn_share_requests_total', help: 'Circle share requests, by side and outcome', labelNames: ['side', 'outcome'], registers: [this.registry] })
 
   constructor () { collectDefaultMetrics({ register: this.registry, prefix: 'cairn_process_' }) }

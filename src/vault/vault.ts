@@ -28,7 +28,7 @@ import { forgetWrapKeys } from '../crypto/keywrap.js'
 
 export const MIN_PASSPHRASE = 8
 
-interface Contents { entitySeed: Uint8Array, personalGroupId: GroupId, rings: Map<string, KeyRing> }
+interface Contents { entitySeed: Uint8Array, personalGroupId: GroupId, rings: Map<GroupId, KeyRing> }
 
 const aadFor = (b: Pick<VaultBody, 'N' | 'r' | 'p' | 'salt'>): Uint8Array => encodeCanonical({ d: 'cairn/vault/v1', N: b.N, r: b.r, p: b.p, salt: b.salt })
 export const recoveryAuthKey = (vaultKey: Uint8Array, salt: Uint8Array): Uint8Array => hkdf(vaultKey, salt, 'cairn/recover-auth/v1')
@@ -41,9 +41,9 @@ function encodeContents (c: Contents): Uint8Array {
 function decodeContents (bytes: Uint8Array): Contents {
   const v = decodeCanonical(bytes) as { v: number, e: Uint8Array, pg: string, r: Array<[string, Array<[number, Uint8Array, number, number]>]> }
   if (v?.v !== 1 || !(v.e instanceof Uint8Array) || v.e.length !== 32 || typeof v.pg !== 'string' || !Array.isArray(v.r)) throw new IntegrityError('vault contents are malformed')
-  const rings = new Map<string, KeyRing>()
+  const rings = new Map<GroupId, KeyRing>()
   for (const [g, entries] of v.r) {
-    rings.set(g, new KeyRing(entries.map(([version, key, createdAt, retiredAt]): RingEntry => ({ version, key, createdAt, retiredAt: retiredAt === 0 ? null : retiredAt }))))
+    rings.set(g as GroupId, new KeyRing(entries.map(([version, key, createdAt, retiredAt]): RingEntry => ({ version, key, createdAt, retiredAt: retiredAt === 0 ? null : retiredAt }))))
   }
   return { entitySeed: v.e, personalGroupId: v.pg as GroupId, rings }
 }
@@ -143,11 +143,11 @@ export class Vault {
 
   entityId (): EntityId { return entityIdFromPublicKey(this.entityKey().publicKey) }
   personalGroupId (): GroupId { return this.contents().personalGroupId }
-  ring (gid: string): KeyRing | undefined { return this.contents().rings.get(gid) }
-  groupIds (): string[] { return [...this.contents().rings.keys()] }
+  ring (gid: GroupId): KeyRing | undefined { return this.contents().rings.get(gid) }
+  groupIds (): GroupId[] { return [...this.contents().rings.keys()] }
 
   /** Add a key version to a group's ring and persist. Returns false if it was already there. */
-  addKey (gid: string, version: number, key: Uint8Array): boolean {
+  addKey (gid: GroupId, version: number, key: Uint8Array): boolean {
     const c = this.contents()
     let ring = c.rings.get(gid)
     if (ring === undefined) { ring = new KeyRing(); c.rings.set(gid, ring) }
@@ -158,7 +158,7 @@ export class Vault {
   }
 
   /** Forget a group's keys (group deleted: crypto-shredding). */
-  shred (gid: string): void {
+  shred (gid: GroupId): void {
     const c = this.contents()
     c.rings.get(gid)?.zeroize()
     c.rings.delete(gid)

@@ -2,7 +2,7 @@
  * Smoke test of the benchmark harness: `bench/run.ts --quick --json --no-save`
  * on the crypto and store suites (small sizes, short windows) produces a JSON
  * report with the documented fields and positive numbers; the multi-process
- * suites (replication, sync, catchup, circles, audit, keeper-memory) run at
+ * suites (mcp, replication, sync, catchup, circles, audit, keeper-memory) run at
  * smoke sizes, report every row beside a baseline, and leave no process
  * behind. No timing thresholds: figures from a busy CI box mean nothing, the
  * shape does.
@@ -111,18 +111,19 @@ test('bench rejects an unknown suite with a usage error', () => {
 test('bench --list names every suite', () => {
   const r = runBench(['--list'])
   assert.equal(r.status, 0)
-  for (const s of ['crypto', 'store', 'http', 'rotation', 'replication', 'sync', 'catchup', 'circles', 'audit', 'keeper-memory']) assert.match(r.stdout, new RegExp(`^${s}\\s`, 'm'))
+  for (const s of ['crypto', 'store', 'http', 'mcp', 'rotation', 'replication', 'sync', 'catchup', 'circles', 'audit', 'keeper-memory']) assert.match(r.stdout, new RegExp(`^${s}\\s`, 'm'))
   assert.match(r.stdout, /^keeper-memory .*only when named/m)
 })
 
 test('bench --quick runs the multi-process suites: every row beside a baseline, no process left behind', { timeout: 600_000 }, async () => {
-  const suites = ['replication', 'sync', 'catchup', 'circles', 'audit', 'keeper-memory']
+  const suites = ['mcp', 'replication', 'sync', 'catchup', 'circles', 'audit', 'keeper-memory']
   const r = await runBenchAsync([...suites, '--quick', '--json', '--no-save', '--quiet'], 540_000)
   assert.equal(r.status, 0, `bench exited ${r.status}: ${r.stderr.slice(-3000)}`)
   const report = JSON.parse(r.stdout)
   assert.deepEqual(report.suites, suites)
   assert.deepEqual(report.errors, [])
   const names = (suite: string): string[] => report.results.filter((x: any) => x.suite === suite).map((x: any) => x.name as string)
+  assert.deepEqual(names('mcp'), ['MCP remember latency p50', 'MCP remember latency p99', 'MCP recall latency p50', 'MCP recall latency p99'])
   assert.equal(names('replication').length, 4)
   assert.ok(names('replication').some(n => /write → stored on 2 keepers p50/.test(n)))
   assert.ok(names('replication').some(n => /sustained/.test(n)))

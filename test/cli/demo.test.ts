@@ -78,3 +78,16 @@ test('Ctrl-C during cairn demo stops the nodes and deletes the temp dir', { time
   assert.equal(await exited, 130)
   assert.equal(existsSync(dir), false, `${dir} was deleted on Ctrl-C`)
 })
+
+test('cairn --json demo --agents: bob\'s agent recalls what alice\'s agent remembered (and back); carol\'s finds nothing; nothing is left behind', { timeout: 150_000 }, () => {
+  const r = cli(['--json', 'demo', '--agents'], { timeoutMs: 140_000 })
+  assert.equal(r.status, 0, `exit ${r.status}: ${r.stdout}${r.stderr}`)
+  const s = r.json
+  assert.deepEqual(s.nodes.map((n: any) => [n.name, n.inGroup]), [['alice', true], ['bob', true], ['carol', false]])
+  assert.deepEqual(s.exchanges.map((x: any) => [x.from, x.to, x.found]), [['alice', 'bob', true], ['bob', 'alice', true]])
+  for (const x of s.exchanges) assert.ok(x.afterMs >= 0 && x.afterMs < 30_000, `recalled ${x.afterMs} ms after the write`)
+  assert.deepEqual(s.outsider.queries.map((q: any) => q.results), [0, 0, 0])
+  assert.equal(s.outsider.getMemory.code, 'NOT_FOUND')
+  assert.equal(s.removed, true)
+  assert.equal(existsSync(s.dataDir), false, `the temp dir ${s.dataDir} is gone`)
+})

@@ -143,3 +143,10 @@ test('config.example.toml documents every key (active or commented out)', { skip
     }
   }
 })
+
+test('config.toml is bounded: deep nesting and an oversized file are CONFIG errors, __proto__ is an unknown section', () => {
+  configError(() => loadConfig(dirWith(`[api]\nport = ${'['.repeat(5000)}${']'.repeat(5000)}\n`), { env: {} }), 'config.toml')
+  configError(() => loadConfig(dirWith(`[api]\nport = 1\n# ${'x'.repeat(2 * 1024 * 1024)}\n`), { env: {} }), 'config.toml')
+  configError(() => loadConfig(dirWith('[__proto__]\ntoString = 1\n'), { env: {} }), '__proto__')
+  configError(() => loadConfig(dirWith('[api]\nconstructor = 1\n'), { env: {} }), 'constructor')
+})

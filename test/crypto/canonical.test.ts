@@ -7,7 +7,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { decodeCanonical, encodeCanonical } from '../../src/crypto/canonical.js'
+import { decodeBounded, decodeCanonical, encodeCanonical, MAX_CBOR_DEPTH, STRICT_DECODE } from '../../src/crypto/canonical.js'
 import { IntegrityError } from '../../src/util/errors.js'
 
 const key = fc.string({ maxLength: 12 }).filter(k => k !== '__proto__')
@@ -99,4 +99,16 @@ test('the canonical forms of those values are accepted', () => {
   assert.deepEqual(decodeCanonical(fromHex('61 61')), 'a')
   assert.deepEqual(decodeCanonical(fromHex('a2 61 61 02 61 62 01')), { a: 2, b: 1 })
   assert.deepEqual(decodeCanonical(fromHex('82 01 02')), [1, 2])
+})
+
+test('nesting is bounded: 32 levels decode, 33 and 2 MiB of nested arrays are a clear error, not a stack overflow', () => {
+  const nest = (depth: number): Uint8Array => Uint8Array.from([...Array(depth).fill(0x81), 0x00])
+  assert.equal(JSON.stringify(decodeCanonical(nest(MAX_CBOR_DEPTH))), '['.repeat(MAX_CBOR_DEPTH) + '0' + ']'.repeat(MAX_CBOR_DEPTH))
+  assert.throws(() => decodeCanonical(nest(MAX_CBOR_DEPTH + 1)), IntegrityError)
+  assert.throws(() => decodeCanonical(nest(2 * 1024 * 1024)), IntegrityError)
+  // maps and tags count as levels too; siblings do not add depth
+  assert.throws(() => decodeBounded(Uint8Array.from([...Array(40).fill(0xa1).flatMap(b => [b, 0x61, 0x61]), 0x00]), STRICT_DECODE, 16))
+  const wide = encodeCanonical(Array.from({ length: 1000 }, () => [[[1]]]))
+  assert.equal((decodeBounded(wide, STRICT_DECODE, 4) as unknown[]).length, 1000)
+  assert.throws(() => decodeBounded(wide, STRICT_DECODE, 3))
 })

@@ -24,7 +24,7 @@ import { T0, at, item, newKey, type TestGroup } from '../helpers/records.js'
 import { DescriptorChain } from '../../src/groups/descriptor-chain.js'
 
 function memoryAcceptor (adopt: (head: DescBody) => boolean = () => true) {
-  const store = new Store(':memory:')
+  const store = new Store<GroupId>(':memory:')
   const events = new TypedEmitter<AcceptorEvents>()
   const rejected: Array<AcceptorEvents['rejected']> = []
   const stored: StoredEvent[] = []
@@ -96,7 +96,7 @@ test('deferBehind: a record our view is not ready for is returned uncounted, and
   const v2 = next(g, owner, 100, { m: [[owner.publicKey, 'owner'], [bob.publicKey, 'member']] })
   const early = item(g, bob, at(200))
   assert.deepEqual(m.acceptor.ingest([early], 'sync', { deferBehind: true }), [{ status: 'rejected', reason: 'not-a-member' }])
-  assert.deepEqual(m.rejected, [], 'a deferred rejection is not counted')
+  assert.equal(m.rejected.length, 0, 'a deferred rejection is not counted')
   // Without deferBehind the same refusal is counted.
   m.acceptor.ingest([early], 'sync')
   assert.deepEqual(m.rejected.map(e => e.reason), ['not-a-member'])

@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { checkResponse } from './openapi-check.js'
 
 export const ROOT = resolve(import.meta.dirname, '../..')
 export const BIN = join(ROOT, 'bin/cairn')
@@ -62,6 +63,7 @@ export class NodeProcess {
       signal: AbortSignal.timeout(60_000)
     })
     const text = await res.text()
+    checkResponse(method, path, res.status, res.headers.get('content-type'), text)
     let json: any
     try { json = JSON.parse(text) } catch { json = undefined }
     return { status: res.status, json, text, headers: res.headers }

@@ -4,6 +4,7 @@
  */
 import { request } from 'node:http'
 import assert from 'node:assert/strict'
+import { checkResponse } from './openapi-check.js'
 
 export interface RawResponse { status: number, headers: Record<string, string | string[] | undefined>, text: string, json: any }
 
@@ -13,6 +14,8 @@ export interface RawRequest {
   headers?: Record<string, string>
   body?: string | Uint8Array
   timeoutMs?: number
+  /** Default true: check the response against the node API's OpenAPI document (false for other servers). */
+  check?: boolean
 }
 
 export function rawRequest (port: number, r: RawRequest): Promise<RawResponse> {
@@ -24,6 +27,7 @@ export function rawRequest (port: number, r: RawRequest): Promise<RawResponse> {
       res.on('data', c => chunks.push(c as Buffer))
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8')
+        if (r.check !== false) try { checkResponse(r.method, r.path, res.statusCode ?? 0, res.headers['content-type'], text) } catch (e) { reject(e); return }
         let json: any
         try { json = JSON.parse(text) } catch { json = undefined }
         resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json })

@@ -9,6 +9,7 @@ import { Daemon } from '../../src/node/daemon.js'
 import { initNode } from '../../src/node/init.js'
 import { silentLogger } from '../../src/util/logger.js'
 import { PASSPHRASE, tempDir, type ApiResponse } from './cli.js'
+import { checkResponse } from './openapi-check.js'
 
 export interface LocalNode {
   daemon: Daemon
@@ -39,6 +40,7 @@ export async function localNode (o: { keeper?: boolean, passphrase?: string | nu
       ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {})
     })
     const text = await res.text()
+    checkResponse(method, path, res.status, res.headers.get('content-type'), text)
     let json: any
     try { json = JSON.parse(text) } catch { json = undefined }
     return { status: res.status, json, text, headers: res.headers }

@@ -98,6 +98,11 @@ export class HostilePeer {
     return await this.exchange(peer, SYNC_PROTOCOL, frames)
   }
 
+  /** Send frames on a new stream of any protocol (hello, deliver, shares…) and read what comes back. */
+  async frames (peer: string, protocol: string, frames: Frame[], maxReads = 4): Promise<SyncOutcome> {
+    return await this.exchange(peer, protocol, frames, maxReads)
+  }
+
   /**
    * One stream: write the frames in order ('wait-for-ranges' reads until the node
    * sends a message with `r`), then read until the stream ends or `maxReads`.
@@ -135,6 +140,23 @@ export class HostilePeer {
       stream.abort(new Error('hostile peer done'))
       return { received, end: ended(e) }
     }
+  }
+
+  /**
+   * Answer `protocol` ourselves: `fn` gets each inbound stream as
+   * length-prefixed CBOR (read → decoded value, write ← value), to play a
+   * peer that answers slowly, resets mid-batch, or lies.
+   */
+  async serve (protocol: string, fn: (io: { read: (timeoutMs?: number) => Promise<any>, write: (v: unknown) => Promise<void>, abort: () => void }) => Promise<void>): Promise<void> {
+    await this.libp2p.handle(protocol, (stream) => {
+      const lp = lpStream(stream, { maxDataLength: MAX, maxBufferSize: MAX + 16 })
+      const io = {
+        read: async (timeoutMs = 20_000) => cborDecode((await lp.read({ signal: AbortSignal.timeout(timeoutMs) })).subarray(), { useMaps: false }),
+        write: async (v: unknown) => { await lp.write(encodeCanonical(v), { signal: AbortSignal.timeout(10_000) }) },
+        abort: () => { stream.abort(new Error('hostile peer resets the stream')) }
+      }
+      void fn(io).then(async () => { await stream.close().catch(() => {}) }, () => { stream.abort(new Error('hostile handler failed')) })
+    }, { maxInboundStreams: 32, runOnLimitedConnection: true })
   }
 
   async stop (): Promise<void> { await this.libp2p.stop() }

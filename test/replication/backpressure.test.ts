@@ -2,7 +2,7 @@
  * A receiver slower than its sender: anti-entropy must not fail because the
  * receiver is still working through records when the sender's read of its
  * answer times out. The receiver stops reading once a few batches wait to be
- * stored (sync-protocol.ts PIPELINE_DEPTH), so the sender waits on flow control
+ * stored (sync-protocol.ts PAUSE_AT), so the sender waits on flow control
  * and the receiver's answer follows its last batch closely.
  *
  * Set-up (in process, real libp2p over TCP, real SQLite): request timeout

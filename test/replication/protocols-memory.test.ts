@@ -35,11 +35,11 @@ const TIMEOUT = 5000
 const stores: Store[] = []
 after(() => { for (const s of stores) s.close() })
 
-interface Node { host: MemoryHost, store: Store, acceptor: Acceptor, events: TypedEmitter<AcceptorEvents>, rejected: string[] }
+interface Node { host: MemoryHost, store: Store<GroupId>, acceptor: Acceptor, events: TypedEmitter<AcceptorEvents>, rejected: string[] }
 
 async function node (net: MemoryNet, o: { keeper?: boolean, adopt?: (h: DescBody) => boolean } = {}): Promise<Node> {
   const host = await MemoryHost.create(net)
-  const store = new Store(':memory:')
+  const store = new Store<GroupId>(':memory:')
   stores.push(store)
   const events = new TypedEmitter<AcceptorEvents>()
   const rejected: string[] = []
@@ -115,7 +115,7 @@ test('deliver: a keeper listed in the chain adopts the group; one that is not an
   const other = await node(net, { keeper: true })
   const alice = newKey()
   const g = group(alice, { keepers: [listed.host.peerId.toString()] })
-  const services = [owner, listed, other].map(n => new DeliverService({ libp2p: asLibp2p(n.host), acceptor: n.acceptor, timeoutMs: TIMEOUT, log, onDelivered: () => {} }))
+  const services = [owner, listed, other].map(n => new DeliverService({ libp2p: asLibp2p(n.host), acceptor: n.acceptor, timeoutMs: TIMEOUT, log }))
   await Promise.all(services.map(async s => { await s.start() }))
   const ok = await services[0]!.deliver(listed.host.peerId, [g.head.bytes])
   assert.deepEqual(ok, { stored: 1, status: 'ok' })

@@ -1,72 +1,36 @@
-import type { ApiBackend } from '../backend.js'
-import { groupParam } from '../params.js'
 import type { RouteDef } from '../route.js'
-import { S } from '../schemas.js'
-import type { Culture } from '../../records/descriptor.js'
+import { route } from '../route.js'
+import { groupParam } from '../params.js'
 
-export const groupRoutes: Array<RouteDef<ApiBackend>> = [
-  {
-    method: 'POST', path: '/api/v1/groups', tag: 'groups', body: S.createGroup, status: 201, summary: 'Create a group (or a circle, with `circle`)',
-    handler: async (r, b) => {
-      const body = r.body as { name: string, culture?: Culture, appendOnly?: boolean, circle?: { threshold: number, members: string[], approval?: 'auto' | 'manual' } }
-      const v = body.circle !== undefined ? await b.createCircle(body) : b.groups.create(body)
-      await b.onGroupChanged(v.id)
-      return v
-    }
-  },
-  { method: 'GET', path: '/api/v1/groups', tag: 'groups', summary: 'Groups this node holds', handler: (_r, b) => ({ groups: b.groups.list() }) },
-  { method: 'GET', path: '/api/v1/groups/:gid', tag: 'groups', summary: 'One group: members, keepers, versions', handler: (r, b) => b.groups.view(groupParam(r.params.gid)) },
-  {
-    method: 'POST', path: '/api/v1/groups/:gid/members', tag: 'groups', body: S.addMember, status: 201,
-    summary: 'Add a member (or change its role); it receives every key version. peerId/multiaddr: where its node is, if not connected',
-    handler: async (r, b) => {
-      const gid = groupParam(r.params.gid)
-      const body = r.body as { entityId: string, role?: string, peerId?: string, multiaddr?: string }
-      const v = await b.groups.addAnyMember(gid, body.entityId, body.role ?? 'member')
-      const hint = body.multiaddr ?? body.peerId
-      await b.onGroupChanged(gid, hint !== undefined ? { multiaddr: hint, entityId: body.entityId } : undefined)
-      return v
-    }
-  },
-  {
-    method: 'DELETE', path: '/api/v1/groups/:gid/members/:entityId', tag: 'groups', summary: 'Remove a member: new key version, re-encryption job',
-    handler: async (r, b) => {
-      const gid = groupParam(r.params.gid)
-      const v = await b.groups.removeAnyMember(gid, r.params.entityId ?? '')
-      await b.onGroupChanged(gid)
-      return v
-    }
-  },
-  {
-    method: 'POST', path: '/api/v1/groups/:gid/keepers', tag: 'groups', body: S.addKeeper, status: 201, summary: 'Add a keeper by peer ID (and optionally its address)',
-    handler: async (r, b) => {
-      const gid = groupParam(r.params.gid)
-      const body = r.body as { peerId: string, multiaddr?: string }
-      const v = b.groups.addKeeper(gid, body.peerId)
-      await b.onGroupChanged(gid, body.multiaddr !== undefined ? { multiaddr: body.multiaddr } : undefined)
-      return v
-    }
-  },
-  {
-    method: 'DELETE', path: '/api/v1/groups/:gid/keepers/:peerId', tag: 'groups', summary: 'Remove a keeper',
-    handler: async (r, b) => {
-      const gid = groupParam(r.params.gid)
-      const v = b.groups.removeKeeper(gid, r.params.peerId ?? '')
-      await b.onGroupChanged(gid)
-      return v
-    }
-  },
-  {
-    method: 'POST', path: '/api/v1/groups/:gid/rotate', tag: 'groups', status: 202, summary: 'Rotate the group key; existing items are re-encrypted by a job',
-    handler: async (r, b) => {
-      const gid = groupParam(r.params.gid)
-      const job = b.groups.rotate(gid)
-      await b.onGroupChanged(gid)
-      return { jobId: job.id, ...job }
-    }
-  },
-  {
-    method: 'POST', path: '/api/v1/groups/:gid/sync', tag: 'network', summary: 'Run anti-entropy for this group now',
-    handler: async (r, b) => b.sync(groupParam(r.params.gid))
-  }
+export const groupRoutes: RouteDef[] = [
+  route('createGroup', async (r, b) => r.body.circle !== undefined ? await b.createCircle(r.body) : b.groups.create(r.body)),
+  route('listGroups', (_r, b) => ({ groups: b.groups.list() })),
+  route('getGroup', (r, b) => b.groups.view(groupParam(r.params.gid))),
+  route('addMember', async (r, b) => {
+    const gid = groupParam(r.params.gid)
+    const v = await b.groups.addAnyMember(gid, r.body.entityId, r.body.role ?? 'member')
+    const hint = r.body.multiaddr ?? r.body.peerId
+    if (hint !== undefined) b.deliveryHint(gid, { entityId: r.body.entityId }, hint)
+    return v
+  }),
+  route('removeMember', async (r, b) => {
+    const gid = groupParam(r.params.gid)
+    return await b.groups.removeAnyMember(gid, r.params.entityId ?? '')
+  }),
+  route('addKeeper', async (r, b) => {
+    const gid = groupParam(r.params.gid)
+    const v = b.groups.addKeeper(gid, r.body.peerId)
+    if (r.body.multiaddr !== undefined) b.deliveryHint(gid, { peerId: r.body.peerId }, r.body.multiaddr)
+    return v
+  }),
+  route('removeKeeper', async (r, b) => {
+    const gid = groupParam(r.params.gid)
+    return b.groups.removeKeeper(gid, r.params.peerId ?? '')
+  }),
+  route('rotateGroup', async (r, b) => {
+    const gid = groupParam(r.params.gid)
+    const job = b.groups.rotate(gid)
+    return { jobId: job.id, ...job }
+  }),
+  route('syncGroup', async (r, b) => await b.sync(groupParam(r.params.gid)))
 ]

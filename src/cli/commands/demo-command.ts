@@ -13,6 +13,7 @@ import { InvalidInputError } from '../../util/errors.js'
 import { contextOf } from '../context.js'
 import { emit, table } from '../output.js'
 import { run } from '../run.js'
+import { demoAgents } from './demo-agents-view.js'
 
 const MAX_ITEMS = 1000
 const SHOWN_WRITES = 12
@@ -22,8 +23,14 @@ export function demoCommand (program: Command): void {
     .description('start a throwaway local network (an agent and two keepers), write, replicate, and show a keeper\'s ciphertext beside what the owner reads')
     .option('--items <n>', `how many items to write (1–${MAX_ITEMS})`, '6')
     .option('--keep', 'leave the network running (with commands to try) until Ctrl-C')
-    .action(run(async (opts: { items: string, keep?: boolean }, cmd: Command) => {
+    .option('--agents', 'instead: three nodes with an AI agent each (over `cairn mcp`); two share memory through a group, the third finds nothing')
+    .action(run(async (opts: { items: string, keep?: boolean, agents?: boolean }, cmd: Command) => {
       const ctx = contextOf(cmd)
+      if (opts.agents === true) {
+        if (opts.keep === true) throw new InvalidInputError('--keep is not available with --agents')
+        await demoAgents(ctx)
+        return
+      }
       const items = Number(opts.items)
       if (!Number.isInteger(items) || items < 1 || items > MAX_ITEMS) throw new InvalidInputError(`--items must be a whole number from 1 to ${MAX_ITEMS}, got ${opts.items}`)
       const keep = opts.keep === true

@@ -1,9 +1,5 @@
 import type { Command } from 'commander'
 import { readFileSync } from 'node:fs'
-import type { ItemView, RawItem, WriteResult } from '../../items/item-service.js'
-import type { SearchHit } from '../../search/search-index.js'
-import type { StatusView } from '../../api/backend.js'
-import type { AuditEntry } from '../../audit/audit-log.js'
 import { CairnError } from '../../util/errors.js'
 import { contextOf, type CliContext } from '../context.js'
 import { emit, table } from '../output.js'
@@ -11,7 +7,7 @@ import { run } from '../run.js'
 
 async function groupOrPersonal (ctx: CliContext, g: string | undefined): Promise<string> {
   if (g !== undefined) return g
-  const s = await ctx.client().get<StatusView>('/api/v1/status')
+  const s = await ctx.client().getStatus()
   if (s.personalGroupId === null) throw new CairnError('INVALID_INPUT', 'give --group <groupId> (this node has no personal group)')
   return s.personalGroupId
 }
@@ -46,14 +42,14 @@ export function itemCommands (program: Command): void {
       const ctx = contextOf(cmd)
       const body = { content: contentFrom(content, o.file), ...(o.type !== undefined ? { type: o.type } : {}), ...(o.meta !== undefined ? { meta: parseMeta(o.meta) } : {}) }
       const r = o.id !== undefined
-        ? await ctx.client().put<WriteResult>(`/api/v1/items/${encodeURIComponent(o.id)}`, body)
-        : await ctx.client().post<WriteResult>(`/api/v1/groups/${encodeURIComponent(await groupOrPersonal(ctx, o.group))}/items`, body)
+        ? await ctx.client().updateItem(o.id, body)
+        : await ctx.client().createItem(await groupOrPersonal(ctx, o.group), body)
       emit(ctx, r, () => r.id)
     }))
 
   program.command('get <itemId>').description('read an item, with its provenance').action(run(async (id: string, _o: unknown, cmd: Command) => {
     const ctx = contextOf(cmd)
-    const it = await ctx.client().get<ItemView>(`/api/v1/items/${encodeURIComponent(id)}`)
+    const it = await ctx.client().getItem(id)
     emit(ctx, it, () => [
       typeof it.content === 'string' ? it.content : JSON.stringify(it.content, null, 2), '',
       table([['id', it.id], ['group', it.groupId], ['type', it.type], ['author', it.author], ['created', it.createdAt], ['updated', it.updatedAt], ['key', `v${it.keyVersion}`],
@@ -68,9 +64,8 @@ export function itemCommands (program: Command): void {
     .option('--cursor <cursor>', 'continue from a previous page')
     .action(run(async (o: { group?: string, type?: string, limit: string, cursor?: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
-      const q = new URLSearchParams({ limit: o.limit, ...(o.type !== undefined ? { type: o.type } : {}), ...(o.cursor !== undefined ? { cursor: o.cursor } : {}) })
-      const r = await ctx.client().get<{ items: Array<ItemView & { error?: { message: string } }>, nextCursor: string | null }>(`/api/v1/groups/${encodeURIComponent(await groupOrPersonal(ctx, o.group))}/items?${q.toString()}`)
-      emit(ctx, r, () => (r.items.length === 0 ? 'no items' : table([['ID', 'TYPE', 'UPDATED', 'CONTENT'], ...r.items.map(i => i.error !== undefined ? [i.id, '!', '', `unreadable: ${i.error.message}`] : [i.id, i.type, i.updatedAt, short(i.content)])])) + (r.nextCursor !== null ? `\nmore: --cursor ${r.nextCursor}` : ''))
+      const r = await ctx.client().listItems(await groupOrPersonal(ctx, o.group), { limit: Number(o.limit), type: o.type, cursor: o.cursor })
+      emit(ctx, r, () => (r.items.length === 0 ? 'no items' : table([['ID', 'TYPE', 'UPDATED', 'CONTENT'], ...r.items.map(i => 'error' in i ? [i.id, '!', '', `unreadable: ${i.error.message}`] : [i.id, i.type, i.updatedAt, short(i.content)])])) + (r.nextCursor !== null ? `\nmore: --cursor ${r.nextCursor}` : ''))
     }))
 
   program.command('raw <groupId>').description('the stored ciphertext envelopes of a group (what a keeper holds)')
@@ -78,14 +73,13 @@ export function itemCommands (program: Command): void {
     .option('--cursor <cursor>', 'continue from a previous page')
     .action(run(async (gid: string, o: { limit: string, cursor?: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
-      const q = new URLSearchParams({ limit: o.limit, ...(o.cursor !== undefined ? { cursor: o.cursor } : {}) })
-      const r = await ctx.client().get<{ items: RawItem[], nextCursor: string | null }>(`/api/v1/groups/${encodeURIComponent(gid)}/raw?${q.toString()}`)
+      const r = await ctx.client().listRaw(gid, { limit: Number(o.limit), cursor: o.cursor })
       emit(ctx, r, () => (r.items.length === 0 ? 'no records' : table([['ID', 'KEY', 'UPDATED', 'SIZE', 'STATE', 'CIPHERTEXT'], ...r.items.map(i => [i.id, `v${i.keyVersion}`, i.updatedAt, `${i.size} B`, i.tombstone ? 'deleted' : 'live', short(i.ciphertext, 40)])])) + (r.nextCursor !== null ? `\nmore: --cursor ${r.nextCursor}` : ''))
     }))
 
   program.command('rm <itemId>').description('delete an item (a signed tombstone replicates)').action(run(async (id: string, _o: unknown, cmd: Command) => {
     const ctx = contextOf(cmd)
-    const r = await ctx.client().del(`/api/v1/items/${encodeURIComponent(id)}`)
+    const r = await ctx.client().deleteItem(id)
     emit(ctx, r, () => `deleted ${id}`)
   }))
 
@@ -93,7 +87,7 @@ export function itemCommands (program: Command): void {
     .requiredOption('--to <groupId>', 'target group')
     .action(run(async (id: string, o: { to: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
-      const r = await ctx.client().post<WriteResult>(`/api/v1/items/${encodeURIComponent(id)}/share`, { toGroup: o.to })
+      const r = await ctx.client().shareItem(id, o.to)
       emit(ctx, r, () => r.id)
     }))
 
@@ -102,8 +96,7 @@ export function itemCommands (program: Command): void {
     .option('-n, --limit <n>', 'how many', '20')
     .action(run(async (query: string, o: { group?: string, limit: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
-      const q = new URLSearchParams({ q: query, limit: o.limit, ...(o.group !== undefined ? { group: o.group } : {}) })
-      const r = await ctx.client().get<{ results: SearchHit[] }>(`/api/v1/search?${q.toString()}`)
+      const r = await ctx.client().search(query, { limit: Number(o.limit), group: o.group })
       emit(ctx, r, () => r.results.length === 0 ? 'no matches' : table([['ITEM', 'GROUP', 'SCORE', 'SNIPPET'], ...r.results.map(h => [h.itemId, h.groupId, String(h.score), h.snippet])]))
     }))
 
@@ -112,7 +105,7 @@ export function itemCommands (program: Command): void {
     .option('-n, --limit <n>', 'how many', '100')
     .action(run(async (o: { since: string, limit: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
-      const r = await ctx.client().get<{ entries: AuditEntry[] }>(`/api/v1/audit?since=${encodeURIComponent(o.since)}&limit=${encodeURIComponent(o.limit)}`)
+      const r = await ctx.client().listAudit({ since: Number(o.since), limit: Number(o.limit) })
       emit(ctx, r, () => table([['SEQ', 'AT', 'KIND', 'DETAILS'], ...r.entries.map(e => {
         const { seq, at, kind, hash: _h, prevHash: _p, ...rest } = e
         return [String(seq), at, kind, short(JSON.stringify(rest), 100)]
@@ -120,7 +113,7 @@ export function itemCommands (program: Command): void {
     }))
   audit.command('verify').description('check the hash chain and checkpoint signatures').action(run(async (_o: unknown, cmd: Command) => {
     const ctx = contextOf(cmd)
-    const r = await ctx.client().get<{ ok: boolean, entries: number, brokenAt?: number, reason?: string }>('/api/v1/audit/verify')
+    const r = await ctx.client().verifyAudit()
     emit(ctx, r, () => r.ok ? `audit log intact: ${r.entries} entries` : `AUDIT LOG BROKEN at entry ${r.brokenAt ?? '?'}: ${r.reason ?? ''}`)
     if (!r.ok) process.exitCode = 1
   }))

@@ -1,7 +1,6 @@
 import type { Command } from 'commander'
 import cliProgress from 'cli-progress'
 import type { Overrides } from '../../config/load.js'
-import type { StatusView, PeerView } from '../../api/backend.js'
 import { contextOf } from '../context.js'
 import { emit, table } from '../output.js'
 import { obtainPassphrase } from '../passphrase.js'
@@ -92,7 +91,7 @@ export function nodeCommands (program: Command): void {
 
   program.command('status').description('show the running node').action(run(async (_o: unknown, cmd: Command) => {
     const ctx = contextOf(cmd)
-    const s = await ctx.client().get<StatusView>('/api/v1/status')
+    const s = await ctx.client().getStatus()
     emit(ctx, s, () => table([
       ['state', `${s.keeper ? 'keeper' : s.unlocked ? 'unlocked' : 'locked'}`], ['peer ID', s.peerId],
       ...(s.entityId !== null ? [['entity ID', s.entityId]] : []), ...(s.personalGroupId !== null ? [['personal group', s.personalGroupId]] : []),
@@ -106,25 +105,25 @@ export function nodeCommands (program: Command): void {
     .action(run(async (opts: { passphraseFile?: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
       const passphrase = await obtainPassphrase({ file: opts.passphraseFile })
-      const r = await ctx.client().post('/api/v1/unlock', { passphrase })
+      const r = await ctx.client().unlock(passphrase!)
       emit(ctx, r, () => 'unlocked')
     }))
 
   program.command('lock').description('lock the vault (keys are wiped from memory)').action(run(async (_o: unknown, cmd: Command) => {
     const ctx = contextOf(cmd)
-    const r = await ctx.client().post('/api/v1/lock')
+    const r = await ctx.client().lock()
     emit(ctx, r, () => 'locked')
   }))
 
   const peers = program.command('peers').description('connected peers; `peers add <multiaddr>` dials one')
     .action(run(async (_o: unknown, cmd: Command) => {
       const ctx = contextOf(cmd)
-      const r = await ctx.client().get<{ peers: PeerView[] }>('/api/v1/peers')
+      const r = await ctx.client().listPeers()
       emit(ctx, r, () => r.peers.length === 0 ? 'no peers connected' : table([['PEER', 'ENTITY', 'ADDRESSES'], ...r.peers.map(p => [p.peerId, p.entityId ?? '-', p.addrs.join(' ')])]))
     }))
   peers.command('add <multiaddr>').description('dial a peer').action(run(async (addr: string, _o: unknown, cmd: Command) => {
     const ctx = contextOf(cmd)
-    const r = await ctx.client().post<{ peers: PeerView[] }>('/api/v1/peers', { multiaddr: addr })
+    const r = await ctx.client().dialPeer(addr)
     emit(ctx, r, () => `connected to ${r.peers[0]?.peerId ?? addr}`)
   }))
 }

@@ -3,7 +3,7 @@
  * per second, and one audit entry each would let it flood the log. Counts by
  * reason are flushed as one `records-rejected` entry per interval.
  */
-import type { AuditLog } from '../audit/audit-log.js'
+import type { AuditLog } from './audit-log.js'
 
 export class RejectionAudit {
   private counts = new Map<string, number>()
