@@ -18,6 +18,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js'
 import { Value } from '@sinclair/typebox/value'
 import type { CairnClient } from '../client/client.js'
+import { assertBoundedStructure } from '../util/bounds.js'
 import { CairnError, isCairnError } from '../util/errors.js'
 import { listResources, readResource, RESOURCE_TEMPLATES } from './resources.js'
 import { TOOLS } from './tools.js'
@@ -92,6 +93,8 @@ export function createMcpServer (o: McpOptions): CairnMcpServer {
     const tool = byName.get(name)
     if (tool === undefined) return toolError(new CairnError('NOT_FOUND', `no tool ${name}; the tools are ${TOOLS.map(t => t.name).join(', ')}`), o.dataDir)
     try {
+      // Depth-bounded before anything recurses into it (schema check, JSON.stringify to the node).
+      assertBoundedStructure(a, `the arguments of ${name}`)
       checkArgs(tool.input, a)
       const out = await tool.run(a as never, o.client) as Record<string, unknown>
       return { content: [{ type: 'text', text: JSON.stringify(out) }], structuredContent: out }

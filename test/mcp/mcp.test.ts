@@ -121,6 +121,9 @@ test('bad arguments are isError results with INVALID_INPUT, and the server keeps
   assert.equal((await errCode('recall', { query: 'x', limit: 5000 })).code, 'INVALID_INPUT')
   assert.equal((await errCode('get_memory', { id: 'not-an-id' })).code, 'NOT_FOUND')
   assert.equal((await errCode('no_such_tool')).code, 'NOT_FOUND')
+  let deep: unknown = 'bottom'
+  for (let i = 0; i < 500; i++) deep = [deep]
+  assert.equal((await errCode('remember', { content: deep })).code, 'INVALID_INPUT', 'content nested 500 deep is refused (the limit is 100 levels)')
   assert.ok(Array.isArray((await agent.call<{ groups: unknown[] }>('list_groups')).groups))
 })
 
