@@ -10,9 +10,16 @@ import type { SuiteContext } from './types.js'
 
 export interface Supervised {
   stop: () => Promise<void>
-  /** The first line the child prints; rejects if it exits first or stays silent for 60 s. */
+  /** The first line the child prints; rejects if it exits first or stays silent for START_MS. */
   firstLine: Promise<string>
 }
+
+/**
+ * How long a child may take to print its ready line. 60 s was too short on a
+ * 2-core box at load 8–13 (2026-12-01: sync, catchup and scale-keeper failed
+ * there with nodes that did start); a child silent for 3 minutes is hung.
+ */
+const START_MS = 180_000
 
 export function supervise (ctx: SuiteContext, proc: ChildProcess, what: string, killAfterMs: number): Supervised {
   let stderr = ''
@@ -28,7 +35,7 @@ export function supervise (ctx: SuiteContext, proc: ChildProcess, what: string, 
   ctx.defer(stop)
   const firstLine = new Promise<string>((resolve, reject) => {
     let out = ''
-    const t = setTimeout(() => reject(new Error(`${what} did not start within 60 s: ${stderr}`)), 60_000)
+    const t = setTimeout(() => reject(new Error(`${what} did not start within ${START_MS / 1000} s: ${stderr}`)), START_MS)
     proc.stdout!.on('data', d => {
       out += String(d)
       const nl = out.indexOf('\n')

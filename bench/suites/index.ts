@@ -2,7 +2,7 @@
  * The suite registry: `npm run bench` runs these in this order; `npm run bench
  * -- <name>…` runs the named ones. To add a suite, write bench/suites/<name>.ts
  * exporting a Suite and add it here (see bench/README.md). Suites marked
- * `explicit` (keeper-memory) run only when named.
+ * `explicit` (keeper-memory, scale-keeper, scale-network) run only when named.
  */
 import type { Suite } from '../lib/types.js'
 import { cryptoSuite } from './crypto.js'
@@ -20,6 +20,8 @@ import { groupVerifySuite } from './group-verify.js'
 import { keeperMemorySuite } from './keeper-memory.js'
 import { nodeLifeSuite } from './node-life.js'
 import { startupSuite } from './startup.js'
+import { scaleKeeperSuite } from './scale-keeper.js'
+import { scaleNetworkSuite } from './scale-network.js'
 
 export const SUITES: readonly Suite[] = [
   cryptoSuite,
@@ -36,5 +38,7 @@ export const SUITES: readonly Suite[] = [
   nodeLifeSuite,
   groupVerifySuite,
   keeperMemorySuite,
-  startupSuite
+  startupSuite,
+  scaleKeeperSuite,
+  scaleNetworkSuite
 ]
