@@ -5,7 +5,8 @@
  *    prints the same bytes, and `cairn audit verify --file` checks them offline;
  *  - with the daemon stopped, cairn.db is edited directly: one entry edited,
  *    one deleted, one spliced in, the whole log rewritten without its
- *    member-removed entries and re-signed with a foreign key. After a restart
+ *    invite-revoked entries (three invitations made and revoked: since issue 9, adding
+ *    an entity invites it) and re-signed with a foreign key. After a restart
  *    GET /api/v1/audit/verify and `cairn audit verify` name each break.
  *    (A cut tail leaves a valid prefix: test/audit/keeper-copy.test.ts shows
  *    it against the keepers' copy.)
@@ -62,7 +63,7 @@ test('export: application/x-ndjson, one JSON object per line, the same entries a
   const listed = await allEntries(p)
   // The export is a snapshot taken when it started; GET may have seen more since (nothing writes here meanwhile).
   assert.deepEqual(parsed, listed)
-  assert.ok(parsed.some(e => e.kind === 'member-removed'))
+  assert.ok(parsed.some(e => e.kind === 'invite-revoked'))
   assert.ok(parsed.some(e => e.kind === 'checkpoint' && typeof e.sig === 'string'), 'the checkpoint signed at start is exported')
   assert.deepEqual(parsed.map(e => e.seq), parsed.map((_, i) => i + 1))
 
@@ -116,7 +117,7 @@ test('with the daemon stopped: an edited, a deleted, a spliced-in entry, and a w
   const db = new Database(join(dataDir, 'cairn.db'), { readonly: true })
   const kinds = db.prepare('SELECT seq, kind FROM audit ORDER BY seq').all() as Array<{ seq: number, kind: string }>
   db.close()
-  const removed = kinds.filter(k => k.kind === 'member-removed').map(k => k.seq)
+  const removed = kinds.filter(k => k.kind === 'invite-revoked').map(k => k.seq)
   assert.ok(removed.length === 3 && kinds.some(k => k.kind === 'checkpoint'), 'the log has what the cases need (and a checkpoint from the clean stop)')
   const mid = removed[1]!
 
@@ -125,8 +126,8 @@ test('with the daemon stopped: an edited, a deleted, a spliced-in entry, and a w
     { name: 'delete', tamper: db => deleteEntry(db, mid), brokenAt: () => mid, reason: 'gap' },
     { name: 'insert', tamper: db => insertEntry(db, mid), brokenAt: () => mid + 1, reason: 'prev-mismatch' },
     {
-      name: 'rewrite without member-removed, re-signed with a foreign key',
-      tamper: db => { assert.equal(rewriteLog(db, generateSigningKey(), k => k === 'member-removed'), 3) },
+      name: 'rewrite without invite-revoked, re-signed with a foreign key',
+      tamper: db => { assert.equal(rewriteLog(db, generateSigningKey(), k => k === 'invite-revoked'), 3) },
       brokenAt: db => (db.prepare("SELECT min(seq) AS s FROM audit WHERE kind = 'checkpoint'").get() as { s: number }).s,
       reason: 'checkpoint-foreign-key'
     }
