@@ -156,7 +156,11 @@ test(`network fuzz: records from the record format and junk frames over gossip, 
         try { await h.publish(P, made[0]!.bytes) } catch { /* a duplicate of bytes gossiped before, or no peer took it */ }
       } else if (a.via === 'sync') {
         const out = await h.pushBySync(target.peerId, P, made.map(m => m.bytes))
-        for (const m of made) if (m.valid) validBySync.push({ to: target, hash: await hashOf(m.bytes) })
+        // A batch with an oversized record may make the message exceed the sync frame
+        // limit: then it is refused whole (stream reset) and the valid records beside
+        // it are not taken (an honest sender sends them again in a later session).
+        // Only batches without one must have every valid record stored.
+        if (!made.some(m => m.kind === 'oversized')) for (const m of made) if (m.valid) validBySync.push({ to: target, hash: await hashOf(m.bytes) })
         assert.notEqual(out.end, 'timeout', `a sync session hung: ${JSON.stringify(out.received).slice(0, 200)}; ${replay}`)
       } else {
         await h.frames(target.peerId, DELIVER_PROTOCOL, [{ recs: made.map(m => m.bytes) }], 1)
