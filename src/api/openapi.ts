@@ -8,11 +8,13 @@
 import type { TObject, TSchema } from '@sinclair/typebox'
 import { ErrorBody, NodeEvent, routes, type RouteSpec } from '../contract/index.js'
 
-/** Answered by every route: bad input, token, Host; 404 for an unknown route or object. */
 /** Every route: bad input, token, Host/role, not found; and what node's HTTP parser answers before routing (slow headers, oversized URL or headers). */
 const COMMON_ERRORS = [400, 401, 403, 404, 408, 431]
 /** Every route that writes: the disk may fill up. */
 const WRITE_ERRORS = [507]
+/** Every route naming a group or an item: its group may have been deleted by its owner. */
+const GROUP_ERRORS = [410]
+const namesGroup = (path: string): boolean => path.includes(':gid') || path.startsWith('/api/v1/items/:id')
 const STATUS_TEXT: Record<number, string> = {
   400: 'invalid input (INVALID_INPUT)', 401: 'missing or wrong token (UNAUTHORIZED), wrong passphrase (BAD_PASSPHRASE)',
   403: 'role (FORBIDDEN), keeper (KEEPER_HAS_NO_KEYS), Host not loopback (HOST_NOT_ALLOWED)', 404: 'no such route or object (NOT_FOUND)',
@@ -66,7 +68,7 @@ export function openApiDocument (version: string): Json {
     const success = contentType === 'text/event-stream'
       ? { description: spec.description ?? 'an event stream', content: { [contentType]: { schema: { type: 'string' }, 'x-cairn-event-data': refs(NodeEvent, models, 'NodeEvent') } } }
       : { description: 'success', content: { [contentType]: { schema: refs(spec.response, models) } } }
-    const errors = [...new Set([...COMMON_ERRORS, ...(spec.body !== undefined ? [413] : []), ...(spec.method !== 'GET' ? WRITE_ERRORS : []), ...(spec.errors ?? [])])].sort()
+    const errors = [...new Set([...COMMON_ERRORS, ...(spec.body !== undefined ? [413] : []), ...(spec.method !== 'GET' ? WRITE_ERRORS : []), ...(namesGroup(spec.path) ? GROUP_ERRORS : []), ...(spec.errors ?? [])])].sort()
     paths[path] ??= {}
     paths[path][spec.method.toLowerCase()] = {
       operationId,
