@@ -30,6 +30,9 @@ import { isCairnError, type IntegrityError } from '../util/errors.js'
 import { verifyDag, type DagEntry } from './dag.js'
 import { DescriptorChain, roleIn } from './descriptor-chain.js'
 import { gateRecord } from './record-rules.js'
+import type { RejectReason } from './reject-reason.js'
+
+const ANSWERED_LATER = new Set<RejectReason | 'duplicate'>(['no-invite', 'stale-invite', 'invite-revoked', 'invite-expired'])
 import { requireChain } from './access.js'
 import type { GroupContext } from './context.js'
 
@@ -98,7 +101,10 @@ export async function verifyGroup (o: VerifyGroupOptions): Promise<GroupVerdict>
       if (r.recordId !== row.rid || r.groupId !== o.groupId || r.rec.t !== row.kind || !equalBytes(r.hash, row.hash)) { named('stored-out-of-place'); continue }
       if (chain.chain === undefined) continue
       const why = gateRecord(r, { chain: chain.chain, now: o.now, maxSkewMs: o.maxSkewMs })
-      if (why !== undefined) { named(why); continue }
+      // An answer was judged against its invitation when it was stored; the
+      // invitation's record (one ID per invitee) is replaced when the member is
+      // removed or invited again, so only the answer's signer and chain count here.
+      if (why !== undefined && !(r.rec.t === 'answer' && ANSWERED_LATER.has(why))) { named(why); continue }
       if (!hasKind(r, 'item')) continue
       const it = r
       const l = it.rec.b.l
@@ -180,3 +186,4 @@ export async function verifyHeldGroup (ctx: GroupContext, gid: GroupId, o: { now
   const keyFor = ctx.vault?.unlocked === true && o.keyFor !== undefined ? o.keyFor : undefined
   return await verifyGroup({ store: ctx.store, groupId: gid, now: o.now, maxSkewMs: o.maxSkewMs, ...(o.check !== undefined ? { check: o.check } : {}), ...(keyFor !== undefined ? { keyFor } : {}) })
 }
+

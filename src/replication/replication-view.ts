@@ -9,7 +9,8 @@
  * - `behind`, `lastSyncAt`: replication-state.ts.
  * - `lastError`: the newest of the last delivery error, the last session or dial
  *   error; null once the peer took a delivery or completed a session since.
- * - A member none of whose nodes is known yet is one row with `peerId: null`.
+ * - A member none of whose nodes is known yet is one row with `peerId: null`; so
+ *   is an invited entity whose invitation is still owed to its node (not delivered).
  */
 import { equalBytes } from '../crypto/bytes.js'
 import { entityIdFromPublicKey, type GroupId } from '../crypto/ids.js'
@@ -35,7 +36,7 @@ export interface ReplicationViewDeps {
   nodesOf: (pub: Uint8Array) => string[]
   connected: (peer: string) => boolean
   state: ReplicationState
-  /** Deliveries still owed: target (`peer:…`, `entity:…`) → last error. */
+  /** Deliveries still owed: target (`peer:…`, `entity:…`, `invite:…`) → last error. */
   pending: Map<string, { lastError: string | null }>
   /** The last failed dial of a peer not connected now. */
   dialError: (peer: string) => string | undefined
@@ -66,6 +67,15 @@ export function replicationView (gid: GroupId, d: ReplicationViewDeps): Replicat
       continue
     }
     for (const p of nodes) out.push(row(p, 'member', mine ? `peer:${p}` : target, entityId))
+  }
+  // An invited entity is not in the descriptor yet: while its invitation is still
+  // owed to its node, it is a member row not delivered, with the last error.
+  const listed = new Set<string>(d.members.map(pub => entityIdFromPublicKey(pub)))
+  for (const [target, owed] of d.pending) {
+    if (!target.startsWith('invite:')) continue
+    const entityId = target.slice('invite:'.length)
+    if (listed.has(entityId)) continue
+    out.push({ peerId: null, kind: 'member', entityId, connected: false, delivered: false, behind: d.records, lastSyncAt: null, lastError: owed.lastError })
   }
   return out
 }

@@ -19,14 +19,20 @@ test('on a terminal: readable lines (time, level, words), not JSON; the last say
   const env: NodeJS.ProcessEnv = { ...process.env, CAIRN_PASSPHRASE: PASSPHRASE, CAIRN_LOG_FILE: undefined }
   delete env.CAIRN_LOG_FILE
   // `script` gives the daemon a pseudo-terminal for stdout and stderr.
-  const p = spawn('script', ['-qfec', cmd, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] })
+  // Its own process group, killed whole if the test fails (a surviving daemon would keep this file open).
+  const p = spawn('script', ['-qfec', cmd, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true })
   let out = ''
   p.stdout.on('data', d => { out += String(d) })
   const exited = new Promise(resolve => p.once('exit', resolve))
-  await waitFor('the started line', () => /started: API on/.test(out), 60_000, 100)
-  const { pid } = JSON.parse(readFileSync(join(info.dataDir, 'daemon.json'), 'utf8')) as { pid: number }
-  process.kill(pid, 'SIGTERM')
-  await exited
+  try {
+    await waitFor('the started line', () => /started: API on/.test(out), 60_000, 100)
+    const { pid } = JSON.parse(readFileSync(join(info.dataDir, 'daemon.json'), 'utf8')) as { pid: number }
+    process.kill(pid, 'SIGTERM')
+    await exited
+  } finally {
+    if (p.exitCode === null && p.pid !== undefined) { try { process.kill(-p.pid, 'SIGKILL') } catch { /* gone */ } }
+    p.stdin.destroy(); p.stdout.destroy(); p.stderr.destroy()
+  }
   const text = out.replace(/\x1b\[[0-9;]*m/g, '') // eslint-disable-line no-control-regex
   assert.match(text, /\d\d:\d\d:\d\d\] INFO.*: cairn node …\w{6} started: API on 127\.0\.0\.1:\d+/)
   assert.match(text, /INFO.*: cairn node stopped/)

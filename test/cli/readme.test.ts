@@ -50,7 +50,9 @@ test('every command of README "Running a node" runs as written (after `npm link`
       assert.doesNotMatch(line, /<[a-zA-Z]+>|…/, `a command a reader cannot type as written: ${raw}`)
       if (line.startsWith('export ')) { exports += line + '\n'; continue }
       if (line === 'cairn start') {
-        daemon = spawn('bash', ['-c', `${shell}${exports}cairn start`], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+        // Its own process group: bash runs the daemon as a child, and a failing test
+        // must kill both (a surviving daemon keeps the pipes, and this file, open).
+        daemon = spawn('bash', ['-c', `${shell}${exports}cairn start`], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
         let out = ''
         daemon.stdout!.on('data', d => { out += String(d) })
         daemon.stderr!.on('data', d => { out += String(d) })
@@ -65,6 +67,10 @@ test('every command of README "Running a node" runs as written (after `npm link`
       }
     }
   } finally {
-    if (daemon !== undefined && daemon.exitCode === null) daemon.kill('SIGKILL')
+    if (daemon !== undefined && daemon.exitCode === null && daemon.pid !== undefined) {
+      try { process.kill(-daemon.pid, 'SIGKILL') } catch { /* already gone */ }
+    }
+    daemon?.stdout?.destroy()
+    daemon?.stderr?.destroy()
   }
 })

@@ -41,6 +41,13 @@ async function received (n: ClusterNode, gid: string): Promise<boolean> {
   return inv.status === 200 && inv.json.invites.some((i: any) => i.groupId === gid)
 }
 
+/** The invitee says yes (bilateral consent, issue 9): then the group's descriptor is owed to its node. */
+async function accept (n: ClusterNode, gid: string): Promise<void> {
+  const inv = (await n.ok('GET', '/api/v1/invites')).invites.find((i: any) => i.groupId === gid)
+  assert.ok(inv !== undefined, `${n.name} holds the invitation`)
+  await n.ok('POST', `/api/v1/invites/${inv.id}/accept`)
+}
+
 before(async () => {
   const [a, k, m, d, nn] = await Promise.all([initAsync(), initAsync({ keeper: true }), initAsync(), initAsync({ keeper: true }), initAsync()])
   ;[K, D] = await Promise.all([launch(k.dataDir, { name: 'K', keeper: true, listen: LOOP }), launch(d.dataDir, { name: 'D', keeper: true, listen: LOOP })])
@@ -62,6 +69,7 @@ test('a member added without an address, reachable only through a shared keeper,
   assert.equal((await A.ok('GET', '/api/v1/peers')).peers.some((p: any) => p.peerId === M.peerId), false, 'A must not know M beforehand')
   await A.ok('POST', `/api/v1/groups/${g.id}/members`, { entityId: M.status.entityId, role: 'member' })
   await waitFor('M to receive the group', async () => await received(M, g.id), 30_000, 100)
+  await accept(M, g.id)
   await waitFor('A to show M\'s node delivered', async () => {
     const r = await memberRow(g.id, M.status.entityId)
     return r?.peerId === M.peerId && r.delivered === true
@@ -72,6 +80,7 @@ test('a member added without an address, reachable only through the DHT, gets th
   const g = await A.ok('POST', '/api/v1/groups', { name: 'with N' })
   await A.ok('POST', `/api/v1/groups/${g.id}/members`, { entityId: N.status.entityId, role: 'member' })
   await waitFor('N to receive the group', async () => await received(N, g.id), 60_000, 200)
+  await accept(N, g.id)
   await waitFor('A to show N\'s node delivered', async () => (await memberRow(g.id, N.status.entityId))?.delivered === true, 30_000, 200)
 })
 
@@ -87,6 +96,7 @@ test('a member whose node is offline shows pending with its last error, then del
   assert.equal(pending.connected, false)
   const O = await launch(o.dataDir, { name: 'O', listen: [`/ip4/127.0.0.1/tcp/${port}`] })
   await waitFor('O to receive the group', async () => await received(O, g.id), 90_000, 200)
+  await accept(O, g.id)
   await waitFor('A to show O delivered and its error cleared', async () => {
     const r = await memberRow(g.id, o.entityId!)
     return r?.delivered === true && r.peerId === o.peerId && r.lastError === null
