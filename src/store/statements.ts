@@ -1,6 +1,8 @@
 /**
- * Every SQL statement the store runs (store.ts), prepared once per connection
- * and typed by name: a statement that is not here is not run.
+ * The SQL statements of store.ts's own tables (records, history, groups, audit,
+ * outbox, jobs, meta), prepared once per connection and typed by name. The
+ * tables added later keep theirs beside them: membership-store.ts,
+ * peer-tables.ts, ao-index.ts; open-check.ts runs its two before any is prepared.
  */
 import type BetterSqlite3 from 'better-sqlite3'
 
