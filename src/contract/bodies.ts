@@ -73,4 +73,7 @@ export const ExportQuery = T.Object({ group: T.Optional(T.String({ maxLength: 64
 export const AuditExportQuery = T.Object({
   since: T.Optional(T.Integer({ minimum: 0, maximum: 999_999_999, description: 'sequence number to start after (default 0: the whole log)' }))
 })
-export const EventsQuery = T.Object({ group: T.Optional(T.String({ maxLength: 64, description: 'only events of this group' })) })
+export const EventsQuery = T.Object({
+  group: T.Optional(T.String({ maxLength: 64, description: 'only events of this group' })),
+  lastEventId: T.Optional(T.String({ maxLength: 64, description: 'resume after this event ID (`<boot>-<seq>`), as the Last-Event-ID header does; the header wins when both are sent' }))
+})

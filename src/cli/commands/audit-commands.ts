@@ -1,6 +1,7 @@
 /** `cairn audit verify` and `cairn audit export` (the listing itself is `cairn audit`, in item-commands.ts). */
 import type { Command } from 'commander'
 import type { AuditVerdict } from '../../audit/audit-log.js'
+import { NO_KEEPER } from '../../audit/keeper-check.js'
 import type { AuditVerifyView } from '../../contract/models.js'
 import { verifyAuditFile } from '../../node/audit-file.js'
 import { CairnError } from '../../util/errors.js'
@@ -21,17 +22,21 @@ const REASONS: Record<string, string> = {
   'foreign-key': 'the keepers hold checkpoints of this entity signed by another node key'
 }
 
+function count (n: number, one: string, many = `${one}s`): string { return `${n} ${n === 1 ? one : many}` }
+
 export function describeVerdict (r: AuditVerifyView): string {
   const lines: string[] = []
-  if (r.ok) lines.push(`audit log intact: ${r.entries} entries, ${r.checkpoints} signed checkpoints (signed up to entry ${r.signedUpTo})`)
+  if (r.ok) lines.push(`audit log intact: ${count(r.entries, 'entry', 'entries')}, ${count(r.checkpoints, 'signed checkpoint')} (signed up to entry ${r.signedUpTo})`)
   else lines.push(`AUDIT LOG BROKEN at entry ${r.brokenAt ?? '?'}: ${REASONS[r.reason ?? ''] ?? r.reason ?? ''}`)
   const k = r.keepers
   if (k !== undefined) {
     const where = k.refreshed ? 'fetched from the keepers just now' : `not refreshed (${k.error ?? 'no keeper reachable'}); compared with the copy last synced`
-    lines.push(k.ok && k.checkpoints === 0
+    lines.push(k.ok && k.checkpoints === 0 && k.error === NO_KEEPER
+      ? 'keepers\' copy: none (the personal group has no keeper, so the log is checked against itself only; `cairn group add-keeper` gives it one)'
+      : k.ok && k.checkpoints === 0
       ? `keepers' copy: nothing to compare yet (${k.error ?? 'no checkpoint has been copied'})`
       : k.ok
-      ? `keepers' copy: ${k.checkpoints} checkpoints up to entry ${k.newestUpTo} all match (${where})`
+      ? `keepers' copy: ${count(k.checkpoints, 'checkpoint')} up to entry ${k.newestUpTo}, ${k.checkpoints === 1 ? 'it matches' : 'all match'} (${where})`
       : `keepers' copy: MISMATCH at entry ${k.brokenAt ?? '?'} (${k.reason ?? ''}; ${where})`)
   }
   return lines.join('\n')
