@@ -37,6 +37,8 @@ export interface KeeperCheck {
   brokenAt?: number
   reason?: 'truncated' | 'rewritten' | 'foreign-key'
   error?: string
+  /** The personal group has no keeper: no copy exists to compare with. */
+  noKeeper?: true
 }
 
 /** A checkpoint just written: what the keeper copy replicates (keeper-copy.ts). */

@@ -21,9 +21,6 @@ import type { ChainVerdict } from './chain.js'
 
 export interface CheckpointCopy { upTo: number, head: string, sig: string, key: string }
 
-/** The refresh error when the personal group has no keeper: the log has no copy to be compared with. */
-export const NO_KEEPER = 'the personal group has no keeper'
-
 export function compareWithCopies (copies: readonly CheckpointCopy[], ownKey: Uint8Array, localTail: number, localHash: (seq: number) => string | undefined, refreshed: boolean, error?: string): KeeperCheck {
   const sorted = [...copies].sort((a, b) => a.upTo - b.upTo)
   const base = { refreshed, checkpoints: sorted.length, newestUpTo: sorted.at(-1)?.upTo ?? 0, ...(error !== undefined ? { error } : {}) }

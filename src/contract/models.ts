@@ -192,7 +192,8 @@ export const AuditKeepers = T.Object({
   checkpoints: Count, newestUpTo: Count, ok: T.Boolean(),
   brokenAt: T.Optional(T.Integer({ minimum: 1 })),
   reason: T.Optional(T.Union([T.Literal('truncated'), T.Literal('rewritten'), T.Literal('foreign-key')])),
-  error: T.Optional(T.String({ description: 'why the copy could not be refreshed' }))
+  error: T.Optional(T.String({ description: 'why the copy could not be refreshed' })),
+  noKeeper: T.Optional(T.Literal(true, { description: 'the personal group has no keeper: no copy exists, the log is checked against itself only' }))
 }, { description: 'the local log against the signed checkpoints the personal group\'s keepers hold (entity nodes)' })
 const AUDIT_BREAKS = ['gap', 'prev-mismatch', 'hash-mismatch', 'checkpoint-malformed', 'checkpoint-mismatch', 'checkpoint-foreign-key', 'checkpoint-bad-signature', 'truncated', 'rewritten', 'foreign-key'] as const
 export const AuditVerify = model('AuditVerify', T.Object({

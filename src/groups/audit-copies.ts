@@ -85,6 +85,10 @@ export class AuditCopies {
       if (this.ctx.vault === undefined) return local
       return { ...local, keepers: { refreshed: false, checkpoints: 0, newestUpTo: 0, ok: true, error: 'the vault is locked: unlock it to compare with the keepers\' copy' } }
     }
+    // No keeper, no copy: say so rather than "nothing to compare yet" (and do not wait for a sync that cannot happen).
+    if ((this.ctx.registry.chain(pg)?.current().k.length ?? 0) === 0) {
+      return { ...local, keepers: { refreshed: false, checkpoints: 0, newestUpTo: 0, ok: true, noKeeper: true, error: 'the personal group has no keeper' } }
+    }
     const r = await refresh(pg)
     const check = compareWithCopies(this.copies(), this.node.publicKey, this.ctx.audit.tailSeq, seq => this.ctx.audit.hashAt(seq), r.refreshed, r.error)
     return combineVerdicts(local, check)

@@ -10,7 +10,6 @@ import type { ApiBackend, NodeEvent, StatusView, StatusWarning } from '../api/ba
 import { loadConfig, type Overrides } from '../config/load.js'
 import type { Config } from '../config/schema.js'
 import { CairnError, isStorageCorrupt, storageCorrupt } from '../util/errors.js'
-import { NO_KEEPER } from '../audit/keeper-check.js'
 import { publicKeyFromEntityId } from '../crypto/ids.js'
 import { writeFileAtomic } from '../util/fs.js'
 import { claimPidFile, ensureApiToken } from './run-files.js'
@@ -337,7 +336,7 @@ export class Daemon {
     try {
       const r = await Promise.race([this.net.replicator.syncGroup(gid), timeout])
       const ok = r.peers.some(p => p.error === undefined)
-      return ok ? { refreshed: true } : { refreshed: false, error: r.peers.find(p => p.error !== undefined)?.error ?? NO_KEEPER }
+      return ok ? { refreshed: true } : { refreshed: false, error: r.peers.find(p => p.error !== undefined)?.error ?? 'the personal group has no keeper' }
     } catch (e) {
       return { refreshed: false, error: (e as Error).message }
     } finally { clearTimeout(timer) }

@@ -110,6 +110,9 @@ test('GET /api/v1/audit/verify on the untouched log: ok, every checkpoint under 
   const c = p.cli(['--json', 'audit', 'verify'])
   assert.equal(c.status, 0)
   assert.equal(c.json.ok, true)
+  // This node's personal group has no keeper: the verdict says so, and the CLI names the fix.
+  assert.equal(v.keepers?.noKeeper, true, JSON.stringify(v.keepers))
+  assert.match(p.cli(['audit', 'verify']).stdout, /keepers' copy: none .*cairn group add-keeper/)
 })
 
 test('with the daemon stopped: an edited, a deleted, a spliced-in entry, and a whole rewrite re-signed with a foreign key are each named after a restart', { timeout: 120_000 }, async () => {

@@ -6,9 +6,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { describeVerdict } from '../../src/cli/commands/audit-commands.js'
-import { NO_KEEPER } from '../../src/audit/keeper-check.js'
 
-const intact = { ok: true, entries: 1, checkpoints: 1, signedUpTo: 1 } as const
+const intact = { ok: true, entries: 1, checkpoints: 1, signedUpTo: 1, tail: { seq: 1, hash: '00' } } as const
 
 test('one entry and one checkpoint are singular; more are plural', () => {
   assert.match(describeVerdict({ ...intact }), /^audit log intact: 1 entry, 1 signed checkpoint \(signed up to entry 1\)$/)
@@ -18,7 +17,7 @@ test('one entry and one checkpoint are singular; more are plural', () => {
 })
 
 test('no keeper: the line says the log is checked against itself and names the command that adds one', () => {
-  const out = describeVerdict({ ...intact, keepers: { refreshed: false, checkpoints: 0, newestUpTo: 0, ok: true, error: NO_KEEPER } })
+  const out = describeVerdict({ ...intact, keepers: { refreshed: false, checkpoints: 0, newestUpTo: 0, ok: true, noKeeper: true, error: 'the personal group has no keeper' } })
   assert.match(out, /keepers' copy: none .*no keeper.*cairn group add-keeper/)
   assert.doesNotMatch(out, /nothing to compare/)
 })

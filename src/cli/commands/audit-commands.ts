@@ -1,7 +1,6 @@
 /** `cairn audit verify` and `cairn audit export` (the listing itself is `cairn audit`, in item-commands.ts). */
 import type { Command } from 'commander'
 import type { AuditVerdict } from '../../audit/audit-log.js'
-import { NO_KEEPER } from '../../audit/keeper-check.js'
 import type { AuditVerifyView } from '../../contract/models.js'
 import { verifyAuditFile } from '../../node/audit-file.js'
 import { CairnError } from '../../util/errors.js'
@@ -31,7 +30,7 @@ export function describeVerdict (r: AuditVerifyView): string {
   const k = r.keepers
   if (k !== undefined) {
     const where = k.refreshed ? 'fetched from the keepers just now' : `not refreshed (${k.error ?? 'no keeper reachable'}); compared with the copy last synced`
-    lines.push(k.ok && k.checkpoints === 0 && k.error === NO_KEEPER
+    lines.push(k.noKeeper === true
       ? 'keepers\' copy: none (the personal group has no keeper, so the log is checked against itself only; `cairn group add-keeper` gives it one)'
       : k.ok && k.checkpoints === 0
       ? `keepers' copy: nothing to compare yet (${k.error ?? 'no checkpoint has been copied'})`
