@@ -39,6 +39,8 @@ test('every command of README "Running a node" runs as written (after `npm link`
   assert.equal(lines[0], 'npm link', 'the section starts by putting cairn on the PATH')
   const other = initNodeDir()
   const dataDir = join(tempDir(), 'node')
+  // The reader's shell is somewhere of theirs: files a command writes (audit.ndjson) land there, not in the checkout.
+  const cwd = tempDir()
   const env: NodeJS.ProcessEnv = { ...process.env, CAIRN_DATA_DIR: dataDir, CAIRN_API_PORT: '0', CAIRN_NETWORK_LISTEN: '/ip4/127.0.0.1/tcp/0', CAIRN_PASSPHRASE: undefined, CAIRN_LOG_FILE: join(dataDir, '..', 'cairn.log') }
   // What `npm link` gives: `cairn` runs bin/cairn.
   const shell = `cairn () { ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} "$@"; }\n`
@@ -52,14 +54,14 @@ test('every command of README "Running a node" runs as written (after `npm link`
       if (line === 'cairn start') {
         // Its own process group: bash runs the daemon as a child, and a failing test
         // must kill both (a surviving daemon keeps the pipes, and this file, open).
-        daemon = spawn('bash', ['-c', `${shell}${exports}cairn start`], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+        daemon = spawn('bash', ['-c', `${shell}${exports}cairn start`], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
         let out = ''
         daemon.stdout!.on('data', d => { out += String(d) })
         daemon.stderr!.on('data', d => { out += String(d) })
         await waitFor('the node to start', () => { if (daemon!.exitCode !== null) throw new Error(`cairn start exited: ${out}`); return existsSync(join(dataDir, 'daemon.json')) }, 60_000, 100)
         continue
       }
-      const r = spawnSync('bash', ['-c', `${shell}${exports}${line}`], { env, encoding: 'utf8', timeout: 120_000 })
+      const r = spawnSync('bash', ['-c', `${shell}${exports}${line}`], { env, cwd, encoding: 'utf8', timeout: 120_000 })
       assert.equal(r.status, 0, `\`${raw}\` exited ${r.status}:\n${r.stdout}\n${r.stderr}`)
       if (line === 'cairn stop') {
         await waitFor('the node to have stopped', () => daemon?.exitCode !== null, 30_000, 100)
