@@ -14,16 +14,20 @@
  *  3. item writes/s on the node of row 1, which holds ITEMS items: write cost
  *     as a function of what the node holds.
  *
- *  baseline (1, 2)  reencryptItem (decrypt + encrypt + Ed25519 sign + encode:
- *            what each item needs at minimum) on the same records in a tight
- *            loop, no store, in 1 s windows alternating with the rotations:
+ *  4. the crypto floor after batching (issue 14): reencryptItems, 1,000 records
+ *     per signature as the job signs them, on the same records in a tight loop,
+ *     no store: what the job could reach if storing cost nothing.
+ *
+ *  baseline (1, 2, 4)  reencryptItem (decrypt + encrypt + Ed25519 sign + encode:
+ *            what each item needed before batch signing) on the same records in a
+ *            tight loop, no store, in 1 s windows alternating with the rotations:
  *            ratio = share of that floor the job achieves.
  *  baseline (3)     raw better-sqlite3 inserts, one transaction per row,
  *            interleaved with the writes.
  */
 import type { GroupId } from '../../src/crypto/ids.js'
 import { randomBytes } from 'node:crypto'
-import { reencryptItem } from '../../src/records/item.js'
+import { reencryptItem, reencryptItems } from '../../src/records/item.js'
 import { fromStore } from '../../src/records/record.js'
 import type { Services } from '../../src/node/services.js'
 import type { BenchResult, Suite, SuiteContext } from '../lib/types.js'
@@ -82,11 +86,15 @@ async function rotateOnce (ctx: SuiteContext, x: Setup, budgetMs: number): Promi
   return { perSec: done / (ms / 1000), done, ms, capped }
 }
 
+/** Records per signature in the job (groups/reencrypt.ts BATCH) and in the batched floor. */
+const JOB_STEP = 1000
+
 /**
- * A window of reencryptItem over the group's records (loaded once, before any
+ * Windows of reencryptItem (one signature per record) and of reencryptItems
+ * (one per JOB_STEP records) over the group's records (loaded once, before any
  * rotation, so all under one key version) in a tight loop: items/s.
  */
-function floorWindow (ctx: SuiteContext, x: Setup): () => number {
+function floorWindows (ctx: SuiteContext, x: Setup): { single: () => number, batched: () => number } {
   const { s, gid } = x
   const recs = s.store.listKind(gid, 'item', Math.min(x.items, 5000)).map(r => fromStore(r, 'item'))
   const kv = s.groups.view(gid).keyVersion
@@ -94,34 +102,44 @@ function floorWindow (ctx: SuiteContext, x: Setup): () => number {
   const newKey = new Uint8Array(randomBytes(32))
   const me = s.vault!.entityKey()
   const one = (i: number): unknown => reencryptItem(recs[i % recs.length]!, oldKey, me, kv + 1, newKey)
+  const step = Math.min(JOB_STEP, recs.length)
+  const steps = Math.max(1, Math.floor(recs.length / step))
+  const batch = (i: number): unknown => reencryptItems(recs.slice((i % steps) * step, (i % steps + 1) * step), () => oldKey, me, kv + 1, newKey)
   measureRate(one, { ms: ctx.quick ? 20 : 300 })
-  return () => measureRate(one, { ms: ctx.quick ? 100 : 1000 }).perSec
+  measureRate(batch, { ms: ctx.quick ? 20 : 300 })
+  return {
+    single: () => measureRate(one, { ms: ctx.quick ? 100 : 1000 }).perSec,
+    batched: () => measureRate(batch, { ms: ctx.quick ? 100 : 1000, minOps: 2 }).perSec * step
+  }
 }
 
-interface Rotations { median: number, samples: number[], floor: { median: number, samples: number[] }, capped: { done: number, ms: number } | undefined }
+interface Rotations { median: number, samples: number[], floor: { median: number, samples: number[] }, batched: { median: number, samples: number[] }, capped: { done: number, ms: number } | undefined }
 
 /**
  * Rotate up to `runs` times, each beside a window of the crypto floor (ABBA
  * order, so both see the same machine); stop early when a rotation hits the budget.
  */
 async function rotations (ctx: SuiteContext, x: Setup, runs: number, budgetMs: number): Promise<Rotations> {
-  const floor = floorWindow(ctx, x)
+  const floor = floorWindows(ctx, x)
   const samples: number[] = []
   const floors: number[] = []
+  const batched: number[] = []
+  const windows = (): void => { floors.push(floor.single()); batched.push(floor.batched()) }
   let capped: { done: number, ms: number } | undefined
   for (let i = 0; i < runs && capped === undefined; i++) {
-    if (i % 2 === 1) floors.push(floor())
+    if (i % 2 === 1) windows()
     const r = await rotateOnce(ctx, x, budgetMs)
     samples.push(r.perSec)
     if (r.capped) capped = { done: r.done, ms: r.ms }
-    if (i % 2 === 0) floors.push(floor())
+    if (i % 2 === 0) windows()
   }
-  return { median: median(samples), samples, floor: { median: median(floors), samples: floors }, capped }
+  return { median: median(samples), samples, floor: { median: median(floors), samples: floors }, batched: { median: median(batched), samples: batched }, capped }
 }
 
 const samplesText = (xs: number[]): string => xs.map(v => fmtNum(v)).join(', ')
 const joined = (xs: number[]): string => xs.map(Math.round).join(' ')
 const FLOOR_NAME = 'reencryptItem tight loop (decrypt+encrypt+sign)'
+const BATCHED_NAME = `reencryptItems tight loop (decrypt+encrypt, 1 sign per ${fmtNum(JOB_STEP)})`
 
 export const rotationSuite: Suite = {
   name: 'rotation',
@@ -157,7 +175,18 @@ export const rotationSuite: Suite = {
       baseline: { name: FLOOR_NAME, value: bareRot.floor.median, unit: 'items/s' },
       target: TARGET,
       notes: `diagnostic: the store path and job without the search index; ${bareRot.samples.length} run(s): ${samplesText(bareRot.samples)} items/s${bare.note !== '' ? '; ' + bare.note : ''}; setup wrote ${fmtNum(bare.items)} items in ${fmtNum(bare.writeMs / 1000)} s`,
-      details: { items: bare.items, runs: bareRot.samples.length, capped: bareRot.capped !== undefined, samples: joined(bareRot.samples), baselineSamples: joined(bareRot.floor.samples) }
+      details: { items: bare.items, runs: bareRot.samples.length, capped: bareRot.capped !== undefined, samples: joined(bareRot.samples), baselineSamples: joined(bareRot.floor.samples), batchedFloorSamples: joined(bareRot.batched.samples) }
+    }))
+    // Row 4: how far batch signing alone can take the job (both nodes' windows).
+    const batchedAll = [...realRot.batched.samples, ...bareRot.batched.samples]
+    const singleAll = [...realRot.floor.samples, ...bareRot.floor.samples]
+    out.push(ctx.result({
+      name: `re-encrypt crypto floor after batch signing (${fmtNum(JOB_STEP)} records per signature)`,
+      value: median(batchedAll), unit: 'items/s',
+      baseline: { name: FLOOR_NAME, value: median(singleAll), unit: 'items/s' },
+      target: TARGET,
+      notes: `no store, one core: decrypt + encrypt + encode + Merkle tree, one Ed25519 sign per ${fmtNum(JOB_STEP)}; the job's rows above can reach at most this; ${batchedAll.length} window(s): ${samplesText(batchedAll)} items/s`,
+      details: { samples: joined(batchedAll), baselineSamples: joined(singleAll) }
     }))
 
     // Row 3: single acknowledged writes on the full node (index on).

@@ -6,17 +6,20 @@
  * picks up whatever is still stale. Done means done: the job fails, naming the
  * reason, if any item could not be re-encrypted (append-only entries are
  * re-encrypted like any other: their links survive, records/ao-link.ts).
+ * Each batch is signed once (a Merkle root over its records, each carrying its
+ * path: docs/RECORDS.md, "Batch-signed records"): the one signature per record
+ * was the job's largest cost.
  */
 import type { GroupId } from '../crypto/ids.js'
 import { setImmediate as yieldLoop } from 'node:timers/promises'
-import { reencryptItem } from '../records/item.js'
+import { reencryptItems } from '../records/item.js'
 import { fromStore } from '../records/record.js'
 import type { JobFn } from '../jobs/job-runner.js'
 import { CairnError } from '../util/errors.js'
 import { requireChain, requireVault } from './access.js'
 import type { GroupContext } from './context.js'
 
-/** Items per transaction: one fsync each; small enough to keep the event loop responsive. */
+/** Items per transaction and per signed batch (≤ MAX_BATCH_LEAVES): one fsync and one signature each; small enough to keep the event loop responsive. */
 const BATCH = 1000
 
 export function reencryptJob (ctx: GroupContext, keyFor: (gid: GroupId, kv: number) => Uint8Array): JobFn {
@@ -40,7 +43,7 @@ export function reencryptJob (ctx: GroupContext, keyFor: (gid: GroupId, kv: numb
       }
       const me = requireVault(ctx).entityKey()
       const newKey = keyFor(gid, kv)
-      const res = ctx.acceptor.ingest(rows.map(row => reencryptItem(fromStore(row, 'item'), keyFor(gid, row.kv), me, kv, newKey)), 'local')
+      const res = ctx.acceptor.ingest(reencryptItems(rows.map(row => fromStore(row, 'item')), old => keyFor(gid, old), me, kv, newKey), 'local')
       // A refused re-encryption leaves that item under the old key, which a removed
       // member may hold: the job fails and says so rather than report done.
       const refused = res.filter(x => x.status === 'rejected')

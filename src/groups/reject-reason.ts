@@ -24,7 +24,7 @@ export type RejectReason = DecodeFailure
 export type RejectClass = 'invalid' | 'behind' | 'declined'
 
 const CLASS: Record<RejectReason, RejectClass> = {
-  malformed: 'invalid', 'too-large': 'invalid', 'bad-signature': 'invalid',
+  malformed: 'invalid', 'too-large': 'invalid', 'bad-signature': 'invalid', 'bad-proof': 'invalid',
   'unknown-group': 'behind', 'before-group': 'behind', 'not-a-member': 'behind', 'not-admin': 'behind',
   'bad-key-version': 'behind', 'descriptor-gap': 'behind',
   'future-clock': 'invalid', 'bad-id': 'invalid', 'read-only': 'invalid', 'not-owner': 'invalid',

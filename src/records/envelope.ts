@@ -14,32 +14,45 @@
  * message ID, provenance link). Keepers verify every record without any key.
  * (SPEC §2 suggested signing a hash of the ciphertext instead; see docs/RECORDS.md.)
  *
+ * Version 2 (signBatch: a rotation's re-encryptions) replaces the signature by
+ *   proof = [ n, i, root(32), path: [hash(32)…], sig(64) ]
+ * where sig is over the batch root (batch.ts) and the leaf is the same message
+ * with version 2 in it; verifyInput() gives the message a signature must cover
+ * after checking the path (docs/RECORDS.md, "Batch-signed records").
+ *
  * Invariants: parseEnvelope() accepts only well-formed bytes of a kind name of
  * the right shape and checks no signature; nothing here decrypts.
  */
 import { decodeBounded, encodeCanonical, STRICT_DECODE } from '../crypto/canonical.js'
-import { concat, utf8 } from '../crypto/bytes.js'
+import { concat, equalBytes, utf8 } from '../crypto/bytes.js'
 import { sha256 } from '../crypto/hash.js'
 import { sign, type SigningKey } from '../crypto/sign.js'
 import { bytesToUuid, entityIdFromPublicKey, groupIdFromBytes, type EntityId, type GroupId, type RecordId, uuidToBytes } from '../crypto/ids.js'
 import { isClock, type Clock } from '../crypto/hlc.js'
 import { IntegrityError } from '../util/errors.js'
 import type { RecordKind } from './kinds.js'
+import { leafHash, MAX_BATCH_LEAVES, MAX_PATH, merkle, rootFromPath, rootMessage } from './batch.js'
 
 /** Hard cap on one encoded record (1 MiB content + headroom); configurable lower. */
 export const MAX_RECORD_BYTES = 2 * 1024 * 1024
 
 export type Body = Record<string, unknown>
 
+/** A version-2 record's inclusion proof (its root signature is the record's `x`). */
+export interface BatchProof { n: number, i: number, root: Uint8Array, path: Uint8Array[] }
+
 export interface SignedRecord<B extends Body = Body> {
-  v: 1
+  /** 1: signed alone; 2: batch-signed, `pf` set. */
+  v: 1 | 2
   t: RecordKind
   g: Uint8Array
   id: Uint8Array
   c: Clock
   s: Uint8Array
   b: B
+  /** The signature: over the record (v1) or over its batch's root (v2). */
   x: Uint8Array
+  pf?: BatchProof
 }
 
 /**
@@ -71,15 +84,35 @@ const labelOf = (t: string): Uint8Array => {
   return l
 }
 
-/** The message the signature covers, taken straight from the record bytes. */
-export function signedSlice (kind: string, bytes: Uint8Array): Uint8Array {
+/** The message the signature covers (v1; v2: the leaf's message), taken straight from the record bytes. */
+export function signedSlice (kind: string, bytes: Uint8Array, tail = SIG_TAIL): Uint8Array {
   const label = labelOf(kind)
-  const n = bytes.length - SIG_TAIL
+  const n = bytes.length - tail
   const out = new Uint8Array(label.length + n)
   out.set(label, 0)
   out[label.length] = 0x87
   out.set(bytes.subarray(1, n), label.length + 1)
   return out
+}
+
+const uintBytes = (v: number): number => v < 24 ? 1 : v < 256 ? 2 : v < 65536 ? 3 : 5
+/** Encoded length of a (canonical) proof array: the record's tail after the body. */
+const proofBytes = (p: BatchProof): number => 1 + uintBytes(p.n) + uintBytes(p.i) + 34 + uintBytes(p.path.length) + 34 * p.path.length + SIG_TAIL
+
+/**
+ * The message a record's signature `x` must verify over, under `s`: the record
+ * slice (v1), or its batch's root message once the path from the record's own
+ * leaf leads to the root it carries (v2; else IntegrityError `bad-proof`).
+ */
+export function verifyInput (rec: SignedRecord, bytes: Uint8Array): Uint8Array {
+  const pf = rec.pf
+  if (pf === undefined) return signedSlice(rec.t, bytes)
+  const tail = proofBytes(pf)
+  const leaf = leafHash(labelOf(rec.t), new Uint8Array([0x87]), bytes.subarray(1, bytes.length - tail))
+  const root = rootFromPath(leaf, pf.i, pf.n, pf.path)
+  if (root === undefined) throw new IntegrityError(`batch proof: a path of ${pf.path.length} hashes does not fit leaf ${pf.i} of ${pf.n}`, { reason: 'bad-proof' })
+  if (!equalBytes(root, pf.root)) throw new IntegrityError('batch proof: the path does not lead to the root it names', { reason: 'bad-proof' })
+  return rootMessage(rec.g, pf.n, pf.root)
 }
 
 export interface Unsigned<B extends Body> { t: RecordKind, groupId: GroupId, recordId: RecordId, clock: Clock, body: B }
@@ -108,6 +141,31 @@ export function signRecord<B extends Body> (key: SigningKey, u: Unsigned<B>): Ve
   return viewOf(rec, bytes, sha256(bytes)) as VerifiedRecord<B>
 }
 
+/**
+ * Sign records of one group as one batch (one Ed25519 signature over their
+ * Merkle root); each record carries its path. Records/ decides which may be
+ * (record.ts checks the kind on every decode).
+ */
+export function signBatch<B extends Body> (key: SigningKey, us: ReadonlyArray<Unsigned<B>>): Array<VerifiedRecord<B>> {
+  if (us.length === 0) return []
+  if (us.length > MAX_BATCH_LEAVES) throw new RangeError(`a batch holds at most ${MAX_BATCH_LEAVES} records`)
+  const g = uuidToBytes(us[0]!.groupId)
+  const unsigned = us.map(u => {
+    if (u.groupId !== us[0]!.groupId) throw new RangeError('a batch is of one group')
+    return encodeCanonical([2, u.t, g, uuidToBytes(u.recordId), u.clock, key.publicKey, u.body])
+  })
+  const { root, paths } = merkle(unsigned.map((b, k) => leafHash(labelOf(us[k]!.t), b)))
+  const n = us.length
+  const x = sign(key, rootMessage(g, n, root))
+  return us.map((u, i) => {
+    const tail = encodeCanonical([n, i, root, paths[i]!, x])
+    const bytes = concat(unsigned[i]!, tail)
+    bytes[0] = 0x88
+    const rec: SignedRecord<B> = { v: 2, t: u.t, g, id: uuidToBytes(u.recordId), c: u.clock, s: key.publicKey, b: u.body, x, pf: { n, i, root, path: paths[i]! } }
+    return viewOf(rec, bytes, sha256(bytes)) as VerifiedRecord<B>
+  })
+}
+
 const isBytes = (v: unknown, len?: number): v is Uint8Array => v instanceof Uint8Array && (len === undefined || v.length === len)
 
 /** Size, canonical CBOR, header fields. `isKind` is the kind table's membership test (kinds.ts). */
@@ -117,13 +175,28 @@ export function parseEnvelope (bytes: Uint8Array, maxBytes: number, isKind: (t: 
   let a: unknown
   try { a = decodeBounded(bytes, STRICT_DECODE) } catch (e) { throw malformed((e as Error).message) }
   if (!Array.isArray(a) || a.length !== 8) throw malformed('not a record')
-  const [v, t, g, id, c, s, b, x] = a as [unknown, unknown, unknown, unknown, unknown, unknown, unknown, unknown]
-  if (v !== 1) throw malformed('unknown version')
+  const [v, t, g, id, c, s, b, last] = a as [unknown, unknown, unknown, unknown, unknown, unknown, unknown, unknown]
+  if (v !== 1 && v !== 2) throw malformed('unknown version')
   if (typeof t !== 'string' || !isKind(t)) throw malformed('unknown kind')
-  if (!isBytes(g, 16) || !isBytes(id, 16) || !isBytes(s, 32) || !isBytes(x, 64)) throw malformed('bad header field')
+  if (!isBytes(g, 16) || !isBytes(id, 16) || !isBytes(s, 32)) throw malformed('bad header field')
   if (!isClock(c)) throw malformed('bad clock')
   if (b === null || typeof b !== 'object' || Array.isArray(b) || b instanceof Uint8Array) throw malformed('bad body')
-  return { v: 1, t, g, id, c, s, b: b as Body, x }
+  if (v === 1) {
+    if (!isBytes(last, 64)) throw malformed('bad header field')
+    return { v: 1, t, g, id, c, s, b: b as Body, x: last }
+  }
+  const { pf, x } = parseProof(last)
+  return { v: 2, t, g, id, c, s, b: b as Body, x, pf }
+}
+
+/** Shape and bounds of a v2 proof; whether it holds is verifyInput's (bad-proof). */
+function parseProof (p: unknown): { pf: BatchProof, x: Uint8Array } {
+  if (!Array.isArray(p) || p.length !== 5) throw malformed('bad batch proof')
+  const [n, i, root, path, x] = p as [unknown, unknown, unknown, unknown, unknown]
+  const count = (v: unknown, max: number): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= max
+  if (!count(n, MAX_BATCH_LEAVES) || n < 1 || !count(i, MAX_BATCH_LEAVES - 1) || !isBytes(root, 32) || !isBytes(x, 64)) throw malformed('bad batch proof')
+  if (!Array.isArray(path) || path.length > MAX_PATH || !path.every(h => isBytes(h, 32))) throw malformed('bad batch proof path')
+  return { pf: { n, i, root, path: path as Uint8Array[] }, x }
 }
 
 export function malformed (what: string): IntegrityError {

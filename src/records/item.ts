@@ -25,7 +25,7 @@ import type { Clock } from '../crypto/hlc.js'
 import type { SigningKey } from '../crypto/sign.js'
 import { structureViolation } from '../util/bounds.js'
 import { IntegrityError } from '../util/errors.js'
-import { field, malformed, signRecord, type Body, type DecodedRecord, type VerifiedRecord } from './envelope.js'
+import { field, malformed, signBatch, signRecord, type Body, type DecodedRecord, type Unsigned, type VerifiedRecord } from './envelope.js'
 import { SALT_BYTES, checkLinkBody, contentCommitment, entryCommitment, makeLink, sameLink, type LinkBody, type LinkInput } from './ao-link.js'
 
 export interface ItemBody extends Body {
@@ -124,13 +124,26 @@ export function sealItem (inp: SealItemInput): VerifiedRecord<ItemBody> {
 
 /** Re-encrypt one version under a new key: same ID, clock and author; signer = re-encryptor. */
 export function reencryptItem (r: DecodedRecord<ItemBody>, oldKey: Uint8Array, signer: SigningKey, newKeyVersion: number, newKey: Uint8Array): VerifiedRecord<ItemBody> {
+  return signRecord<ItemBody>(signer, reencrypted(r, oldKey, signer.publicKey, newKeyVersion, newKey))
+}
+
+/**
+ * reencryptItem for a rotation's job step: the same records, signed as one
+ * batch (one signature over their Merkle root, envelope.ts signBatch), at most
+ * MAX_BATCH_LEAVES. `oldKeyOf` gives the key of each record's own key version.
+ */
+export function reencryptItems (rs: ReadonlyArray<DecodedRecord<ItemBody>>, oldKeyOf: (kv: number) => Uint8Array, signer: SigningKey, newKeyVersion: number, newKey: Uint8Array): Array<VerifiedRecord<ItemBody>> {
+  return signBatch<ItemBody>(signer, rs.map(r => reencrypted(r, oldKeyOf(r.rec.b.kv), signer.publicKey, newKeyVersion, newKey)))
+}
+
+function reencrypted (r: DecodedRecord<ItemBody>, oldKey: Uint8Array, signer: Uint8Array, newKeyVersion: number, newKey: Uint8Array): Unsigned<ItemBody> {
   const b = r.rec.b
   // The padded plaintext moves as-is: same bucket, no parse/serialise round trip.
   const padded = gcmDecrypt(oldKey, b.iv, b.ct, itemAad(r.groupId, r.recordId, r.rec.c, r.rec.s, b))
   const head = { a: b.a, n: b.n, kv: newKeyVersion, del: false, p: r.hash, ...(b.l !== undefined ? { l: b.l } : {}) }
-  const sealed = gcmEncrypt(newKey, padded, itemAad(r.groupId, r.recordId, r.rec.c, signer.publicKey, head))
+  const sealed = gcmEncrypt(newKey, padded, itemAad(r.groupId, r.recordId, r.rec.c, signer, head))
   padded.fill(0)
-  return signRecord<ItemBody>(signer, { t: 'item', groupId: r.groupId, recordId: r.recordId, clock: r.rec.c, body: { ...head, iv: sealed.iv, ct: sealed.ct } })
+  return { t: 'item', groupId: r.groupId, recordId: r.recordId, clock: r.rec.c, body: { ...head, iv: sealed.iv, ct: sealed.ct } }
 }
 
 /** The document JSON bytes; for a linked entry, checked against its content commitment. */

@@ -31,6 +31,11 @@ export interface KindSpec<B extends Body> {
   tombstone: (b: B) => boolean
   /** The one entity the record is addressed to (envelopes), if any: delivery audiences use it. */
   recipient: (b: B) => Uint8Array | null
+  /**
+   * May a record of this body be batch-signed (docs/RECORDS.md)? Absent: never.
+   * Only a rotation's re-encryptions are: an item version that replaces one.
+   */
+  batchSigned?: (b: B) => boolean
 }
 
 const kind = <B extends Body>(spec: KindSpec<B>): KindSpec<B> => spec
@@ -39,7 +44,7 @@ const nobody = (): null => null
 const never = (): boolean => false
 
 export const KINDS = {
-  item: kind({ check: checkItemBody, keyVersion: b => b.kv, author: b => b.a, tombstone: b => b.del, recipient: nobody }),
+  item: kind({ check: checkItemBody, keyVersion: b => b.kv, author: b => b.a, tombstone: b => b.del, recipient: nobody, batchSigned: b => !b.del && b.p.length === 32 }),
   desc: kind({ check: checkDescBody, keyVersion: unencrypted, author: nobody, tombstone: never, recipient: nobody }),
   key: kind({ check: checkKeyBody, keyVersion: b => b.kv, author: nobody, tombstone: never, recipient: b => b.to }),
   share: kind({ check: checkShareBody, keyVersion: b => b.kv, author: nobody, tombstone: never, recipient: b => b.to }),

@@ -12,40 +12,47 @@
  *                               a rewritten store use decodeRecord, as items/ does)
  *
  * A failure carries its RejectReason-compatible cause in `details.reason`
- * (`malformed`, `too-large`, `bad-signature`); decodeFailure() reads it back.
+ * (`malformed`, `too-large`, `bad-proof`, `bad-signature`); decodeFailure() reads it back.
+ *
+ * Batch-signed records (version 2, docs/RECORDS.md) go the same way: the path is
+ * checked here (verifyInput), and the one signature check, verifyRecordSignature,
+ * is the same on every thread: it verifies a batch's root once per thread.
  */
 import { sha256 } from '../crypto/hash.js'
-import { verify } from '../crypto/sign.js'
+import { verifyRecordSignature } from './batch.js'
 import { IntegrityError } from '../util/errors.js'
-import { MAX_RECORD_BYTES, malformed, parseEnvelope, signedSlice, viewOf, type Body, type DecodedRecord, type SignedRecord, type VerifiedRecord } from './envelope.js'
+import { MAX_RECORD_BYTES, malformed, parseEnvelope, verifyInput, viewOf, type Body, type DecodedRecord, type SignedRecord, type VerifiedRecord } from './envelope.js'
 import { isRecordKind, specOf, type BodyOf, type RecordKind } from './kinds.js'
 
-export { signRecord, type Body, type DecodedRecord, type SignedRecord, type VerifiedRecord } from './envelope.js'
+export { signBatch, signRecord, type Body, type DecodedRecord, type SignedRecord, type VerifiedRecord } from './envelope.js'
+export { MAX_BATCH_LEAVES, verifyRecordSignature } from './batch.js'
 export type { BodyOf, RecordKind } from './kinds.js'
 
 /** Why bytes did not decode into a record: the records layer's part of groups' RejectReason. */
-export type DecodeFailure = 'malformed' | 'too-large' | 'bad-signature'
+export type DecodeFailure = 'malformed' | 'too-large' | 'bad-proof' | 'bad-signature'
 
 function parseChecked (bytes: Uint8Array, maxBytes: number): SignedRecord {
   const rec = parseEnvelope(bytes, maxBytes, isRecordKind)
-  specOf(rec.t).check(rec.b)
+  const spec = specOf(rec.t)
+  spec.check(rec.b)
+  if (rec.v === 2 && spec.batchSigned?.(rec.b) !== true) throw malformed(`a batch-signed ${rec.t} record (only re-encrypted items may be)`)
   return rec
 }
 
 /** Decode and verify untrusted bytes: envelope, body by kind, then (the costly part) the signature. */
 export function decodeRecord (bytes: Uint8Array, maxBytes = MAX_RECORD_BYTES): VerifiedRecord {
   const rec = parseChecked(bytes, maxBytes)
-  if (!verify(rec.s, signedSlice(rec.t, bytes), rec.x)) throw new IntegrityError('signature does not verify', { reason: 'bad-signature' })
+  if (!verifyRecordSignature(rec.s, verifyInput(rec, bytes), rec.x)) throw new IntegrityError('signature does not verify', { reason: 'bad-signature' })
   return viewOf(rec, bytes, sha256(bytes)) as VerifiedRecord
 }
 
-/** A record checked in every way but its signature; `message` is what the signature covers. */
+/** A record checked in every way but its signature (a v2 record's path included); `message` is what the signature covers. */
 export interface PreparedRecord { readonly rec: SignedRecord, readonly bytes: Uint8Array, readonly message: Uint8Array }
 
 /** decodeRecord without the signature check, for verifying signatures in bulk elsewhere. */
 export function prepareRecord (bytes: Uint8Array, maxBytes = MAX_RECORD_BYTES): PreparedRecord {
   const rec = parseChecked(bytes, maxBytes)
-  return { rec, bytes, message: signedSlice(rec.t, bytes) }
+  return { rec, bytes, message: verifyInput(rec, bytes) }
 }
 
 /** The caller verified `p.rec.x` over `p.message` under `p.rec.s` (a verifier worker said so). */
@@ -69,7 +76,7 @@ export function fromStore (row: { bytes: Uint8Array, hash: Uint8Array }, kind?: 
 /** The reason a decode failed, for counting (anything unexpected counts as `malformed`). */
 export function decodeFailure (e: unknown): DecodeFailure {
   const r = e instanceof IntegrityError ? e.details?.reason : undefined
-  return r === 'too-large' || r === 'bad-signature' ? r : 'malformed'
+  return r === 'too-large' || r === 'bad-signature' || r === 'bad-proof' ? r : 'malformed'
 }
 
 /**

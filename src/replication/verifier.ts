@@ -6,8 +6,7 @@
  */
 import { Worker } from 'node:worker_threads'
 import { availableParallelism } from 'node:os'
-import { verify } from '../crypto/sign.js'
-import { decodeFailure, prepareRecord, withCheckedSignature, type DecodeFailure, type PreparedRecord, type VerifiedRecord } from '../records/record.js'
+import { decodeFailure, verifyRecordSignature as verify, prepareRecord, withCheckedSignature, type DecodeFailure, type PreparedRecord, type VerifiedRecord } from '../records/record.js'
 
 export type Checked = { ok: true, rec: VerifiedRecord } | { ok: false, reason: DecodeFailure }
 

@@ -1,6 +1,6 @@
-/** Worker thread: verifies batches of Ed25519 signatures with node:crypto. */
+/** Worker thread: verifies batches of Ed25519 signatures with node:crypto (a batch-signed record's root once per worker: records/batch.ts). */
 import { parentPort } from 'node:worker_threads'
-import { verify } from '../crypto/sign.js'
+import { verifyRecordSignature as verify } from '../records/record.js'
 
 interface Job { id: number, pubs: Uint8Array[], msgs: Uint8Array[], sigs: Uint8Array[] }
 
