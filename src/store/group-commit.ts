@@ -62,9 +62,13 @@ export class GroupCommit {
   /** `durability` undefined: commits run with the store's own FULL sync (an in-memory store). */
   constructor (private readonly store: Store, private readonly durability?: Durability) {}
 
-  /** A group commit on `store`, with its WAL synced off the event loop when it is a file. */
+  /**
+   * A group commit on `store`, with its WAL synced off the event loop when it
+   * is a file in WAL mode (a file system refusing WAL keeps FULL in the commit).
+   */
   static forStore (store: Store): GroupCommit {
-    return new GroupCommit(store, store.path === ':memory:' ? undefined : walSync(store.path))
+    const wal = store.path !== ':memory:' && store.db.pragma('journal_mode', { simple: true }) === 'wal'
+    return new GroupCommit(store, wal ? walSync(store.path) : undefined)
   }
 
   submit<T> (fn: () => T): Promise<T> {
