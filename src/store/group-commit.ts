@@ -45,7 +45,12 @@ export function walSync (dbPath: string): Durability {
   let fh: Promise<FileHandle> | undefined
   return {
     sync: async () => {
-      fh ??= open(`${dbPath}-wal`, 'r')
+      if (fh === undefined) {
+        const opening = open(`${dbPath}-wal`, 'r')
+        // A failed open is retried by the next sync, not remembered.
+        opening.catch(() => { if (fh === opening) fh = undefined })
+        fh = opening
+      }
       await (await fh).datasync()
     },
     close: async () => { if (fh !== undefined) await (await fh.catch(() => undefined))?.close() }
