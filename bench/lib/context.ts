@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { BenchResult, ResultInput, SuiteContext } from './types.js'
+import type { BenchResult, ResultInput, SuiteContext, Target } from './types.js'
 
 export interface OwnedContext extends SuiteContext {
   /** Run deferred functions (reverse order), then remove temp dirs. Never throws. */
@@ -40,9 +40,14 @@ export function createContext (suite: string, o: { quick: boolean, verbose: bool
 export function makeResult (suite: string, r: ResultInput): BenchResult {
   const ratio = r.baseline.value === 0 ? NaN : r.value / r.baseline.value
   const out: BenchResult = { suite, name: r.name, value: r.value, unit: r.unit, baseline: r.baseline, ratio }
+  const meets = (t: Target, v: number): boolean => t.op === '>=' ? v >= t.value : v <= t.value
   if (r.target !== undefined) {
     out.target = r.target
-    out.meetsTarget = r.target.op === '>=' ? r.value >= r.target.value : r.value <= r.target.value
+    out.meetsTarget = meets(r.target, r.value)
+  }
+  if (r.ratioTarget !== undefined) {
+    out.ratioTarget = r.ratioTarget
+    out.meetsRatioTarget = meets(r.ratioTarget, ratio)
   }
   if (r.notes !== undefined) out.notes = r.notes
   if (r.details !== undefined) out.details = r.details

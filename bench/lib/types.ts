@@ -10,6 +10,9 @@
  *    copied from a document.
  *  - `target` is the SPEC §8 figure when there is one; `meetsTarget` is
  *    computed by the harness from `op`, never set by hand.
+ *  - `ratioTarget` is a SPEC §8 ratio goal (added 2026-12: they hold on a
+ *    noisy machine where absolute figures do not), on `ratio`; likewise
+ *    `meetsRatioTarget` is computed, never set.
  */
 
 export type TargetOp = '>=' | '<='
@@ -33,13 +36,16 @@ export interface BenchResult {
   ratio: number
   target?: Target
   meetsTarget?: boolean
+  /** A goal on `ratio` (e.g. ≤ 2 × the baseline latency). */
+  ratioTarget?: Target
+  meetsRatioTarget?: boolean
   notes?: string
   /** Extra figures a reader may want (sample counts, percentiles, sizes). */
   details?: Record<string, number | string | boolean>
 }
 
 /** What a suite hands to ctx.result(): the harness fills suite, ratio and meetsTarget. */
-export type ResultInput = Omit<BenchResult, 'suite' | 'ratio' | 'meetsTarget'>
+export type ResultInput = Omit<BenchResult, 'suite' | 'ratio' | 'meetsTarget' | 'meetsRatioTarget'>
 
 export interface SuiteContext {
   /** Short smoke run: small sizes, short windows. Never assert timing on it. */

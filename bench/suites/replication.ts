@@ -198,6 +198,7 @@ export const replicationSuite: Suite = {
         value: lc.p50, unit: 'ms',
         baseline: { name: rawName(`p50, ${RATE} msg/s`), value: lr.p50, unit: 'ms' },
         target: { op: '<=', value: 5 },
+        ratioTarget: { op: '<=', value: 2 },
         notes: `open loop ${RATE}/s, ${latRuns} × ${latWindowMs / 1000} s windows each (ABBA), latency from the scheduled start to the later keeper's SSE event; the agent's 201 alone: p50 ${fmtNum(ack200.p50)} ms, p99 ${fmtNum(ack200.p99)} ms; ${shared}${errNote}`,
         details: { n: lc.n, mean: lc.mean, p90: lc.p90, max: lc.max, baselineN: lr.n, baselineP90: lr.p90, baselineMax: lr.max, ackP50: ack200.p50, ackP99: ack200.p99, errors: errs.c, baselineErrors: errs.r }
       }),
@@ -206,6 +207,7 @@ export const replicationSuite: Suite = {
         value: lc.p99, unit: 'ms',
         baseline: { name: rawName(`p99, ${RATE} msg/s`), value: lr.p99, unit: 'ms' },
         target: { op: '<=', value: 25 },
+        ratioTarget: { op: '<=', value: 3 },
         details: { n: lc.n, max: lc.max, baselineN: lr.n, baselineMax: lr.max }
       }),
       ctx.result({
@@ -213,6 +215,7 @@ export const replicationSuite: Suite = {
         value: sat.a.median, unit: 'items/s',
         baseline: { name: `raw gossipsub max, ${concurrency} closed-loop publishers, delivered on both`, value: sat.b.median, unit: 'msg/s' },
         target: { op: '>=', value: 2000 },
+        ratioTarget: { op: '>=', value: 0.8 },
         notes: `closed loop: each client writes its next item once the previous one is stored on both keepers; items stored on both per second, median of ${satRuns} × ${satWindowMs / 1000} s windows (ABBA): cairn ${joined(sat.a.samples)}, raw ${joined(sat.b.samples)}; the agent's 201 under this load: p50 ${fmtNum(ackSat.p50)} ms, p99 ${fmtNum(ackSat.p99)} ms; keeper RSS after: ${mem.map(m => m === undefined ? '?' : `${Math.round(m.rss / 2 ** 20)} MiB`).join(', ')}`,
         details: { concurrency, samples: joined(sat.a.samples), baselineSamples: joined(sat.b.samples), ackP50: ackSat.p50, ackP99: ackSat.p99 }
       }),

@@ -216,13 +216,14 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   })
 
   vault?.onChange(body => { groups.backupVault(body) })
+  const writes = GroupCommit.forStore(store)
 
   return {
     config, keeper, nodeKey, store, audit, clock, registry, acceptor, events, vault, groups, items, portability, circles, jobs, search, metrics, ctx, log, rejections, auditCopies,
     membership: m, inbox, erasure,
     get membershipNet () { return svc.membershipNet },
     set membershipNet (n) { svc.membershipNet = n },
-    writes: new GroupCommit(store),
+    writes,
     indexGroup: async gid => { await indexer.group(gid) },
     async unlock (passphrase: string) {
       if (vault === undefined) throw new CairnError('KEEPER_HAS_NO_KEYS', 'a keeper has no vault to unlock')
@@ -274,6 +275,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
       inbox?.flushRefusals()
       search.close()
       vault?.lock()
+      await writes.close()
       store.putMeta('clock', String(clock.peek()))
       store.close()
     }

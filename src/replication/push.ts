@@ -6,6 +6,8 @@
  *
  * Validation is asynchronous (gossipsub `asyncValidation`): a received message
  * is forwarded to the mesh only after the Acceptor stored it or already had it;
+ * messages received in the same event-loop turn are ingested together, in one
+ * transaction per turn (one commit, not one per message: see PushDeps.relaxed);
  * a record of another group than the topic's, or one the gates refuse as
  * invalid, is reported Reject, which also lowers the sender's gossipsub score;
  * one refused because our own view is behind (groups/reject-reason.ts) is Ignore.
@@ -13,7 +15,7 @@
 import { TopicValidatorResult, type GossipsubMessage } from '@libp2p/gossipsub'
 import { taggedHash } from '../crypto/hash.js'
 import { uuidToBytes, type GroupId } from '../crypto/ids.js'
-import type { Acceptor } from '../groups/acceptor.js'
+import type { AcceptResult, Acceptor } from '../groups/acceptor.js'
 import { classOf } from '../groups/reject-reason.js'
 import type { Logger } from '../util/logger.js'
 import type { CairnLibp2p } from './libp2p-node.js'
@@ -32,10 +34,12 @@ export interface PushDeps {
   onPublished: () => void
   onReceived: () => void
   /**
-   * Run a store write without waiting for fsync (store.relaxed). A pushed
-   * record is acknowledged to nobody: if power fails before the next full
-   * sync of the log, anti-entropy fetches it again. One fsync per gossip
-   * message was most of a keeper's time at 200 writes/s (bench: replication).
+   * Run store writes in one transaction that commits without waiting for
+   * fsync (store.relaxed). A pushed record is acknowledged to nobody: if power
+   * fails before the next full sync of the log, anti-entropy fetches it again.
+   * One fsync per gossip message was most of a keeper's time at 200 writes/s
+   * (bench: replication); one commit per event-loop turn rather than per
+   * message also sets `synchronous` twice per turn, not per record.
    */
   relaxed: <T>(fn: () => T) => T
 }
@@ -45,6 +49,8 @@ export class PushService {
   private queue: Array<{ gid: GroupId, bytes: Uint8Array }> = []
   private draining = false
   private stopped = false
+  /** Messages received in this event-loop turn, ingested together (receiveBatch). */
+  private inbox: GossipsubMessage[] = []
   private readonly onMessage = (e: CustomEvent<GossipsubMessage>): void => { this.receive(e.detail) }
 
   constructor (private readonly d: PushDeps) {}
@@ -104,20 +110,47 @@ export class PushService {
   }
 
   private receive (m: GossipsubMessage): void {
-    const from = m.propagationSource.toString()
-    const gid = this.topics.get(m.msg.topic)
-    let result = TopicValidatorResult.Reject
-    try {
-      if (gid === undefined) { result = TopicValidatorResult.Ignore; return }
+    this.inbox.push(m)
+    if (this.inbox.length === 1) setImmediate(() => { this.receiveBatch() })
+  }
+
+  /** One transaction for the turn's messages; one ingest per (group, sending peer): quotas and rejections are per peer. */
+  private receiveBatch (): void {
+    const msgs = this.inbox
+    this.inbox = []
+    const verdicts = new Map<GossipsubMessage, TopicValidatorResult>()
+    const byKey = new Map<string, { gid: string, from: string, msgs: GossipsubMessage[] }>()
+    for (const m of msgs) {
+      const gid = this.topics.get(m.msg.topic)
+      if (gid === undefined || this.stopped) { verdicts.set(m, TopicValidatorResult.Ignore); continue }
       this.d.onReceived()
-      const [r] = this.d.relaxed(() => this.d.acceptor.ingest([m.msg.data], 'push', { peer: from, group: gid }))
-      if (r?.status === 'stored') result = TopicValidatorResult.Accept
-      else if (r?.status === 'rejected' && r.reason !== undefined && classOf(r.reason) === 'invalid') result = TopicValidatorResult.Reject
-      else result = TopicValidatorResult.Ignore
+      const from = m.propagationSource.toString()
+      const key = `${gid} ${from}`
+      const entry = byKey.get(key) ?? { gid, from, msgs: [] as GossipsubMessage[] }
+      entry.msgs.push(m)
+      byKey.set(key, entry)
+    }
+    try {
+      this.d.relaxed(() => {
+        for (const { gid, from, msgs: ms } of byKey.values()) {
+          const rs = this.d.acceptor.ingest(ms.map(m => m.msg.data), 'push', { peer: from, group: gid })
+          ms.forEach((m, i) => { verdicts.set(m, verdictOf(rs[i])) })
+        }
+      })
     } catch (e) {
-      this.d.log.warn({ err: (e as Error).message, from }, 'push handling failed')
-    } finally {
-      try { (this.pubsub as unknown as { reportMessageValidationResult: (id: string, from: string, r: TopicValidatorResult) => void }).reportMessageValidationResult(m.msgId, from, result) } catch { /* message already gone from the cache */ }
+      // The commit failed (disk full, I/O): nothing of the turn is stored; not the senders' fault.
+      this.d.log.warn({ err: (e as Error).message, messages: msgs.length }, 'push handling failed')
+      for (const m of msgs) verdicts.set(m, TopicValidatorResult.Ignore)
+    }
+    for (const m of msgs) {
+      try { (this.pubsub as unknown as { reportMessageValidationResult: (id: string, from: string, r: TopicValidatorResult) => void }).reportMessageValidationResult(m.msgId, m.propagationSource.toString(), verdicts.get(m) ?? TopicValidatorResult.Ignore) } catch { /* message already gone from the cache */ }
     }
   }
+}
+
+/** Stored → forward; refused as invalid → Reject (lowers the sender's score); anything else (duplicate, our view behind) → Ignore. */
+function verdictOf (r: AcceptResult | undefined): TopicValidatorResult {
+  if (r?.status === 'stored') return TopicValidatorResult.Accept
+  if (r?.status === 'rejected' && r.reason !== undefined && classOf(r.reason) === 'invalid') return TopicValidatorResult.Reject
+  return TopicValidatorResult.Ignore
 }

@@ -123,7 +123,8 @@ export class Store<G extends string = string> {
    * Run fn (outside any transaction) with synchronous=NORMAL: in WAL mode its
    * commit survives a process crash but not a power loss until the next FULL
    * commit syncs the log. For records on a latency-critical path (circle share
-   * audit entries), never for acknowledged writes.
+   * audit entries, pushed records), and for acknowledged writes only when the
+   * caller syncs the WAL itself before acknowledging (group-commit.ts).
    */
   relaxed<T> (fn: () => T): T {
     if (this.depth > 0) return fn()

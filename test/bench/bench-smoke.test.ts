@@ -93,6 +93,11 @@ test('bench --quick --json on crypto and store reports every figure beside its b
     } else {
       assert.equal(x.meetsTarget, undefined, `${what}: no meetsTarget without a target`)
     }
+    if (x.ratioTarget !== undefined) {
+      assert.equal(x.meetsRatioTarget, x.ratioTarget.op === '>=' ? x.ratio >= x.ratioTarget.value : x.ratio <= x.ratioTarget.value, `${what}: meetsRatioTarget computed from the ratio`)
+    } else {
+      assert.equal(x.meetsRatioTarget, undefined, `${what}: no meetsRatioTarget without a ratio goal`)
+    }
   }
   const storeRow = report.results.find((x: any) => x.suite === 'store')
   assert.match(storeRow.baseline.name, /sqlite/i)
