@@ -16,6 +16,8 @@ const ROW_COLS = `${META_COLS}, bytes`
 const SQL = {
   getHead: `SELECT ${ROW_COLS} FROM records WHERE gid = ? AND rid = ?`,
   getHeadMeta: `SELECT ${META_COLS} FROM records WHERE gid = ? AND rid = ?`,
+  // A batch's heads in one statement (the rids as a JSON array): one probe of (gid, rid) each, no call per record.
+  getHeads: `SELECT ${ROW_COLS} FROM records WHERE gid = ? AND rid IN (SELECT value FROM json_each(?))`,
   getByHash: `SELECT ${ROW_COLS} FROM records WHERE gid = ? AND hash = ?`,
   allGroupIds: 'SELECT gid FROM groups',
   putHead: `INSERT INTO records (gid, rid, kind, clock, kv, signer, author, tomb, hash, bytes, size, received)

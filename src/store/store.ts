@@ -138,6 +138,13 @@ export class Store<G extends string = string> {
   }
 
   getHead (gid: G, rid: string): RecordRow<G> | undefined { return this.s.getHead.get(gid, rid) as RecordRow<G> | undefined }
+  /** The heads of these records of one group that exist, by rid (getHead for a batch). */
+  getHeads (gid: G, rids: readonly string[]): Map<string, RecordRow<G>> {
+    const out = new Map<string, RecordRow<G>>()
+    for (const row of this.s.getHeads.iterate(gid, JSON.stringify(rids)) as IterableIterator<RecordRow<G>>) out.set(row.rid, row)
+    return out
+  }
+
   getHeadMeta (gid: G, rid: string): RecordMeta<G> | undefined { return this.s.getHeadMeta.get(gid, rid) as RecordMeta<G> | undefined }
   getByHash (gid: G, hash: Uint8Array): RecordRow<G> | undefined { return this.s.getByHash.get(gid, hash) as RecordRow<G> | undefined }
   /**
