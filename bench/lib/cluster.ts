@@ -94,6 +94,7 @@ export interface CatchUp {
 }
 
 const STALL_MS = 5000
+const POLL_MS = 1000
 
 /**
  * Wait until `keeper` has stored `items` items of `gid` (a watchStored promise
@@ -112,7 +113,9 @@ export async function awaitCatchUp (agent: NodeProcessHandle, keeper: NodeProces
   let since = Date.now()
   while (finished === undefined) {
     if (Date.now() > end) throw new Error(`the keeper did not catch up ${items} items within ${budgetMs / 1000} s (held ${last}; stalls: ${JSON.stringify(out.stalls).slice(0, 500)})`)
-    await sleep(250)
+    // Each poll has the keeper count the group's items (GET /api/v1/groups): at
+    // 4 Hz that was a third of a catch-up keeper's profile. Stalls are judged over STALL_MS.
+    await sleep(POLL_MS)
     if (finished !== undefined) break
     // Until the descriptor has arrived there is nothing to sync (delivery retries on its own).
     if (last < 0 && !await holdsGroup(keeper, gid)) { since = Date.now(); continue }

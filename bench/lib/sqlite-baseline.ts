@@ -36,12 +36,16 @@ export interface RawInserts {
   batched: (rows: number, perTx: number) => number
 }
 
-/** A fresh SQLite file in a temp dir with the store's pragmas, warmed up; closed after the suite. */
-export function rawInserts (ctx: SuiteContext): RawInserts {
+/**
+ * A fresh SQLite file in a temp dir with the store's pragmas, warmed up; closed after the suite.
+ * `synchronous`: NORMAL for a floor of what the store commits that way (records received by push and sync).
+ */
+export function rawInserts (ctx: SuiteContext, synchronous: 'FULL' | 'NORMAL' = 'FULL'): RawInserts {
   const envs = sampleEnvelopes(256).map(b => Buffer.from(b))
   const db = new Database(join(ctx.tempDir('cairn-bench-sqlite-'), 'raw.db'))
   ctx.defer(() => db.close())
   for (const p of SQLITE_PRAGMAS) db.pragma(p)
+  db.pragma(`synchronous = ${synchronous}`)
   db.exec('CREATE TABLE items (rid TEXT PRIMARY KEY, bytes BLOB NOT NULL) WITHOUT ROWID')
   const insert = db.prepare('INSERT INTO items (rid, bytes) VALUES (?, ?)')
   let n = 0

@@ -102,8 +102,9 @@ export const catchupSuite: Suite = {
       if (i % 2 === 0) { await catchUp(i); await blast() } else { await blast(); await catchUp(i) }
     }
 
-    // Storage floor: raw SQLite inserts of as many envelopes, one transaction per ~1 MiB batch.
-    const raw = rawInserts(ctx)
+    // Storage floor: raw SQLite inserts of as many envelopes, one transaction per ~1 MiB batch,
+    // committed as the keeper commits a sync batch (synchronous = NORMAL, docs/SYNC.md).
+    const raw = rawInserts(ctx, 'NORMAL')
     const perTx = Math.floor(MiB / raw.rowBytes)
     const t = now()
     const sqlitePerSec = raw.batched(items, perTx)
@@ -112,6 +113,7 @@ export const catchupSuite: Suite = {
     const v = median(catchUps.map(c => c.perSec))
     const b = median(blasts.map(x => x.perSec))
     const peak = Math.max(...catchUps.map(c => c.rss.peak))
+    const startRssMiB = median(catchUps.map(c => c.startRss)) / MiB
     const hwm = Math.max(...catchUps.map(c => c.rss.hwm))
     const out: BenchResult[] = [
       ctx.result({
@@ -123,10 +125,20 @@ export const catchupSuite: Suite = {
         details: { items, runs, samples: catchUps.map(c => Math.round(c.perSec)).join(' '), baselineSamples: blasts.map(x => Math.round(x.perSec)).join(' '), deliveredMs: catchUps.map(c => Math.round(c.deliveredMs)).join(' '), endToEndMs: catchUps.map(c => Math.round(c.totalMs)).join(' '), keeperSyncBytes: catchUps.map(c => c.syncBytes).join(' '), keeperSyncSessions: catchUps.map(c => c.sessions).join(' '), keeperSyncSessionsFailed: catchUps.map(c => c.failed).join(' '), harnessNudges: catchUps.map(c => c.stalls.length).join(' '), sqliteBatchedRowsPerSec: Math.round(sqlitePerSec), streamBytes: blasts[0]?.bytes ?? 0, groupBuildMs: Math.round(big.buildMs) }
       }),
       ctx.result({
+        name: `new keeper catches up ${fmtNum(items)} items, beside the storage floor`,
+        value: v, unit: 'items/s',
+        baseline: { name: `raw SQLite inserts of ${fmtNum(items)} envelopes of the same size, ${perTx} per tx, synchronous = NORMAL (harness process)`, value: sqlitePerSec, unit: 'rows/s' },
+        // Issue 14: ≥ 0.5× the same-run floor.
+        target: { op: '>=', value: 0.5 * sqlitePerSec },
+        notes: 'target: half the same-run raw SQLite insert rate; the floor is one table with a text primary key, no verification, no gates, no other index'
+      }),
+      ctx.result({
         name: `keeper RSS peak during catch-up of ${fmtNum(items)} items`,
         value: peak / MiB, unit: 'MiB',
-        baseline: { name: 'the same keeper process before the catch-up', value: median(catchUps.map(c => c.startRss)) / MiB, unit: 'MiB' },
-        notes: `sampled every 100 ms; VmHWM (peak since process start) ${fmtNum(hwm / MiB)} MiB; after: ${catchUps.map(c => `${fmtNum(c.rss.last / MiB)} MiB`).join(', ')}`,
+        baseline: { name: 'the same keeper process before the catch-up', value: startRssMiB, unit: 'MiB' },
+        // Issue 14: ≤ 1.5× the same keeper idle.
+        target: { op: '<=', value: 1.5 * startRssMiB },
+        notes: `target: 1.5× the keeper's RSS before it; sampled every 100 ms; VmHWM (peak since process start) ${fmtNum(hwm / MiB)} MiB; after: ${catchUps.map(c => `${fmtNum(c.rss.last / MiB)} MiB`).join(', ')}`,
         details: { peakMiB: peak / MiB, hwmMiB: hwm / MiB }
       })
     ]

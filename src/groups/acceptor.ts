@@ -113,14 +113,43 @@ export class Acceptor {
     recs.forEach((r, i) => { if (r !== undefined) order.push(i) })
     if (order.length === 0) return out
     if (order.length > 1) order.sort((a, b) => orderOf(recs[a]!) - orderOf(recs[b]!))
-    this.o.store.atomic(() => { for (const i of order) out[i] = this.acceptOne(recs[i]!, origin, opts) })
+    this.o.store.atomic(() => {
+      const heads = order.length >= PREFETCH_FROM ? this.prefetchHeads(order.map(i => recs[i]!)) : undefined
+      for (const i of order) out[i] = this.acceptOne(recs[i]!, origin, opts, heads)
+    })
     return out
   }
 
-  private acceptOne (r: VerifiedRecord, origin: Origin, opts: IngestOptions): AcceptResult {
+  /**
+   * The stored heads of a batch's records, read in one statement per group
+   * (a lookup per record was ~8% of a catch-up keeper's time). Valid inside
+   * the transaction that reads them until a record of that ID is judged: the
+   * batch may hold two versions of one record, so a later one reads the store.
+   */
+  private prefetchHeads (rs: VerifiedRecord[]): Heads {
+    const byGroup = new Map<GroupId, string[]>()
+    for (const r of rs) {
+      if (r.rec.t === 'desc') continue
+      const list = byGroup.get(r.groupId)
+      if (list === undefined) byGroup.set(r.groupId, [r.recordId])
+      else list.push(r.recordId)
+    }
+    const rows = new Map<GroupId, Map<string, RecordRow<GroupId>>>()
+    for (const [gid, rids] of byGroup) rows.set(gid, this.o.store.getHeads(gid, rids))
+    return { rows, judged: new Set() }
+  }
+
+  private headOf (r: VerifiedRecord, heads: Heads | undefined): RecordRow<GroupId> | undefined {
+    const known = heads?.rows.get(r.groupId)
+    if (known === undefined || heads!.judged.has(r.recordId)) return this.o.store.getHead(r.groupId, r.recordId)
+    heads!.judged.add(r.recordId)
+    return known.get(r.recordId)
+  }
+
+  private acceptOne (r: VerifiedRecord, origin: Origin, opts: IngestOptions, heads?: Heads): AcceptResult {
     const chain = this.o.registry.chain(r.groupId)
     if (chain === undefined) return this.reject(this.o.ended?.(r.groupId) ?? 'unknown-group', origin, opts, r.groupId)
-    const head = r.rec.t === 'desc' ? undefined : this.o.store.getHead(r.groupId, r.recordId)
+    const head = r.rec.t === 'desc' ? undefined : this.headOf(r, heads)
     const verdict = rulesOf(r.rec.t).gate(r, { chain, now: this.now(), maxSkewMs: this.o.maxSkewMs, ...(head !== undefined ? { head } : {}), record: rid => this.stored(r.groupId, rid) })
     if (verdict === 'duplicate') return { status: 'duplicate' }
     if (verdict !== undefined) return this.reject(verdict, origin, opts, r.groupId)
@@ -238,11 +267,11 @@ export class Acceptor {
       kind: r.rec.t,
       clock: r.rec.c,
       kv,
-      signer: Buffer.from(r.rec.s),
-      author: author !== null ? Buffer.from(author) : null,
+      signer: bufferView(r.rec.s),
+      author: author !== null ? bufferView(author) : null,
       tomb: spec.tombstone(b) ? 1 : 0,
-      hash: Buffer.from(r.hash),
-      bytes: Buffer.from(r.bytes),
+      hash: bufferView(r.hash),
+      bytes: bufferView(r.bytes),
       size: r.bytes.length,
       received: this.now()
     }
@@ -257,3 +286,12 @@ export class Acceptor {
 }
 
 const orderOf = (r: VerifiedRecord<Body>): number => rulesOf(r.rec.t).order(r.rec.b)
+
+/** Batches from this size read their heads in one statement (acceptor's prefetchHeads). */
+const PREFETCH_FROM = 8
+
+/** A batch's prefetched heads by group and rid, and the rids judged since (whose prefetched head may be stale). */
+interface Heads { rows: Map<GroupId, Map<string, RecordRow<GroupId>>>, judged: Set<string> }
+
+/** The row is bound and copied by SQLite at once: a view of the record's bytes, not a copy per column. */
+const bufferView = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength)

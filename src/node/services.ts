@@ -90,7 +90,7 @@ const UNSEAL_WAIT_MS = 60_000
 export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): Services {
   const keeper = config.node.keeper
   const paths = dataPaths(config.dataDir)
-  const store = new Store<GroupId>(paths.db)
+  const store = new Store<GroupId>(paths.db, keeper ? 'keeper' : 'member')
   const audit = new AuditLog(store, nodeKey.signing)
   const clock = new HybridClock(Date.now, Number(store.getMeta('clock') ?? 0))
   const registry = new GroupRegistry(store)

@@ -117,11 +117,16 @@ export function verifyInput (rec: SignedRecord, bytes: Uint8Array): Uint8Array {
 
 export interface Unsigned<B extends Body> { t: RecordKind, groupId: GroupId, recordId: RecordId, clock: Clock, body: B }
 
-/** The record view over a parsed envelope; `signer` is derived on first use (bech32 costs). */
-export function viewOf<B extends Body> (rec: SignedRecord<B>, bytes: Uint8Array, hash: Uint8Array): DecodedRecord<B> {
+/**
+ * The record view over a parsed envelope; `signer` is derived on first use
+ * (bech32 costs). `ids`: the group and record IDs of these very fields,
+ * already derived (by a verifier worker) — not derived a second time.
+ */
+export function viewOf<B extends Body> (rec: SignedRecord<B>, bytes: Uint8Array, hash: Uint8Array, ids?: { groupId: GroupId, recordId: RecordId }): DecodedRecord<B> {
   let groupId: GroupId
-  try { groupId = groupIdFromBytes(rec.g) } catch { throw malformed('bad group') }
-  const recordId = bytesToUuid(rec.id) as RecordId
+  if (ids !== undefined) groupId = ids.groupId
+  else try { groupId = groupIdFromBytes(rec.g) } catch { throw malformed('bad group') }
+  const recordId = ids?.recordId ?? bytesToUuid(rec.id) as RecordId
   let signer: EntityId | undefined
   return { rec, bytes, hash, groupId, recordId, get signer () { return (signer ??= entityIdFromPublicKey(rec.s)) } }
 }

@@ -4,8 +4,10 @@
  * shape (kinds.ts) and, unless the bytes are our own store's, the signature.
  *
  *   decodeRecord(bytes)         untrusted bytes → VerifiedRecord (throws IntegrityError)
- *   prepareRecord(bytes)        the same minus the signature, which the caller checks
- *     + withCheckedSignature()  elsewhere (the sync verifier's worker threads)
+ *   checkRecord(bytes)          the same as plain fields (no throw, nothing lazy), for a
+ *     + fromChecked()           verifier worker thread to run and its caller to rebuild
+ *                               around the exact bytes it checked (replication/verifier.ts)
+ *   prepareRecord(bytes)        decodeRecord minus the signature (tools that check none)
  *   fromStore(row, kind?)       bytes read back from this node's own store → DecodedRecord:
  *                               envelope and body checked, the signature verified when
  *                               they were stored and not again (reads that must resist
@@ -19,6 +21,7 @@
  * is the same on every thread: it verifies a batch's root once per thread.
  */
 import { sha256 } from '../crypto/hash.js'
+import type { GroupId, RecordId } from '../crypto/ids.js'
 import { verifyRecordSignature } from './batch.js'
 import { IntegrityError } from '../util/errors.js'
 import { MAX_RECORD_BYTES, malformed, parseEnvelope, verifyInput, viewOf, type Body, type DecodedRecord, type SignedRecord, type VerifiedRecord } from './envelope.js'
@@ -42,22 +45,50 @@ function parseChecked (bytes: Uint8Array, maxBytes: number): SignedRecord {
 /** Decode and verify untrusted bytes: envelope, body by kind, then (the costly part) the signature. */
 export function decodeRecord (bytes: Uint8Array, maxBytes = MAX_RECORD_BYTES): VerifiedRecord {
   const rec = parseChecked(bytes, maxBytes)
-  if (!verifyRecordSignature(rec.s, verifyInput(rec, bytes), rec.x)) throw new IntegrityError('signature does not verify', { reason: 'bad-signature' })
+  if (!signatureValid(rec, bytes)) throw new IntegrityError('signature does not verify', { reason: 'bad-signature' })
   return viewOf(rec, bytes, sha256(bytes)) as VerifiedRecord
+}
+
+/** Does the record's signature verify? The one signature check of received records (decodeRecord, checkRecord). */
+function signatureValid (rec: SignedRecord, bytes: Uint8Array): boolean {
+  return verifyRecordSignature(rec.s, verifyInput(rec, bytes), rec.x)
+}
+
+/**
+ * What checkRecord found in a record that passed: the decoded fields, its
+ * hash and IDs. Plain data (structured-clone safe), so a worker thread can
+ * hand it back and the main thread decodes nothing a second time.
+ */
+export interface CheckedFields { readonly rec: SignedRecord, readonly hash: Uint8Array, readonly groupId: GroupId, readonly recordId: RecordId }
+
+/** Everything decodeRecord checks, as a value: the record's fields, or why it failed. */
+export function checkRecord (bytes: Uint8Array, maxBytes = MAX_RECORD_BYTES): CheckedFields | DecodeFailure {
+  try {
+    const rec = parseChecked(bytes, maxBytes)
+    if (!signatureValid(rec, bytes)) return 'bad-signature'
+    const v = viewOf(rec, bytes, sha256(bytes))
+    return { rec, hash: v.hash, groupId: v.groupId, recordId: v.recordId }
+  } catch (e) {
+    return decodeFailure(e)
+  }
+}
+
+/**
+ * The VerifiedRecord of `bytes`, which checkRecord passed (here or on a
+ * verifier worker) as `c`. The caller must pass the very bytes that were
+ * checked: the record stored is those bytes, the fields are what they decode to.
+ */
+export function fromChecked (c: CheckedFields, bytes: Uint8Array): VerifiedRecord {
+  return viewOf(c.rec, bytes, c.hash, c) as VerifiedRecord
 }
 
 /** A record checked in every way but its signature (a v2 record's path included); `message` is what the signature covers. */
 export interface PreparedRecord { readonly rec: SignedRecord, readonly bytes: Uint8Array, readonly message: Uint8Array }
 
-/** decodeRecord without the signature check, for verifying signatures in bulk elsewhere. */
+/** decodeRecord without the signature check (for tools that judge records some other way). */
 export function prepareRecord (bytes: Uint8Array, maxBytes = MAX_RECORD_BYTES): PreparedRecord {
   const rec = parseChecked(bytes, maxBytes)
   return { rec, bytes, message: verifyInput(rec, bytes) }
-}
-
-/** The caller verified `p.rec.x` over `p.message` under `p.rec.s` (a verifier worker said so). */
-export function withCheckedSignature (p: PreparedRecord): VerifiedRecord {
-  return viewOf(p.rec, p.bytes, sha256(p.bytes)) as VerifiedRecord
 }
 
 /**

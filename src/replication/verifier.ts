@@ -1,20 +1,39 @@
 /**
- * Signature verification for bulk transfers (sync, catch-up, recovery) on a pool
- * of worker threads, so every core verifies: Ed25519 verify (~100 µs here) is
- * the dominant cost of accepting a record. Small batches are verified inline.
- * Nothing is stored unless its signature verified: callers get per-record results.
+ * Checking received records in bulk (sync, catch-up, recovery) on a pool of
+ * worker threads, so every core works and the main thread neither verifies
+ * nor decodes them: each worker runs records/record.ts checkRecord (decode,
+ * body by kind, Ed25519 signature ~100 µs here, SHA-256) over its slice of
+ * the batch and hands back the decoded fields, which become VerifiedRecords
+ * around the main thread's own copy of the bytes. Small batches are checked inline.
+ *
+ * Transfer: the batch is copied once into a SharedArrayBuffer that every
+ * worker reads (no structured-clone copy of each record on the way in); the
+ * hashes come back in one transferred buffer per slice.
+ *
+ * Invariant: nothing is stored unless it was checked: callers get a result per record.
  */
 import { Worker } from 'node:worker_threads'
 import { availableParallelism } from 'node:os'
-import { decodeFailure, verifyRecordSignature as verify, prepareRecord, withCheckedSignature, type DecodeFailure, type PreparedRecord, type VerifiedRecord } from '../records/record.js'
+import { checkRecord, fromChecked, type DecodeFailure, type VerifiedRecord } from '../records/record.js'
+import type { WorkerCheck } from './verify-worker.js'
 
 export type Checked = { ok: true, rec: VerifiedRecord } | { ok: false, reason: DecodeFailure }
 
 const INLINE_BELOW = 48
+/**
+ * A worker's V8 heap limits (MiB). It holds one slice of one batch at a time
+ * (≤ ~1 MiB of records): without a cap each worker's young generation grows
+ * to V8's default and stays resident (keeper RSS during a catch-up).
+ */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 64 }
 
-interface Job { pubs: Uint8Array[], msgs: Uint8Array[], sigs: Uint8Array[], resolve: (ok: Uint8Array) => void }
+interface Job { bytes: Uint8Array[], maxBytes: number, resolve: (c: Checked[]) => void }
 
-const verifyInline = (j: Pick<Job, 'pubs' | 'msgs' | 'sigs'>): Uint8Array => new Uint8Array(j.msgs.map((m, k) => verify(j.pubs[k]!, m, j.sigs[k]!) ? 1 : 0))
+const checkInline = (bytes: Uint8Array[], maxBytes: number): Checked[] => bytes.map(b => toChecked(checkRecord(b, maxBytes), b))
+
+function toChecked (c: ReturnType<typeof checkRecord>, bytes: Uint8Array): Checked {
+  return typeof c === 'string' ? { ok: false, reason: c } : { ok: true, rec: fromChecked(c, bytes) }
+}
 
 export class Verifier {
   private workers: Worker[] = []
@@ -33,9 +52,15 @@ export class Verifier {
     if (!import.meta.url.endsWith('.js')) { this.broken = true; return false }
     try {
       for (let k = 0; k < this.size; k++) {
-        const w = new Worker(new URL('./verify-worker.js', import.meta.url))
+        // No execArgv of ours: a process started with loader hooks (tsx) would
+        // hand them to a thread they do not reach, and the thread would not start.
+        const w = new Worker(new URL('./verify-worker.js', import.meta.url), { resourceLimits: WORKER_LIMITS, execArgv: [] })
         w.unref()
-        w.on('message', (m: { id: number, ok: Uint8Array }) => { const j = this.pending.get(m.id); this.pending.delete(m.id); j?.resolve(m.ok) })
+        w.on('message', (m: { id: number, out: WorkerCheck[], hashes: Uint8Array }) => {
+          const j = this.pending.get(m.id)
+          this.pending.delete(m.id)
+          j?.resolve(m.out.map((c, i) => typeof c === 'string' ? { ok: false, reason: c } : { ok: true, rec: fromChecked({ ...c, hash: m.hashes.subarray(32 * i, 32 * i + 32) }, j.bytes[i]!) }))
+        })
         w.on('error', () => { this.fail() })
         w.on('exit', () => { if (this.workers.includes(w)) this.fail() })
         this.workers.push(w)
@@ -47,49 +72,46 @@ export class Verifier {
     }
   }
 
+  /** Worker threads in use (0 before the first large batch, and once checking fell back to this thread). */
+  get threads (): number { return this.workers.length }
+
   /** A worker failed: finish every outstanding job here, and stop using workers. */
   private fail (): void {
     this.broken = true
     const ws = this.workers
     this.workers = []
     for (const w of ws) void w.terminate()
-    for (const [id, j] of this.pending) { this.pending.delete(id); j.resolve(verifyInline(j)) }
+    for (const [id, j] of this.pending) { this.pending.delete(id); j.resolve(checkInline(j.bytes, j.maxBytes)) }
   }
 
-  /** Decode and verify a batch of untrusted record bytes (records/record.ts prepareRecord, then the signatures here). */
+  /** Decode and verify a batch of untrusted record bytes: a result per record, in order. */
   async check (batch: Uint8Array[], maxBytes: number): Promise<Checked[]> {
+    if (batch.length < INLINE_BELOW || !this.ensure()) return checkInline(batch, maxBytes)
+    // Oversized records are refused here, before any is copied to the workers.
     const out: Checked[] = new Array(batch.length)
-    const parsed: Array<PreparedRecord & { k: number }> = []
+    const idx: number[] = []
+    let total = 0
     batch.forEach((b, k) => {
-      try {
-        parsed.push({ k, ...prepareRecord(b, maxBytes) })
-      } catch (e) {
-        out[k] = { ok: false, reason: decodeFailure(e) }
-      }
+      if (b.length > maxBytes) out[k] = { ok: false, reason: 'too-large' }
+      else { idx.push(k); total += b.length }
     })
-    let ok: Uint8Array
-    if (parsed.length < INLINE_BELOW || !this.ensure()) {
-      ok = verifyInline({ pubs: parsed.map(p => p.rec.s), msgs: parsed.map(p => p.message), sigs: parsed.map(p => p.rec.x) })
-    } else {
-      const workers = this.workers
-      const per = Math.ceil(parsed.length / workers.length)
-      const parts = await Promise.all(workers.map(async (w, wi) => {
-        const slice = parsed.slice(wi * per, (wi + 1) * per)
-        if (slice.length === 0) return new Uint8Array(0)
-        const id = ++this.seq
-        const job = { pubs: slice.map(p => p.rec.s), msgs: slice.map(p => p.message), sigs: slice.map(p => p.rec.x) }
-        const res = new Promise<Uint8Array>(resolve => this.pending.set(id, { ...job, resolve }))
-        if (this.broken) this.fail() // the pool died between ensure() and now
-        else w.postMessage({ id, ...job })
-        return await res
-      }))
-      ok = new Uint8Array(parsed.length)
-      let o = 0
-      for (const p of parts) { ok.set(p, o); o += p.length }
-    }
-    parsed.forEach((p, j) => {
-      out[p.k] = ok[j] === 1 ? { ok: true, rec: withCheckedSignature(p) } : { ok: false, reason: 'bad-signature' }
-    })
+    const shared = new Uint8Array(new SharedArrayBuffer(total))
+    const offs = new Uint32Array(idx.length + 1)
+    idx.forEach((k, j) => { shared.set(batch[k]!, offs[j]!); offs[j + 1] = offs[j]! + batch[k]!.length })
+    const workers = this.workers
+    const per = Math.ceil(idx.length / workers.length)
+    await Promise.all(workers.map(async (w, wi) => {
+      const from = wi * per
+      const to = Math.min(idx.length, from + per)
+      if (from >= to) return
+      const id = ++this.seq
+      const mine = idx.slice(from, to)
+      const res = new Promise<Checked[]>(resolve => this.pending.set(id, { bytes: mine.map(k => batch[k]!), maxBytes, resolve }))
+      if (this.broken) this.fail() // the pool died between ensure() and now
+      else w.postMessage({ id, buf: shared.buffer, offs: offs.subarray(from, to + 1), maxBytes })
+      const got = await res
+      mine.forEach((k, j) => { out[k] = got[j]! })
+    }))
     return out
   }
 
@@ -97,6 +119,6 @@ export class Verifier {
     const ws = this.workers
     this.workers = []
     await Promise.all(ws.map(async w => await w.terminate()))
-    for (const [id, j] of this.pending) { this.pending.delete(id); j.resolve(verifyInline(j)) }
+    for (const [id, j] of this.pending) { this.pending.delete(id); j.resolve(checkInline(j.bytes, j.maxBytes)) }
   }
 }

@@ -234,6 +234,21 @@ const steps: string[] = [
 
 export const SCHEMA_VERSION = steps.length
 
+/**
+ * Indexes only a member node reads, created or dropped at every open by the
+ * node's role (a keeper started as a member later gets them back; nothing in
+ * user_version depends on them). `records_stale` serves re-encryption and
+ * unsealing (key versions of live items), which need group keys a keeper
+ * never holds: on a keeper it was one more index write per received record.
+ */
+const MEMBER_INDEXES: Record<string, string> = {
+  records_stale: "CREATE INDEX IF NOT EXISTS records_stale ON records (gid, kv) WHERE kind = 'item' AND tomb = 0"
+}
+
+export function roleIndexes (db: Database, role: 'keeper' | 'member'): void {
+  for (const [name, create] of Object.entries(MEMBER_INDEXES)) db.exec(role === 'member' ? create : `DROP INDEX IF EXISTS ${name}`)
+}
+
 export function migrate (db: Database): void {
   const current = db.pragma('user_version', { simple: true }) as number
   if (current > SCHEMA_VERSION) {

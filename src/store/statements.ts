@@ -16,6 +16,8 @@ const ROW_COLS = `${META_COLS}, bytes`
 const SQL = {
   getHead: `SELECT ${ROW_COLS} FROM records WHERE gid = ? AND rid = ?`,
   getHeadMeta: `SELECT ${META_COLS} FROM records WHERE gid = ? AND rid = ?`,
+  // A batch's heads in one statement (the rids as a JSON array): one probe of (gid, rid) each, no call per record.
+  getHeads: `SELECT ${ROW_COLS} FROM records WHERE gid = ? AND rid IN (SELECT value FROM json_each(?))`,
   getByHash: `SELECT ${ROW_COLS} FROM records WHERE gid = ? AND hash = ?`,
   allGroupIds: 'SELECT gid FROM groups',
   putHead: `INSERT INTO records (gid, rid, kind, clock, kv, signer, author, tomb, hash, bytes, size, received)
@@ -26,8 +28,10 @@ const SQL = {
   listKind: `SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = ? AND (clock > ? OR (clock = ? AND rid > ?)) ORDER BY clock, rid LIMIT ?`,
   listKindDesc: `SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = ? AND (clock < ? OR (clock = ? AND rid < ?)) ORDER BY clock DESC, rid DESC LIMIT ?`,
   allKind: `SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = ? ORDER BY clock, rid`,
-  countKind: 'SELECT count(*) AS n FROM records WHERE gid = ? AND kind = ? AND tomb = 0',
-  countAllItems: "SELECT count(*) AS n FROM records WHERE kind = 'item' AND tomb = 0",
+  // Live = all minus tombstones, each count from an index alone (records_by_kind, records_tombs):
+  // with tomb = 0 in the query, a store without records_stale (a keeper's) read every row's table page.
+  countKind: 'SELECT (SELECT count(*) FROM records WHERE gid = ? AND kind = ?) - (SELECT count(*) FROM records INDEXED BY records_tombs WHERE tomb = 1 AND gid = ? AND kind = ?) AS n',
+  countAllItems: "SELECT (SELECT count(*) FROM records WHERE kind = 'item') - (SELECT count(*) FROM records INDEXED BY records_tombs WHERE tomb = 1 AND kind = 'item') AS n",
   totalBytes: 'SELECT total(size) AS n FROM records',
   countGroup: 'SELECT count(*) AS n FROM records WHERE gid = ?',
   staleKv: `SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = 'item' AND tomb = 0 AND kv < ? AND rid > ? ORDER BY rid LIMIT ?`,

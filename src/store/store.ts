@@ -6,7 +6,7 @@
 import Database, { type Database as Db } from 'better-sqlite3'
 import { chmodSync, existsSync } from 'node:fs'
 import { CairnError, isDiskFull, storageFull } from '../util/errors.js'
-import { migrate } from './migrations.js'
+import { migrate, roleIndexes } from './migrations.js'
 import { checkAtOpen, markClosed, markOpen, type StoreOpenState } from './open-check.js'
 import { prepare, type Statements } from './statements.js'
 import { MembershipStore } from './membership-store.js'
@@ -57,7 +57,8 @@ export class Store<G extends string = string> {
   /** Invitations received, groups ended here, circle shares held back (membership-store.ts). */
   readonly membership: MembershipStore<G>
 
-  constructor (readonly path: string) {
+  /** `role`: a keeper's store has no member-only indexes (migrations.ts roleIndexes). */
+  constructor (readonly path: string, role: 'keeper' | 'member' = 'member') {
     const fresh = path !== ':memory:' && !existsSync(path)
     try {
       this.db = new Database(path)
@@ -73,6 +74,7 @@ export class Store<G extends string = string> {
       this.db.pragma('secure_delete = ON')
       if (!fresh && path !== ':memory:') checkAtOpen(this.db, path, this.opened)
       migrate(this.db)
+      roleIndexes(this.db, role)
       if (path !== ':memory:') markOpen(this.db)
     } catch (e) {
       this.db.close()
@@ -139,6 +141,13 @@ export class Store<G extends string = string> {
   }
 
   getHead (gid: G, rid: string): RecordRow<G> | undefined { return this.s.getHead.get(gid, rid) as RecordRow<G> | undefined }
+  /** The heads of these records of one group that exist, by rid (getHead for a batch). */
+  getHeads (gid: G, rids: readonly string[]): Map<string, RecordRow<G>> {
+    const out = new Map<string, RecordRow<G>>()
+    for (const row of this.s.getHeads.iterate(gid, JSON.stringify(rids)) as IterableIterator<RecordRow<G>>) out.set(row.rid, row)
+    return out
+  }
+
   getHeadMeta (gid: G, rid: string): RecordMeta<G> | undefined { return this.s.getHeadMeta.get(gid, rid) as RecordMeta<G> | undefined }
   getByHash (gid: G, hash: Uint8Array): RecordRow<G> | undefined { return this.s.getByHash.get(gid, hash) as RecordRow<G> | undefined }
   /**
@@ -178,7 +187,7 @@ export class Store<G extends string = string> {
 
   allOfKind (gid: G, kind: string): RecordRow<G>[] { return this.s.allKind.all(gid, kind) as RecordRow<G>[] }
 
-  countLive (gid: G, kind: string): number { return (this.s.countKind.get(gid, kind) as { n: number }).n }
+  countLive (gid: G, kind: string): number { return (this.s.countKind.get(gid, kind, gid, kind) as { n: number }).n }
   countAllItems (): number { return (this.s.countAllItems.get() as { n: number }).n }
   /** Record bytes held (heads; history is a member node's own copy, not a peer's to fill). */
   totalBytes (): number { return (this.s.totalBytes.get() as { n: number }).n }

@@ -89,3 +89,20 @@ test('a sync batch is judged record by record: good ones are stored, bad ones re
   assert.deepEqual(res.map(r => r.status), ['stored', 'rejected', 'stored', 'duplicate'])
   assert.equal((await n.ok('GET', `/api/v1/items/${b.recordId}`)).content, 'batch b')
 })
+
+test('one sync batch carrying several versions of the same items, in any order, beside items already held: the newest of each is what is stored', async () => {
+  const a1 = version('a1'); const a2 = version('a2', a1)
+  const b1 = version('b1'); const b2 = version('b2', b1); const b3 = version('b3', b2)
+  const c1 = version('c1'); const c2 = version('c2', c1); const c3 = version('c3', c2)
+  const d1 = version('d1')
+  const fresh = Array.from({ length: 6 }, (_, i) => version(`fresh ${i}`))
+  assert.equal(accept(a1).status, 'stored')
+  assert.equal(accept(d1).status, 'stored')
+  // Large enough that the batch's heads are read in one statement, before any is stored.
+  const batch = [a2, b1, b2, b3, c3, c1, c2, d1, ...fresh, b3]
+  const res = n.daemon.services.acceptor.ingest(batch.map(r => r.bytes), 'sync')
+  assert.deepEqual(res.map(r => r.status), ['stored', 'stored', 'stored', 'stored', 'stored', 'stale', 'stale', 'duplicate', ...fresh.map(() => 'stored'), 'duplicate'])
+  for (const [r, want] of [[a1, 'a2'], [b1, 'b3'], [c1, 'c3'], [d1, 'd1'], [fresh[5]!, 'fresh 5']] as const) {
+    assert.equal((await n.ok('GET', `/api/v1/items/${r.recordId}`)).content, want)
+  }
+})
