@@ -83,6 +83,30 @@ export class SyncIndex {
     return ix
   }
 
+  /**
+   * Rebuild an index from its deepest level (as `cells` returned it): every
+   * shallower node and the total are sums of their children, lane by lane.
+   * Undefined when the shape is wrong for the depth.
+   */
+  static fromCells (depth: number, cells: Uint32Array): SyncIndex | undefined {
+    if (!Number.isInteger(depth) || depth < 1 || depth > MAX_DEPTH || cells.length !== 16 ** depth * CELL) return undefined
+    const ix = new SyncIndex(depth)
+    ix.levels[depth - 1]!.set(cells)
+    for (let d = depth - 1; d >= 0; d--) {
+      const child = ix.levels[d]!
+      const parent = d === 0 ? ix.total : ix.levels[d - 1]!
+      for (let c = 0; c < 16 ** (d + 1); c++) {
+        const po = (d === 0 ? 0 : c >> 4) * CELL
+        const co = c * CELL
+        for (let k = 0; k < CELL; k++) parent[po + k] = (parent[po + k]! + child[co + k]!) >>> 0
+      }
+    }
+    return ix
+  }
+
+  /** The deepest level (count and lanes per node), the whole state of the index. */
+  cells (): Uint32Array { return this.levels[this.depth - 1]! }
+
   get size (): number { return this.total[0]! }
 
   /** Would a rebuild at another depth serve this size better? */
