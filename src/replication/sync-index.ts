@@ -69,6 +69,8 @@ export function depthFor (n: number): number {
   return Math.max(1, Math.min(MAX_DEPTH, Math.ceil(Math.log(Math.max(n, 1) / 4) / Math.log(16))))
 }
 
+const stateLength = (depth: number): number => { let n = CELL; for (let d = 1; d <= depth; d++) n += 16 ** d * CELL; return n }
+
 export class SyncIndex {
   private readonly levels: Uint32Array[] = []
   private total = new Uint32Array(CELL)
@@ -84,28 +86,27 @@ export class SyncIndex {
   }
 
   /**
-   * Rebuild an index from its deepest level (as `cells` returned it): every
-   * shallower node and the total are sums of their children, lane by lane.
-   * Undefined when the shape is wrong for the depth.
+   * An index from its state (as `state` returned it). Undefined when the
+   * length is wrong for the depth. Every level is stored, so loading is a
+   * copy: no per-node work while the JIT is still cold at start-up.
    */
-  static fromCells (depth: number, cells: Uint32Array): SyncIndex | undefined {
-    if (!Number.isInteger(depth) || depth < 1 || depth > MAX_DEPTH || cells.length !== 16 ** depth * CELL) return undefined
+  static fromState (depth: number, state: Uint32Array): SyncIndex | undefined {
+    if (!Number.isInteger(depth) || depth < 1 || depth > MAX_DEPTH || state.length !== stateLength(depth)) return undefined
     const ix = new SyncIndex(depth)
-    ix.levels[depth - 1]!.set(cells)
-    for (let d = depth - 1; d >= 0; d--) {
-      const child = ix.levels[d]!
-      const parent = d === 0 ? ix.total : ix.levels[d - 1]!
-      for (let c = 0; c < 16 ** (d + 1); c++) {
-        const po = (d === 0 ? 0 : c >> 4) * CELL
-        const co = c * CELL
-        for (let k = 0; k < CELL; k++) parent[po + k] = (parent[po + k]! + child[co + k]!) >>> 0
-      }
-    }
+    ix.total.set(state.subarray(0, CELL))
+    let o = CELL
+    for (const l of ix.levels) { l.set(state.subarray(o, o + l.length)); o += l.length }
     return ix
   }
 
-  /** The deepest level (count and lanes per node), the whole state of the index. */
-  cells (): Uint32Array { return this.levels[this.depth - 1]! }
+  /** The whole state: the total, then every level, shallowest first. */
+  state (): Uint32Array {
+    const out = new Uint32Array(stateLength(this.depth))
+    out.set(this.total)
+    let o = CELL
+    for (const l of this.levels) { out.set(l, o); o += l.length }
+    return out
+  }
 
   get size (): number { return this.total[0]! }
 

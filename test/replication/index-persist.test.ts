@@ -55,7 +55,7 @@ function assertAgrees (store: Store<GroupId>, gid: GroupId, ix: SyncIndex): void
   const fresh = SyncIndex.build(store.eachHash(gid), store.countGroupRecords(gid))
   assert.equal(ix.size, store.countGroupRecords(gid))
   assert.equal(ix.depth, fresh.depth)
-  assert.deepEqual([...ix.cells()], [...fresh.cells()])
+  assert.deepEqual([...ix.state()], [...fresh.state()])
 }
 
 /** Start again: the index comes from `from` (and was rejected for `rejected`), and agrees with the store. */
