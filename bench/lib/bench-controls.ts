@@ -9,8 +9,11 @@
  *                             {event:'watch', watch, count, ms} when `target` is reached
  *                             (`ms`: since the watch began, this process's clock)
  *  unwatch {watch}            stop counting
- *  drop-sync-index {gid}      forget the group's in-memory sync index: the next
- *                             anti-entropy session rebuilds it from the store (a cold sync)
+ *  drop-sync-index {gid}      forget the group's sync index, in memory and saved: the
+ *                             next anti-entropy session rebuilds it from the store (a cold sync)
+ *  unload-sync-index {gid}    save the group's sync index to the store and free it from
+ *                             memory, as a stop does: the next session loads it back
+ *                             (with its checks) as the first one after a restart would
  *  protocols                  register the bench's raw-stream protocols (below)
  *  echo {peers, need}         open a fresh stream to each peer, send ~200 B, wait for
  *                             `need` ~150 B answers: one request/response round trip
@@ -85,6 +88,7 @@ export async function benchControls (daemon: Daemon): Promise<Record<string, Ipc
     },
     unwatch: (m) => { watches.get(Number(m.watch))?.(); watches.delete(Number(m.watch)); return true },
     'drop-sync-index': (m) => { net().replicator.indexes.drop(String(m.gid) as GroupId); return true },
+    'unload-sync-index': (m) => net().replicator.indexes.unload(String(m.gid) as GroupId),
     protocols: async () => {
       if (registered) return true
       registered = true

@@ -69,6 +69,8 @@ export function depthFor (n: number): number {
   return Math.max(1, Math.min(MAX_DEPTH, Math.ceil(Math.log(Math.max(n, 1) / 4) / Math.log(16))))
 }
 
+const stateLength = (depth: number): number => { let n = CELL; for (let d = 1; d <= depth; d++) n += 16 ** d * CELL; return n }
+
 export class SyncIndex {
   private readonly levels: Uint32Array[] = []
   private total = new Uint32Array(CELL)
@@ -81,6 +83,29 @@ export class SyncIndex {
     const ix = new SyncIndex(depthFor(n))
     for (const h of hashes) ix.add(h)
     return ix
+  }
+
+  /**
+   * An index from its state (as `state` returned it). Undefined when the
+   * length is wrong for the depth. Every level is stored, so loading is a
+   * copy: no per-node work while the JIT is still cold at start-up.
+   */
+  static fromState (depth: number, state: Uint32Array): SyncIndex | undefined {
+    if (!Number.isInteger(depth) || depth < 1 || depth > MAX_DEPTH || state.length !== stateLength(depth)) return undefined
+    const ix = new SyncIndex(depth)
+    ix.total.set(state.subarray(0, CELL))
+    let o = CELL
+    for (const l of ix.levels) { l.set(state.subarray(o, o + l.length)); o += l.length }
+    return ix
+  }
+
+  /** The whole state: the total, then every level, shallowest first. */
+  state (): Uint32Array {
+    const out = new Uint32Array(stateLength(this.depth))
+    out.set(this.total)
+    let o = CELL
+    for (const l of this.levels) { out.set(l, o); o += l.length }
+    return out
   }
 
   get size (): number { return this.total[0]! }

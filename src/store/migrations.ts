@@ -229,6 +229,25 @@ const steps: string[] = [
     clock INTEGER NOT NULL,
     PRIMARY KEY (gid, e)
   ) WITHOUT ROWID;
+  `,
+  // 7: each group's anti-entropy index (replication/sync-index.ts) as it was
+  // when the node last stopped, so a restart does not rebuild it from every
+  // hash of the group. A row is valid only while the group's records are
+  // unchanged since it was written: these triggers delete it in the very
+  // transaction that changes a record (any path, any process), so a crash, a
+  // purge or an offline edit can never leave a stale row behind.
+  `
+  CREATE TABLE sync_index (
+    gid   TEXT    PRIMARY KEY,
+    depth INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    sum   BLOB    NOT NULL,
+    cells BLOB    NOT NULL,
+    saved INTEGER NOT NULL
+  );
+  CREATE TRIGGER sync_index_stale_ins AFTER INSERT ON records BEGIN DELETE FROM sync_index WHERE gid = NEW.gid; END;
+  CREATE TRIGGER sync_index_stale_upd AFTER UPDATE ON records BEGIN DELETE FROM sync_index WHERE gid IN (OLD.gid, NEW.gid); END;
+  CREATE TRIGGER sync_index_stale_del AFTER DELETE ON records BEGIN DELETE FROM sync_index WHERE gid = OLD.gid; END;
   `
 ]
 

@@ -12,6 +12,7 @@ import { prepare, type Statements } from './statements.js'
 import { MembershipStore } from './membership-store.js'
 import { PeerTables } from './peer-tables.js'
 import { AoIndex } from './ao-index.js'
+import { SyncIndexTable } from './sync-index-table.js'
 
 /**
  * Rows carry the group ID type the caller gives the store (`Store<GroupId>` on
@@ -56,6 +57,8 @@ export class Store<G extends string = string> {
   private readonly s: Statements
   /** Invitations received, groups ended here, circle shares held back (membership-store.ts). */
   readonly membership: MembershipStore<G>
+  /** Anti-entropy indexes persisted across restarts (sync-index-table.ts). */
+  readonly syncIndexes: SyncIndexTable
 
   /** `role`: a keeper's store has no member-only indexes (migrations.ts roleIndexes). */
   constructor (readonly path: string, role: 'keeper' | 'member' = 'member') {
@@ -85,6 +88,7 @@ export class Store<G extends string = string> {
     this.s = prepare(this.db)
     this.membership = new MembershipStore<G>(this.db)
     this.ao = new AoIndex(this.db)
+    this.syncIndexes = new SyncIndexTable(this.db)
   }
 
   private depth = 0
@@ -284,6 +288,7 @@ export class Store<G extends string = string> {
       this.membership.deleteGroupShares(gid)
       this.ao.dropGroup(gid)
       this.peers.dropSyncState(gid)
+      this.syncIndexes.drop(gid)
       return { records: r.n + h.n, bytes: r.bytes + h.bytes }
     })
     this.afterCommit(() => { this.truncateWal() })

@@ -1,22 +1,17 @@
 /**
  * Range-based set reconciliation (src/replication/reconcile.ts), run between two
- * in-memory sets exactly as the /cairn/sync/1.0.0 session drives it: the
- * initiator opens, the sides alternate turns, each turn's records are applied
- * before the receiver answers, and every range crosses the wire form
- * (toWire → canonical CBOR → decode → fromWire). A round trip is counted as the
- * session counts it: each turn (or final "done") the initiator receives.
+ * in-memory sets exactly as the /cairn/sync/1.0.0 session drives it
+ * (src/replication/memory-session.ts: turns alternate, records applied before
+ * the answer, every range through the wire form, round trips counted as the
+ * session counts them).
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createCipheriv, createHash } from 'node:crypto'
-import { decode as cborDecode } from 'cborg'
 import fc from 'fast-check'
-import { encodeCanonical } from '../../src/crypto/canonical.js'
-import { MemorySet } from '../../src/replication/memory-set.js'
-import { fromWire, idOf, newSessionState, openingTurn, respond, toWire, type Range, type Turn } from '../../src/replication/reconcile.js'
+import { reconcileInMemory, type SessionOutcome } from '../../src/replication/memory-session.js'
+import { idOf } from '../../src/replication/reconcile.js'
 import { prefixIndex } from '../../src/replication/sync-index.js'
-
-const MAX_TURNS = 64 // the session's own limit (sync-protocol.ts)
 
 const h = (...parts: Array<string | number>): Uint8Array => new Uint8Array(createHash('sha256').update(parts.join('/')).digest())
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
@@ -26,50 +21,8 @@ function hashes (n: number, ...label: Array<string | number>): Uint8Array[] {
   return Array.from({ length: n }, (_, i) => new Uint8Array(bytes.subarray(i * 32, (i + 1) * 32)))
 }
 
-interface Outcome { a: MemorySet, b: MemorySet, turns: number, roundTrips: number, rangeBytes: number, recordsSent: number }
-
-/** One message crossing the wire: ranges → CBOR bytes → ranges, as a peer would read them. */
-function wire (ranges: Range[]): { ranges: Range[], bytes: number } {
-  const bytes = encodeCanonical(ranges.map(toWire))
-  const back = cborDecode(bytes, { useMaps: false }) as unknown[]
-  return { ranges: back.map(w => { const r = fromWire(w); assert.ok(r !== undefined, `range does not survive the wire: ${JSON.stringify(w)}`); return r }), bytes: bytes.length }
-}
-
-function recordsOf (from: MemorySet, t: Turn): Uint8Array[] {
-  const out = [...t.send]
-  for (const n of t.sendAll) out.push(...from.elements(n.d, n.i))
-  return out
-}
-
-function reconcile (aHashes: Uint8Array[], bHashes: Uint8Array[]): Outcome {
-  const a = new MemorySet(aHashes)
-  const b = new MemorySet(bHashes)
-  let turns = 1
-  let roundTrips = 0
-  let recordsSent = 0
-  const open = wire(openingTurn(a).ranges)
-  let rangeBytes = open.bytes
-  let msg = { ranges: open.ranges, records: [] as Uint8Array[] }
-  let sender = a
-  let receiver = b
-  // Each side keeps its own session state, as SyncService sessions do.
-  const states = new Map([[a, newSessionState()], [b, newSessionState()]])
-  for (;;) {
-    for (const r of msg.records) receiver.add(r)
-    recordsSent += msg.records.length
-    if (receiver === a) roundTrips++
-    const t = respond(receiver, msg.ranges, states.get(receiver))
-    if (msg.ranges.length === 0 && t.ranges.length === 0) { if (receiver === b) roundTrips++; break } // answered with {done}
-    turns++
-    assert.ok(turns <= MAX_TURNS, `more than ${MAX_TURNS} turns`)
-    const w = wire(t.ranges)
-    rangeBytes += w.bytes
-    msg = { ranges: w.ranges, records: recordsOf(receiver, t) }
-    ;[sender, receiver] = [receiver, sender]
-  }
-  void sender
-  return { a, b, turns, roundTrips, rangeBytes, recordsSent }
-}
+type Outcome = SessionOutcome
+const reconcile = reconcileInMemory
 
 function assertUnion (o: Outcome, aHashes: Uint8Array[], bHashes: Uint8Array[]): void {
   const union = [...new Set([...aHashes, ...bHashes].map(hex))].sort()
