@@ -5,7 +5,8 @@
  *
  *   K      keeper of both A's and M's personal groups (their shared keeper)
  *   A      owner of the shared groups
- *   M      member reachable only through K (locate protocol)
+ *   M      member reachable only through K (locate protocol); it runs no DHT, or A
+ *          could learn of it from K's routing table before the test (it did, under load)
  *   D, N   N reachable only through the DHT: A and N both know D (bootstrap),
  *          D holds no group of either, so it answers no locate request
  *   O      member whose node is offline when added (address given), started later
@@ -53,7 +54,7 @@ before(async () => {
   ;[K, D] = await Promise.all([launch(k.dataDir, { name: 'K', keeper: true, listen: LOOP }), launch(d.dataDir, { name: 'D', keeper: true, listen: LOOP })])
   ;[A, M, N] = await Promise.all([
     launch(a.dataDir, { name: 'A', listen: LOOP, bootstrap: [D.addr] }),
-    launch(m.dataDir, { name: 'M', listen: LOOP }),
+    launch(m.dataDir, { name: 'M', listen: LOOP, env: { CAIRN_NETWORK_DHT: 'false' } }),
     launch(nn.dataDir, { name: 'N', listen: LOOP, bootstrap: [D.addr] })
   ])
   for (const [n, pg] of [[A, a.personalGroupId!], [M, m.personalGroupId!]] as const) {
