@@ -34,7 +34,8 @@ export const membershipSuite: Suite = {
     // ---- 1: consent latency ----
     const [ai, bi] = await Promise.all([initBenchNode(ctx), initBenchNode(ctx)])
     const A = await startNodeProcess(ctx, ai.dataDir)
-    const B = await startNodeProcess(ctx, bi.dataDir)
+    // B takes 1 + rounds invitations from A within minutes: above membership.invites_per_hour_per_peer (30), which this suite does not time.
+    const B = await startNodeProcess(ctx, bi.dataDir, { flags: { membership: { invites_per_hour_per_peer: 10_000 } } })
     await B.api.ok('POST', '/api/v1/peers', { multiaddr: A.multiaddr })
     // The echo protocol of the baseline (bench-controls.ts).
     await Promise.all([A, B].map(async n => await n.ctl.call('protocols')))
