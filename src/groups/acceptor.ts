@@ -23,7 +23,7 @@ import type { DescBody } from '../records/descriptor.js'
 import { isNewer } from '../records/lww.js'
 import { specOf } from '../records/kinds.js'
 import { decodeFailure, decodeRecord, fromStore, hasKind, type Body, type DecodedRecord, type VerifiedRecord } from '../records/record.js'
-import type { RecordRow, Store } from '../store/store.js'
+import type { RecordMeta, RecordRow, Store } from '../store/store.js'
 import type { TypedEmitter } from '../util/events.js'
 import { DescriptorChain, type Descriptor } from './descriptor-chain.js'
 import type { Quotas } from './quotas.js'
@@ -122,9 +122,10 @@ export class Acceptor {
 
   /**
    * The stored heads of a batch's records, read in one statement per group
-   * (a lookup per record was ~8% of a catch-up keeper's time). Valid inside
-   * the transaction that reads them until a record of that ID is judged: the
-   * batch may hold two versions of one record, so a later one reads the store.
+   * (a lookup per record was ~8% of a catch-up keeper's time), without their
+   * bytes. Valid inside the transaction that reads them until a record of that
+   * ID is judged: the batch may hold two versions of one record, so a later
+   * one reads the store.
    */
   private prefetchHeads (rs: VerifiedRecord[]): Heads {
     const byGroup = new Map<GroupId, string[]>()
@@ -134,8 +135,8 @@ export class Acceptor {
       if (list === undefined) byGroup.set(r.groupId, [r.recordId])
       else list.push(r.recordId)
     }
-    const rows = new Map<GroupId, Map<string, RecordRow<GroupId>>>()
-    for (const [gid, rids] of byGroup) rows.set(gid, this.o.store.getHeads(gid, rids))
+    const rows = new Map<GroupId, Map<string, RecordMeta<GroupId>>>()
+    for (const [gid, rids] of byGroup) rows.set(gid, this.o.store.getHeadsMeta(gid, rids))
     return { rows, judged: new Set() }
   }
 
@@ -143,7 +144,11 @@ export class Acceptor {
     const known = heads?.rows.get(r.groupId)
     if (known === undefined || heads!.judged.has(r.recordId)) return this.o.store.getHead(r.groupId, r.recordId)
     heads!.judged.add(r.recordId)
-    return known.get(r.recordId)
+    const m = known.get(r.recordId)
+    if (m === undefined) return undefined
+    // The same hash is the same bytes: a repeat (a second session's copy) needs
+    // no read of them; another version reads its head whole (history, gates).
+    return equalBytes(m.hash, r.hash) ? { ...m, bytes: bufferView(r.bytes) } : this.o.store.getHead(r.groupId, r.recordId)
   }
 
   private acceptOne (r: VerifiedRecord, origin: Origin, opts: IngestOptions, heads?: Heads): AcceptResult {
@@ -291,7 +296,7 @@ const orderOf = (r: VerifiedRecord<Body>): number => rulesOf(r.rec.t).order(r.re
 const PREFETCH_FROM = 8
 
 /** A batch's prefetched heads by group and rid, and the rids judged since (whose prefetched head may be stale). */
-interface Heads { rows: Map<GroupId, Map<string, RecordRow<GroupId>>>, judged: Set<string> }
+interface Heads { rows: Map<GroupId, Map<string, RecordMeta<GroupId>>>, judged: Set<string> }
 
 /** The row is bound and copied by SQLite at once: a view of the record's bytes, not a copy per column. */
 const bufferView = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength)

@@ -254,18 +254,35 @@ const steps: string[] = [
 export const SCHEMA_VERSION = steps.length
 
 /**
- * Indexes only a member node reads, created or dropped at every open by the
- * node's role (a keeper started as a member later gets them back; nothing in
- * user_version depends on them). `records_stale` serves re-encryption and
- * unsealing (key versions of live items), which need group keys a keeper
- * never holds: on a keeper it was one more index write per received record.
+ * Indexes by role, created or dropped at every open (a keeper started as a
+ * member later gets the member's back; nothing in user_version depends on
+ * them). A keeper never reads items by kind or key version: listing,
+ * searching, exporting, re-encrypting and unsealing items all need group keys
+ * it never holds. So its store keeps neither `records_stale` nor
+ * `records_by_kind` over items, only `records_by_kind_meta`, the same columns
+ * for the other kinds (descriptors, keys, binds, invitations: a few rows per
+ * group), which gates, sync and delivery read. Each was one more random
+ * b-tree write per received record: dropping `records_by_kind` alone made the
+ * insert of a sync batch 1.6× cheaper (docs/PERFORMANCE.md, "Issue 14,
+ * catch-up keeper round 2"). The statements that count or list by kind are
+ * phrased so that either set answers them (statements.ts).
  */
-const MEMBER_INDEXES: Record<string, string> = {
-  records_stale: "CREATE INDEX IF NOT EXISTS records_stale ON records (gid, kv) WHERE kind = 'item' AND tomb = 0"
+const ROLE_INDEXES: Record<'keeper' | 'member', Record<string, string>> = {
+  member: {
+    records_by_kind: 'CREATE INDEX IF NOT EXISTS records_by_kind ON records (gid, kind, clock, rid)',
+    records_stale: "CREATE INDEX IF NOT EXISTS records_stale ON records (gid, kv) WHERE kind = 'item' AND tomb = 0"
+  },
+  keeper: {
+    records_by_kind_meta: "CREATE INDEX IF NOT EXISTS records_by_kind_meta ON records (gid, kind, clock, rid) WHERE kind <> 'item'"
+  }
 }
 
-export function roleIndexes (db: Database, role: 'keeper' | 'member'): void {
-  for (const [name, create] of Object.entries(MEMBER_INDEXES)) db.exec(role === 'member' ? create : `DROP INDEX IF EXISTS ${name}`)
+export type StoreRole = keyof typeof ROLE_INDEXES
+
+export function roleIndexes (db: Database, role: StoreRole): void {
+  for (const [r, indexes] of Object.entries(ROLE_INDEXES)) {
+    for (const [name, create] of Object.entries(indexes)) db.exec(r === role ? create : `DROP INDEX IF EXISTS ${name}`)
+  }
 }
 
 export function migrate (db: Database): void {

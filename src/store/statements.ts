@@ -5,6 +5,7 @@
  * peer-tables.ts, ao-index.ts; open-check.ts runs its two before any is prepared.
  */
 import type BetterSqlite3 from 'better-sqlite3'
+import type { StoreRole } from './migrations.js'
 
 type Db = BetterSqlite3.Database
 type Statement = BetterSqlite3.Statement
@@ -16,8 +17,9 @@ const ROW_COLS = `${META_COLS}, bytes`
 const SQL = {
   getHead: `SELECT ${ROW_COLS} FROM records WHERE gid = ? AND rid = ?`,
   getHeadMeta: `SELECT ${META_COLS} FROM records WHERE gid = ? AND rid = ?`,
-  // A batch's heads in one statement (the rids as a JSON array): one probe of (gid, rid) each, no call per record.
-  getHeads: `SELECT ${ROW_COLS} FROM records WHERE gid = ? AND rid IN (SELECT value FROM json_each(?))`,
+  // A batch's heads in one statement (the rids as a JSON array): one probe of (gid, rid) each, no call per record;
+  // without their bytes (1.3 KB each, read back and dropped for every record a second session repeats).
+  getHeadsMeta: `SELECT ${META_COLS} FROM records WHERE gid = ? AND rid IN (SELECT value FROM json_each(?))`,
   getByHash: `SELECT ${ROW_COLS} FROM records WHERE gid = ? AND hash = ?`,
   allGroupIds: 'SELECT gid FROM groups',
   putHead: `INSERT INTO records (gid, rid, kind, clock, kv, signer, author, tomb, hash, bytes, size, received)
@@ -27,10 +29,13 @@ const SQL = {
   delHead: 'DELETE FROM records WHERE gid = ? AND rid = ?',
   listKind: `SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = ? AND (clock > ? OR (clock = ? AND rid > ?)) ORDER BY clock, rid LIMIT ?`,
   listKindDesc: `SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = ? AND (clock < ? OR (clock = ? AND rid < ?)) ORDER BY clock DESC, rid DESC LIMIT ?`,
-  allKind: `SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = ? ORDER BY clock, rid`,
-  // Live = all minus tombstones, each count from an index alone (records_by_kind, records_tombs):
+  allItems: `SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = 'item' ORDER BY clock, rid`,
+  // Every kind but items: `kind <> 'item'` lets a keeper's partial records_by_kind_meta answer (migrations.ts ROLE_INDEXES).
+  allMetaKind: `SELECT ${ROW_COLS} FROM records WHERE gid = ? AND kind = ? AND kind <> 'item' ORDER BY clock, rid`,
+  // Live = all minus tombstones, each count from an index alone (records_by_kind or _meta, records_tombs):
   // with tomb = 0 in the query, a store without records_stale (a keeper's) read every row's table page.
-  countKind: 'SELECT (SELECT count(*) FROM records WHERE gid = ? AND kind = ?) - (SELECT count(*) FROM records INDEXED BY records_tombs WHERE tomb = 1 AND gid = ? AND kind = ?) AS n',
+  countMetaKind: "SELECT (SELECT count(*) FROM records WHERE gid = @gid AND kind = @kind AND kind <> 'item') - (SELECT count(*) FROM records INDEXED BY records_tombs WHERE tomb = 1 AND gid = @gid AND kind = @kind) AS n",
+  countItems: "SELECT (SELECT count(*) FROM records WHERE gid = @gid AND kind = 'item') - (SELECT count(*) FROM records INDEXED BY records_tombs WHERE tomb = 1 AND gid = @gid AND kind = 'item') AS n",
   countAllItems: "SELECT (SELECT count(*) FROM records WHERE kind = 'item') - (SELECT count(*) FROM records INDEXED BY records_tombs WHERE tomb = 1 AND kind = 'item') AS n",
   totalBytes: 'SELECT total(size) AS n FROM records',
   countGroup: 'SELECT count(*) AS n FROM records WHERE gid = ?',
@@ -84,11 +89,22 @@ const SQL = {
   ridPrefix: "SELECT gid, rid FROM records WHERE gid = ? AND rid >= ? AND rid < ? AND kind = 'item' AND tomb = 0 ORDER BY rid LIMIT ?"
 }
 
+/**
+ * A keeper's store has no index of items by kind (migrations.ts ROLE_INDEXES):
+ * its item counts are every record of the group (any index of (gid, …))
+ * minus the other kinds (records_by_kind_meta), each from an index alone.
+ */
+const KEEPER_SQL: Partial<typeof SQL> = {
+  countItems: "SELECT (SELECT count(*) FROM records WHERE gid = @gid) - (SELECT count(*) FROM records WHERE gid = @gid AND kind <> 'item') - (SELECT count(*) FROM records INDEXED BY records_tombs WHERE tomb = 1 AND gid = @gid AND kind = 'item') AS n",
+  countAllItems: "SELECT (SELECT count(*) FROM records) - (SELECT count(*) FROM records WHERE kind <> 'item') - (SELECT count(*) FROM records INDEXED BY records_tombs WHERE tomb = 1 AND kind = 'item') AS n"
+}
+
 export type Statements = Record<keyof typeof SQL, Statement>
 
-/** Every statement prepared once for this connection. */
-export function prepare (db: Db): Statements {
-  const s = Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)])) as Statements
+/** Every statement prepared once for this connection, as the store's role (its indexes) asks. */
+export function prepare (db: Db, role: StoreRole): Statements {
+  const sql = role === 'keeper' ? { ...SQL, ...KEEPER_SQL } : SQL
+  const s = Object.fromEntries(Object.entries(sql).map(([name, text]) => [name, db.prepare(text)])) as Statements
   // The audit verifier pages a million entries: arrays, not an object per row.
   s.auditPage.raw(true)
   return s

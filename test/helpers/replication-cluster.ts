@@ -13,7 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { join } from 'node:path'
-import { BIN, NodeProcess, killAll, PASSPHRASE, tempDir, waitFor, type ApiResponse, type InitInfo } from './cli.js'
+import { BIN, NodeProcess, initNodeDir, killAll, PASSPHRASE, startNode, tempDir, waitFor, type ApiResponse, type InitInfo } from './cli.js'
 import type { NetnsLink } from './replication-netns.js'
 
 const procs = new Set<ChildProcess>()
@@ -211,3 +211,10 @@ export function fixedListen (n: ClusterNode): string[] {
 }
 
 export async function stopCluster (): Promise<void> { await killAll(procs) }
+
+/** Member A and keeper K, each its own process, and a group P on A (K not added yet). */
+export async function memberAndKeeper (groupName: string): Promise<{ A: NodeProcess, K: NodeProcess, P: string }> {
+  const [A, K] = await Promise.all([startNode(initNodeDir().dataDir), startNode(initNodeDir({ keeper: true }).dataDir, { keeper: true })])
+  const P = (await A.ok('POST', '/api/v1/groups', { name: groupName })).id as string
+  return { A, K, P }
+}

@@ -21,9 +21,9 @@ import { rootMessage } from '../../src/records/batch.js'
 import { openItem, reencryptItems, sealItem, type ItemBody } from '../../src/records/item.js'
 import { decodeRecord, hasKind, type VerifiedRecord } from '../../src/records/record.js'
 import { Vault } from '../../src/vault/vault.js'
-import { counterIn } from '../helpers/replication-cluster.js'
+import { counterIn, memberAndKeeper } from '../helpers/replication-cluster.js'
 import { HostilePeer } from '../helpers/replication-hostile.js'
-import { initNodeDir, PASSPHRASE, startNode, stopAll, tempDir, waitFor, type NodeProcess } from '../helpers/cli.js'
+import { PASSPHRASE, stopAll, tempDir, waitFor, type NodeProcess } from '../helpers/cli.js'
 
 const N = 150
 let A: NodeProcess
@@ -31,10 +31,7 @@ let K: NodeProcess
 let h: HostilePeer | undefined
 let P: string
 
-before(async () => {
-  ;[A, K] = await Promise.all([startNode(initNodeDir().dataDir), startNode(initNodeDir({ keeper: true }).dataDir, { keeper: true })])
-  P = (await A.ok('POST', '/api/v1/groups', { name: 'batch-signed' })).id
-})
+before(async () => { ({ A, K, P } = await memberAndKeeper('batch-signed')) })
 after(async () => { await h?.stop().catch(() => {}); await stopAll() })
 
 const counter = async (n: NodeProcess, name: string, labels: Record<string, string>): Promise<number> => counterIn((await n.api('GET', '/metrics')).text, name, labels)

@@ -59,33 +59,47 @@ test('a file that is not a SQLite database is refused with a CairnError, not a c
   assert.throws(() => new Store(path), (e: unknown) => e instanceof CairnError && ['CONFIG', 'INTEGRITY'].includes(e.code))
 })
 
-test("a keeper's store keeps no member-only index (re-encryption's records_stale); reopened as a member's it has it again, and its queries answer the same", () => {
+test("a keeper's store keeps no member-only index (records_stale, records_by_kind over items); reopened as a member's it has them again, and its queries answer the same", () => {
   const path = join(tempDir(), 'cairn.db')
   const indexes = (s: Store): string[] => (s.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records'").pluck().all() as string[]).sort()
+  const gid = row('a').gid
   const k = new Store(path, 'keeper')
-  for (const rid of ['a', 'b', 'c']) k.putHead({ ...row(rid), kv: rid === 'c' ? 2 : 1 })
+  for (const rid of ['a', 'b', 'c']) k.putHead({ ...row(rid), kv: rid === 'c' ? 2 : 1, clock: 2000 - rid.charCodeAt(0) })
   k.putHead({ ...row('d'), tomb: 1 })
   k.putHead({ ...row('e'), kind: 'bind' })
-  assert.ok(!indexes(k).includes('records_stale'))
-  assert.deepEqual([k.countLive(row('a').gid, 'item'), k.countLive(row('a').gid, 'bind'), k.countAllItems()], [3, 1, 3], 'live counts leave tombstones out')
-  assert.ok(indexes(k).includes('records_by_id') && indexes(k).includes('records_by_hash') && indexes(k).includes('records_by_kind'))
-  assert.equal(k.countStaleItems(row('a').gid, 2), 2, 'without the index the query still answers')
+  k.putHead({ ...row('f'), kind: 'bind', tomb: 1, clock: 1 })
+  k.putHead({ ...row('g'), kind: 'desc' })
+  const answers = (s: Store): unknown => ({
+    live: [s.countLive(gid, 'item'), s.countLive(gid, 'bind'), s.countLive(gid, 'desc'), s.countLive(gid, 'key'), s.countAllItems()],
+    byKind: ['item', 'bind', 'desc', 'key'].map(kind => s.allOfKind(gid, kind).map(r => r.rid)),
+    stale: s.countStaleItems(gid, 2)
+  })
+  const expected = { live: [3, 1, 1, 0, 3], byKind: [['d', 'c', 'b', 'a'], ['f', 'e'], ['g'], []], stale: 2 }
+  assert.ok(!indexes(k).includes('records_stale') && !indexes(k).includes('records_by_kind'), 'no index a keeper never reads is written per record')
+  assert.ok(indexes(k).includes('records_by_id') && indexes(k).includes('records_by_hash') && indexes(k).includes('records_by_kind_meta'))
+  assert.deepEqual(answers(k), expected, 'live counts leave tombstones out; lists come in (clock, rid) order; without the indexes the queries still answer')
+  // The counts a keeper serves (GET /groups, the status page) read indexes only, never every row's page.
+  const plan = (sql: string): string => (k.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all({ gid }) as Array<{ detail: string }>).map(r => r.detail).join(' | ')
+  for (const sql of ["SELECT count(*) FROM records WHERE gid = @gid", "SELECT count(*) FROM records WHERE gid = @gid AND kind <> 'item'"]) assert.match(plan(sql), /COVERING INDEX/, sql)
   k.close()
   const m = new Store(path, 'member')
-  assert.ok(indexes(m).includes('records_stale'))
-  assert.equal(m.countStaleItems(row('a').gid, 2), 2)
-  assert.deepEqual([m.countLive(row('a').gid, 'item'), m.countAllItems()], [3, 3])
+  assert.ok(indexes(m).includes('records_stale') && indexes(m).includes('records_by_kind') && !indexes(m).includes('records_by_kind_meta'))
+  assert.deepEqual(answers(m), expected)
   assert.equal(m.integrityCheck(), 'ok')
   m.close()
+  const k2 = new Store(path, 'keeper')
+  assert.deepEqual(answers(k2), expected, 'a member store reopened as a keeper answers the same')
+  k2.close()
 })
 
-test("getHeads reads the heads of a batch's records that exist, by rid, in one call", () => {
+test("getHeadsMeta reads the heads of a batch's records that exist, by rid, in one call, without their bytes", () => {
   const s = new Store(join(tempDir(), 'cairn.db'))
   s.putHead(row('a', Buffer.from('one')))
   s.putHead(row('c', Buffer.from('three')))
-  const got = s.getHeads(row('a').gid, ['a', 'b', 'c', "x'); DROP TABLE records; --"])
+  const got = s.getHeadsMeta(row('a').gid, ['a', 'b', 'c', "x'); DROP TABLE records; --"])
   assert.deepEqual([...got.keys()].sort(), ['a', 'c'])
-  assert.deepEqual(got.get('c')?.bytes, Buffer.from('three'))
-  assert.equal(s.getHeads('22222222-2222-4222-8222-222222222222', ['a']).size, 0, 'another group: none')
+  const { bytes: _, ...meta } = s.getHead(row('a').gid, 'c')!
+  assert.deepEqual(got.get('c'), meta, 'the head as getHeadMeta reads it')
+  assert.equal(s.getHeadsMeta('22222222-2222-4222-8222-222222222222', ['a']).size, 0, 'another group: none')
   s.close()
 })
