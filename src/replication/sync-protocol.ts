@@ -14,7 +14,9 @@
  * { done: n } (records it stored) and the session ends.
  *
  * Guarantees: every received record goes through the verifier (signature) and
- * the Acceptor (gates) before it is stored; a record rejected because our view
+ * the Acceptor (gates) before it is stored, but for a byte-identical copy of a
+ * record already held (its SHA-256 is a stored record's: dropped, nothing
+ * stored, Session.notHeld); a record rejected because our view
  * is behind (groups/reject-reason.ts: its descriptor not yet here) is retried
  * once at the end of the session. Limits: `maxMessageBytes` per message, `timeoutMs` per read, 64 turns.
  */
@@ -33,6 +35,7 @@ import { fromWire, newSessionState, openingTurn, respond, toWire, type Range, ty
 import type { Verifier } from './verifier.js'
 import { nodeBounds } from './sync-index.js'
 import { toHex } from '../crypto/bytes.js'
+import { sha256 } from '../crypto/hash.js'
 
 export const SYNC_PROTOCOL = '/cairn/sync/1.0.0'
 const MAX_TURNS = 64
@@ -134,7 +137,7 @@ class Session {
       if (m.recs !== undefined) {
         if (!Array.isArray(m.recs) || !m.recs.every(x => x instanceof Uint8Array)) throw new ProtocolError('bad records message')
         // Verify this batch (worker threads) while the previous one is stored.
-        const checked = this.d.verifier.check(m.recs as Uint8Array[], this.d.maxRecordBytes)
+        const checked = this.d.verifier.check(this.notHeld(m.recs as Uint8Array[]), this.d.maxRecordBytes)
         const prev = inFlight.at(-1)
         const stored = (async () => { const c = await checked; await prev; this.apply(c) })()
         stored.catch(() => {}) // awaited later (shift or the end of the turn)
@@ -152,6 +155,21 @@ class Session {
       }
       return ranges
     }
+  }
+
+  /**
+   * The records of a batch this node does not hold byte for byte. When both
+   * sides open a session at once (a new keeper's group-added beside the
+   * owner's delivery) the second repeats the first's records: each was
+   * verified and checked again only to be found a duplicate (~100 µs of a
+   * verifier thread each, on the cores the keeper's main thread needs). A
+   * copy whose SHA-256 a stored record has is that record: dropped here,
+   * nothing stored; any other bytes are verified as before.
+   */
+  private notHeld (recs: Uint8Array[]): Uint8Array[] {
+    const hexes = recs.map(b => toHex(sha256(b)))
+    const held = this.d.store.heldHashes(this.gid, hexes)
+    return held.size === 0 ? recs : recs.filter((_, i) => !held.has(hexes[i]!))
   }
 
   private apply (checked: Awaited<ReturnType<Verifier['check']>>): void {

@@ -21,6 +21,8 @@ const SQL = {
   // without their bytes (1.3 KB each, read back and dropped for every record a second session repeats).
   getHeadsMeta: `SELECT ${META_COLS} FROM records WHERE gid = ? AND rid IN (SELECT value FROM json_each(?))`,
   getByHash: `SELECT ${ROW_COLS} FROM records WHERE gid = ? AND hash = ?`,
+  // Which of a batch's hashes (a JSON array of hex) the group holds: one (gid, hash) probe each.
+  heldHashes: 'SELECT lower(hex(hash)) FROM records WHERE gid = ? AND hash IN (SELECT unhex(value) FROM json_each(?))',
   allGroupIds: 'SELECT gid FROM groups',
   putHead: `INSERT INTO records (gid, rid, kind, clock, kv, signer, author, tomb, hash, bytes, size, received)
               VALUES (@gid, @rid, @kind, @clock, @kv, @signer, @author, @tomb, @hash, @bytes, @size, @received)

@@ -164,6 +164,10 @@ export class Store<G extends string = string> {
 
   getHeadMeta (gid: G, rid: string): RecordMeta<G> | undefined { return this.s.getHeadMeta.get(gid, rid) as RecordMeta<G> | undefined }
   getByHash (gid: G, hash: Uint8Array): RecordRow<G> | undefined { return this.s.getByHash.get(gid, hash) as RecordRow<G> | undefined }
+  /** Of these record hashes (hex), the ones this group holds, in one statement. */
+  heldHashes (gid: G, hexes: readonly string[]): Set<string> {
+    return new Set(this.s.heldHashes.pluck().all(gid, JSON.stringify(hexes)) as string[])
+  }
   /**
    * Locate a record by ID in any group (item IDs are unique across groups):
    * one (gid, rid) index probe per group held, not a scan of every record
