@@ -55,8 +55,8 @@ export interface SyncDeps {
   acceptor: Acceptor
   indexes: IndexCache
   verifier: Verifier
-  /** May `peer` sync `gid` with us? (keeper of it, or bound to a member) */
-  authorize: (peer: string, gid: GroupId) => boolean
+  /** May `peer` sync `gid` with us? (keeper of it, or bound to a member; may wait for the peer's hello) */
+  authorize: (peer: string, gid: GroupId) => boolean | Promise<boolean>
   /** Do we hold the group (or may we start holding it, e.g. during recovery)? */
   holds: (gid: GroupId) => boolean
   timeoutMs: number
@@ -237,7 +237,7 @@ export class SyncService {
       const open = await ch.recv<{ g?: unknown, r?: unknown }>()
       let gid: GroupId
       try { gid = groupIdFromBytes(open.g as Uint8Array) } catch { throw new ProtocolError('bad group') }
-      if (!this.d.holds(gid) || !this.d.authorize(peerId, gid)) {
+      if (!this.d.holds(gid) || !(await this.d.authorize(peerId, gid))) {
         await ch.send({ err: 'not-found' })
         await ch.close()
         return
