@@ -7,9 +7,10 @@
  *   { r: [range…] }                      (reconcile.ts wire ranges; [] = "no more questions")
  * Sequence: the initiator opens with { g: group(16), r: [root split] }; the responder
  * checks it holds the group and that the initiator may have it (a keeper of the
- * group, or a node bound to a member), else answers { err: "not-found" } — the
- * same answer as for an unknown group, so nobody can probe which groups a node
- * holds. Then the sides alternate turns. Whoever receives a turn with no ranges
+ * group, or a node bound to a member: for a peer that has just connected, it
+ * waits up to hello's 5 s for the peer's hello), else answers { err: "not-found" }
+ * — the same answer as for an unknown group, so nobody can probe which groups a
+ * node holds. Then the sides alternate turns. Whoever receives a turn with no ranges
  * (and finds nothing to re-check, see reconcile.ts SessionState) answers
  * { done: n } (records it stored) and the session ends.
  *
