@@ -116,6 +116,8 @@ export class ShareServer {
       if (why !== undefined) { this.d.onRefused(gid, q, peer, why); await ch.send({ err: why }); await ch.close(); return }
       const gone = new AbortController()
       stream.addEventListener('close', () => { gone.abort() }, { once: true })
+      // The requester may have gone already (it had its shares before this one was read): no event will come.
+      if (stream.status !== 'open') gone.abort()
       const ans = await this.d.decide(gid!, q, peer, gone.signal, async until => { await ch.send({ wait: until }) })
       if (!ans.ok) { this.d.onRefused(gid, q, peer, ans.reason); await ch.send({ err: ans.reason }); await ch.close(); return }
       const w = wrapFor(q.e, ans.grant.share, transferInfo(q, ans.grant.x, ans.grant.sv))
@@ -151,6 +153,9 @@ export async function requestShare (libp2p: CairnLibp2p, peer: PeerId, me: Signi
   const onAbort = (): void => { ch.abort('request cancelled') }
   o.signal?.addEventListener('abort', onAbort, { once: true })
   try {
+    // Cancelled while the stream opened: the listener came too late to hear it, and the
+    // holder must not queue a request nobody waits for.
+    if (o.signal?.aborted === true) throw new CairnError('TIMEOUT', 'request cancelled', { reason: 'cancelled' })
     await ch.send({ q, s })
     let r = await ch.recv<Answer>(timeoutMs)
     if (typeof r.wait === 'number' && Number.isSafeInteger(r.wait)) {
