@@ -81,8 +81,7 @@ export class CircleService {
   consented (gid: GroupId, pub: Uint8Array): boolean {
     const chain = this.ctx.registry.chain(gid)
     if (chain === undefined || this.membership === undefined) return true
-    const entityId = entityIdFromPublicKey(pub)
-    return this.membership.members(gid, chain).some(m => m.entityId === entityId && m.state === 'active')
+    return this.membership.memberState(gid, chain, pub) === 'active'
   }
 
   isCircle (gid: GroupId): boolean { return this.ctx.registry.chain(gid)?.current().circle !== undefined }

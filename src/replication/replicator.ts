@@ -280,6 +280,8 @@ export class Replicator {
   }
   /** Peer IDs serving an entity: connected nodes with its hello binding, then its bind records (in `gid` first). */
   nodesOf (pub: Uint8Array, gid?: GroupId): string[] { return this.peers.nodesOf(pub, gid) }
+  /** The same, one at a time (the bind records are read only if the caller goes on past the connected nodes). */
+  eachNodeOf (pub: Uint8Array, gid?: GroupId): Iterable<string> { return this.peers.eachNodeOf(pub, gid) }
 
   private invalidatePeers (): void {
     this.peers.invalidate()
