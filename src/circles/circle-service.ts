@@ -246,8 +246,9 @@ export class CircleService {
     }
     const own = this.ownShare(gid, q.kv)
     if (own === undefined) return { ok: false, reason: 'no-share' }
-    this.ctx.audit.recordSoon('share-released', { groupId: gid, keyVersion: q.kv, to: from, peer, policy: this.approval(gid) })
-    return { ok: true, grant: own }
+    const policy = this.approval(gid)
+    // Audited as soon as the share went out: the entry's insert is not on the requester's wait.
+    return { ok: true, grant: own, released: () => { this.ctx.audit.recordSoon('share-released', { groupId: gid, keyVersion: q.kv, to: from, peer, policy }) } }
   }
 
   refused (gid: GroupId | undefined, q: ShareRequest | undefined, peer: string, reason: string): void {

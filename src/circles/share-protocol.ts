@@ -47,10 +47,12 @@ export const MAX_WAIT_MS = 3_600_000
 
 export interface ShareRequest { g: Uint8Array, kv: number, n: Uint8Array, ts: number, e: Uint8Array, h: Uint8Array, w: number }
 export interface ShareGrant { x: number, sv: number, share: Uint8Array }
-export type HolderAnswer = { ok: true, grant: ShareGrant } | { ok: false, reason: string }
+/** `released` audits the release: called once the share went out (or failed to), off the answer's path. */
+export type HolderAnswer = { ok: true, grant: ShareGrant, released: () => void } | { ok: false, reason: string }
 
 const requestMessage = (q: ShareRequest): Uint8Array => concat(utf8('cairn/share-request/v1'), new Uint8Array([0]), encodeCanonical(q))
-const transferInfo = (q: ShareRequest, x: number, sv: number): Uint8Array =>
+/** What a share's wrap is bound to: this request (its nonce), this share, this requester. */
+export const transferInfo = (q: ShareRequest, x: number, sv: number): Uint8Array =>
   encodeCanonical({ d: 'cairn/share-transfer/v1', g: q.g, kv: q.kv, to: q.e, n: q.n, x, sv })
 
 export function signShareRequest (requester: SigningKey, gid: GroupId, kv: number, holder: Uint8Array, now = Date.now(), waitMs = 10_000): { q: ShareRequest, s: Uint8Array } {
@@ -142,7 +144,7 @@ export class ShareServer {
     if (!ans.ok) { this.d.onRefused(gid, q, peer, ans.reason); await ch.send({ err: ans.reason }); return false }
     const w = wrapFor(q.e, ans.grant.share, transferInfo(q, ans.grant.x, ans.grant.sv))
     ans.grant.share.fill(0)
-    await ch.send({ x: ans.grant.x, sv: ans.grant.sv, epk: w.epk, nonce: w.nonce, ct: w.ct })
+    try { await ch.send({ x: ans.grant.x, sv: ans.grant.sv, epk: w.epk, nonce: w.nonce, ct: w.ct }) } finally { ans.released() }
     return true
   }
 }
@@ -186,20 +188,32 @@ async function requestOn (idle: Channel | undefined, libp2p: CairnLibp2p, peer: 
     try { stream = await libp2p.dialProtocol(peer, [SHARES_PROTOCOL, SHARES_PROTOCOL_1_1], { signal: AbortSignal.any(signals) }) } catch (e) { throw transportError(e, o.signal) }
     ch = new Channel(stream, MAX, timeoutMs)
   }
-  const onAbort = (): void => { ch.abort('request cancelled') }
+  // Cancelled before the holder said `wait`: its answer (an auto holder's, on its way) is let in,
+  // dropped still wrapped, and the stream kept. Once a person decides, cancelling cuts the stream,
+  // which ends the request the holder queued.
+  let waiting = false
+  let cancelled = false
+  const onAbort = (): void => { cancelled = true; if (waiting) ch.abort('request cancelled') }
   o.signal?.addEventListener('abort', onAbort, { once: true })
   if (o.signal?.aborted === true) onAbort()
   let answered = false
-  try {
+  const exchange = (async (): Promise<Answer> => {
+    if (cancelled) throw cancelledError()
     await ch.send({ q, s })
     let r = await ch.recv<Answer>(timeoutMs)
     answered = true
     if (typeof r.wait === 'number' && Number.isSafeInteger(r.wait)) {
+      waiting = true
+      if (cancelled) throw cancelledError()
       // A person decides: wait until the holder's deadline (never past our own), plus slack for the answer to travel.
       const until = Math.min(r.wait, Date.now() + waitMs)
       o.onWait?.(until)
       r = await ch.recv<Answer>(Math.max(0, until - Date.now()) + Math.min(timeoutMs, 5000))
     }
+    return r
+  })()
+  try {
+    const r = await untilCancelled(exchange, o.signal)
     if (typeof r.err === 'string') { ch.closeSoon(); throw new CairnError('FORBIDDEN', r.err.slice(0, 64), { reason: r.err.slice(0, 64) }) }
     if (typeof r.x !== 'number' || typeof r.sv !== 'number' || !(r.epk instanceof Uint8Array) || !(r.nonce instanceof Uint8Array) || !(r.ct instanceof Uint8Array)) {
       throw new CairnError('BAD_SHARE', 'malformed share answer', { reason: 'malformed' })
@@ -209,11 +223,13 @@ async function requestOn (idle: Channel | undefined, libp2p: CairnLibp2p, peer: 
     try { share = unwrapWith(me.seed, me.publicKey, w, transferInfo(q, r.x, r.sv)) } catch {
       throw new CairnError('BAD_SHARE', 'the share did not open', { reason: 'unwrap-failed' })
     }
-    o.signal?.removeEventListener('abort', onAbort)
-    if (ch.stream.protocol === SHARES_PROTOCOL && o.signal?.aborted !== true) shareStreams(libp2p).give(peer, ch)
-    else ch.closeSoon()
+    keep(libp2p, peer, ch, r)
     return { x: r.x, sv: r.sv, share }
   } catch (e) {
+    if (cancelled && !waiting) {
+      void exchange.then(r => { keep(libp2p, peer, ch, r) }, () => { ch.abort('share request cancelled') })
+      throw cancelledError()
+    }
     ch.abort('share request failed')
     const err = transportError(e, o.signal)
     if (idle !== undefined && !answered && err.details?.reason === 'unreachable') throw new CairnError(err.code, err.message, { ...err.details, staleStream: true })
@@ -221,6 +237,25 @@ async function requestOn (idle: Channel | undefined, libp2p: CairnLibp2p, peer: 
   } finally {
     o.signal?.removeEventListener('abort', onAbort)
   }
+}
+
+/** After a share came on a 1.2.0 stream, the stream waits for the next request; after anything else it closes. */
+function keep (libp2p: CairnLibp2p, peer: PeerId, ch: Channel, r: Answer): void {
+  if (ch.stream.protocol === SHARES_PROTOCOL && r.ct instanceof Uint8Array && r.err === undefined) shareStreams(libp2p).give(peer, ch)
+  else ch.closeSoon()
+}
+
+const cancelledError = (): CairnError => new CairnError('TIMEOUT', 'request cancelled', { reason: 'cancelled' })
+
+/** `p`, or a cancelled error as soon as `signal` aborts (`p` goes on). */
+async function untilCancelled<T> (p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return await p
+  return await new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => { reject(cancelledError()) }
+    if (signal.aborted) onAbort()
+    signal.addEventListener('abort', onAbort, { once: true })
+    p.then(v => { signal.removeEventListener('abort', onAbort); resolve(v) }, (e: unknown) => { signal.removeEventListener('abort', onAbort); reject(e) })
+  })
 }
 
 /** Anything but a holder's own answer, as a CairnError whose `reason` says what happened. */
