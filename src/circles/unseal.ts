@@ -90,11 +90,14 @@ class VersionCollection {
         (e: unknown) => { this.answer(h, failure(h, e)) }
       )
     }
-    for (const h of this.holders) {
-      if (!self(h)) continue
-      const own = this.d.ownShare(this.plan.kv)
-      this.answer(h, own !== undefined ? { state: 'own', grant: own } : { state: 'refused', reason: 'no-share' })
-    }
+    // After the requests' own first steps (signing, opening streams), which run as microtasks.
+    setImmediate(() => {
+      for (const h of this.holders) {
+        if (!self(h) || this.done) continue
+        const own = this.d.ownShare(this.plan.kv)
+        this.answer(h, own !== undefined ? { state: 'own', grant: own } : { state: 'refused', reason: 'no-share' })
+      }
+    })
     this.evaluate()
   }
 
