@@ -234,6 +234,7 @@ export class CircleService {
       // The requester may give up first (or have enough shares already): then the request ends here too.
       const onGone = (): void => { w.leave() }
       gone?.addEventListener('abort', onGone, { once: true })
+      if (gone?.aborted === true) onGone()
       try {
         await queued?.(Date.now() + waitMs)
         const decision = await w.decision

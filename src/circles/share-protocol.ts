@@ -115,6 +115,7 @@ export class ShareServer {
     const ch = new Channel(stream, MAX, this.d.timeoutMs)
     const gone = new AbortController()
     stream.addEventListener('close', () => { gone.abort() }, { once: true })
+    // The requester may have gone already (it had its shares before this one was read): no event will come.
     if (stream.status !== 'open') gone.abort()
     try {
       let m = await ch.recv()
@@ -198,6 +199,7 @@ async function requestOn (idle: Channel | undefined, libp2p: CairnLibp2p, peer: 
   if (o.signal?.aborted === true) onAbort()
   let answered = false
   const exchange = (async (): Promise<Answer> => {
+    // Cancelled while the stream opened: the holder must not queue a request nobody waits for.
     if (cancelled) throw cancelledError()
     await ch.send({ q, s })
     let r = await ch.recv<Answer>(timeoutMs)

@@ -375,10 +375,16 @@ export class Daemon {
       if (this.checkpoints !== undefined) clearInterval(this.checkpoints)
       await this.app?.close().catch(() => {})
       // The last checkpoint goes to the keepers before the network stops: a log
-      // cut while the node is down is then caught against their copy.
+      // cut while the node is down is then caught against their copy. What that
+      // sync brought (refusals, audited in aggregate) gets one more checkpoint.
       this.s.audit.record('stopped', {})
-      this.s.audit.checkpoint()
-      await this.flushAuditCopy()
+      for (let round = 0, signed = -1; round < 2 && signed !== this.s.audit.tailSeq; round++) {
+        this.s.rejections.flush()
+        this.s.audit.checkpoint()
+        signed = this.s.audit.tailSeq
+        await this.flushAuditCopy()
+        this.s.rejections.flush()
+      }
       await this.net?.stop().catch(e => this.log.warn({ err: (e as Error).message }, 'network stop failed'))
       await this.s.close()
       try { unlinkSync(this.paths.pid) } catch {}

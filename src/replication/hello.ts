@@ -50,6 +50,8 @@ export interface HelloDeps {
 
 export class HelloService {
   private readonly peers = new Map<string, PeerInfo>()
+  /** Streams waiting for a peer's hello (known()); each ends when it comes, is refused, or times out. */
+  private readonly waiting = new Map<string, Set<() => void>>()
 
   constructor (private readonly d: HelloDeps) {}
 
@@ -62,6 +64,30 @@ export class HelloService {
   async stop (): Promise<void> { await this.d.libp2p.unhandle(HELLO_PROTOCOL) }
 
   info (peerId: string): PeerInfo | undefined { return this.peers.get(peerId) }
+
+  /**
+   * The peer's hello, waiting up to `ms` for one still on its way: a peer that
+   * has just connected may open its first stream (a sync) before this side has
+   * read its hello, and must not be refused for that.
+   */
+  async known (peerId: string, ms = TIMEOUT): Promise<PeerInfo | undefined> {
+    const now = this.peers.get(peerId)
+    if (now !== undefined || ms <= 0) return now
+    return await new Promise(resolve => {
+      const set = this.waiting.get(peerId) ?? new Set<() => void>()
+      this.waiting.set(peerId, set)
+      const done = (): void => {
+        clearTimeout(timer)
+        set.delete(done)
+        if (set.size === 0 && this.waiting.get(peerId) === set) this.waiting.delete(peerId)
+        resolve(this.peers.get(peerId))
+      }
+      const timer = setTimeout(done, ms)
+      set.add(done)
+    })
+  }
+
+  private wake (peerId: string): void { for (const done of [...(this.waiting.get(peerId) ?? [])]) done() }
   all (): PeerInfo[] { return [...this.peers.values()] }
   peersOfEntity (entity: Uint8Array): string[] {
     const hex = toHex(entity)
@@ -104,11 +130,12 @@ export class HelloService {
   }
 
   private learn (m: Record<string, unknown>, remote: string): void {
-    if (m.v !== 1 || m.peer !== remote || typeof m.keeper !== 'boolean') { this.d.onBad(remote); return }
+    if (m.v !== 1 || m.peer !== remote || typeof m.keeper !== 'boolean') { this.d.onBad(remote); this.wake(remote); return }
     const b = m.b !== undefined ? checkBinding(m.b, remote) : undefined
-    if (m.b !== undefined && b === undefined) { this.d.onBad(remote); return }
+    if (m.b !== undefined && b === undefined) { this.d.onBad(remote); this.wake(remote); return }
     const info: PeerInfo = { peerId: remote, keeper: m.keeper, at: Date.now(), ...(b !== undefined ? { entity: b.e, entityId: entityIdFromPublicKey(b.e), binding: b } : {}) }
     this.peers.set(remote, info)
+    this.wake(remote)
     this.d.onPeer(info)
   }
 }

@@ -7,9 +7,10 @@
  *   { r: [range…] }                      (reconcile.ts wire ranges; [] = "no more questions")
  * Sequence: the initiator opens with { g: group(16), r: [root split] }; the responder
  * checks it holds the group and that the initiator may have it (a keeper of the
- * group, or a node bound to a member), else answers { err: "not-found" } — the
- * same answer as for an unknown group, so nobody can probe which groups a node
- * holds. Then the sides alternate turns. Whoever receives a turn with no ranges
+ * group, or a node bound to a member: for a peer that has just connected, it
+ * waits up to hello's 5 s for the peer's hello), else answers { err: "not-found" }
+ * — the same answer as for an unknown group, so nobody can probe which groups a
+ * node holds. Then the sides alternate turns. Whoever receives a turn with no ranges
  * (and finds nothing to re-check, see reconcile.ts SessionState) answers
  * { done: n } (records it stored) and the session ends.
  *
@@ -55,8 +56,8 @@ export interface SyncDeps {
   acceptor: Acceptor
   indexes: IndexCache
   verifier: Verifier
-  /** May `peer` sync `gid` with us? (keeper of it, or bound to a member) */
-  authorize: (peer: string, gid: GroupId) => boolean
+  /** May `peer` sync `gid` with us? (keeper of it, or bound to a member; may wait for the peer's hello) */
+  authorize: (peer: string, gid: GroupId) => boolean | Promise<boolean>
   /** Do we hold the group (or may we start holding it, e.g. during recovery)? */
   holds: (gid: GroupId) => boolean
   timeoutMs: number
@@ -237,7 +238,7 @@ export class SyncService {
       const open = await ch.recv<{ g?: unknown, r?: unknown }>()
       let gid: GroupId
       try { gid = groupIdFromBytes(open.g as Uint8Array) } catch { throw new ProtocolError('bad group') }
-      if (!this.d.holds(gid) || !this.d.authorize(peerId, gid)) {
+      if (!this.d.holds(gid) || !(await this.d.authorize(peerId, gid))) {
         await ch.send({ err: 'not-found' })
         await ch.close()
         return

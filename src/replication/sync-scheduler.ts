@@ -95,7 +95,8 @@ export class SyncScheduler {
     const reports = await Promise.all(peers.map(async p => await this.syncPeer(p, gid, true)))
     this.nextSync.set(gid, Date.now() + this.intervalOf(gid))
     if (reports.every(r => r.error !== undefined)) {
-      throw new CairnError('NO_PEERS', `none of this group's ${peers.length} peer(s) could be reached`, { peers: reports })
+      const why = reports.map(r => `${r.peerId.slice(-8)}: ${r.error ?? ''}`).join('; ')
+      throw new CairnError('NO_PEERS', `none of this group's ${peers.length} peer(s) could be reached (${why})`, { peers: reports })
     }
     return { peers: reports }
   }

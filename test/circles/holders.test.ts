@@ -222,6 +222,34 @@ describe('share holders: who gets a share, and when', { timeout: 240_000 }, () =
         await B.node!.ok('PUT', `/api/v1/groups/${gid}/approval`, { policy: 'auto' })
       }
     })
+
+    test('a request cancelled as its stream opens, and one whose stream is reset as soon as it is sent, leave nothing pending at a manual holder', async () => {
+      await B.node!.ok('PUT', `/api/v1/groups/${gid}/approval`, { policy: 'manual' })
+      try {
+        const me = net!.peerId.toString()
+        const pendingFromMe = async (): Promise<any[]> => ((await B.node!.ok('GET', '/api/v1/share-requests')).requests as any[]).filter(q => q.peerId === me && q.state === 'pending')
+        // The requester got its shares elsewhere just as this stream opened: it must not send the request at all.
+        const cancel = new AbortController()
+        const racing = new Proxy(net!, {
+          get: (t, k) => {
+            if (k === 'dialProtocol') return async (...a: Parameters<CairnLibp2p['dialProtocol']>) => { const s = await t.dialProtocol(...a); cancel.abort(); return s }
+            const v = Reflect.get(t, k)
+            return typeof v === 'function' ? v.bind(t) : v
+          }
+        })
+        await assert.rejects(requestShare(racing, peerIdFromString(B.node!.peerId), aKey, gid, 1, B.pub, 10_000, { waitMs: 60_000, signal: cancel.signal }), (e: any) => e.details?.reason === 'cancelled')
+        // The holder reads a request whose stream is already gone: the request ends with it, not at its 60 s deadline.
+        const stream = await net!.dialProtocol(peerIdFromString(B.node!.peerId), SHARES_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+        const ch = new Channel(stream, 4096, 10_000)
+        await ch.send(signShareRequest(aKey, gid, 1, B.pub, Date.now(), 60_000))
+        ch.abort('gone')
+        await new Promise(resolve => setTimeout(resolve, 1500))
+        await waitFor('B to end every request from this peer', async () => (await pendingFromMe()).length === 0, 15_000)
+        assert.ok(!(await auditOf(B.node!, 'share-released')).some(e => e.peer === me && e.policy === 'manual'), 'nothing was released for them')
+      } finally {
+        await B.node!.ok('PUT', `/api/v1/groups/${gid}/approval`, { policy: 'auto' })
+      }
+    })
   })
 
   describe('an unseal waits for people (B approves 20 s later, D denies, C never answers, E answers at once)', () => {

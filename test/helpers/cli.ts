@@ -142,7 +142,9 @@ export async function killAll (ps: Set<ChildProcess>): Promise<void> {
 
 export async function stopAll (): Promise<void> {
   await killAll(tracked)
-  for (const d of dirs) rmSync(d, { recursive: true, force: true })
+  // TEST_KEEP_DIRS=1 leaves the data dirs (and each node's cairn.log) for a post-mortem.
+  if (process.env.TEST_KEEP_DIRS === '1') console.error(`kept test data dirs:\n${[...dirs].join('\n')}`)
+  else for (const d of dirs) rmSync(d, { recursive: true, force: true })
   dirs.clear()
 }
 

@@ -108,6 +108,27 @@ test('hello: each side learns the other\'s entity binding; a binding signed for 
   assert.deepEqual(hb.peersOfEntity(bob.publicKey), [])
 })
 
+test('hello: a stream that arrives before the peer\'s hello waits for it (known), and a peer that never says hello is not waited for past the limit', async () => {
+  const net = new MemoryNet()
+  const a = await MemoryHost.create(net)
+  const b = await MemoryHost.create(net)
+  const silent = await MemoryHost.create(net)
+  const alice = newKey()
+  const ha = new HelloService({ libp2p: asLibp2p(a), keeper: false, binding: () => signBindingStatement(alice, a.peerId.toString()), onPeer: () => {}, onBad: () => {} })
+  const hb = new HelloService({ libp2p: asLibp2p(b), keeper: true, binding: () => undefined, onPeer: () => {}, onBad: () => {} })
+  await Promise.all([ha.start(), hb.start()])
+  a.connected(b)
+  // Right at connect nothing is known yet: a sync opened now would be refused on info() alone.
+  assert.equal(hb.info(a.peerId.toString()), undefined)
+  const info = await hb.known(a.peerId.toString())
+  assert.deepEqual(info?.entity, alice.publicKey, 'known() waited for the hello on its way')
+  assert.deepEqual((await hb.known(a.peerId.toString(), 0))?.entity, alice.publicKey, 'once known, at once')
+  silent.connected(b)
+  const t0 = Date.now()
+  assert.equal(await hb.known(silent.peerId.toString(), 300), undefined)
+  assert.ok(Date.now() - t0 < 5000, 'the wait ends at its limit')
+})
+
 test('deliver: a keeper listed in the chain adopts the group; one that is not answers "refused" with the reason, and stores nothing', async () => {
   const net = new MemoryNet()
   const owner = await node(net)
