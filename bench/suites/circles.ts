@@ -6,11 +6,14 @@
  * member A creates a circle with B…E, threshold 3 (POST /api/v1/groups with
  * `circle`), and every member holds its descriptor and share before timing.
  *
- *  1, 2  unseal latency p50 / p99: POST /api/v1/groups/:gid/unseal on A (A opens
- *        its own share and asks the four others over /cairn/shares/1.0.0 in
- *        parallel; the first two good shares, checked against their commitments,
- *        rebuild the key, checked against the key check value), harness clock,
- *        then POST …/seal; UNSEALS times.
+ *  1, 2  unseal latency p50 / p99: POST /api/v1/groups/:gid/unseal on A (A asks
+ *        the four others over /cairn/shares/1.2.0 in parallel, on the idle stream
+ *        the unseal before left to each, and opens its own share; the first two
+ *        good shares, checked against their commitments, rebuild the key, checked
+ *        against the key check value), harness clock, then POST …/seal; UNSEALS
+ *        times. The same beside the fan-out floor (issue 14: ≤ 1.3×), and once
+ *        more with A's idle share streams dropped first (fresh streams, as the
+ *        floor opens).
  *        baseline: one request/response round trip on a fresh libp2p stream from
  *        A's process to B's (bench-controls `echo`: ~200 B out, ~150 B back, the
  *        share protocol's framing without its crypto), harness clock over IPC —
