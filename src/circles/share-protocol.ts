@@ -21,6 +21,9 @@
  * After a share (not after a refusal) a 1.2.0 stream carries the requester's next
  * request, one at a time, each signed and checked as the first; the holder ends a
  * stream idle for HOLDER_IDLE_MS (share-streams.ts). A 1.1.0 stream carries one.
+ * A requester that no longer needs a share cuts the stream (ending the holder's
+ * queued request) once the holder said `wait`; before that, the answer already on
+ * its way is let in, dropped unopened, and the stream kept.
  * 1.2.0 added reuse (a fresh stream per request was most of a holder's part of an
  * unseal on loopback); 1.1.0 added `w` and the `wait` message (1.0.0 let a person
  * answer only within the requester's network timeout, 10 s).
