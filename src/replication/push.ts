@@ -12,7 +12,7 @@
  * invalid, is reported Reject, which also lowers the sender's gossipsub score;
  * one refused because our own view is behind (groups/reject-reason.ts) is Ignore.
  */
-import { TopicValidatorResult, type GossipsubMessage } from '@libp2p/gossipsub'
+import { TopicValidatorResult, type GossipsubMessage, type SubscriptionChangeData } from '@libp2p/gossipsub'
 import { taggedHash } from '../crypto/hash.js'
 import { uuidToBytes, type GroupId } from '../crypto/ids.js'
 import type { AcceptResult, Acceptor } from '../groups/acceptor.js'
@@ -42,6 +42,8 @@ export interface PushDeps {
    * message also sets `synchronous` twice per turn, not per record.
    */
   relaxed: <T>(fn: () => T) => T
+  /** A record of `gid` went out on its topic. */
+  afterPublish?: (gid: GroupId) => void
 }
 
 export class PushService {
@@ -52,13 +54,31 @@ export class PushService {
   /** Messages received in this event-loop turn, ingested together (receiveBatch). */
   private inbox: GossipsubMessage[] = []
   private readonly onMessage = (e: CustomEvent<GossipsubMessage>): void => { this.receive(e.detail) }
+  private readonly subscribedListeners: Array<(peer: string, gid: GroupId) => void> = []
+  private readonly onSubscription = (e: CustomEvent<SubscriptionChangeData>): void => {
+    for (const s of e.detail.subscriptions) {
+      const gid = s.subscribe ? this.topics.get(s.topic) : undefined
+      if (gid !== undefined) for (const l of this.subscribedListeners) l(e.detail.peerId.toString(), gid as GroupId)
+    }
+  }
 
   constructor (private readonly d: PushDeps) {}
 
   get pubsub (): CairnLibp2p['services']['pubsub'] { return this.d.libp2p.services.pubsub }
 
-  start (): void { this.pubsub.addEventListener('gossipsub:message', this.onMessage) }
-  stop (): void { this.stopped = true; this.pubsub.removeEventListener('gossipsub:message', this.onMessage) }
+  start (): void {
+    this.pubsub.addEventListener('gossipsub:message', this.onMessage)
+    this.pubsub.addEventListener('subscription-change', this.onSubscription)
+  }
+
+  stop (): void {
+    this.stopped = true
+    this.pubsub.removeEventListener('gossipsub:message', this.onMessage)
+    this.pubsub.removeEventListener('subscription-change', this.onSubscription)
+  }
+
+  /** A peer subscribed to the topic of a group held here. */
+  onSubscribed (fn: (peer: string, gid: GroupId) => void): void { this.subscribedListeners.push(fn) }
 
   subscribe (gid: GroupId): void {
     const t = topicOf(gid)
@@ -106,7 +126,7 @@ export class PushService {
     } catch (e) {
       // Duplicate publishes and empty meshes are not failures: anti-entropy covers them.
       this.d.log.debug({ err: (e as Error).message }, 'publish skipped')
-    }
+    } finally { this.d.afterPublish?.(gid) }
   }
 
   private receive (m: GossipsubMessage): void {

@@ -9,6 +9,11 @@
  *   bulk by sync rather than by thousands of gossip messages).
  * - A failed session is recorded in the per-peer replication state; the
  *   caller gets a report with the error rather than an exception.
+ * - Late subscribers: a group peer connected but not yet subscribed to the
+ *   group's topic when a record was published (a keeper just restarted: its
+ *   subscription is still on its way, after the sync on connect compared the
+ *   sets) did not get it by push. When its subscription arrives, the group is
+ *   synced with it at once, rather than at the next interval (a minute).
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { GroupId } from '../crypto/ids.js'
@@ -36,8 +41,32 @@ export class SyncScheduler {
   private readonly running = new Map<string, Promise<SyncReport>>()
   private readonly nextSync = new Map<string, number>()
   private readonly lastSession = new Map<string, number>()
+  /** gid → group peers connected but not subscribed when one of its records was published. */
+  private readonly missed = new Map<GroupId, Set<string>>()
 
-  constructor (private readonly d: SyncSchedulerDeps) {}
+  constructor (private readonly d: SyncSchedulerDeps) {
+    d.push.onSubscribed((peer, gid) => { this.subscribed(peer, gid) })
+  }
+
+  /** A record of `gid` was just published: note the group peers it could not reach by push. */
+  published (gid: GroupId): void {
+    const peers = this.d.groupPeers(gid)
+    if (peers.length === 0) return
+    const subs = this.d.push.subscribers(gid)
+    for (const p of peers) {
+      if (subs.has(p) || !this.d.dialer.connected(p)) continue
+      const set = this.missed.get(gid) ?? new Set<string>()
+      this.missed.set(gid, set.add(p))
+    }
+  }
+
+  /** `peer` subscribed to the topic of `gid`: if it missed a push, sync with it now. */
+  subscribed (peer: string, gid: GroupId): void {
+    const set = this.missed.get(gid)
+    if (set?.delete(peer) !== true) return
+    if (set.size === 0) this.missed.delete(gid)
+    void this.syncPeer(peer, gid, true)
+  }
 
   /** Schedule a group held here (and subscribe a chatty one to its push topic). */
   track (gid: GroupId): void {
@@ -48,7 +77,7 @@ export class SyncScheduler {
   }
 
   /** A group that ended here: never scheduled again. */
-  forget (gid: GroupId): void { this.nextSync.delete(gid) }
+  forget (gid: GroupId): void { this.nextSync.delete(gid); this.missed.delete(gid) }
 
   soon (gid: GroupId, inMs: number): void {
     const at = Date.now() + inMs
