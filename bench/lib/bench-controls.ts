@@ -27,6 +27,8 @@
  *                             stream; the receiver reads its own hashes of the group,
  *                             diffs, and answers with the hashes each side lacks.
  *                             Returns {sent, received, ms, theyLack, weLack}
+ *  drop-share-streams         close this node's idle /cairn/shares streams: its next share
+ *                             requests open fresh streams (an unseal after a quiet while)
  *  profile-start / profile-stop {path}   a V8 CPU profile of this process (main thread)
  */
 import type { GroupId } from '../../src/crypto/ids.js'
@@ -37,6 +39,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { Daemon } from '../../src/node/daemon.js'
 import { Channel } from '../../src/replication/channel.js'
 import { nodeBounds } from '../../src/replication/sync-index.js'
+import { shareStreams } from '../../src/circles/share-streams.js'
 import type { IpcHandler } from './ipc.js'
 import { emitIpc } from './ipc.js'
 
@@ -89,6 +92,7 @@ export async function benchControls (daemon: Daemon): Promise<Record<string, Ipc
     unwatch: (m) => { watches.get(Number(m.watch))?.(); watches.delete(Number(m.watch)); return true },
     'drop-sync-index': (m) => { net().replicator.indexes.drop(String(m.gid) as GroupId); return true },
     'unload-sync-index': (m) => net().replicator.indexes.unload(String(m.gid) as GroupId),
+    'drop-share-streams': () => { shareStreams(net().libp2p).clear(); return true },
     protocols: async () => {
       if (registered) return true
       registered = true

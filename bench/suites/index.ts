@@ -2,7 +2,7 @@
  * The suite registry: `npm run bench` runs these in this order; `npm run bench
  * -- <name>…` runs the named ones. To add a suite, write bench/suites/<name>.ts
  * exporting a Suite and add it here (see bench/README.md). Suites marked
- * `explicit` (keeper-memory, scale-keeper, scale-network) run only when named.
+ * `explicit` (keeper-memory, scale-keeper, scale-network, unseal) run only when named.
  */
 import type { Suite } from '../lib/types.js'
 import { cryptoSuite } from './crypto.js'
@@ -14,6 +14,7 @@ import { replicationSuite } from './replication.js'
 import { syncSuite } from './sync.js'
 import { catchupSuite } from './catchup.js'
 import { circlesSuite } from './circles.js'
+import { unsealSuite } from './unseal.js'
 import { membershipSuite } from './membership.js'
 import { auditSuite } from './audit.js'
 import { groupVerifySuite } from './group-verify.js'
@@ -40,5 +41,6 @@ export const SUITES: readonly Suite[] = [
   keeperMemorySuite,
   startupSuite,
   scaleKeeperSuite,
-  scaleNetworkSuite
+  scaleNetworkSuite,
+  unsealSuite
 ]

@@ -81,8 +81,7 @@ export class CircleService {
   consented (gid: GroupId, pub: Uint8Array): boolean {
     const chain = this.ctx.registry.chain(gid)
     if (chain === undefined || this.membership === undefined) return true
-    const entityId = entityIdFromPublicKey(pub)
-    return this.membership.members(gid, chain).some(m => m.entityId === entityId && m.state === 'active')
+    return this.membership.memberState(gid, chain, pub) === 'active'
   }
 
   isCircle (gid: GroupId): boolean { return this.ctx.registry.chain(gid)?.current().circle !== undefined }
@@ -248,8 +247,9 @@ export class CircleService {
     }
     const own = this.ownShare(gid, q.kv)
     if (own === undefined) return { ok: false, reason: 'no-share' }
-    this.ctx.audit.recordSoon('share-released', { groupId: gid, keyVersion: q.kv, to: from, peer, policy: this.approval(gid) })
-    return { ok: true, grant: own }
+    const policy = this.approval(gid)
+    // Audited as soon as the share went out: the entry's insert is not on the requester's wait.
+    return { ok: true, grant: own, released: () => { this.ctx.audit.recordSoon('share-released', { groupId: gid, keyVersion: q.kv, to: from, peer, policy }) } }
   }
 
   refused (gid: GroupId | undefined, q: ShareRequest | undefined, peer: string, reason: string): void {

@@ -77,13 +77,10 @@ class VersionCollection {
   }
 
   start (): void {
+    const self = (h: Holder): boolean => this.plan.holders.find(p => p.entityId === h.entityId)!.self
+    // The requests go out first: opening our own share (an unwrap) overlaps their round trips.
     for (const h of this.holders) {
-      const self = this.plan.holders.find(p => p.entityId === h.entityId)!.self
-      if (self) {
-        const own = this.d.ownShare(this.plan.kv)
-        this.answer(h, own !== undefined ? { state: 'own', grant: own } : { state: 'refused', reason: 'no-share' })
-        continue
-      }
+      if (self(h)) continue
       const waitMs = Math.max(0, this.deadline - Date.now())
       void this.d.ask(this.plan.kv, h.pub, {
         waitMs, signal: this.abort.signal,
@@ -93,6 +90,14 @@ class VersionCollection {
         (e: unknown) => { this.answer(h, failure(h, e)) }
       )
     }
+    // After the requests' own first steps (signing, opening streams), which run as microtasks.
+    setImmediate(() => {
+      for (const h of this.holders) {
+        if (!self(h) || this.done) continue
+        const own = this.d.ownShare(this.plan.kv)
+        this.answer(h, own !== undefined ? { state: 'own', grant: own } : { state: 'refused', reason: 'no-share' })
+      }
+    })
     this.evaluate()
   }
 

@@ -23,8 +23,8 @@ import { UnsealAttempt, type AskOptions, type UnsealProgress } from './unseal.js
 import type { UnsealedKeys } from './unsealed-keys.js'
 
 export interface ShareNet {
-  /** Peer IDs known to serve an entity (hello bindings, bind records of the group). */
-  peersOf: (gid: GroupId, entity: Uint8Array) => string[]
+  /** Peer IDs known to serve an entity (hello bindings, then bind records of the group), read as far as the caller goes. */
+  peersOf: (gid: GroupId, entity: Uint8Array) => Iterable<string>
   request: (peer: string, gid: GroupId, kv: number, holder: Uint8Array, o: AskOptions) => Promise<ShareGrant>
 }
 
@@ -188,10 +188,8 @@ export class Unsealer {
   private async askHolder (gid: GroupId, kv: number, holder: Uint8Array, o: AskOptions): Promise<ShareGrant> {
     if (!this.consented(gid, holder)) throw new CairnError('UNAVAILABLE', 'invited, not yet accepted', { reason: 'invited' })
     if (this.net === undefined) throw new CairnError('UNAVAILABLE', 'networking is not running', { reason: 'offline' })
-    const peers = this.net.peersOf(gid, holder)
-    if (peers.length === 0) throw new CairnError('UNAVAILABLE', 'no known node', { reason: 'unreachable' })
-    let last: unknown
-    for (const p of peers) {
+    let last: unknown = new CairnError('UNAVAILABLE', 'no known node', { reason: 'unreachable' })
+    for (const p of this.net.peersOf(gid, holder)) {
       try {
         return await this.net.request(p, gid, kv, holder, o)
       } catch (e) {

@@ -60,6 +60,14 @@ function admitted (chain: DescriptorChain, inv: DecodedRecord<InviteBody>): bool
   return chain.all().some(v => v.rec.c > inv.rec.c && roleIn(v.rec.b, inv.rec.b.to) !== undefined)
 }
 
+/** A listed member's state: a circle lists every holder from the start, invited until its consent is in. */
+function listedState (circle: boolean, creator: Uint8Array | undefined, pub: Uint8Array, inv: DecodedRecord<InviteBody> | undefined, ans: DecodedRecord<AnswerBody> | undefined): MemberView['state'] | undefined {
+  if (!circle || inv === undefined || (creator !== undefined && equalBytes(creator, pub))) return 'active'
+  const answered = ans !== undefined && equalBytes(ans.rec.b.inv, inv.hash)
+  if (answered) return ans.rec.b.acc ? 'active' : undefined // declined: dropped from the list
+  return inv.rec.b.st === 'open' ? 'invited' : undefined // revoked
+}
+
 export class MembershipService {
   private events: MembershipEvents | undefined
   private circles: CircleMembership | undefined
@@ -123,17 +131,8 @@ export class MembershipService {
     }
     for (const [pub, role] of d.m) {
       const key = Buffer.from(pub).toString('hex')
-      const inv = invites.get(key)
-      let state: MemberView['state'] = 'active'
-      // A circle lists every holder from the start: until its consent is in, a holder is invited.
-      if (d.circle !== undefined && inv !== undefined && !(creator !== undefined && equalBytes(creator, pub))) {
-        const ans = answers.get(key)
-        const answered = ans !== undefined && equalBytes(ans.rec.b.inv, inv.hash)
-        if (answered && !ans.rec.b.acc) continue // declined: dropped from the list
-        if (!answered && inv.rec.b.st !== 'open') continue // revoked
-        if (!answered) state = 'invited'
-      }
-      out.push({ entityId: entityIdFromPublicKey(pub), role, state, ...expiry(pub) })
+      const state = listedState(d.circle !== undefined, creator, pub, invites.get(key), answers.get(key))
+      if (state !== undefined) out.push({ entityId: entityIdFromPublicKey(pub), role, state, ...expiry(pub) })
     }
     if (d.circle === undefined) {
       for (const [key, inv] of invites) {
@@ -145,6 +144,19 @@ export class MembershipService {
       }
     }
     return out
+  }
+
+  /**
+   * One listed member's state as `members` gives it (undefined: not in the descriptor,
+   * or dropped from the list), from its own invitation and answer: two lookups, where
+   * `members` reads every invitation of the group. The circle share path asks this
+   * for every holder of every unseal.
+   */
+  memberState (gid: GroupId, chain: DescriptorChain, pub: Uint8Array): MemberView['state'] | undefined {
+    const d = chain.current()
+    if (roleIn(d, pub) === undefined) return undefined
+    if (d.circle === undefined) return 'active'
+    return listedState(true, chain.version(1)?.rec.s, pub, this.inviteOf(gid, pub), this.answerOf(gid, pub))
   }
 
   // ---- what stored records set off (the `membership` effect) ----

@@ -81,7 +81,7 @@ export async function startNetwork (config: Config, s: Services, no: NetworkOpti
   })
   if (!s.keeper) await shares.start()
   s.circles.attachNetwork({
-    peersOf: (gid, pub) => replicator.nodesOf(pub, gid),
+    peersOf: (gid, pub) => replicator.eachNodeOf(pub, gid),
     request: async (peer, gid, kv, holder, o) => {
       const key = me()
       if (key === undefined) throw new CairnError('VAULT_LOCKED', 'the vault is locked')

@@ -61,17 +61,24 @@ export class GroupPeers {
   }
 
   /** Peer IDs serving an entity: connected nodes with its hello binding, then its bind records (in `gid` first). */
-  nodesOf (pub: Uint8Array, gid?: GroupId): string[] {
-    const out = new Set(this.hello.peersOfEntity(pub))
+  nodesOf (pub: Uint8Array, gid?: GroupId): string[] { return [...this.eachNodeOf(pub, gid)] }
+
+  /**
+   * nodesOf one at a time: the bind records (every group's, parsed) are read only
+   * if the connected nodes were not enough for the caller, who usually stops at the
+   * first (a circle share request asks one node per holder).
+   */
+  * eachNodeOf (pub: Uint8Array, gid?: GroupId): Generator<string> {
+    const seen = new Set([this.self()])
+    const fresh = (p: string): boolean => !seen.has(p) && seen.add(p).size > 0
+    for (const p of this.hello.peersOfEntity(pub)) if (fresh(p)) yield p
     const groups = gid !== undefined ? [gid, ...this.registry.groupIds().filter(g => g !== gid)] : this.registry.groupIds()
     for (const g of groups) {
       for (const row of this.store.allOfKind(g, 'bind')) {
         const r = fromStore(row, 'bind')
-        if (equalBytes(r.rec.s, pub)) out.add(r.rec.b.peer)
+        if (equalBytes(r.rec.s, pub) && fresh(r.rec.b.peer)) yield r.rec.b.peer
       }
     }
-    out.delete(this.self())
-    return [...out]
   }
 
   /**

@@ -278,8 +278,9 @@ export class Replicator {
     if (this.o.registry.chain(gid) === undefined && this.o.ended?.(gid) !== undefined) { this.membership.stalePeer(peer, gid); return false }
     return this.peers.authorized(peer, gid)
   }
-  /** Peer IDs serving an entity: connected nodes with its hello binding, then its bind records (in `gid` first). */
+  /** Peer IDs serving an entity: connected nodes with its hello binding, then its bind records (in `gid` first); `eachNodeOf` reads them as far as the caller goes. */
   nodesOf (pub: Uint8Array, gid?: GroupId): string[] { return this.peers.nodesOf(pub, gid) }
+  eachNodeOf (pub: Uint8Array, gid?: GroupId): Iterable<string> { return this.peers.eachNodeOf(pub, gid) }
 
   private invalidatePeers (): void {
     this.peers.invalidate()

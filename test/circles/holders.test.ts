@@ -1,10 +1,13 @@
 /**
- * The holder's side of /cairn/shares/1.0.0, end to end: five member processes
+ * The holder's side of /cairn/shares/1.2.0, end to end: five member processes
  * and a keeper, one 3-of-5 circle, shared by the scenarios of this file.
  *   1. From a libp2p node in the test process: a non-member's request, a replayed
  *      request, a stale one (and a redirected, a forged, a future-dated one) are
  *      refused and audited by the holder with their reason; a member's valid
- *      request from the same test peer gets a share that matches its commitment.
+ *      request from the same test peer gets a share that matches its commitment;
+ *      several requests on one stream are each checked, each share opens for the
+ *      requester only, each release is audited; a requester giving up while the
+ *      holder's person decides ends the holder's pending request.
  *   2. People deciding (all five up; B, C, D approve by hand, E at once): A's
  *      `cairn circle unseal` waits with progress 2 of 3 while D denies and C says
  *      nothing (its own 3 s window ends its request); B is told (SSE, log line,
@@ -24,7 +27,8 @@ import { openEvents, type NodeEventMsg } from '../../bench/lib/sse.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { SHARES_PROTOCOL, requestShare, signShareRequest, type ShareRequest } from '../../src/circles/share-protocol.js'
+import { SHARES_PROTOCOL, SHARES_PROTOCOL_1_1, requestShare, signShareRequest, transferInfo, type ShareRequest } from '../../src/circles/share-protocol.js'
+import { unwrapWith } from '../../src/crypto/keywrap.js'
 import { entityIdFromPublicKey } from '../../src/crypto/ids.js'
 import { generateSigningKey, type SigningKey } from '../../src/crypto/sign.js'
 import { Channel } from '../../src/replication/channel.js'
@@ -152,6 +156,71 @@ describe('share holders: who gets a share, and when', { timeout: 240_000 }, () =
       assert.equal((await refusedAt('bad-signature')).length, 1)
       // Only the one valid and the one first-of-a-replay request were served.
       assert.equal((await auditOf(B.node!, 'share-released')).filter(e => e.peer === net!.peerId.toString()).length, 2)
+    })
+
+    test('one 1.2.0 stream carries several requests: each signed and checked (a replay on it is refused, then the stream ends), each share wrapped for A only, each release audited', async () => {
+      const released = async (): Promise<number> => (await auditOf(B.node!, 'share-released')).filter(e => e.peer === net!.peerId.toString()).length
+      const before = await released()
+      const stranger = generateSigningKey()
+      const stream = await net!.dialProtocol(peerIdFromString(B.node!.peerId), SHARES_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+      const ch = new Channel(stream, 4096, 10_000)
+      try {
+        const first = signShareRequest(aKey, gid, 1, B.pub)
+        for (const req of [first, signShareRequest(aKey, gid, 1, B.pub)]) {
+          await ch.send(req)
+          const a = await ch.recv() as { x: number, sv: number, epk: Uint8Array, nonce: Uint8Array, ct: Uint8Array }
+          assert.ok(a.ct instanceof Uint8Array, JSON.stringify(a))
+          const info = transferInfo(req.q, a.x, a.sv)
+          const share = unwrapWith(aKey.seed, aKey.publicKey, a, info)
+          assert.ok(matchesCommitment(gid, 1, circleFor(descriptorsIn(A.dataDir, gid), 1), B.pub, share), 'the share opens for A and matches B\'s commitment')
+          assert.throws(() => unwrapWith(stranger.seed, stranger.publicKey, a, info), 'nobody else opens it')
+          assert.throws(() => unwrapWith(aKey.seed, aKey.publicKey, a, transferInfo(first === req ? signShareRequest(aKey, gid, 1, B.pub).q : first.q, a.x, a.sv)), 'nor does A in another request')
+        }
+        await ch.send(first)
+        assert.deepEqual(await ch.recv(), { err: 'replay' })
+        await assert.rejects(ch.recv(5000), 'after a refusal the holder ends the stream')
+      } finally { ch.abort('done') }
+      assert.equal(await released(), before + 2)
+    })
+
+    test('requestShare keeps the stream for the next request to the same holder; a 1.1.0 stream still gets one answer', async () => {
+      const peer = peerIdFromString(B.node!.peerId)
+      const shareStreams = (): number => net!.getConnections(peer).flatMap(c => c.streams).filter(st => st.protocol === SHARES_PROTOCOL && st.status === 'open').length
+      const g1 = await requestShare(net!, peer, aKey, gid, 1, B.pub, 10_000)
+      assert.equal(shareStreams(), 1, 'the first request\'s stream stays open for the next')
+      const g2 = await requestShare(net!, peer, aKey, gid, 1, B.pub, 10_000)
+      assert.equal(shareStreams(), 1, 'the second went on the same stream')
+      assert.deepEqual([g1.x, g1.sv], [g2.x, g2.sv])
+      const old = await net!.dialProtocol(peer, SHARES_PROTOCOL_1_1, { signal: AbortSignal.timeout(10_000) })
+      const ch = new Channel(old, 4096, 10_000)
+      try {
+        await ch.send(signShareRequest(aKey, gid, 1, B.pub))
+        assert.ok((await ch.recv()).ct instanceof Uint8Array)
+        await assert.rejects(ch.recv(5000), 'a 1.1.0 stream carries one request')
+      } finally { ch.abort('done') }
+    })
+
+    test('a requester that gives up while B\'s person decides ends B\'s pending request at once', async () => {
+      await B.node!.ok('PUT', `/api/v1/groups/${gid}/approval`, { policy: 'manual' })
+      try {
+        const ac = new AbortController()
+        let waited: number | undefined
+        const asked = requestShare(net!, peerIdFromString(B.node!.peerId), aKey, gid, 1, B.pub, 10_000, { waitMs: 120_000, signal: ac.signal, onWait: until => { waited = until } })
+        const pending = await waitFor('B to queue the request for its person', async () => {
+          const { requests } = await B.node!.ok('GET', '/api/v1/share-requests')
+          return requests.find((q: any) => q.state === 'pending' && q.groupId === gid && q.from === A.entityId)
+        })
+        await waitFor('the requester to hear that a person decides', () => waited !== undefined)
+        ac.abort()
+        await assert.rejects(asked, (e: any) => e.details?.reason === 'cancelled')
+        await waitFor('B\'s request to end', async () => {
+          const { requests } = await B.node!.ok('GET', '/api/v1/share-requests')
+          return requests.some((q: any) => q.id === pending.id && q.state === 'expired')
+        }, 10_000)
+        assert.equal((await B.node!.api('POST', `/api/v1/share-requests/${pending.id}/approve`)).status, 409, 'too late to approve')
+      } finally {
+        await B.node!.ok('PUT', `/api/v1/groups/${gid}/approval`, { policy: 'auto' })
+      }
     })
 
     test('a request cancelled as its stream opens, and one whose stream is reset as soon as it is sent, leave nothing pending at a manual holder', async () => {
