@@ -138,7 +138,7 @@ export class Replicator {
     })
     this.sync = new SyncService({
       libp2p: o.libp2p, store: o.store, acceptor: o.acceptor, indexes: this.indexes, verifier: this.verifier,
-      authorize: async (peer, gid) => this.authorized(peer, gid) || ((await this.hello.known(peer)) !== undefined && this.authorized(peer, gid)),
+      authorize: async (peer, gid) => this.authorized(peer, gid) || (this.hello.info(peer) === undefined && (await this.hello.known(peer)) !== undefined && this.authorized(peer, gid)),
       holds: gid => o.registry.has(gid),
       timeoutMs, maxMessageBytes: Math.max(o.maxRecordBytes * 2, 4 * 1024 * 1024), maxRecordBytes: o.maxRecordBytes, log: o.log,
       onSession: (r, role) => {
