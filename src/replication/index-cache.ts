@@ -26,7 +26,7 @@
  * that drifted (a write that bypassed the events) is dropped, not persisted.
  */
 import { endianness } from 'node:os'
-import { equalBytes } from '../crypto/bytes.js'
+import { equalBytes, toHex } from '../crypto/bytes.js'
 import { sha256 } from '../crypto/hash.js'
 import type { GroupId } from '../crypto/ids.js'
 import type { Store } from '../store/store.js'
@@ -123,7 +123,13 @@ export class IndexCache {
     const elements = (d: number, i: number): Uint8Array[] => this.elements(gid, d, i)
     return {
       summary: (d: number, i: number): NodeSummary => ix.node(d, i) ?? summarise(elements(d, i)),
-      elements
+      elements,
+      iblt: () => ix.iblt,
+      held: (hs: Uint8Array[]): Uint8Array[] => {
+        const held = this.store.heldHashes(gid, hs.map(h => toHex(h)))
+        return hs.filter(h => held.has(toHex(h)))
+      },
+      adjusted: (d, i, plus, minus) => ix.adjusted(d, i, plus, minus)
     }
   }
 

@@ -1,5 +1,5 @@
 /**
- * Two in-memory sets reconciled exactly as a /cairn/sync/1.0.0 session drives
+ * Two in-memory sets reconciled exactly as a /cairn/sync/1.0.0 (or 1.1.0) session drives
  * them (sync-protocol.ts): the initiator `a` opens, the sides alternate turns,
  * each turn's records are applied before the receiver answers, every range
  * crosses the wire form (toWire → canonical CBOR → decode → fromWire), and a
@@ -33,16 +33,16 @@ function recordsOf (from: MemorySet, t: Turn): Uint8Array[] {
   return out
 }
 
-export function reconcileInMemory (aHashes: Uint8Array[], bHashes: Uint8Array[]): SessionOutcome {
-  return reconcileSets(new MemorySet(aHashes), new MemorySet(bHashes))
+export function reconcileInMemory (aHashes: Uint8Array[], bHashes: Uint8Array[], o: { iblt?: boolean } = {}): SessionOutcome {
+  return reconcileSets(new MemorySet(aHashes), new MemorySet(bHashes), o)
 }
 
-/** Reconcile two sets in place (both end with the union). */
-export function reconcileSets (a: MemorySet, b: MemorySet): SessionOutcome {
+/** Reconcile two sets in place (both end with the union); `iblt`: open as /cairn/sync/1.1.0 does. */
+export function reconcileSets (a: MemorySet, b: MemorySet, o: { iblt?: boolean } = {}): SessionOutcome {
   let turns = 1
   let roundTrips = 0
   let recordsSent = 0
-  const open = overWire(openingTurn(a).ranges)
+  const open = overWire(openingTurn(a, o.iblt === true).ranges)
   let rangeBytes = open.bytes
   let msg = { ranges: open.ranges, records: [] as Uint8Array[] }
   let receiver = b

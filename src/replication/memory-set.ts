@@ -1,6 +1,7 @@
 /** An in-memory SetView (sorted hashes + SyncIndex): the reference side in tests and benchmarks. */
 import { compareBytes } from '../crypto/bytes.js'
 import type { SetView } from './reconcile.js'
+import type { Iblt } from './iblt.js'
 import { nodeBounds, summarise, SyncIndex, type NodeSummary } from './sync-index.js'
 
 export class MemorySet implements SetView {
@@ -23,6 +24,10 @@ export class MemorySet implements SetView {
     this.index.add(h)
     if (this.index.outgrown()) this.index = SyncIndex.build(this.sorted, this.sorted.length)
   }
+
+  iblt (): Iblt { return this.index.iblt }
+  held (hs: Uint8Array[]): Uint8Array[] { return hs.filter(h => this.has(h)) }
+  adjusted (d: number, i: number, plus: Uint8Array[], minus: Uint8Array[]): NodeSummary | undefined { return this.index.adjusted(d, i, plus, minus) }
 
   summary (d: number, i: number): NodeSummary {
     return this.index.node(d, i) ?? summarise(this.elements(d, i))

@@ -11,12 +11,23 @@
  *   ALL    {k:3, d, i}                            "send me everything you have in (d, i)"
  *   FULL   {k:4, d, i, h: n × 32-byte hashes}     "my elements in (d, i), in full"
  *                                                  (after an id-slice collision)
+ *   IBLT   {k:5, 0, 0, c, x}                      "my whole set as an IBLT" (iblt.ts; 1.1.0 only,
+ *                                                  in the opening, before the root SPLIT)
+ *   WANT   {k:6, 0, 0, h: n × 32-byte hashes}     "send me these records" (1.1.0 only, ≤ iblt CELLS)
+ * A 1.1.0 opening is [IBLT, root SPLIT]. The responder peels the difference of
+ * the IBLT and its own; it acts on it only if it peels, every element it says
+ * we hold is held and every one it says we lack is not, and the initiator's
+ * root SPLIT equals ours adjusted by the difference (count and fingerprint of
+ * every child). Then it answers with the records the initiator lacks and one
+ * WANT, and the SPLIT is not answered; otherwise the IBLT is ignored and the
+ * SPLIT answered as in 1.0.0 (no round trip lost).
  * On the wire each range is a CBOR array [k, d, i, c?, f?|h?] (see toWire/fromWire).
  * A child is answered by: nothing (fingerprints equal); ALL (we have none); our
  * records (they have none); IDS (both small, ≤ LEAF); or a SPLIT one level down.
  * Cost grows with the number of differing ranges, not with the set size.
  */
 import { equalBytes, toHex } from '../crypto/bytes.js'
+import { CELLS, decodeDifference, wireShapeOk, type Iblt } from './iblt.js'
 import { FANOUT, FP_BYTES, summarise, type NodeSummary } from './sync-index.js'
 
 export const LEAF = 48
@@ -30,6 +41,8 @@ export type Range =
   | { k: 2, d: number, i: number, h: Uint8Array }
   | { k: 3, d: number, i: number }
   | { k: 4, d: number, i: number, h: Uint8Array }
+  | { k: 5, d: 0, i: 0, c: Uint8Array, x: Uint8Array }
+  | { k: 6, d: 0, i: 0, h: Uint8Array }
 
 /** What reconciliation needs from one side's set. */
 export interface SetView {
@@ -37,6 +50,12 @@ export interface SetView {
   summary: (d: number, i: number) => NodeSummary
   /** All element hashes in node (d, i), ascending. */
   elements: (d: number, i: number) => Uint8Array[]
+  /** The set's IBLT (1.1.0); a view without one ignores a peer's IBLT. */
+  iblt?: () => Iblt
+  /** Of these hashes, those the set holds. */
+  held?: (hs: Uint8Array[]) => Uint8Array[]
+  /** Summary of (d, i) with `plus` added and `minus` removed (d ≤ 1 at least). */
+  adjusted?: (d: number, i: number, plus: Uint8Array[], minus: Uint8Array[]) => NodeSummary | undefined
 }
 
 export interface Turn {
@@ -45,6 +64,8 @@ export interface Turn {
   send: Uint8Array[]
   /** Whole nodes the peer lacks entirely: send all our records in them. */
   sendAll: Array<{ d: number, i: number }>
+  /** Set when the incoming turn opened with an IBLT: did it settle the difference? */
+  iblt?: 'peeled' | 'fallback'
 }
 
 export const idOf = (h: Uint8Array): Uint8Array => h.subarray(ID_OFFSET, ID_OFFSET + ID_BYTES)
@@ -71,16 +92,50 @@ export function splitOf (set: SetView, d: number, i: number): Range {
   return { k: 0, d, i, c, f }
 }
 
-/** The opening turn: summaries of the root's children. */
-export function openingTurn (set: SetView): Turn {
-  return { ranges: [splitOf(set, 0, 0)], send: [], sendAll: [] }
+/** The opening turn: summaries of the root's children, after the set's IBLT when `iblt` (1.1.0). */
+export function openingTurn (set: SetView, iblt = false): Turn {
+  const split = splitOf(set, 0, 0)
+  const t = iblt && set.iblt !== undefined ? set.iblt().toWire() : undefined
+  return { ranges: t === undefined ? [split] : [{ k: 5, d: 0, i: 0, ...t }, split], send: [], sendAll: [] }
+}
+
+/**
+ * The difference an IBLT opening claims, if it checks out (see the header);
+ * undefined = answer the SPLIT instead.
+ */
+function fromIblt (set: SetView, incoming: Range[]): { theirs: Uint8Array[], mine: Uint8Array[] } | undefined {
+  const t = incoming[0]
+  const split = incoming[1]
+  if (t?.k !== 5 || split?.k !== 0 || split.d !== 0 || incoming.length !== 2) return undefined
+  if (set.iblt === undefined || set.held === undefined || set.adjusted === undefined) return undefined
+  const diff = decodeDifference(t, set.iblt())
+  if (diff === undefined) return undefined
+  const held = new Set(set.held([...diff.theirs, ...diff.mine]).map(h => toHex(h)))
+  if (diff.theirs.some(h => held.has(toHex(h))) || !diff.mine.every(h => held.has(toHex(h)))) return undefined
+  for (let k = 0; k < FANOUT; k++) {
+    const s = set.adjusted(1, k, diff.theirs, diff.mine)
+    if (s === undefined || Math.min(s.count, 255) !== split.c[k] || !equalBytes(s.fp, split.f.subarray(k * FP_BYTES, (k + 1) * FP_BYTES))) return undefined
+  }
+  return diff
 }
 
 export function respond (set: SetView, incoming: Range[], state: SessionState = newSessionState()): Turn {
   const out: Turn = { ranges: [], send: [], sendAll: [] }
+  if (incoming[0]?.k === 5) {
+    const diff = fromIblt(set, incoming)
+    if (diff !== undefined) {
+      out.send.push(...diff.mine)
+      if (diff.theirs.length > 0) out.ranges.push({ k: 6, d: 0, i: 0, h: concatIds(diff.theirs) })
+      out.iblt = 'peeled'
+      return out
+    }
+    out.iblt = 'fallback'
+  }
   verifyIdsAnswers(set, incoming, state, out)
   for (const r of incoming) {
     switch (r.k) {
+      case 5: break // did not check out: the SPLIT after it is answered instead
+      case 6: out.send.push(...(set.held?.(slices(r.h, 32)) ?? [])); break
       case 0: onSplit(set, r, out, state); break
       case 1: onIds(set, r.d, r.i, slices(r.h, ID_BYTES), out, false); break
       case 4: onIds(set, r.d, r.i, slices(r.h, 32), out, true); break
@@ -176,6 +231,7 @@ export function toWire (r: Range): unknown[] {
   switch (r.k) {
     case 0: return [0, r.d, r.i, r.c, r.f]
     case 3: return [3, r.d, r.i]
+    case 5: return [5, 0, 0, r.c, r.x]
     default: return [r.k, r.d, r.i, r.h]
   }
 }
@@ -195,6 +251,8 @@ export function fromWire (v: unknown): Range | undefined {
     case 1: case 2: { const h = v.length === 4 ? bytesOf(a, ID_BYTES, 8192) : undefined; return h === undefined ? undefined : { k, d, i, h } }
     case 3: return v.length === 3 ? { k: 3, d, i } : undefined
     case 4: { const h = v.length === 4 ? bytesOf(a, 32, 8192) : undefined; return h === undefined ? undefined : { k: 4, d, i, h } }
+    case 5: return v.length === 5 && d === 0 && i === 0 && wireShapeOk(a, b) ? { k: 5, d: 0, i: 0, c: a as Uint8Array, x: b as Uint8Array } : undefined
+    case 6: { const h = v.length === 4 && d === 0 && i === 0 ? bytesOf(a, 32, CELLS) : undefined; return h === undefined ? undefined : { k: 6, d: 0, i: 0, h } }
   }
   return undefined
 }

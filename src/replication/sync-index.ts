@@ -12,8 +12,12 @@
  * fingerprint of a node is SHA-256(count || lanes) cut to FP_BYTES.
  * Levels 1..depth are kept in typed arrays (depth grows with the set: ~16^depth ≈ n/4),
  * deeper nodes are summed from the element list on demand.
+ * Beside the levels, an IBLT of the whole set (iblt.ts, the opening of a
+ * /cairn/sync/1.1.0 session) is kept by the same add/remove and saved with
+ * them (after the last level in `state`).
  */
 import { sha256 } from '../crypto/hash.js'
+import { Iblt, WORDS as IBLT_WORDS } from './iblt.js'
 
 export const FANOUT = 16
 export const FP_BYTES = 4
@@ -69,11 +73,12 @@ export function depthFor (n: number): number {
   return Math.max(1, Math.min(MAX_DEPTH, Math.ceil(Math.log(Math.max(n, 1) / 4) / Math.log(16))))
 }
 
-const stateLength = (depth: number): number => { let n = CELL; for (let d = 1; d <= depth; d++) n += 16 ** d * CELL; return n }
+const stateLength = (depth: number): number => { let n = CELL + IBLT_WORDS; for (let d = 1; d <= depth; d++) n += 16 ** d * CELL; return n }
 
 export class SyncIndex {
   private readonly levels: Uint32Array[] = []
   private total = new Uint32Array(CELL)
+  readonly iblt = new Iblt()
 
   constructor (readonly depth: number) {
     for (let d = 1; d <= depth; d++) this.levels.push(new Uint32Array(16 ** d * CELL))
@@ -96,15 +101,17 @@ export class SyncIndex {
     ix.total.set(state.subarray(0, CELL))
     let o = CELL
     for (const l of ix.levels) { l.set(state.subarray(o, o + l.length)); o += l.length }
+    ix.iblt.cells.set(state.subarray(o, o + IBLT_WORDS))
     return ix
   }
 
-  /** The whole state: the total, then every level, shallowest first. */
+  /** The whole state: the total, then every level, shallowest first, then the IBLT. */
   state (): Uint32Array {
     const out = new Uint32Array(stateLength(this.depth))
     out.set(this.total)
     let o = CELL
     for (const l of this.levels) { out.set(l, o); o += l.length }
+    out.set(this.iblt.cells, o)
     return out
   }
 
@@ -117,6 +124,7 @@ export class SyncIndex {
   remove (h: Uint8Array): void { this.apply(h, -1) }
 
   private apply (h: Uint8Array, sign: 1 | -1): void {
+    if (sign === 1) this.iblt.add(h); else this.iblt.remove(h)
     const l0 = lane(h, 0); const l1 = lane(h, 1); const l2 = lane(h, 2); const l3 = lane(h, 3)
     const upd = (arr: Uint32Array, o: number): void => {
       arr[o] = (arr[o]! + sign) >>> 0
@@ -143,6 +151,26 @@ export class SyncIndex {
     return this.levels[depth - 1]![idx * CELL]
   }
 
+  /**
+   * Summary of indexed node (d, i) as it would be with `plus` added and
+   * `minus` removed (elements outside the node are ignored): what a peer's
+   * node should look like if an IBLT difference is right.
+   */
+  adjusted (depth: number, idx: number, plus: Uint8Array[], minus: Uint8Array[]): NodeSummary | undefined {
+    const arr = depth === 0 ? this.total : depth <= this.depth ? this.levels[depth - 1] : undefined
+    if (arr === undefined) return undefined
+    const o = depth === 0 ? 0 : idx * CELL
+    const c = arr.slice(o, o + CELL)
+    const step = (h: Uint8Array, sign: 1 | -1): void => {
+      if (depth > 0 && prefixIndex(h, depth) !== idx) return
+      c[0] = (c[0]! + sign) >>> 0
+      for (let k = 0; k < 4; k++) c[1 + k] = (c[1 + k]! + sign * lane(h, k)) >>> 0
+    }
+    for (const h of plus) step(h, 1)
+    for (const h of minus) step(h, -1)
+    return { count: c[0]!, fp: fingerprint(c[0]!, c[1]!, c[2]!, c[3]!, c[4]!) }
+  }
+
   /** Bytes held (for metrics and eviction). */
-  get memoryBytes (): number { return this.levels.reduce((s, a) => s + a.byteLength, 0) }
+  get memoryBytes (): number { return this.levels.reduce((s, a) => s + a.byteLength, this.iblt.cells.byteLength) }
 }

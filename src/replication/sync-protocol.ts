@@ -1,5 +1,12 @@
 /**
- * /cairn/sync/1.0.0 — anti-entropy for one group between two peers.
+ * /cairn/sync/1.1.0 and /cairn/sync/1.0.0 — anti-entropy for one group between two peers.
+ *
+ * Both are served; an initiator offers 1.1.0 first and 1.0.0 second, so a peer
+ * that speaks only 1.0.0 is synced with 1.0.0. The two differ only in the
+ * opening's ranges: 1.0.0 opens with [root SPLIT], 1.1.0 with [IBLT, root SPLIT]
+ * (reconcile.ts: IBLT and WANT are 1.1.0's two range kinds; an IBLT that peels
+ * settles a small difference in 2 round trips whatever the set size, one that
+ * does not is ignored and the SPLIT answered, in the same session).
  *
  * Messages are CBOR maps, length-prefixed (channel.ts). A turn is zero or more
  *   { recs: [record bytes…] }            (≤ ~1 MiB each)
@@ -39,6 +46,9 @@ import { toHex } from '../crypto/bytes.js'
 import { sha256 } from '../crypto/hash.js'
 
 export const SYNC_PROTOCOL = '/cairn/sync/1.0.0'
+export const SYNC_PROTOCOL_1_1 = '/cairn/sync/1.1.0'
+/** What this node offers as initiator and serves as responder, newest first. */
+export const SYNC_PROTOCOLS = [SYNC_PROTOCOL_1_1, SYNC_PROTOCOL]
 const MAX_TURNS = 64
 const BATCH_BYTES = 1024 * 1024
 /**
@@ -69,6 +79,8 @@ export interface SyncDeps {
   log: Logger
   onSession?: (r: SyncReport, role: 'initiator' | 'responder') => void
   onProgress?: (gid: GroupId, received: number) => void
+  /** A peer's IBLT opening was answered: settled by it, or by the range trie. */
+  onIblt?: (result: 'peeled' | 'fallback') => void
 }
 
 class Session {
@@ -205,10 +217,10 @@ export class SyncService {
   constructor (private readonly d: SyncDeps) {}
 
   async start (): Promise<void> {
-    await this.d.libp2p.handle(SYNC_PROTOCOL, (stream, conn) => { void this.serve(stream, conn) }, { maxInboundStreams: 16 })
+    for (const p of SYNC_PROTOCOLS) await this.d.libp2p.handle(p, (stream, conn) => { void this.serve(stream, conn) }, { maxInboundStreams: 16 })
   }
 
-  async stop (): Promise<void> { await this.d.libp2p.unhandle(SYNC_PROTOCOL) }
+  async stop (): Promise<void> { for (const p of SYNC_PROTOCOLS) await this.d.libp2p.unhandle(p) }
 
   /** Run one session as initiator. Never throws: errors are in the report. */
   async syncWith (peer: PeerId, gid: GroupId): Promise<SyncReport> {
@@ -217,10 +229,10 @@ export class SyncService {
     let s: Session | undefined
     let roundTrips = 0
     try {
-      const stream = await this.d.libp2p.dialProtocol(peer, SYNC_PROTOCOL, { signal: AbortSignal.timeout(this.d.timeoutMs) })
+      const stream = await this.d.libp2p.dialProtocol(peer, SYNC_PROTOCOLS, { signal: AbortSignal.timeout(this.d.timeoutMs) })
       ch = new Channel(stream, this.d.maxMessageBytes, this.d.timeoutMs)
       s = new Session(this.d, ch, gid, peerId)
-      const open = openingTurn(s.view)
+      const open = openingTurn(s.view, stream.protocol === SYNC_PROTOCOL_1_1)
       const before = ch.bytesOut
       await ch.send({ g: uuidToBytes(gid), r: open.ranges.map(toWire) })
       s.reconcileBytes += ch.bytesOut - before
@@ -268,6 +280,7 @@ export class SyncService {
         if (turn > MAX_TURNS) throw new ProtocolError('too many turns')
         if (ranges === 'done') break
         const t = respond(s.view, ranges, s.state)
+        if (t.iblt !== undefined) this.d.onIblt?.(t.iblt)
         if (ranges.length === 0 && t.ranges.length === 0) { s.retryDeferred(); await ch.send({ done: s.received }); break }
         await s.sendTurn(t)
         ranges = await s.recvTurn()

@@ -10,6 +10,7 @@ export class Metrics {
   readonly syncRounds = new Counter({ name: 'cairn_sync_rounds_total', help: 'Anti-entropy sessions, by role and result', labelNames: ['role', 'result'], registers: [this.registry] })
   readonly syncBytes = new Counter({ name: 'cairn_sync_bytes_total', help: 'Anti-entropy bytes, by direction', labelNames: ['direction'], registers: [this.registry] })
   readonly syncRoundTrips = new Counter({ name: 'cairn_sync_round_trips_total', help: 'Anti-entropy round trips', registers: [this.registry] })
+  readonly syncIblt = new Counter({ name: 'cairn_sync_iblt_total', help: 'IBLT openings (sync 1.1.0) answered here, by outcome: peeled (settled by the IBLT) or fallback (answered with the range trie)', labelNames: ['result'], registers: [this.registry] })
   readonly peers = new Gauge({ name: 'cairn_peers', help: 'Connected peers', registers: [this.registry] })
   readonly groups = new Gauge({ name: 'cairn_groups', help: 'Groups held', registers: [this.registry] })
   readonly unlocked = new Gauge({ name: 'cairn_vault_unlocked', help: '1 when the vault is unlocked', registers: [this.registry] })

@@ -27,8 +27,10 @@ export class MemoryHost {
   async handle (protocol: string, handler: StreamHandler): Promise<void> { this.handlers.set(protocol, handler) }
   async unhandle (protocol: string): Promise<void> { this.handlers.delete(protocol) }
 
-  async dialProtocol (peer: PeerId, protocol: string): Promise<Stream> {
+  /** Several protocols: the first the remote handles, as multistream-select picks. */
+  async dialProtocol (peer: PeerId, protocols: string | string[]): Promise<Stream> {
     const remote = this.net.hosts.get(peer.toString())
+    const protocol = [protocols].flat().find(p => remote?.handlers.has(p) === true) ?? [protocols].flat()[0]!
     const handler = remote?.handlers.get(protocol)
     if (remote === undefined || handler === undefined) throw new Error(`${peer.toString()} does not speak ${protocol}`)
     this.dialled.push(protocol)
