@@ -48,9 +48,10 @@ function randomHashes (n: number): Uint8Array[] {
  * The 1M-item case without processes: the session's own reconcile code
  * between two in-memory sets (memory-session.ts: every range through the wire
  * form, round trips counted as the session counts them); time = the
- * computation of both sides on one thread, no network, no store.
+ * computation of both sides on one thread, no network, no store. `iblt`:
+ * open as /cairn/sync/1.1.0 does (IBLT + root split), else as 1.0.0.
  */
-function inMemoryCase (n: number, runs: number): { bytes: number[], roundTrips: number[], ms: number[], layout: string[] } {
+function inMemoryCase (n: number, runs: number, iblt = true): { bytes: number[], roundTrips: number[], ms: number[], layout: string[] } {
   const out = { bytes: [] as number[], roundTrips: [] as number[], ms: [] as number[], layout: [] as string[] }
   const common = randomHashes(n)
   for (let r = 0; r < runs; r++) {
@@ -59,7 +60,7 @@ function inMemoryCase (n: number, runs: number): { bytes: number[], roundTrips: 
     const a = new MemorySet([...common, ...(split ? extra.slice(0, DIFF / 2) : extra)])
     const b = new MemorySet(split ? [...common, ...extra.slice(DIFF / 2)] : common)
     const t = now()
-    const o = reconcileSets(a, b)
+    const o = reconcileSets(a, b, { iblt })
     out.ms.push(msSince(t))
     if (o.a.size !== n + DIFF || o.b.size !== n + DIFF || o.recordsSent !== DIFF) throw new Error(`in-memory reconciliation of ${n} items did not converge`)
     out.bytes.push(o.rangeBytes); out.roundTrips.push(o.roundTrips); out.layout.push(split ? '5+5' : '10+0')
@@ -190,28 +191,36 @@ export const syncSuite: Suite = {
     // process pair holding 1M items each takes ~30 min to set up here).
     const big1 = ctx.quick ? 20_000 : 1_000_000
     const mem = inMemoryCase(big1, ctx.quick ? 2 : 4)
-    ctx.log(`in-memory ${fmtNum(big1)}/${DIFF}: ${list(mem.bytes)} B, ${list(mem.roundTrips)} round trips, ${list(mem.ms)} ms (${mem.layout.join(', ')})`)
-    const memNote = `the session's reconcile code between two in-memory sets of ${fmtNum(big1)} common hashes + ${DIFF} (runs alternate 10 on one side / 5 + 5: ${mem.layout.join(', ')}), every range through the wire form`
-    out.push(
+    const old = inMemoryCase(big1, 2, false)
+    const mid = inMemoryCase(items, 2)
+    ctx.log(`in-memory ${fmtNum(big1)}/${DIFF} (1.1.0): ${list(mem.bytes)} B, ${list(mem.roundTrips)} round trips, ${list(mem.ms)} ms (${mem.layout.join(', ')}); 1.0.0 opening: ${list(old.bytes)} B, ${list(old.roundTrips)} round trips`)
+    const memNote = `the session's reconcile code (/cairn/sync/1.1.0: IBLT opening) between two in-memory sets of ${fmtNum(big1)} common hashes + ${DIFF} (runs alternate 10 on one side / 5 + 5: ${mem.layout.join(', ')}), every range through the wire form; the 1.0.0 opening (range trie only) in the same run: ${list(old.bytes)} B, ${list(old.roundTrips)} round trips`
+    /** Bytes and round trips of an in-memory case, each beside the full ID list. */
+    const rows = (n: number, c: ReturnType<typeof inMemoryCase>, note: string, tripsNote?: string): BenchResult[] => [
       ctx.result({
-        name: `anti-entropy reconciliation bytes, ${fmtNum(big1)} items, ${DIFF} differ (in memory)`,
-        value: median(mem.bytes), unit: 'B',
-        baseline: { name: 'full ID list (32-byte record hashes)', value: big1 * 32, unit: 'B' },
+        name: `anti-entropy reconciliation bytes, ${fmtNum(n)} items, ${DIFF} differ (in memory, 1.1.0)`,
+        value: median(c.bytes), unit: 'B',
+        baseline: { name: 'full ID list (32-byte record hashes)', value: n * 32, unit: 'B' },
         target: { op: '<=', value: 3000 },
-        notes: `${memNote}: ${list(mem.bytes)} B`,
-        details: { samples: mem.bytes.join(' ') }
+        notes: `${note}: ${list(c.bytes)} B`,
+        details: { samples: c.bytes.join(' ') }
       }),
       ctx.result({
-        name: `anti-entropy round trips, ${fmtNum(big1)} items, ${DIFF} differ (in memory)`,
-        value: median(mem.roundTrips), unit: 'round trips',
+        name: `anti-entropy round trips, ${fmtNum(n)} items, ${DIFF} differ (in memory, 1.1.0)`,
+        value: median(c.roundTrips), unit: 'round trips',
         baseline: { name: 'full ID list exchange', value: 1, unit: 'round trips' },
         target: { op: '<=', value: 3 },
-        details: { samples: mem.roundTrips.join(' ') }
-      }),
+        ...(tripsNote !== undefined ? { notes: tripsNote } : {}),
+        details: { samples: c.roundTrips.join(' ') }
+      })
+    ]
+    out.push(
+      ...rows(items, mid, `as the ${fmtNum(big1)} rows below, at ${fmtNum(items)}`),
+      ...rows(big1, mem, memNote, `1.0.0 opening in the same run: ${list(old.roundTrips)}`),
       ctx.result({
         name: `anti-entropy compute time, ${fmtNum(big1)} items, ${DIFF} differ (in memory, both sides, no network)`,
         value: median(mem.ms), unit: 'ms',
-        baseline: { name: `the same at ${fmtNum(items)} items, same run`, value: median(inMemoryCase(items, 2).ms), unit: 'ms' },
+        baseline: { name: `the same at ${fmtNum(items)} items, same run`, value: median(mid.ms), unit: 'ms' },
         target: { op: '<=', value: 100 },
         notes: `${list(mem.ms)} ms; the process-pair time adds a network round trip (~1 ms on loopback) per round trip and the stores' range reads`,
         details: { samples: mem.ms.map(x => Math.round(x * 10) / 10).join(' ') }

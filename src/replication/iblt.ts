@@ -40,8 +40,10 @@ const SEEDS = ((): Uint32Array => {
   return new Uint32Array(d.buffer.slice(d.byteOffset, d.byteOffset + 32))
 })()
 
-function words (h: Uint8Array): Uint32Array {
-  const w = new Uint32Array(KEY_WORDS)
+/** Scratch words for add/remove (one element at a time, never kept): no allocation per record. */
+const SCRATCH = new Uint32Array(KEY_WORDS)
+
+function words (h: Uint8Array, w = SCRATCH): Uint32Array {
   for (let k = 0; k < KEY_WORDS; k++) w[k] = (h[4 * k]! | (h[4 * k + 1]! << 8) | (h[4 * k + 2]! << 16) | (h[4 * k + 3]! << 24)) >>> 0
   return w
 }
