@@ -10,7 +10,13 @@
  * group, or a node bound to a member: for a peer that has just connected, it
  * waits up to hello's 5 s for the peer's hello), else answers { err: "not-found" }
  * — the same answer as for an unknown group, so nobody can probe which groups a
- * node holds. Then the sides alternate turns. Whoever receives a turn with no ranges
+ * node holds. An initiator refused before any turn opens once more with
+ * { g, r, d: [descriptor bytes…] } (its ≤ 8 newest descriptors of the group, oldest
+ * first, ≤ half a message): a responder that holds the group but does not know the
+ * initiator yet (its view is behind: the descriptor naming a just-added keeper
+ * has not reached it) verifies them, lets the Acceptor judge them (descriptors of
+ * this group only) and, if one was stored, asks `authorize` again; else it answers
+ * { err: "not-found" } as before. Then the sides alternate turns. Whoever receives a turn with no ranges
  * (and finds nothing to re-check, see reconcile.ts SessionState) answers
  * { done: n } (records it stored) and the session ends.
  *
@@ -50,6 +56,8 @@ const BATCH_BYTES = 1024 * 1024
 const PAUSE_AT = 4
 const RESUME_AT = 1
 const MAX_RETRY = 20_000
+/** Descriptors an initiator may put in an opening (its newest; see syncWith). */
+const MAX_OPEN_DESCS = 8
 
 export interface SyncReport { peerId: string, groupId?: GroupId, sent: number, received: number, bytes: number, reconcileBytes: number, roundTrips: number, error?: string }
 
@@ -210,8 +218,40 @@ export class SyncService {
 
   async stop (): Promise<void> { await this.d.libp2p.unhandle(SYNC_PROTOCOL) }
 
-  /** Run one session as initiator. Never throws: errors are in the report. */
+  /**
+   * Run one session as initiator. Never throws: errors are in the report.
+   * Refused before any turn, it tries once more with the group's newest
+   * descriptors in the opening: a fellow holder whose view is behind (it has
+   * not yet the descriptor naming this node: a keeper just added, a member
+   * just invited) learns them and may then let us in.
+   */
   async syncWith (peer: PeerId, gid: GroupId): Promise<SyncReport> {
+    let a = await this.attempt(peer, gid, undefined)
+    if (a.refused) {
+      const descs = this.newestDescriptors(gid)
+      if (descs.length > 0) {
+        this.d.log.debug({ peer: peer.toString(), group: gid }, 'sync refused: trying again with our newest descriptors')
+        a = await this.attempt(peer, gid, descs)
+      }
+    }
+    this.d.onSession?.(a.report, 'initiator')
+    return a.report
+  }
+
+  /** The group's newest descriptors, oldest first, within half a message. */
+  private newestDescriptors (gid: GroupId): Uint8Array[] {
+    const all = this.d.store.allOfKind(gid, 'desc')
+    const out: Uint8Array[] = []
+    let size = 0
+    for (let i = all.length - 1; i >= 0 && out.length < MAX_OPEN_DESCS; i--) {
+      size += all[i]!.bytes.length
+      if (size > this.d.maxMessageBytes / 2) break
+      out.unshift(all[i]!.bytes)
+    }
+    return out
+  }
+
+  private async attempt (peer: PeerId, gid: GroupId, descs: Uint8Array[] | undefined): Promise<{ report: SyncReport, refused: boolean }> {
     const peerId = peer.toString()
     let ch: Channel | undefined
     let s: Session | undefined
@@ -222,7 +262,7 @@ export class SyncService {
       s = new Session(this.d, ch, gid, peerId)
       const open = openingTurn(s.view)
       const before = ch.bytesOut
-      await ch.send({ g: uuidToBytes(gid), r: open.ranges.map(toWire) })
+      await ch.send({ g: uuidToBytes(gid), r: open.ranges.map(toWire), ...(descs !== undefined ? { d: descs } : {}) })
       s.reconcileBytes += ch.bytesOut - before
       for (let turn = 0; ; turn++) {
         if (turn > MAX_TURNS) throw new ProtocolError('too many turns')
@@ -236,16 +276,27 @@ export class SyncService {
       }
       s.retryDeferred()
       await ch.close()
-      const r: SyncReport = { peerId, groupId: gid, sent: s.sent, received: s.received, bytes: ch.bytesIn + ch.bytesOut, reconcileBytes: s.reconcileBytes, roundTrips }
-      this.d.onSession?.(r, 'initiator')
-      return r
+      return { report: { peerId, groupId: gid, sent: s.sent, received: s.received, bytes: ch.bytesIn + ch.bytesOut, reconcileBytes: s.reconcileBytes, roundTrips }, refused: false }
     } catch (e) {
       ch?.abort('sync failed')
       s?.retryDeferred()
-      const r: SyncReport = { peerId, groupId: gid, sent: s?.sent ?? 0, received: s?.received ?? 0, bytes: (ch?.bytesIn ?? 0) + (ch?.bytesOut ?? 0), reconcileBytes: s?.reconcileBytes ?? 0, roundTrips, error: (e as Error).message }
-      this.d.onSession?.(r, 'initiator')
-      return r
+      const report: SyncReport = { peerId, groupId: gid, sent: s?.sent ?? 0, received: s?.received ?? 0, bytes: (ch?.bytesIn ?? 0) + (ch?.bytesOut ?? 0), reconcileBytes: s?.reconcileBytes ?? 0, roundTrips, error: (e as Error).message }
+      return { report, refused: roundTrips === 0 && e instanceof CairnError && e.code === 'NOT_FOUND' && descs === undefined }
     }
+  }
+
+  /**
+   * Descriptors an initiator we do not let in sent with its opening: verified,
+   * then judged by the Acceptor as any synced record (only descriptors of this
+   * group are looked at). True when one was stored (our view moved on).
+   */
+  private async learnDescriptors (peer: string, gid: GroupId, d: unknown): Promise<boolean> {
+    if (!Array.isArray(d) || d.length > MAX_OPEN_DESCS || !d.every(x => x instanceof Uint8Array)) throw new ProtocolError('bad descriptors in the opening')
+    const checked = await this.d.verifier.check(d as Uint8Array[], this.d.maxRecordBytes)
+    const descs = checked.flatMap(c => c.ok && c.rec.rec.t === 'desc' && c.rec.groupId === gid ? [c.rec] : [])
+    if (descs.length === 0) return false
+    const res = this.d.store.relaxed(() => this.d.acceptor.ingest(descs, 'sync', { peer, group: gid }))
+    return res.some(r => r.status === 'stored')
   }
 
   private async serve (stream: Stream, conn: Connection): Promise<void> {
@@ -253,10 +304,13 @@ export class SyncService {
     const ch = new Channel(stream, this.d.maxMessageBytes, this.d.timeoutMs)
     let s: Session | undefined
     try {
-      const open = await ch.recv<{ g?: unknown, r?: unknown }>()
+      const open = await ch.recv<{ g?: unknown, r?: unknown, d?: unknown }>()
       let gid: GroupId
       try { gid = groupIdFromBytes(open.g as Uint8Array) } catch { throw new ProtocolError('bad group') }
-      if (!this.d.holds(gid) || !(await this.d.authorize(peerId, gid))) {
+      const holds = this.d.holds(gid)
+      let ok = holds && await this.d.authorize(peerId, gid)
+      if (!ok && holds && open.d !== undefined) ok = await this.learnDescriptors(peerId, gid, open.d) && await this.d.authorize(peerId, gid)
+      if (!ok) {
         await ch.send({ err: 'not-found' })
         await ch.close()
         return
