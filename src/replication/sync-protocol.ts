@@ -15,8 +15,19 @@
  * first, ≤ half a message): a responder that holds the group but does not know the
  * initiator yet (its view is behind: the descriptor naming a just-added keeper
  * has not reached it) verifies them, lets the Acceptor judge them (descriptors of
- * this group only) and, if one was stored, asks `authorize` again; else it answers
- * { err: "not-found" } as before. Then the sides alternate turns. Whoever receives a turn with no ranges
+ * this group only, sync-open.ts) and, if one was stored, asks `authorize` again;
+ * else it answers { err: "not-found" } as before. Then the sides alternate turns.
+ *
+ * One session per (peer, group) — the tie-break at open (sync-sessions.ts,
+ * docs/SYNC.md "One session per pair"). A node asked to sync a group with a peer
+ * whose session with it for that group is under way opens none: it waits for that
+ * one and takes its outcome. When openings cross, the session opened by the LOWER
+ * peer ID goes on: the lower side answers the higher side's opening { err: "busy" }
+ * before anything else (it reveals nothing: the lower side is itself syncing that
+ * group with that peer). `busy` is not an error: the declined initiator waits for
+ * the winner's session (≤ timeoutMs for its opening to arrive) and takes its outcome,
+ * or opens again after it when it failed, never came, or a fresh comparison was
+ * asked for (≤ 3 declines in a row). Nothing is stored, counted or audited for it. Whoever receives a turn with no ranges
  * (and finds nothing to re-check, see reconcile.ts SessionState) answers
  * { done: n } (records it stored) and the session ends.
  *
@@ -43,6 +54,8 @@ import type { Verifier } from './verifier.js'
 import { nodeBounds } from './sync-index.js'
 import { toHex } from '../crypto/bytes.js'
 import { sha256 } from '../crypto/hash.js'
+import { SyncSessions } from './sync-sessions.js'
+import { learnDescriptors, newestDescriptors } from './sync-open.js'
 
 export const SYNC_PROTOCOL = '/cairn/sync/1.0.0'
 const MAX_TURNS = 64
@@ -56,10 +69,19 @@ const BATCH_BYTES = 1024 * 1024
 const PAUSE_AT = 4
 const RESUME_AT = 1
 const MAX_RETRY = 20_000
-/** Descriptors an initiator may put in an opening (its newest; see syncWith). */
-const MAX_OPEN_DESCS = 8
+/** The answer to an opening that loses the tie-break (see the header). */
+const BUSY = 'busy'
+/** Openings of ours declined in a row before we leave the pair to the next round. */
+const MAX_DECLINED = 3
 
-export interface SyncReport { peerId: string, groupId?: GroupId, sent: number, received: number, bytes: number, reconcileBytes: number, roundTrips: number, error?: string }
+/** Our opening lost the tie-break: the peer is running its session with us for this group. */
+class Declined extends Error {}
+
+export interface SyncReport {
+  peerId: string, groupId?: GroupId, sent: number, received: number, bytes: number, reconcileBytes: number, roundTrips: number, error?: string
+  /** 'peer': no session of ours ran; the sets were compared in the peer's session with us (the tie-break), whose figures these are. */
+  via?: 'peer'
+}
 
 export interface SyncDeps {
   libp2p: CairnLibp2p
@@ -141,6 +163,7 @@ class Session {
       }
       const before = this.ch.bytesIn
       const m = await this.ch.recv<{ recs?: unknown, r?: unknown, done?: unknown, err?: unknown }>()
+      if (m.err === BUSY) throw new Declined('the peer is syncing this group with us')
       if (typeof m.err === 'string') throw new CairnError('NOT_FOUND', `peer refused: ${m.err.slice(0, 100)}`)
       if (m.done !== undefined) { await inFlight.at(-1); return 'done' }
       if (m.recs !== undefined) {
@@ -210,48 +233,62 @@ const inNode = (h: Uint8Array, d: number, i: number): boolean => {
 }
 
 export class SyncService {
+  /** Sessions under way, either direction: the tie-break reads them. */
+  readonly sessions = new SyncSessions()
+  private stopped = false
+
   constructor (private readonly d: SyncDeps) {}
 
   async start (): Promise<void> {
     await this.d.libp2p.handle(SYNC_PROTOCOL, (stream, conn) => { void this.serve(stream, conn) }, { maxInboundStreams: 16 })
   }
 
-  async stop (): Promise<void> { await this.d.libp2p.unhandle(SYNC_PROTOCOL) }
+  async stop (): Promise<void> {
+    this.stopped = true
+    this.sessions.close()
+    await this.d.libp2p.unhandle(SYNC_PROTOCOL)
+  }
 
   /**
-   * Run one session as initiator. Never throws: errors are in the report.
+   * Run one session as initiator, unless one for this peer and group runs the
+   * other way (the tie-break, see the header): then its outcome is ours
+   * (`via: 'peer'`), or with `fresh` (the sets must be compared after the
+   * caller's latest writes) ours runs after it. Never throws: errors are in the report.
    * Refused before any turn, it tries once more with the group's newest
    * descriptors in the opening: a fellow holder whose view is behind (it has
    * not yet the descriptor naming this node: a keeper just added, a member
    * just invited) learns them and may then let us in.
    */
-  async syncWith (peer: PeerId, gid: GroupId): Promise<SyncReport> {
-    let a = await this.attempt(peer, gid, undefined)
-    if (a.refused) {
-      const descs = this.newestDescriptors(gid)
-      if (descs.length > 0) {
-        this.d.log.debug({ peer: peer.toString(), group: gid }, 'sync refused: trying again with our newest descriptors')
-        a = await this.attempt(peer, gid, descs)
+  async syncWith (peer: PeerId, gid: GroupId, fresh = false): Promise<SyncReport> {
+    const id = peer.toString()
+    for (let declined = 0; ; declined++) {
+      const theirs = this.sessions.get(id, gid, 'responder')
+      if (theirs !== undefined) {
+        const r = await theirs
+        if (!fresh && r.error === undefined) return { ...r, via: 'peer' }
       }
+      const h = this.sessions.begin(id, gid, 'initiator')
+      let a = await this.attempt(peer, gid, undefined)
+      if (a.refused) {
+        const descs = newestDescriptors(this.d.store, gid, this.d.maxMessageBytes)
+        if (descs.length > 0) {
+          this.d.log.debug({ peer: id, group: gid }, 'sync refused: trying again with our newest descriptors')
+          a = await this.attempt(peer, gid, descs)
+        }
+      }
+      h.end(a.report)
+      if (!a.declined) { this.d.onSession?.(a.report, 'initiator'); return a.report }
+      // Not an error: the pair is syncing. Wait for the winner's session (its
+      // opening may still be on its way) and take its outcome, or run ours after it.
+      this.d.log.debug({ peer: id, group: gid }, 'sync: the peer is already syncing this group with us; waiting for its session')
+      const winner = await this.sessions.served(id, gid, this.d.timeoutMs)
+      const r = winner === undefined ? undefined : await winner
+      if (r !== undefined && r.error === undefined && !fresh) return { ...r, via: 'peer' }
+      if (this.stopped || declined + 1 >= MAX_DECLINED) return { ...(r ?? a.report), error: undefined, via: 'peer' }
     }
-    this.d.onSession?.(a.report, 'initiator')
-    return a.report
   }
 
-  /** The group's newest descriptors, oldest first, within half a message. */
-  private newestDescriptors (gid: GroupId): Uint8Array[] {
-    const all = this.d.store.allOfKind(gid, 'desc')
-    const out: Uint8Array[] = []
-    let size = 0
-    for (let i = all.length - 1; i >= 0 && out.length < MAX_OPEN_DESCS; i--) {
-      size += all[i]!.bytes.length
-      if (size > this.d.maxMessageBytes / 2) break
-      out.unshift(all[i]!.bytes)
-    }
-    return out
-  }
-
-  private async attempt (peer: PeerId, gid: GroupId, descs: Uint8Array[] | undefined): Promise<{ report: SyncReport, refused: boolean }> {
+  private async attempt (peer: PeerId, gid: GroupId, descs: Uint8Array[] | undefined): Promise<{ report: SyncReport, refused: boolean, declined: boolean }> {
     const peerId = peer.toString()
     let ch: Channel | undefined
     let s: Session | undefined
@@ -276,43 +313,41 @@ export class SyncService {
       }
       s.retryDeferred()
       await ch.close()
-      return { report: { peerId, groupId: gid, sent: s.sent, received: s.received, bytes: ch.bytesIn + ch.bytesOut, reconcileBytes: s.reconcileBytes, roundTrips }, refused: false }
+      return { report: { peerId, groupId: gid, sent: s.sent, received: s.received, bytes: ch.bytesIn + ch.bytesOut, reconcileBytes: s.reconcileBytes, roundTrips }, refused: false, declined: false }
     } catch (e) {
       ch?.abort('sync failed')
       s?.retryDeferred()
       const report: SyncReport = { peerId, groupId: gid, sent: s?.sent ?? 0, received: s?.received ?? 0, bytes: (ch?.bytesIn ?? 0) + (ch?.bytesOut ?? 0), reconcileBytes: s?.reconcileBytes ?? 0, roundTrips, error: (e as Error).message }
-      return { report, refused: roundTrips === 0 && e instanceof CairnError && e.code === 'NOT_FOUND' && descs === undefined }
+      return { report, refused: roundTrips === 0 && e instanceof CairnError && e.code === 'NOT_FOUND' && descs === undefined, declined: e instanceof Declined }
     }
-  }
-
-  /**
-   * Descriptors an initiator we do not let in sent with its opening: verified,
-   * then judged by the Acceptor as any synced record (only descriptors of this
-   * group are looked at). True when one was stored (our view moved on).
-   */
-  private async learnDescriptors (peer: string, gid: GroupId, d: unknown): Promise<boolean> {
-    if (!Array.isArray(d) || d.length > MAX_OPEN_DESCS || !d.every(x => x instanceof Uint8Array)) throw new ProtocolError('bad descriptors in the opening')
-    const checked = await this.d.verifier.check(d as Uint8Array[], this.d.maxRecordBytes)
-    const descs = checked.flatMap(c => c.ok && c.rec.rec.t === 'desc' && c.rec.groupId === gid ? [c.rec] : [])
-    if (descs.length === 0) return false
-    const res = this.d.store.relaxed(() => this.d.acceptor.ingest(descs, 'sync', { peer, group: gid }))
-    return res.some(r => r.status === 'stored')
   }
 
   private async serve (stream: Stream, conn: Connection): Promise<void> {
     const peerId = conn.remotePeer.toString()
     const ch = new Channel(stream, this.d.maxMessageBytes, this.d.timeoutMs)
     let s: Session | undefined
+    let session: { end: (r: SyncReport) => void } | undefined
+    let gid: GroupId | undefined
+    const report = (error?: string): SyncReport => ({ peerId, ...(gid !== undefined && error === undefined ? { groupId: gid } : {}), sent: s?.sent ?? 0, received: s?.received ?? 0, bytes: ch.bytesIn + ch.bytesOut, reconcileBytes: s?.reconcileBytes ?? 0, roundTrips: 0, ...(error !== undefined ? { error } : {}) })
     try {
       const open = await ch.recv<{ g?: unknown, r?: unknown, d?: unknown }>()
-      let gid: GroupId
       try { gid = groupIdFromBytes(open.g as Uint8Array) } catch { throw new ProtocolError('bad group') }
+      // The tie-break: our own session with this peer for this group is under
+      // way and we have the lower peer ID, so ours goes on and this one is declined.
+      if (this.sessions.get(peerId, gid, 'initiator') !== undefined && this.d.libp2p.peerId.toString() < peerId) {
+        await ch.send({ err: BUSY })
+        await ch.close()
+        this.d.log.debug({ peer: peerId, group: gid }, 'sync opening declined: our session with this peer for this group is under way')
+        return
+      }
+      session = this.sessions.begin(peerId, gid, 'responder')
       const holds = this.d.holds(gid)
       let ok = holds && await this.d.authorize(peerId, gid)
-      if (!ok && holds && open.d !== undefined) ok = await this.learnDescriptors(peerId, gid, open.d) && await this.d.authorize(peerId, gid)
+      if (!ok && holds && open.d !== undefined) ok = await learnDescriptors(this.d, peerId, gid, open.d) && await this.d.authorize(peerId, gid)
       if (!ok) {
         await ch.send({ err: 'not-found' })
         await ch.close()
+        session.end(report('refused'))
         return
       }
       s = new Session(this.d, ch, gid, peerId)
@@ -328,14 +363,17 @@ export class SyncService {
       }
       s.retryDeferred()
       await ch.close()
-      this.d.onSession?.({ peerId, groupId: gid, sent: s.sent, received: s.received, bytes: ch.bytesIn + ch.bytesOut, reconcileBytes: s.reconcileBytes, roundTrips: 0 }, 'responder')
+      const r = report()
+      this.d.onSession?.(r, 'responder')
+      session.end(r)
     } catch (e) {
       ch.abort('sync failed')
       s?.retryDeferred()
       if (e instanceof ProtocolError) this.d.acceptor.ingest([{ refused: 'malformed' }], 'sync', { peer: peerId })
       this.d.log.debug({ peer: peerId, err: (e as Error).message }, 'sync session (responder) failed')
-      this.d.onSession?.({ peerId, sent: s?.sent ?? 0, received: s?.received ?? 0, bytes: ch.bytesIn + ch.bytesOut, reconcileBytes: s?.reconcileBytes ?? 0, roundTrips: 0, error: (e as Error).message }, 'responder')
+      const r = report((e as Error).message)
+      this.d.onSession?.(r, 'responder')
+      session?.end(r)
     }
   }
 }
-
