@@ -31,7 +31,7 @@ export function createContext (suite: string, o: { quick: boolean, verbose: bool
         try { await fn() } catch (e) { process.stderr.write(`  [${suite}] cleanup failed: ${e instanceof Error ? e.message : String(e)}\n`) }
       }
       deferred.length = 0
-      for (const d of dirs) rmSync(d, { recursive: true, force: true })
+      if (process.env.CAIRN_BENCH_KEEP_DIRS === undefined || process.env.CAIRN_BENCH_KEEP_DIRS === '') for (const d of dirs) rmSync(d, { recursive: true, force: true }); else process.stderr.write(`  [${suite}] kept (CAIRN_BENCH_KEEP_DIRS): ${dirs.join(' ')}\n`)
       dirs.length = 0
     }
   }

@@ -15,7 +15,8 @@
  */
 import '../../src/polyfill/index.js'
 import { Daemon } from '../../src/node/daemon.js'
-import { silentLogger } from '../../src/util/logger.js'
+import { createLogger, silentLogger } from '../../src/util/logger.js'
+import { join } from 'node:path'
 import { benchControls } from './bench-controls.js'
 import { serveIpc } from './ipc.js'
 
@@ -28,7 +29,8 @@ const passphrase = process.env.CAIRN_BENCH_PASSPHRASE
 const daemon = await Daemon.start({
   dataDir,
   env: {},
-  log: silentLogger(),
+  // CAIRN_BENCH_LOG=<level>: the node's log in <dataDir>/cairn.log (diagnosis; with CAIRN_BENCH_KEEP_DIRS the dirs outlive the run).
+  log: process.env.CAIRN_BENCH_LOG !== undefined && process.env.CAIRN_BENCH_LOG !== '' ? createLogger(process.env.CAIRN_BENCH_LOG, join(dataDir, 'cairn.log')) : silentLogger(),
   flags: flagsJson !== undefined ? JSON.parse(flagsJson) : { api: { port: 0 } },
   ...(passphrase !== undefined && passphrase !== '' ? { passphrase } : {})
 })

@@ -200,8 +200,7 @@ export class Replicator {
     this.offs.push(o.events.on('stored', ({ record, origin, reencrypted }) => {
       // A rotation re-encrypts a whole group: anti-entropy moves that in bulk
       // (one session per peer) instead of thousands of gossip messages.
-      if (origin === 'local' && reencrypted === true) this.scheduler.soon(record.groupId, 1000)
-      else if (origin === 'local') this.enqueuePublish(record)
+      if (origin === 'local') { this.scheduler.wrote(record.groupId); if (reencrypted === true) this.scheduler.soon(record.groupId, 1000); else this.enqueuePublish(record) }
       this.state.stored(record.groupId, this.peers.missedBy(record.groupId, origin === 'local' && reencrypted !== true, p => this.dialer.connected(p), gid => this.push.subscribers(gid)))
     }))
     this.offs.push(onStored(o.events, 'node-binding', ({ record }) => { this.onBindRecord(record as VerifiedRecord<BindBody>) }))
@@ -240,7 +239,7 @@ export class Replicator {
     for (const f of this.offs) f()
     this.reconnect.stop()
     this.push.stop()
-    await this.scheduler.settled()
+    await this.scheduler.stop()
     await Promise.allSettled([this.hello.stop(), this.sync.stop(), this.deliver.stop(), this.recover.stop(), this.locate.stop()])
     this.state.stop()
     await this.verifier.close()

@@ -17,7 +17,24 @@
  * group, or a node bound to a member: for a peer that has just connected, it
  * waits up to hello's 5 s for the peer's hello), else answers { err: "not-found" }
  * — the same answer as for an unknown group, so nobody can probe which groups a
- * node holds. Then the sides alternate turns. Whoever receives a turn with no ranges
+ * node holds. An initiator refused before any turn opens once more with
+ * { g, r, d: [descriptor bytes…] } (its ≤ 8 newest descriptors of the group, oldest
+ * first, ≤ half a message): a responder that holds the group but does not know the
+ * initiator yet (its view is behind: the descriptor naming a just-added keeper
+ * has not reached it) verifies them, lets the Acceptor judge them (descriptors of
+ * this group only, sync-open.ts) and, if one was stored, asks `authorize` again;
+ * else it answers { err: "not-found" } as before. Then the sides alternate turns.
+ *
+ * One session per (peer, group) — the tie-break at open (sync-sessions.ts,
+ * docs/SYNC.md "One session per pair"). A node asked to sync a group with a peer
+ * whose session with it for that group is under way opens none: it waits for that
+ * one and takes its outcome. When openings cross, the session opened by the LOWER
+ * peer ID goes on: the lower side answers the higher side's opening { err: "busy" }
+ * before anything else (it reveals nothing: the lower side is itself syncing that
+ * group with that peer). `busy` is not an error: the declined initiator waits for
+ * the winner's session (≤ timeoutMs for its opening to arrive) and takes its outcome,
+ * or opens again after it when it failed, never came, or a fresh comparison was
+ * asked for (≤ 3 declines in a row). Nothing is stored, counted or audited for it. Whoever receives a turn with no ranges
  * (and finds nothing to re-check, see reconcile.ts SessionState) answers
  * { done: n } (records it stored) and the session ends.
  *
@@ -44,6 +61,8 @@ import type { Verifier } from './verifier.js'
 import { nodeBounds } from './sync-index.js'
 import { toHex } from '../crypto/bytes.js'
 import { sha256 } from '../crypto/hash.js'
+import { SyncSessions } from './sync-sessions.js'
+import { learnDescriptors, newestDescriptors } from './sync-open.js'
 
 export const SYNC_PROTOCOL = '/cairn/sync/1.0.0'
 export const SYNC_PROTOCOL_1_1 = '/cairn/sync/1.1.0'
@@ -60,8 +79,19 @@ const BATCH_BYTES = 1024 * 1024
 const PAUSE_AT = 4
 const RESUME_AT = 1
 const MAX_RETRY = 20_000
+/** The answer to an opening that loses the tie-break (see the header). */
+const BUSY = 'busy'
+/** Openings of ours declined in a row before we leave the pair to the next round. */
+const MAX_DECLINED = 3
 
-export interface SyncReport { peerId: string, groupId?: GroupId, sent: number, received: number, bytes: number, reconcileBytes: number, roundTrips: number, error?: string }
+/** Our opening lost the tie-break: the peer is running its session with us for this group. */
+class Declined extends Error {}
+
+export interface SyncReport {
+  peerId: string, groupId?: GroupId, sent: number, received: number, bytes: number, reconcileBytes: number, roundTrips: number, error?: string
+  /** 'peer': no session of ours ran; the sets were compared in the peer's session with us (the tie-break), whose figures these are. */
+  via?: 'peer'
+}
 
 export interface SyncDeps {
   libp2p: CairnLibp2p
@@ -145,6 +175,7 @@ class Session {
       }
       const before = this.ch.bytesIn
       const m = await this.ch.recv<{ recs?: unknown, r?: unknown, done?: unknown, err?: unknown }>()
+      if (m.err === BUSY) throw new Declined('the peer is syncing this group with us')
       if (typeof m.err === 'string') throw new CairnError('NOT_FOUND', `peer refused: ${m.err.slice(0, 100)}`)
       if (m.done !== undefined) { await inFlight.at(-1); return 'done' }
       if (m.recs !== undefined) {
@@ -214,16 +245,62 @@ const inNode = (h: Uint8Array, d: number, i: number): boolean => {
 }
 
 export class SyncService {
+  /** Sessions under way, either direction: the tie-break reads them. */
+  readonly sessions = new SyncSessions()
+  private stopped = false
+
   constructor (private readonly d: SyncDeps) {}
 
   async start (): Promise<void> {
     for (const p of SYNC_PROTOCOLS) await this.d.libp2p.handle(p, (stream, conn) => { void this.serve(stream, conn) }, { maxInboundStreams: 16 })
   }
 
-  async stop (): Promise<void> { for (const p of SYNC_PROTOCOLS) await this.d.libp2p.unhandle(p) }
+  async stop (): Promise<void> {
+    this.stopped = true
+    this.sessions.close()
+    for (const p of SYNC_PROTOCOLS) await this.d.libp2p.unhandle(p)
+  }
 
-  /** Run one session as initiator. Never throws: errors are in the report. */
-  async syncWith (peer: PeerId, gid: GroupId): Promise<SyncReport> {
+  /**
+   * Run one session as initiator, unless one for this peer and group runs the
+   * other way (the tie-break, see the header): then its outcome is ours
+   * (`via: 'peer'`), or with `fresh` (the sets must be compared after the
+   * caller's latest writes) ours runs after it. Never throws: errors are in the report.
+   * Refused before any turn, it tries once more with the group's newest
+   * descriptors in the opening: a fellow holder whose view is behind (it has
+   * not yet the descriptor naming this node: a keeper just added, a member
+   * just invited) learns them and may then let us in.
+   */
+  async syncWith (peer: PeerId, gid: GroupId, fresh = false): Promise<SyncReport> {
+    const id = peer.toString()
+    for (let declined = 0; ; declined++) {
+      const theirs = this.sessions.get(id, gid, 'responder')
+      if (theirs !== undefined) {
+        const r = await theirs
+        if (!fresh && r.error === undefined) return { ...r, via: 'peer' }
+      }
+      const h = this.sessions.begin(id, gid, 'initiator')
+      let a = await this.attempt(peer, gid, undefined)
+      if (a.refused) {
+        const descs = newestDescriptors(this.d.store, gid, this.d.maxMessageBytes)
+        if (descs.length > 0) {
+          this.d.log.debug({ peer: id, group: gid }, 'sync refused: trying again with our newest descriptors')
+          a = await this.attempt(peer, gid, descs)
+        }
+      }
+      h.end(a.report)
+      if (!a.declined) { this.d.onSession?.(a.report, 'initiator'); return a.report }
+      // Not an error: the pair is syncing. Wait for the winner's session (its
+      // opening may still be on its way) and take its outcome, or run ours after it.
+      this.d.log.debug({ peer: id, group: gid }, 'sync: the peer is already syncing this group with us; waiting for its session')
+      const winner = await this.sessions.served(id, gid, this.d.timeoutMs)
+      const r = winner === undefined ? undefined : await winner
+      if (r !== undefined && r.error === undefined && !fresh) return { ...r, via: 'peer' }
+      if (this.stopped || declined + 1 >= MAX_DECLINED) return { ...(r ?? a.report), error: undefined, via: 'peer' }
+    }
+  }
+
+  private async attempt (peer: PeerId, gid: GroupId, descs: Uint8Array[] | undefined): Promise<{ report: SyncReport, refused: boolean, declined: boolean }> {
     const peerId = peer.toString()
     let ch: Channel | undefined
     let s: Session | undefined
@@ -234,7 +311,7 @@ export class SyncService {
       s = new Session(this.d, ch, gid, peerId)
       const open = openingTurn(s.view, stream.protocol === SYNC_PROTOCOL_1_1)
       const before = ch.bytesOut
-      await ch.send({ g: uuidToBytes(gid), r: open.ranges.map(toWire) })
+      await ch.send({ g: uuidToBytes(gid), r: open.ranges.map(toWire), ...(descs !== undefined ? { d: descs } : {}) })
       s.reconcileBytes += ch.bytesOut - before
       for (let turn = 0; ; turn++) {
         if (turn > MAX_TURNS) throw new ProtocolError('too many turns')
@@ -248,15 +325,12 @@ export class SyncService {
       }
       s.retryDeferred()
       await ch.close()
-      const r: SyncReport = { peerId, groupId: gid, sent: s.sent, received: s.received, bytes: ch.bytesIn + ch.bytesOut, reconcileBytes: s.reconcileBytes, roundTrips }
-      this.d.onSession?.(r, 'initiator')
-      return r
+      return { report: { peerId, groupId: gid, sent: s.sent, received: s.received, bytes: ch.bytesIn + ch.bytesOut, reconcileBytes: s.reconcileBytes, roundTrips }, refused: false, declined: false }
     } catch (e) {
       ch?.abort('sync failed')
       s?.retryDeferred()
-      const r: SyncReport = { peerId, groupId: gid, sent: s?.sent ?? 0, received: s?.received ?? 0, bytes: (ch?.bytesIn ?? 0) + (ch?.bytesOut ?? 0), reconcileBytes: s?.reconcileBytes ?? 0, roundTrips, error: (e as Error).message }
-      this.d.onSession?.(r, 'initiator')
-      return r
+      const report: SyncReport = { peerId, groupId: gid, sent: s?.sent ?? 0, received: s?.received ?? 0, bytes: (ch?.bytesIn ?? 0) + (ch?.bytesOut ?? 0), reconcileBytes: s?.reconcileBytes ?? 0, roundTrips, error: (e as Error).message }
+      return { report, refused: roundTrips === 0 && e instanceof CairnError && e.code === 'NOT_FOUND' && descs === undefined, declined: e instanceof Declined }
     }
   }
 
@@ -264,13 +338,28 @@ export class SyncService {
     const peerId = conn.remotePeer.toString()
     const ch = new Channel(stream, this.d.maxMessageBytes, this.d.timeoutMs)
     let s: Session | undefined
+    let session: { end: (r: SyncReport) => void } | undefined
+    let gid: GroupId | undefined
+    const report = (error?: string): SyncReport => ({ peerId, ...(gid !== undefined && error === undefined ? { groupId: gid } : {}), sent: s?.sent ?? 0, received: s?.received ?? 0, bytes: ch.bytesIn + ch.bytesOut, reconcileBytes: s?.reconcileBytes ?? 0, roundTrips: 0, ...(error !== undefined ? { error } : {}) })
     try {
-      const open = await ch.recv<{ g?: unknown, r?: unknown }>()
-      let gid: GroupId
+      const open = await ch.recv<{ g?: unknown, r?: unknown, d?: unknown }>()
       try { gid = groupIdFromBytes(open.g as Uint8Array) } catch { throw new ProtocolError('bad group') }
-      if (!this.d.holds(gid) || !(await this.d.authorize(peerId, gid))) {
+      // The tie-break: our own session with this peer for this group is under
+      // way and we have the lower peer ID, so ours goes on and this one is declined.
+      if (this.sessions.get(peerId, gid, 'initiator') !== undefined && this.d.libp2p.peerId.toString() < peerId) {
+        await ch.send({ err: BUSY })
+        await ch.close()
+        this.d.log.debug({ peer: peerId, group: gid }, 'sync opening declined: our session with this peer for this group is under way')
+        return
+      }
+      session = this.sessions.begin(peerId, gid, 'responder')
+      const holds = this.d.holds(gid)
+      let ok = holds && await this.d.authorize(peerId, gid)
+      if (!ok && holds && open.d !== undefined) ok = await learnDescriptors(this.d, peerId, gid, open.d) && await this.d.authorize(peerId, gid)
+      if (!ok) {
         await ch.send({ err: 'not-found' })
         await ch.close()
+        session.end(report('refused'))
         return
       }
       s = new Session(this.d, ch, gid, peerId)
@@ -287,14 +376,17 @@ export class SyncService {
       }
       s.retryDeferred()
       await ch.close()
-      this.d.onSession?.({ peerId, groupId: gid, sent: s.sent, received: s.received, bytes: ch.bytesIn + ch.bytesOut, reconcileBytes: s.reconcileBytes, roundTrips: 0 }, 'responder')
+      const r = report()
+      this.d.onSession?.(r, 'responder')
+      session.end(r)
     } catch (e) {
       ch.abort('sync failed')
       s?.retryDeferred()
       if (e instanceof ProtocolError) this.d.acceptor.ingest([{ refused: 'malformed' }], 'sync', { peer: peerId })
       this.d.log.debug({ peer: peerId, err: (e as Error).message }, 'sync session (responder) failed')
-      this.d.onSession?.({ peerId, sent: s?.sent ?? 0, received: s?.received ?? 0, bytes: ch.bytesIn + ch.bytesOut, reconcileBytes: s?.reconcileBytes ?? 0, roundTrips: 0, error: (e as Error).message }, 'responder')
+      const r = report((e as Error).message)
+      this.d.onSession?.(r, 'responder')
+      session?.end(r)
     }
   }
 }
-

@@ -1,7 +1,11 @@
 /**
  * When each group's anti-entropy runs, and the sessions under way.
  *
- * - One session per (peer, group) at a time: concurrent requests share it.
+ * - One session per (peer, group) at a time: concurrent requests share it, and
+ *   one the peer runs with us for the group counts (the tie-break at open,
+ *   sync-protocol.ts). A record written here while the sets were compared is
+ *   not left to the next round: when the session was the peer's, or the group
+ *   is taciturn (no push), one session of ours follows.
  * - A chatty group is reconciled every `chattyIntervalMs` (push does the rest),
  *   a taciturn one every `taciturnIntervalMs`; a group's first run is spread at
  *   random over one interval, so a restart does not sync every group at once.
@@ -43,6 +47,9 @@ export class SyncScheduler {
   private readonly lastSession = new Map<string, number>()
   /** gid → group peers connected but not subscribed when one of its records was published. */
   private readonly missed = new Map<GroupId, Set<string>>()
+  /** gid → records written here (a count that only moves): did one come while a peer's session ran? */
+  private readonly writes = new Map<GroupId, number>()
+  private stopping = false
 
   constructor (private readonly d: SyncSchedulerDeps) {
     d.push.onSubscribed((peer, gid) => { this.subscribed(peer, gid) })
@@ -59,6 +66,9 @@ export class SyncScheduler {
       this.missed.set(gid, set.add(p))
     }
   }
+
+  /** A record of `gid` was written here. */
+  wrote (gid: GroupId): void { this.writes.set(gid, (this.writes.get(gid) ?? 0) + 1) }
 
   /** `peer` subscribed to the topic of `gid`: if it missed a push, sync with it now. */
   subscribed (peer: string, gid: GroupId): void {
@@ -77,7 +87,7 @@ export class SyncScheduler {
   }
 
   /** A group that ended here: never scheduled again. */
-  forget (gid: GroupId): void { this.nextSync.delete(gid); this.missed.delete(gid) }
+  forget (gid: GroupId): void { this.nextSync.delete(gid); this.missed.delete(gid); this.writes.delete(gid) }
 
   soon (gid: GroupId, inMs: number): void {
     const at = Date.now() + inMs
@@ -106,7 +116,15 @@ export class SyncScheduler {
       try {
         if (before !== undefined) await before
         await this.d.dialer.ensureConnected(peer)
-        return await this.d.sync().syncWith(peerIdFromString(peer), gid)
+        const wrote = this.writes.get(gid) ?? 0
+        const r = await this.d.sync().syncWith(peerIdFromString(peer), gid, fresh)
+        // A record written here while the sets were compared may have missed the
+        // session: push brings it to a subscribed peer of a chatty group, but not
+        // when the session was the peer's (the tie-break) nor in a taciturn group.
+        // One more session of ours, not a chain of them.
+        const followUp = r.error === undefined && (r.via === 'peer' || this.d.registry.chain(gid)?.current().cul === 'taciturn')
+        if (followUp && (this.writes.get(gid) ?? 0) !== wrote && !this.stopping) return await this.d.sync().syncWith(peerIdFromString(peer), gid, true)
+        return r
       } catch (e) {
         this.d.state.failed(gid, peer, (e as Error).message)
         return { peerId: peer, sent: 0, received: 0, bytes: 0, reconcileBytes: 0, roundTrips: 0, error: (e as Error).message }
@@ -143,6 +161,9 @@ export class SyncScheduler {
 
   /** Every session under way has ended (stop). */
   async settled (): Promise<void> { await Promise.allSettled([...this.running.values()]) }
+
+  /** Stop: no follow-up session starts; every session under way has ended. */
+  async stop (): Promise<void> { this.stopping = true; await this.settled() }
 
   private intervalOf (gid: GroupId): number {
     return this.d.registry.chain(gid)?.current().cul === 'taciturn' ? this.d.taciturnIntervalMs : this.d.chattyIntervalMs
