@@ -85,12 +85,22 @@ export class HostilePeer {
    * Returns the node's final answer ({done: n} = records it stored).
    */
   async pushBySync (peer: string, gid: string, records: Uint8Array[]): Promise<SyncOutcome> {
-    return await this.exchange(peer, SYNC_PROTOCOL, [
+    const frames: Array<Frame | 'wait-for-ranges'> = [
       { g: uuidToBytes(gid), r: [[2, 1, 0, new Uint8Array([0xde, 0xad, 0x00])]] },
       'wait-for-ranges',
       ...(records.length > 0 ? [{ recs: records }] : []),
       { r: [] }
-    ])
+    ]
+    // A node syncs with a group peer that said hello (its own session, opened at
+    // once): while that runs, crossing openings go to the lower peer ID and ours
+    // may be declined `busy` (sync-protocol.ts). As any initiator, open again
+    // once theirs ended; this peer serves no sync, so theirs ends quickly.
+    let out = await this.exchange(peer, SYNC_PROTOCOL, frames)
+    for (let i = 0; i < 40 && out.received.some(m => (m as { err?: string } | undefined)?.err === 'busy'); i++) {
+      await new Promise(resolve => setTimeout(resolve, 250))
+      out = await this.exchange(peer, SYNC_PROTOCOL, frames)
+    }
+    return out
   }
 
   /** Send frames on a new sync stream and read whatever comes back. */
