@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import { createCipheriv, createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { reconcileInMemory, type SessionOutcome } from '../../src/replication/memory-session.js'
-import { idOf } from '../../src/replication/reconcile.js'
+import { idOf, LEAF } from '../../src/replication/reconcile.js'
 import { prefixIndex } from '../../src/replication/sync-index.js'
 
 const h = (...parts: Array<string | number>): Uint8Array => new Uint8Array(createHash('sha256').update(parts.join('/')).digest())
@@ -30,6 +30,19 @@ function assertUnion (o: Outcome, aHashes: Uint8Array[], bHashes: Uint8Array[]):
   assert.deepEqual(o.b.all().map(hex), union, 'the responder ends with the union')
 }
 
+/** Pairs of distinct hashes in one depth-1 node with the same id slice (what makes a range settle in full). */
+function collidingPairs (all: Uint8Array[]): number {
+  const seen = new Map<string, string>()
+  let pairs = 0
+  for (const x of all) {
+    const k = `${prefixIndex(x, 1)}/${hex(idOf(x))}`
+    const prev = seen.get(k)
+    if (prev !== undefined && prev !== hex(x)) pairs++
+    else seen.set(k, hex(x))
+  }
+  return pairs
+}
+
 test('two random sets (0–3000 hashes each, random overlap) reconcile to their union on both sides, sending exactly the difference, within 8 turns', () => {
   fc.assert(fc.property(
     fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 0, max: 3000 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.string({ maxLength: 8 }),
@@ -40,7 +53,13 @@ test('two random sets (0–3000 hashes each, random overlap) reconcile to their 
       const bHashes = [...shared, ...hashes(nb - common, seed, 'b')]
       const o = reconcile(aHashes, bHashes)
       assertUnion(o, aHashes, bHashes)
-      assert.equal(o.recordsSent, (na - common) + (nb - common), 'each side sends only what the other lacks, once')
+      const diff = (na - common) + (nb - common)
+      // 3-byte id slices collide now and then (~1 run in 30 at these sizes): the
+      // range holding the pair is then settled in full (FULL, then ALL of that
+      // small range), which may resend up to one leaf's worth of records.
+      const pairs = collidingPairs([...aHashes, ...bHashes])
+      if (pairs === 0) assert.equal(o.recordsSent, diff, 'each side sends only what the other lacks, once')
+      else assert.ok(o.recordsSent >= diff && o.recordsSent <= diff + pairs * 2 * LEAF, `sent ${o.recordsSent} for a difference of ${diff} with ${pairs} colliding slice(s)`)
       // n ≤ 3000 uniform hashes: split the root, split depth 1 where a child holds > 48,
       // exchange id lists, then NEED and records (+2 turns for the full-hash check).
       assert.ok(o.turns <= 8, `took ${o.turns} turns`)
@@ -113,4 +132,14 @@ test('sets whose id slices collide all the time (4 distinct slices) still reconc
       assertUnion(reconcile(aHashes, bHashes), aHashes, bHashes)
     }
   ), { numRuns: 40 })
+})
+
+test('an id-slice collision (a case fast-check found: 2,926 and 1,523 disjoint hashes) still converges, resending at most one leaf range in full', () => {
+  const aHashes = hashes(2926, "g0RG'b=", 'a')
+  const bHashes = hashes(1523, "g0RG'b=", 'b')
+  assert.ok(collidingPairs([...aHashes, ...bHashes]) > 0, 'the case holds a collision')
+  const o = reconcile(aHashes, bHashes)
+  assertUnion(o, aHashes, bHashes)
+  assert.ok(o.recordsSent >= 4449 && o.recordsSent <= 4449 + LEAF, `sent ${o.recordsSent}`)
+  assert.ok(o.turns <= 8, `took ${o.turns} turns`)
 })
