@@ -84,6 +84,11 @@ const BUSY = 'busy'
 /** Openings of ours declined in a row before we leave the pair to the next round. */
 const MAX_DECLINED = 3
 
+/** A session's figures so far (what did not begin counts zero). */
+function reportOf (peerId: string, groupId: GroupId | undefined, ch: Channel | undefined, s: Session | undefined, roundTrips: number, error?: string): SyncReport {
+  return { peerId, ...(groupId !== undefined ? { groupId } : {}), sent: s?.sent ?? 0, received: s?.received ?? 0, bytes: (ch?.bytesIn ?? 0) + (ch?.bytesOut ?? 0), reconcileBytes: s?.reconcileBytes ?? 0, roundTrips, ...(error !== undefined ? { error } : {}) }
+}
+
 /** Our opening lost the tie-break: the peer is running its session with us for this group. */
 class Declined extends Error {}
 
@@ -325,12 +330,11 @@ export class SyncService {
       }
       s.retryDeferred()
       await ch.close()
-      return { report: { peerId, groupId: gid, sent: s.sent, received: s.received, bytes: ch.bytesIn + ch.bytesOut, reconcileBytes: s.reconcileBytes, roundTrips }, refused: false, declined: false }
+      return { report: reportOf(peerId, gid, ch, s, roundTrips), refused: false, declined: false }
     } catch (e) {
       ch?.abort('sync failed')
       s?.retryDeferred()
-      const report: SyncReport = { peerId, groupId: gid, sent: s?.sent ?? 0, received: s?.received ?? 0, bytes: (ch?.bytesIn ?? 0) + (ch?.bytesOut ?? 0), reconcileBytes: s?.reconcileBytes ?? 0, roundTrips, error: (e as Error).message }
-      return { report, refused: roundTrips === 0 && e instanceof CairnError && e.code === 'NOT_FOUND' && descs === undefined, declined: e instanceof Declined }
+      return { report: reportOf(peerId, gid, ch, s, roundTrips, (e as Error).message), refused: roundTrips === 0 && e instanceof CairnError && e.code === 'NOT_FOUND' && descs === undefined, declined: e instanceof Declined }
     }
   }
 
@@ -340,7 +344,7 @@ export class SyncService {
     let s: Session | undefined
     let session: { end: (r: SyncReport) => void } | undefined
     let gid: GroupId | undefined
-    const report = (error?: string): SyncReport => ({ peerId, ...(gid !== undefined && error === undefined ? { groupId: gid } : {}), sent: s?.sent ?? 0, received: s?.received ?? 0, bytes: ch.bytesIn + ch.bytesOut, reconcileBytes: s?.reconcileBytes ?? 0, roundTrips: 0, ...(error !== undefined ? { error } : {}) })
+    const report = (error?: string): SyncReport => reportOf(peerId, error === undefined ? gid : undefined, ch, s, 0, error)
     try {
       const open = await ch.recv<{ g?: unknown, r?: unknown, d?: unknown }>()
       try { gid = groupIdFromBytes(open.g as Uint8Array) } catch { throw new ProtocolError('bad group') }
