@@ -1,7 +1,6 @@
 /** <dataDir>/daemon.json, written by a running daemon and removed when it stops. */
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { loadConfig } from '../config/load.js'
 import { CairnError, isCairnError } from '../util/errors.js'
 
 export interface DaemonRecord { pid: number, apiPort: number, apiHost: string, peerId?: string, startedAt?: string, alive: boolean }
@@ -25,11 +24,12 @@ function isAlive (pid: number): boolean {
  * this node's token). The CLI knows the node's configuration, so it names
  * the address the node would listen on, and nothing contradicts it.
  */
-export function explainNotRunning (dataDir: string, e: unknown): unknown {
+export async function explainNotRunning (dataDir: string, e: unknown): Promise<unknown> {
   if (!isCairnError(e) || e.code !== 'UNAVAILABLE' || existsSync(join(dataDir, 'daemon.json')) || !existsSync(join(dataDir, 'api-token'))) return e
   if (process.env.CAIRN_API_PORT !== undefined && process.env.CAIRN_API_PORT !== '') return e // the client tried that port, and said so
   let where = ''
   try {
+    const { loadConfig } = await import('../config/load.js') // smol-toml and the schema: only on this error path
     const c = loadConfig(dataDir)
     where = `; when it runs, its API is on ${c.api.host.includes(':') ? `[${c.api.host}]` : c.api.host}:${c.api.port === 0 ? '(a free port)' : c.api.port}`
   } catch { /* a bad config.toml: `cairn start` names the problem */ }

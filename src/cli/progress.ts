@@ -1,5 +1,4 @@
 /** Follow a background job to its end, with a progress bar on a terminal. */
-import cliProgress from 'cli-progress'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { CairnClient } from '../client/client.js'
 import type { JobView } from '../contract/models.js'
@@ -10,7 +9,8 @@ import { CairnError } from '../util/errors.js'
  * message says so and how to pick it up again (exit status 130).
  */
 export async function followJob (client: CairnClient, jobId: string, label: string, showBar: boolean): Promise<JobView> {
-  const bar = showBar ? new cliProgress.SingleBar({ format: `${label} [{bar}] {percentage}% {value}/{total} items | {eta_formatted} left`, stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined
+  const cliProgress = showBar ? (await import('cli-progress')).default : undefined
+  const bar = cliProgress !== undefined ? new cliProgress.SingleBar({ format: `${label} [{bar}] {percentage}% {value}/{total} items | {eta_formatted} left`, stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined
   let started = false
   const onInt = (): void => {
     bar?.stop()

@@ -16,7 +16,7 @@ export function run (fn: Action, o: { keepAlive?: boolean } = {}): Action {
       await fn(...args)
       if (o.keepAlive === true) process.exit(0)
     } catch (e) {
-      process.exitCode = reportError({ json }, explainNotRunning(resolve(g.dataDir ?? defaultDataDir()), e))
+      process.exitCode = reportError({ json }, await explainNotRunning(resolve(g.dataDir ?? defaultDataDir()), e))
       if (o.keepAlive === true) process.exit(process.exitCode)
     }
   }

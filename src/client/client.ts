@@ -10,11 +10,13 @@
  *   const { id } = await c.createItem(gid, { content: 'hello' })
  */
 import type { Static, TSchema } from '@sinclair/typebox'
-import { routes, type OperationId, type Routes, type RouteSpec } from '../contract/routes.js'
+// Types only: the schemas (typebox) stay unloaded in a client; route-table.ts has what runs.
+import type { OperationId, Routes } from '../contract/routes.js'
 import { defaultDataDir } from '../util/data-paths.js'
 import { CairnError, type ErrorCode } from '../util/errors.js'
 import { baseUrlOf, tokenOf, type Endpoint } from './endpoint.js'
 import { EventStream } from './events.js'
+import { routeTable } from './route-table.js'
 import type { UnsealPendingView } from '../contract/models.js'
 
 export interface CairnClientOptions {
@@ -66,9 +68,9 @@ export class CairnClient {
 
   /** Any operation by its operationId (the named methods below are this with positional arguments). */
   async call<K extends OperationId> (op: K, args?: RequestArgs<K>): Promise<ResponseOf<K>> {
-    const spec: RouteSpec = routes[op]
+    const [method, template, takesBody] = routeTable[op]
     const a = (args ?? {}) as AnyArgs
-    const path = spec.path.replace(/:(\w+)/g, (_, name: string) => {
+    const path = template.replace(/:(\w+)/g, (_, name: string) => {
       const v = a.params?.[name]
       if (typeof v !== 'string' || v === '') throw new CairnError('INVALID_INPUT', `${op}: the path parameter ${name} is required`)
       return encodeURIComponent(v)
@@ -76,8 +78,8 @@ export class CairnClient {
     const q = new URLSearchParams()
     for (const [k, v] of Object.entries(a.query ?? {})) if (v !== undefined && v !== null) q.set(k, String(v))
     const qs = q.toString()
-    const body = spec.body !== undefined ? (a.body ?? {}) : undefined
-    return await this.send(spec.method, qs === '' ? path : `${path}?${qs}`, body, a.signal) as ResponseOf<K>
+    const body = takesBody ? (a.body ?? {}) : undefined
+    return await this.send(method, qs === '' ? path : `${path}?${qs}`, body, a.signal) as ResponseOf<K>
   }
 
   /**
@@ -151,7 +153,7 @@ export class CairnClient {
   getOpenApi (): Promise<ResponseOf<'getOpenApi'>> { return this.call('getOpenApi') }
   /** What happens on the node (records stored, jobs, lock/unlock), as an async iterator; `group` filters. */
   events (o: { group?: string, lastEventId?: string } = {}): EventStream {
-    const path = routes.events.path + (o.group !== undefined ? `?group=${encodeURIComponent(o.group)}` : '')
+    const path = routeTable.events[1] + (o.group !== undefined ? `?group=${encodeURIComponent(o.group)}` : '')
     return new EventStream(async (signal, last) => {
       const res = await this.fetchRaw('GET', path, { signal, timeout: false, headers: { accept: 'text/event-stream', ...(last !== undefined ? { 'last-event-id': last } : {}) } })
       if (!res.ok) await this.read(res, 'GET', path) // throws the server's error
@@ -188,7 +190,7 @@ export class CairnClient {
   shareItem (id: string, toGroup: string): Promise<ResponseOf<'shareItem'>> { return this.call('shareItem', { params: { id }, body: { toGroup } }) }
   /** Every item this node can read (or one group's), decrypted with provenance, as JSON Lines; header x-cairn-skipped names sealed circles left out. */
   exportItems (o: { group?: string, signal?: AbortSignal } = {}): Promise<{ headers: Headers, body: AsyncIterable<Uint8Array> }> {
-    return this.lines(routes.exportItems.path + (o.group !== undefined ? `?group=${encodeURIComponent(o.group)}` : ''), o.signal)
+    return this.lines(routeTable.exportItems[1] + (o.group !== undefined ? `?group=${encodeURIComponent(o.group)}` : ''), o.signal)
   }
   importItems (gid: string, items: BodyOf<'importItems'>['items']): Promise<ResponseOf<'importItems'>> { return this.call('importItems', { params: { gid }, body: { items } }) }
   /** Full-text search: every word of `q` must appear (whole words, case- and accent-insensitive). */
@@ -227,7 +229,7 @@ export class CairnClient {
   verifyAudit (): Promise<ResponseOf<'verifyAudit'>> { return this.call('verifyAudit') }
   /** The audit log as JSON Lines (checkpoints included), as it arrives. */
   exportAudit (o: { since?: number, signal?: AbortSignal } = {}): Promise<{ headers: Headers, body: AsyncIterable<Uint8Array> }> {
-    return this.lines(routes.exportAudit.path + (o.since !== undefined ? `?since=${o.since}` : ''), o.signal)
+    return this.lines(routeTable.exportAudit[1] + (o.since !== undefined ? `?since=${o.since}` : ''), o.signal)
   }
 }
 

@@ -2,7 +2,6 @@
 import type { Command } from 'commander'
 import type { AuditVerdict } from '../../audit/audit-log.js'
 import type { AuditVerifyView } from '../../contract/models.js'
-import { verifyAuditFile } from '../../node/audit-file.js'
 import { CairnError } from '../../util/errors.js'
 import { contextOf } from '../context.js'
 import { emit } from '../output.js'
@@ -49,6 +48,8 @@ export function auditSubcommands (audit: Command): void {
       const ctx = contextOf(cmd)
       if (o.file !== undefined) {
         const peer = o.peer ?? (await ctx.client().getStatus()).peerId
+        // Loaded here: it verifies signatures (@libp2p/crypto, ~150 ms to load) that no other verb needs.
+        const { verifyAuditFile } = await import('../../node/audit-file.js')
         const r: AuditVerdict = await verifyAuditFile(o.file, peer)
         emit(ctx, r, () => `${o.file === '-' ? 'stdin' : o.file}, written by ${peer}:\n${describeVerdict(r)}`)
         if (!r.ok) process.exitCode = 1

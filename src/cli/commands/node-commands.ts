@@ -1,5 +1,4 @@
 import { InvalidArgumentError, type Command } from 'commander'
-import cliProgress from 'cli-progress'
 import type { Overrides } from '../../config/load.js'
 import { contextOf } from '../context.js'
 import { emit, table } from '../output.js'
@@ -78,7 +77,8 @@ export function nodeCommands (program: Command): void {
     .action(run(async (opts: { from: string, entity: string, passphraseFile?: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
       const passphrase = (await obtainPassphrase({ file: opts.passphraseFile }))!
-      const bar = ctx.tty ? new cliProgress.SingleBar({ format: 'recovering [{bar}] {value}/{total} groups | {records} records', stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined
+      const cliProgress = ctx.tty ? (await import('cli-progress')).default : undefined
+      const bar = cliProgress !== undefined ? new cliProgress.SingleBar({ format: 'recovering [{bar}] {value}/{total} groups | {records} records', stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined
       let started = false
       if (ctx.tty) process.stderr.write('fetching the vault from the keeper (deriving the key takes a moment)…\n')
       const { recoverNode, recoveryWorkDir } = await import('../../node/recover.js')
