@@ -11,7 +11,7 @@ import { loadConfig } from '../config/load.js'
 import { CairnError } from '../util/errors.js'
 import { ensureDir, writeFileAtomic } from '../util/fs.js'
 import { silentLogger } from '../util/logger.js'
-import { Vault, checkPassphrase } from '../vault/vault.js'
+import { checkPassphrase } from '../vault/vault.js'
 import { writeIdentity } from './identity.js'
 import { createNodeKey } from './node-key.js'
 import { dataPaths } from './paths.js'
@@ -43,13 +43,11 @@ export async function initNode (o: { dataDir: string, keeper: boolean, passphras
   }
   const entity = generateSigningKey()
   const personalGroupId = newGroupId()
-  const vault = new Vault(p.vault)
-  await vault.create(o.passphrase!, entity.seed, personalGroupId)
-  zeroize(entity.seed)
-  vault.lock()
   const s = buildServices(config, nodeKey, silentLogger())
   try {
-    await s.unlock(o.passphrase!)
+    // One scrypt: the vault stays open from its creation (unlocking it again would derive the same key twice).
+    await s.createVault(o.passphrase!, entity.seed, personalGroupId)
+    zeroize(entity.seed)
     s.groups.create({ name: 'personal', culture: 'chatty' }, true)
     const entityId = s.vault!.entityId()
     s.audit.record('initialized', { keeper: false, peerId: nodeKey.peerId, entityId, personalGroupId })

@@ -80,6 +80,8 @@ export interface Services {
   /** (Re)index one group's items in the search index (after an unseal). */
   indexGroup: (gid: GroupId) => Promise<void>
   unlock: (passphrase: string) => Promise<void>
+  /** `cairn init`: create the vault, left open as unlock leaves it (its key derived once, not again to unlock). */
+  createVault: (passphrase: string, entitySeed: Uint8Array, personalGroupId: GroupId) => Promise<void>
   lock: () => Promise<void>
   close: () => Promise<void>
 }
@@ -218,6 +220,21 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
   vault?.onChange(body => { groups.backupVault(body) })
   const writes = GroupCommit.forStore(store)
 
+  /** What follows the vault's opening (by unlock or by init's creation): keys absorbed, index rebuilt, jobs resumed. */
+  async function afterOpen (v: Vault): Promise<void> {
+    groups.absorbKeyEnvelopes()
+    m.shredEnded()
+    copies.clear()
+    auditCopies.copyPending()
+    await indexer.rebuild()
+    erasure.unlocked()
+    metrics.unlocked.set(1)
+    audit.record('unlocked', { entityId: v.entityId() })
+    jobs.resume()
+    m.sweep()
+    m.armExpiry()
+  }
+
   return {
     config, keeper, nodeKey, store, audit, clock, registry, acceptor, events, vault, groups, items, portability, circles, jobs, search, metrics, ctx, log, rejections, auditCopies,
     membership: m, inbox, erasure,
@@ -239,18 +256,12 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): S
         }
         return !already
       }, wrongPassphrase).catch((e: unknown) => { if ((e as CairnError).code === 'THROTTLED') metrics.unlockThrottled.inc(); throw e })
-      if (!opened) return
-      groups.absorbKeyEnvelopes()
-      m.shredEnded()
-      copies.clear()
-      auditCopies.copyPending()
-      await indexer.rebuild()
-      erasure.unlocked()
-      metrics.unlocked.set(1)
-      audit.record('unlocked', { entityId: vault.entityId() })
-      jobs.resume()
-      m.sweep()
-      m.armExpiry()
+      if (opened) await afterOpen(vault)
+    },
+    async createVault (passphrase, entitySeed, personalGroupId) {
+      if (vault === undefined) throw new CairnError('KEEPER_HAS_NO_KEYS', 'a keeper has no vault')
+      await vault.create(passphrase, entitySeed, personalGroupId)
+      await afterOpen(vault)
     },
     async lock () {
       if (vault === undefined || !vault.unlocked) return
