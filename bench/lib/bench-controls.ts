@@ -3,7 +3,9 @@
  * see daemon-child.ts and ipc.ts). Observation and baselines only: nothing here
  * changes how the node replicates, syncs or answers.
  *
- *  stats                      RSS, peak RSS (VmHWM), heap of this process
+ *  stats                      RSS, peak RSS (VmHWM), V8 heaps of this process's main
+ *                             thread and of its verifier workers, ArrayBuffers, the
+ *                             store's WAL size and page-cache bounds (memory.ts SelfMemory)
  *  multiaddrs                 the libp2p listen addresses (with /p2p/<peerId>)
  *  watch {gid, kind?, target} count `stored` events of a group from now on; emits
  *                             {event:'watch', watch, count, ms} when `target` is reached
@@ -32,7 +34,8 @@
  *  profile-start / profile-stop {path}   a V8 CPU profile of this process (main thread)
  */
 import type { GroupId } from '../../src/crypto/ids.js'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, statSync, writeFileSync } from 'node:fs'
+import { getHeapSpaceStatistics } from 'node:v8'
 import { randomBytes } from 'node:crypto'
 import { Session } from 'node:inspector/promises'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -68,10 +71,25 @@ export async function benchControls (daemon: Daemon): Promise<Record<string, Ipc
   let profiler: Session | undefined
 
   return {
-    stats: () => {
+    stats: async () => {
       const m = process.memoryUsage()
       const p = procMemory('self')
-      return { rss: p?.rss ?? m.rss, hwm: p?.hwm ?? NaN, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers }
+      const heaps = daemon.net !== undefined ? await daemon.net.replicator.verifier.heaps() : []
+      let wal = 0
+      try { wal = statSync(`${s.store.path}-wal`).size } catch {}
+      return {
+        rss: p?.rss ?? m.rss,
+        hwm: p?.hwm ?? NaN,
+        heapTotal: m.heapTotal,
+        heapUsed: m.heapUsed,
+        external: m.external,
+        arrayBuffers: m.arrayBuffers,
+        newSpace: getHeapSpaceStatistics().find(x => x.space_name === 'new_space')?.space_size ?? NaN,
+        workerHeaps: heaps.map(h => h?.total_heap_size ?? NaN),
+        wal,
+        cacheSize: s.store.db.pragma('cache_size', { simple: true }),
+        mmapSize: s.store.db.pragma('mmap_size', { simple: true })
+      }
     },
     multiaddrs: () => net().libp2p.getMultiaddrs().map(String),
     watch: (m) => {

@@ -32,8 +32,17 @@ import { QUIET_TIMERS, awaitCatchUp, holdsGroup, itemCount, sampleRss, watchStor
 import { rawInserts } from '../lib/sqlite-baseline.js'
 import { fmtNum } from '../lib/format.js'
 import { profiled } from '../lib/profile.js'
+import { describeMemory, sampleMemory, smaps, type MemorySample, type SelfMemory } from '../lib/memory.js'
 
 const MiB = 2 ** 20
+
+/** The breakdown at the highest sampled peak, as detail fields (MiB). */
+function breakdown (peaks: Array<MemorySample | undefined>): Record<string, number> {
+  const p = peaks.filter((x): x is MemorySample => x !== undefined).sort((a, b) => b.maps.rss - a.maps.rss)[0]
+  if (p === undefined) return {}
+  const r = (b: number): number => Math.round(b / MiB)
+  return { peakFileMiB: r(p.maps.file), peakMainArenaMiB: r(p.maps.brk), peakThreadArenasMiB: r(p.maps.arenas), peakOtherAnonMiB: r(p.maps.otherAnon), peakHeapTotalMiB: r(p.self.heapTotal), peakWorkerHeapsMiB: r(p.self.workerHeaps.reduce((a, b) => a + b, 0)), peakArrayBuffersMiB: r(p.self.arrayBuffers), peakWalMiB: r(p.self.wal) }
+}
 
 export const catchupSuite: Suite = {
   name: 'catchup',
@@ -47,7 +56,7 @@ export const catchupSuite: Suite = {
     await agent.ctl.call('protocols')
     const gid = big.gid
 
-    const catchUps: Array<{ perSec: number, ms: number, totalMs: number, deliveredMs: number, rss: ReturnType<ReturnType<typeof sampleRss>['stop']>, startRss: number, syncBytes: number, sessions: number, failed: number, stalls: CatchUp['stalls'] }> = []
+    const catchUps: Array<{ perSec: number, ms: number, totalMs: number, deliveredMs: number, rss: ReturnType<ReturnType<typeof sampleRss>['stop']>, startRss: number, syncBytes: number, sessions: number, failed: number, stalls: CatchUp['stalls'], idleMem?: MemorySample, peakMem?: MemorySample }> = []
     const blasts: Array<{ perSec: number, ms: number, bytes: number }> = []
     let last: NodeProcessHandle | undefined
 
@@ -56,9 +65,13 @@ export const catchupSuite: Suite = {
       const k = await startNodeProcess(ctx, kInit.dataDir, { keeper: true, flags: QUIET_TIMERS })
       await k.ctl.call('protocols')
       const startRss = k.memory()?.rss ?? NaN
+      const idleSelf = await k.ctl.call<SelfMemory>('stats')
+      const idleMaps = smaps(k.proc.pid!)
+      const idleMem = idleMaps !== undefined ? { self: idleSelf, maps: idleMaps } : undefined
       const all = await watchStored(k, gid, items, 'item')
       const desc = await watchStored(k, gid, 1, 'desc')
       const rss = sampleRss(k)
+      const mem = sampleMemory(k)
       const t = now()
       const done = await profiled(`catchup-${run}`, { agent, keeper: k }, async () => {
         const r = await agent.api.call('POST', `/api/v1/groups/${gid}/keepers`, { peerId: k.peerId, multiaddr: k.multiaddr })
@@ -67,6 +80,7 @@ export const catchupSuite: Suite = {
       })
       if (done.stalls.length > 0) ctx.log(`catch-up ${run + 1} stalled ${done.stalls.length} time(s): ${done.stalls.map(x => `at ${x.held} items (nudged sync: ${x.errors.join(', ')})`).join('; ')}`)
       const m = rss.stop()
+      const peakMem = (await mem.stop()).peak
       const d = await desc.done
       const totalMs = Number(done.at - t) / 1e6
       const deliveredMs = Number(d.at - t) / 1e6
@@ -76,8 +90,10 @@ export const catchupSuite: Suite = {
       if (!await holdsGroup(k, gid)) throw new Error('the keeper does not list the group')
       const text = (await k.api.call('GET', '/metrics')).text
       const counter = (re: RegExp): number => text.split('\n').filter(l => re.test(l)).reduce((a, l) => a + Number(l.split(' ').pop()), 0)
-      catchUps.push({ perSec: items / (ms / 1000), ms, totalMs, deliveredMs, rss: m, startRss, syncBytes: counter(/^cairn_sync_bytes_total/), sessions: counter(/^cairn_sync_rounds_total/), failed: counter(/^cairn_sync_rounds_total.*result="error"/), stalls: done.stalls })
+      catchUps.push({ perSec: items / (ms / 1000), ms, totalMs, deliveredMs, rss: m, startRss, syncBytes: counter(/^cairn_sync_bytes_total/), sessions: counter(/^cairn_sync_rounds_total/), failed: counter(/^cairn_sync_rounds_total.*result="error"/), stalls: done.stalls, idleMem, peakMem })
       ctx.log(`catch-up ${run + 1}: descriptor delivered ${fmtNum(deliveredMs)} ms after POST …/keepers; then ${fmtNum(items)} items in ${fmtNum(ms / 1000)} s (${fmtNum(items / (ms / 1000))}/s); keeper RSS peak ${fmtNum(m.peak / MiB)} MiB`)
+      if (idleMem !== undefined) ctx.log(`  keeper memory idle: ${describeMemory(idleMem)}`)
+      if (peakMem !== undefined) ctx.log(`  keeper memory at its sampled peak: ${describeMemory(peakMem)}`)
       if (last !== undefined) await last.stop()
       last = k
     }
@@ -138,8 +154,9 @@ export const catchupSuite: Suite = {
         baseline: { name: 'the same keeper process before the catch-up', value: startRssMiB, unit: 'MiB' },
         // Issue 14: ≤ 1.5× the same keeper idle.
         target: { op: '<=', value: 1.5 * startRssMiB },
-        notes: `target: 1.5× the keeper's RSS before it; sampled every 100 ms; VmHWM (peak since process start) ${fmtNum(hwm / MiB)} MiB; after: ${catchUps.map(c => `${fmtNum(c.rss.last / MiB)} MiB`).join(', ')}`,
-        details: { peakMiB: peak / MiB, hwmMiB: hwm / MiB }
+        notes: `target: 1.5× the keeper's RSS before it; sampled every 100 ms; VmHWM (peak since process start) ${fmtNum(hwm / MiB)} MiB; after: ${catchUps.map(c => `${fmtNum(c.rss.last / MiB)} MiB`).join(', ')}; ` +
+          `where it is (each run, sampled every 1 s; bench/lib/memory.ts): ${catchUps.map((c, i) => `run ${i + 1} idle: ${c.idleMem !== undefined ? describeMemory(c.idleMem) : '—'}; at the peak: ${c.peakMem !== undefined ? describeMemory(c.peakMem) : '—'}`).join('; ')}`,
+        details: { peakMiB: peak / MiB, hwmMiB: hwm / MiB, ...breakdown(catchUps.map(c => c.peakMem)) }
       })
     ]
     return out

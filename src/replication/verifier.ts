@@ -8,12 +8,22 @@
  *
  * Transfer: the batch is copied once into a SharedArrayBuffer that every
  * worker reads (no structured-clone copy of each record on the way in); the
- * hashes come back in one transferred buffer per slice.
+ * hashes come back in one transferred buffer per slice. The shared buffers are
+ * reused batch after batch (SPARE_BUFFERS): a fresh 1 MiB one per batch was
+ * freed only once both isolates had collected it, and a catch-up's churn of
+ * such buffers sat in the keeper's malloc heap (docs/PERFORMANCE.md "Issue 14,
+ * keeper RSS").
+ *
+ * Size: one worker fewer than the cores, at least one. In every bulk path
+ * measured (catch-up, recovery) the main thread's store of a record costs ~3x
+ * a worker's check of it, so a worker per core beyond it adds no throughput, only
+ * an isolate (~20 MiB of heap) and a malloc arena of its own.
  *
  * Invariant: nothing is stored unless it was checked: callers get a result per record.
  */
 import { Worker } from 'node:worker_threads'
 import { availableParallelism } from 'node:os'
+import type { HeapInfo } from 'node:v8'
 import { checkRecord, fromChecked, type DecodeFailure, type VerifiedRecord } from '../records/record.js'
 import type { WorkerCheck } from './verify-worker.js'
 
@@ -26,6 +36,10 @@ const INLINE_BELOW = 48
  * to V8's default and stays resident (keeper RSS during a catch-up).
  */
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 64 }
+/** Shared buffers kept for the next batches (a few batches are in flight per session). */
+const SPARE_BUFFERS = 4
+/** Larger shared buffers are not kept: a batch is ~1 MiB (sync-protocol.ts BATCH_BYTES). */
+const SPARE_MAX_BYTES = 4 * 1024 * 1024
 
 interface Job { bytes: Uint8Array[], maxBytes: number, resolve: (c: Checked[]) => void }
 
@@ -39,10 +53,27 @@ export class Verifier {
   private workers: Worker[] = []
   private seq = 0
   private readonly pending = new Map<number, Job>()
+  private readonly heapAsks = new Map<number, (h: HeapInfo | undefined) => void>()
   /** Set when a worker cannot start or dies: from then on this process verifies inline. */
   private broken = false
 
-  constructor (private readonly size = Math.max(1, Math.min(4, availableParallelism()))) {}
+  /** Shared buffers no job reads any more, for the next batches. */
+  private readonly spare: SharedArrayBuffer[] = []
+
+  constructor (private readonly size = Math.max(1, Math.min(4, availableParallelism() - 1))) {}
+
+  /** A shared buffer of at least `n` bytes: a spare one if one is large enough. */
+  private sharedBuffer (n: number): SharedArrayBuffer {
+    const k = this.spare.findIndex(b => b.byteLength >= n)
+    if (k >= 0) return this.spare.splice(k, 1)[0]!
+    // Rounded up so that the next batches, of about the same size, fit in it.
+    return new SharedArrayBuffer(Math.max(n, Math.min(SPARE_MAX_BYTES, 2 ** Math.ceil(Math.log2(Math.max(n, 1))))))
+  }
+
+  /** Only once every worker given `b` has answered: none reads it after that. */
+  private release (b: SharedArrayBuffer): void {
+    if (b.byteLength <= SPARE_MAX_BYTES && this.spare.length < SPARE_BUFFERS && !this.broken) this.spare.push(b)
+  }
 
   private ensure (): boolean {
     if (this.broken) return false
@@ -56,7 +87,8 @@ export class Verifier {
         // hand them to a thread they do not reach, and the thread would not start.
         const w = new Worker(new URL('./verify-worker.js', import.meta.url), { resourceLimits: WORKER_LIMITS, execArgv: [] })
         w.unref()
-        w.on('message', (m: { id: number, out: WorkerCheck[], hashes: Uint8Array }) => {
+        w.on('message', (m: { id: number, out: WorkerCheck[], hashes: Uint8Array } | { id: number, heap: HeapInfo }) => {
+          if ('heap' in m) { this.heapAsks.get(m.id)?.(m.heap); this.heapAsks.delete(m.id); return }
           const j = this.pending.get(m.id)
           this.pending.delete(m.id)
           j?.resolve(m.out.map((c, i) => typeof c === 'string' ? { ok: false, reason: c } : { ok: true, rec: fromChecked({ ...c, hash: m.hashes.subarray(32 * i, 32 * i + 32) }, j.bytes[i]!) }))
@@ -75,13 +107,28 @@ export class Verifier {
   /** Worker threads in use (0 before the first large batch, and once checking fell back to this thread). */
   get threads (): number { return this.workers.length }
 
+  /** Each worker's V8 heap (memory figures: the bench's keeper breakdown); [] without workers. */
+  async heaps (): Promise<Array<HeapInfo | undefined>> {
+    return await Promise.all(this.workers.map(async w => await new Promise<HeapInfo | undefined>(resolve => {
+      const id = ++this.seq
+      this.heapAsks.set(id, resolve)
+      w.postMessage({ id, heap: true })
+    })))
+  }
+
   /** A worker failed: finish every outstanding job here, and stop using workers. */
   private fail (): void {
     this.broken = true
     const ws = this.workers
     this.workers = []
     for (const w of ws) void w.terminate()
+    this.settle()
+  }
+
+  /** Outstanding jobs are checked here; outstanding heap questions get no answer. */
+  private settle (): void {
     for (const [id, j] of this.pending) { this.pending.delete(id); j.resolve(checkInline(j.bytes, j.maxBytes)) }
+    for (const [id, r] of this.heapAsks) { this.heapAsks.delete(id); r(undefined) }
   }
 
   /** Decode and verify a batch of untrusted record bytes: a result per record, in order. */
@@ -95,7 +142,8 @@ export class Verifier {
       if (b.length > maxBytes) out[k] = { ok: false, reason: 'too-large' }
       else { idx.push(k); total += b.length }
     })
-    const shared = new Uint8Array(new SharedArrayBuffer(total))
+    const buf = this.sharedBuffer(total)
+    const shared = new Uint8Array(buf, 0, total)
     const offs = new Uint32Array(idx.length + 1)
     idx.forEach((k, j) => { shared.set(batch[k]!, offs[j]!); offs[j + 1] = offs[j]! + batch[k]!.length })
     const workers = this.workers
@@ -108,10 +156,11 @@ export class Verifier {
       const mine = idx.slice(from, to)
       const res = new Promise<Checked[]>(resolve => this.pending.set(id, { bytes: mine.map(k => batch[k]!), maxBytes, resolve }))
       if (this.broken) this.fail() // the pool died between ensure() and now
-      else w.postMessage({ id, buf: shared.buffer, offs: offs.subarray(from, to + 1), maxBytes })
+      else w.postMessage({ id, buf, offs: offs.subarray(from, to + 1), maxBytes })
       const got = await res
       mine.forEach((k, j) => { out[k] = got[j]! })
     }))
+    this.release(buf)
     return out
   }
 
@@ -119,6 +168,6 @@ export class Verifier {
     const ws = this.workers
     this.workers = []
     await Promise.all(ws.map(async w => await w.terminate()))
-    for (const [id, j] of this.pending) { this.pending.delete(id); j.resolve(checkInline(j.bytes, j.maxBytes)) }
+    this.settle()
   }
 }

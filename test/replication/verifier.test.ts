@@ -75,3 +75,26 @@ test('a worker thread that dies mid-batch loses nothing: its slice is checked on
     assert.equal(again.filter(r => r.ok).length, 200)
   } finally { await v.close() }
 })
+
+test('shared buffers reused batch after batch: each batch, run side by side with others, is judged on its own bytes only', async () => {
+  const good = signedItems(240)
+  const forged = (b: Uint8Array): Uint8Array => { const f = new Uint8Array(b); f[f.length - 1]! ^= 1; return f }
+  const { Verifier: Pool } = await compiled()
+  const v = new Pool(2)
+  try {
+    // A large batch first: its buffer is the one the smaller batches after it are given.
+    assert.equal((await v.check(good, 1 << 20)).filter(r => r.ok).length, 240)
+    // Smaller batches whose bytes differ from what the buffer held: a forged record where a good one was.
+    const a = [...good.slice(0, 100), forged(good[100]!)]
+    const b = [forged(good[0]!), ...good.slice(1, 80)]
+    const [ra, rb, rc] = await Promise.all([v.check(a, 1 << 20), v.check(b, 1 << 20), v.check(good.slice(0, 60), 1 << 20)])
+    assert.deepEqual(ra.map(r => r.ok), [...Array(100).fill(true), false])
+    assert.deepEqual(rb.map(r => r.ok), [false, ...Array(79).fill(true)])
+    assert.equal(rc.filter(r => r.ok).length, 60)
+    // Each record comes back around the bytes it was given, not the buffer's earlier content.
+    ra.slice(0, 100).forEach((r, i) => { assert.ok(r.ok); assert.equal(r.rec.bytes, a[i]) })
+    const heaps = await v.heaps()
+    assert.equal(heaps.length, 2)
+    assert.ok(heaps.every(h => h !== undefined && h.total_heap_size > 0), 'each worker tells its heap')
+  } finally { await v.close() }
+})
