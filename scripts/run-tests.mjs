@@ -3,9 +3,6 @@
 // dist/ (end-to-end tests start real `bin/cairn` processes).
 //   node scripts/run-tests.mjs              every test/**/*.test.ts
 //   node scripts/run-tests.mjs test/crypto  only files under a path
-// Three files at a time (CAIRN_TEST_CONCURRENCY): two left the 2-core machine half idle
-// while files waited on the network and on their CLI calls; three took 858 s where two
-// took 1,159 s at the same load, no test near its timeout (docs/PERFORMANCE.md).
 import { spawnSync } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
@@ -29,7 +26,7 @@ if (files.length === 0) { console.error('no test files found'); process.exit(1) 
 await acquireMachineSlot('npm test')
 const r = spawnSync(process.execPath, [
   '--import', 'tsx', '--import', join(root, 'src/polyfill/index.ts'),
-  '--test', '--test-reporter=spec', `--test-concurrency=${process.env.CAIRN_TEST_CONCURRENCY ?? 3}`,
+  '--test', '--test-reporter=spec', `--test-concurrency=${process.env.CAIRN_TEST_CONCURRENCY ?? 2}`,
   ...files
 ], { stdio: 'inherit', cwd: root, env: process.env })
 process.exit(r.status ?? 1)

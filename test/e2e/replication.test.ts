@@ -112,15 +112,20 @@ async function addKeeper (gid: string, k: ClusterNode): Promise<void> {
 
 /**
  * Add keepers to a group of A and wait until the sessions that adoption starts
- * are over: A's follow-up sync after each delivery (joined by a POST /sync), and
- * each keeper's own sync with A on its next tick after adopting (seen as one
- * more session A answered per keeper). After this, nothing syncs the group
- * until a test asks (the timers are an hour away).
+ * are over: each keeper's own sync with A, which it runs as it adopts the group,
+ * and A's follow-up sync after each delivery (joined by a POST /sync). The two
+ * may cross: one session per pair then runs, the lower peer ID's, and the other
+ * side takes its outcome (docs/SYNC.md "One session per pair"), so what is
+ * awaited is one more session ended on each keeper, in either role. After this,
+ * nothing syncs the group until a test asks (the timers are an hour away).
  */
 async function addKeepersAndSettle (gid: string, keepers: ClusterNode[]): Promise<void> {
-  const answered = await A.counter('cairn_sync_rounds_total', { role: 'responder' })
+  const ended = await Promise.all(keepers.map(async k => await k.counter('cairn_sync_rounds_total')))
   for (const k of keepers) await addKeeper(gid, k)
-  await waitFor('each new keeper\'s first sync with A', async () => await A.counter('cairn_sync_rounds_total', { role: 'responder' }) >= answered + keepers.length, 20_000)
+  await waitFor('each new keeper\'s first sync with A', async () => {
+    const now = await Promise.all(keepers.map(async k => await k.counter('cairn_sync_rounds_total')))
+    return now.every((n, i) => n >= ended[i]! + 1)
+  }, 20_000)
   await A.ok('POST', `/api/v1/groups/${gid}/sync`)
 }
 
