@@ -115,18 +115,27 @@ async function addKeeper (gid: string, k: ClusterNode): Promise<void> {
  * are over: each keeper's own sync with A, which it runs as it adopts the group,
  * and A's follow-up sync after each delivery (joined by a POST /sync). The two
  * may cross: one session per pair then runs, the lower peer ID's, and the other
- * side takes its outcome (docs/SYNC.md "One session per pair"), so what is
- * awaited is one more session ended on each keeper, in either role. After this,
- * nothing syncs the group until a test asks (the timers are an hour away).
+ * side takes its outcome (docs/SYNC.md "One session per pair"). So what is
+ * awaited is A's view of the group: a session with each keeper ended (its
+ * lastSyncAt set), then no session starting or ending anywhere for a second.
+ * After this, nothing syncs the group until a test asks (the timers are an
+ * hour away).
  */
 async function addKeepersAndSettle (gid: string, keepers: ClusterNode[]): Promise<void> {
-  const ended = await Promise.all(keepers.map(async k => await k.counter('cairn_sync_rounds_total')))
   for (const k of keepers) await addKeeper(gid, k)
-  await waitFor('each new keeper\'s first sync with A', async () => {
-    const now = await Promise.all(keepers.map(async k => await k.counter('cairn_sync_rounds_total')))
-    return now.every((n, i) => n >= ended[i]! + 1)
+  await waitFor('a first sync of the group between A and each new keeper', async () => {
+    const { peers } = await A.ok('GET', `/api/v1/groups/${gid}/replication`)
+    return keepers.every(k => peers.some((p: any) => p.peerId === k.peerId && p.lastSyncAt !== null))
   }, 20_000)
   await A.ok('POST', `/api/v1/groups/${gid}/sync`)
+  const rounds = async (): Promise<string> => (await Promise.all([A, ...keepers].map(async n => await n.counter('cairn_sync_rounds_total')))).join()
+  let last = ''
+  await waitFor('no sync session to end on A or the keepers for a second', async () => {
+    const now = await rounds()
+    const quiet = now === last
+    last = now
+    return quiet
+  }, 20_000, 1000)
 }
 
 /** Wait until every node lists exactly the same id → hash map for the group. */
