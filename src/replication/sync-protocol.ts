@@ -285,6 +285,7 @@ export class SyncService {
         if (!fresh && r.error === undefined) return { ...r, via: 'peer' }
       }
       const h = this.sessions.begin(id, gid, 'initiator')
+      const began = Date.now()
       let a = await this.attempt(peer, gid, undefined)
       if (a.refused) {
         const descs = newestDescriptors(this.d.store, gid, this.d.maxMessageBytes)
@@ -298,7 +299,7 @@ export class SyncService {
       // Not an error: the pair is syncing. Wait for the winner's session (its
       // opening may still be on its way) and take its outcome, or run ours after it.
       this.d.log.debug({ peer: id, group: gid }, 'sync: the peer is already syncing this group with us; waiting for its session')
-      const winner = await this.sessions.served(id, gid, this.d.timeoutMs)
+      const winner = await this.sessions.served(id, gid, this.d.timeoutMs, began)
       const r = winner === undefined ? undefined : await winner
       if (r !== undefined && r.error === undefined && !fresh) return { ...r, via: 'peer' }
       if (this.stopped || declined + 1 >= MAX_DECLINED) return { ...(r ?? a.report), error: undefined, via: 'peer' }

@@ -6,9 +6,11 @@
  * - `begin` registers a session before its opening is sent (initiator) or once
  *   its opening is read (responder), `end` settles it with its report. Each
  *   direction has its own entry: while openings cross, both are under way.
- * - `served(peer, gid, ms)`: the responder session for the key, the one under
- *   way or the first to begin within `ms` (the winner's opening may still be on
- *   its way when ours was declined); undefined when none came.
+ * - `served(peer, gid, ms, since)`: the responder session for the key, the one
+ *   under way, one that ended at or after `since` (the winner may be done before
+ *   the decline of ours is read: a small set settles in one turn), or the first
+ *   to begin within `ms` (the winner's opening may still be on its way when ours
+ *   was declined); undefined when none came.
  */
 import type { GroupId } from '../crypto/ids.js'
 import type { SyncReport } from './sync-protocol.js'
@@ -23,7 +25,11 @@ export class SyncSessions {
   private readonly live = new Map<string, Live>()
   /** Waiters for a responder session to begin, by key. */
   private readonly waiting = new Map<string, Set<() => void>>()
+  /** The last responder session ended per key, kept `keepMs` for a declined initiator that reads it late. */
+  private readonly recent = new Map<string, { at: number, report: SyncReport }>()
   private closed = false
+
+  constructor (private readonly keepMs = 60_000) {}
 
   /** When the session under way for (peer, gid) in this role ends; undefined when none is. */
   get (peer: string, gid: GroupId, role: Role): Promise<SyncReport> | undefined { return this.live.get(key(peer, gid, role))?.ended }
@@ -39,16 +45,19 @@ export class SyncSessions {
     return {
       end: r => {
         if (this.live.get(k) === entry) this.live.delete(k)
+        if (role === 'responder') this.remember(k, r)
         entry.settle(r)
       }
     }
   }
 
   /** The responder session for (peer, gid): under way, or the first to begin within `ms`. */
-  async served (peer: string, gid: GroupId, ms: number): Promise<Promise<SyncReport> | undefined> {
+  async served (peer: string, gid: GroupId, ms: number, since = Infinity): Promise<Promise<SyncReport> | undefined> {
     const k = key(peer, gid, 'responder')
     const now = this.live.get(k)
     if (now !== undefined || this.closed) return now?.ended
+    const done = this.recent.get(k)
+    if (done !== undefined && done.at >= since) return Promise.resolve(done.report)
     await new Promise<void>(resolve => {
       const set = this.waiting.get(k) ?? new Set<() => void>()
       const done = (): void => { clearTimeout(t); set.delete(done); if (set.size === 0) this.waiting.delete(k); resolve() }
@@ -57,6 +66,13 @@ export class SyncSessions {
       this.waiting.set(k, set.add(done))
     })
     return this.live.get(k)?.ended
+  }
+
+  private remember (k: string, report: SyncReport): void {
+    const entry = { at: Date.now(), report }
+    this.recent.set(k, entry)
+    // Only a decline read within a session timeout of the end needs it.
+    setTimeout(() => { if (this.recent.get(k) === entry) this.recent.delete(k) }, this.keepMs).unref()
   }
 
   /** Stop: nobody waits for a session to begin any more. */
