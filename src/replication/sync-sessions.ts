@@ -51,13 +51,13 @@ export class SyncSessions {
     }
   }
 
-  /** The responder session for (peer, gid): under way, or the first to begin within `ms`. */
+  /** The responder session for (peer, gid): under way, ended at or after `since`, or the first to begin within `ms`. */
   async served (peer: string, gid: GroupId, ms: number, since = Infinity): Promise<Promise<SyncReport> | undefined> {
     const k = key(peer, gid, 'responder')
     const now = this.live.get(k)
     if (now !== undefined || this.closed) return now?.ended
-    const done = this.recent.get(k)
-    if (done !== undefined && done.at >= since) return Promise.resolve(done.report)
+    const last = this.recent.get(k)
+    if (last !== undefined && last.at >= since) return Promise.resolve(last.report)
     await new Promise<void>(resolve => {
       const set = this.waiting.get(k) ?? new Set<() => void>()
       const done = (): void => { clearTimeout(t); set.delete(done); if (set.size === 0) this.waiting.delete(k); resolve() }
