@@ -37,6 +37,7 @@ module.exports = {
     // Run over the compiled output: TypeScript 7's native compiler has no JS API
     // for dependency-cruiser to parse with, and in dist/ type-only imports are
     // already erased, which is exactly the distinction these rules draw.
-    exclude: { path: '^node_modules/|\\.map$' }
+    // dist/bundle/ is esbuild's bundle of the same code (scripts/bundle.mjs).
+    exclude: { path: '^node_modules/|^dist/bundle/|\\.map$' }
   }
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the test suite with node's own test runner (through tsx), after building
-// dist/ (end-to-end tests start real `bin/cairn` processes).
+// dist/ and its bundle (end-to-end tests start real `bin/cairn` processes).
 //   node scripts/run-tests.mjs              every test/**/*.test.ts
 //   node scripts/run-tests.mjs test/crypto  only files under a path
 import { spawnSync } from 'node:child_process'
@@ -11,6 +11,8 @@ import { acquireMachineSlot } from './machine-slot.mjs'
 const root = resolve(import.meta.dirname, '..')
 const build = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' })
 if (build.status !== 0) process.exit(build.status ?? 1)
+const bundle = spawnSync(process.execPath, [join(root, 'scripts/bundle.mjs')], { stdio: 'inherit' })
+if (bundle.status !== 0) process.exit(bundle.status ?? 1)
 
 function walk (p, out) {
   const st = statSync(p)

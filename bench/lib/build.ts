@@ -12,16 +12,21 @@
  * compiler options, into a private directory (node_modules/.cache/cairn-bench/
  * <pid>/, beside a copy of package.json for the module type and version): the
  * shared dist/ is never touched and the figures are always those of the current
- * sources. The directory is removed when the harness exits.
+ * sources. The directory is removed when the harness exits. Then it bundles the
+ * child as `npm run build` bundles bin/cairn (scripts/bundle-lib.mjs, into
+ * <dir>/bundle/child/): the processes start and run as a user's do. With
+ * CAIRN_BENCH_PROFILE the processes run the unbundled files instead, so that a
+ * profile attributes time to source files and packages (bench/lib/profile.ts).
  */
 import { spawnSync } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { bundleInto } from '../../scripts/bundle-lib.mjs'
 
 const ROOT = resolve(import.meta.dirname, '../..')
 let built: string | undefined
 
-/** The compiled daemon-child.js (with the compiled sources beside it), built on first call. */
+/** The bundled daemon-child.js (the compiled one under CAIRN_BENCH_PROFILE), built on first call. */
 export function ensureBuild (): string {
   if (built !== undefined) return built
   const base = join(ROOT, 'node_modules/.cache/cairn-bench', String(process.pid))
@@ -41,6 +46,8 @@ export function ensureBuild (): string {
   // but say so; no output at all is fatal.
   if (!existsSync(child) || !existsSync(join(base, 'src/replication/verify-worker.js'))) throw new Error(`compiling src/ for the node processes failed: ${r.stdout}${r.stderr}`)
   if (r.status !== 0) process.stderr.write(`bench: tsc reported errors; node processes run what it emitted:\n${(r.stdout + r.stderr).slice(0, 2000)}\n`)
-  built = child
-  return child
+  if (process.env.CAIRN_BENCH_PROFILE !== undefined && process.env.CAIRN_BENCH_PROFILE !== '') return (built = child)
+  const out = join(base, 'bundle/child')
+  bundleInto(base, { 'daemon-child': 'bench/lib/daemon-child.js', 'verify-worker': 'src/replication/verify-worker.js' }, out)
+  return (built = join(out, 'daemon-child.js'))
 }
