@@ -25,7 +25,11 @@ import { circleRoutes } from './routes/circle-routes.js'
 import { membershipRoutes } from './routes/membership-routes.js'
 import { operatorRoutes } from './routes/operator-routes.js'
 
-export interface ApiOptions { host: string, port: number, token: string, maxBodyBytes: number, version: string, log: Logger, onRequest?: (method: string, route: string, status: number) => void }
+export interface ApiOptions {
+  host: string, port: number, token: string, maxBodyBytes: number, version: string, log: Logger, onRequest?: (method: string, route: string, status: number) => void
+  /** A start's timings: building the app (routes, schemas compiled at ready) and listening. */
+  phases?: { mark: (name: string) => void }
+}
 
 
 /** Every route the server registers; startApi checks it against the contract, so the OpenAPI document lists exactly these. */
@@ -169,7 +173,10 @@ export async function startApi (backend: ApiBackend, o: ApiOptions): Promise<{ a
       }
     })
   }
+  await app.ready()
+  o.phases?.mark('api-build')
   await app.listen({ host: o.host, port: o.port })
+  o.phases?.mark('api-listen')
   const addr = app.server.address()
   const port = typeof addr === 'object' && addr !== null ? addr.port : o.port
   return { app, port }

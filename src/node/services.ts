@@ -45,6 +45,7 @@ import { ApprovalQueue } from '../circles/approvals.js'
 import type { NodeKey } from './node-key.js'
 import { dataPaths } from './paths.js'
 import { RejectionAudit } from '../audit/rejection-audit.js'
+import type { StartPhases } from './start-phases.js'
 
 export interface Services {
   config: Config
@@ -89,10 +90,11 @@ export interface Services {
 /** How long POST …/unseal waits for people before answering "pending" unless the caller says (waitSeconds). */
 const UNSEAL_WAIT_MS = 60_000
 
-export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): Services {
+export function buildServices (config: Config, nodeKey: NodeKey, log: Logger, phases?: StartPhases): Services {
   const keeper = config.node.keeper
   const paths = dataPaths(config.dataDir)
   const store = new Store<GroupId>(paths.db, keeper ? 'keeper' : 'member')
+  phases?.mark('store')
   const audit = new AuditLog(store, nodeKey.signing)
   const clock = new HybridClock(Date.now, Number(store.getMeta('clock') ?? 0))
   const registry = new GroupRegistry(store)
