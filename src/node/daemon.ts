@@ -29,6 +29,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { normalizeAddr } from '../replication/address-book.js'
 import { verifyHeldGroup } from '../groups/group-verify.js'
 import { StartPhases } from './start-phases.js'
+import type { Kdf } from '../crypto/kdf.js'
 import type { GroupId } from '../crypto/ids.js'
 
 export interface DaemonOptions {
@@ -39,6 +40,8 @@ export interface DaemonOptions {
   log?: Logger
   /** Building a node for `cairn recover` (network.ts NetworkOptions). */
   recovering?: boolean
+  /** The vault's key derivation (node/services.ts BuildOptions). */
+  kdf?: Kdf
 }
 
 export class Daemon {
@@ -74,7 +77,7 @@ export class Daemon {
     let dRef: Daemon | undefined
     try {
       const nodeKey = loadNodeKey(paths.nodeKey)
-      s = buildServices(config, nodeKey, log, phases)
+      s = buildServices(config, nodeKey, log, { phases, ...(o.kdf !== undefined ? { kdf: o.kdf } : {}) })
       const d = new Daemon(config, s, paths, identity, log)
       dRef = d
       d.wireEvents()
