@@ -38,14 +38,16 @@ test('another salt, other parameters or another passphrase are derived, never se
   assert.equal(c.calls(), 4)
 })
 
-test('forget() zeroizes the remembered keys; the next call derives again', async () => {
-  let kept: Uint8Array | undefined
-  const m = new RememberedKdf(async (p, s, q) => (kept = await scrypt(p, s, q)))
+test('forget() zeroizes the remembered keys; later calls derive each time and keep nothing', async () => {
+  const made: Uint8Array[] = []
+  const m = new RememberedKdf(async (p, s, q) => { const k = await scrypt(p, s, q); made.push(k); return k })
   const k = await m.kdf('pass phrase one', salt, FAST)
   m.forget()
   await new Promise(resolve => setImmediate(resolve))
-  assert.ok(kept!.every(x => x === 0), 'the remembered key was not zeroized')
+  assert.ok(made[0]!.every(x => x === 0), 'the remembered key was not zeroized')
   assert.deepEqual(await m.kdf('pass phrase one', salt, FAST), k)
+  assert.deepEqual(await m.kdf('pass phrase one', salt, FAST), k)
+  assert.equal(made.length, 3, 'a call after forget() was served from memory')
 })
 
 test('a failed derivation is not remembered', async () => {
