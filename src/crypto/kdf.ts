@@ -5,6 +5,9 @@ export interface ScryptParams { N: number, r: number, p: number }
 /** SPEC §2: N=2^17, r=8, p=1 (≈128 MiB, ≈0.3–0.5 s here). */
 export const VAULT_SCRYPT: ScryptParams = { N: 2 ** 17, r: 8, p: 1 }
 
+/** A passphrase → key derivation: scrypt, or what a caller puts in its place (vault/remembered-kdf.ts). */
+export type Kdf = (passphrase: string, salt: Uint8Array, params: ScryptParams) => Promise<Uint8Array>
+
 /** Runs on libuv's thread pool so the daemon keeps serving while it works. */
 export function scrypt (passphrase: string, salt: Uint8Array, params: ScryptParams, length = 32): Promise<Uint8Array> {
   const maxmem = 256 * params.N * params.r + 1024 * 1024

@@ -14,6 +14,7 @@ import type { AuditEntry } from '../audit/audit-log.js'
 import type { JobView } from '../jobs/job-runner.js'
 import type { ReplicationEvent } from '../replication/replication-view.js'
 import type { Logger } from '../util/logger.js'
+import type { CircleService } from '../circles/circle-service.js'
 
 export interface ActivityDeps { log: Logger, emit: (e: NodeEvent) => void }
 
@@ -100,4 +101,30 @@ export function onJob (d: ActivityDeps, j: JobView, prev: JobView['state'] | und
   else if (j.state === 'done') d.log.info({ job: j.id, group: j.groupId, done: j.done }, `${what} done: ${j.done} items`)
   else if (j.state === 'failed') d.log.warn({ job: j.id, group: j.groupId, err: j.error }, `${what} failed: ${j.error ?? ''}`)
   else if (j.state === 'queued' && prev === 'running') d.log.info({ job: j.id, group: j.groupId, done: j.done, total: j.total }, `${what} paused at ${j.done}/${j.total}; it resumes at the next unlock`)
+}
+
+/** A holder's person must learn that someone waits for them; a requester sees its unseal move. */
+export function wireCircleActivity (d: ActivityDeps, circles: CircleService): void {
+  circles.approvals.onChange(v => {
+    d.emit({ type: 'share-request', groupId: v.groupId, id: v.id, kind: v.state, entityId: v.from, at: at() })
+    if (v.state === 'pending') {
+      d.log.info({ groupId: v.groupId, from: v.from, requestId: v.id, expiresAt: v.expiresAt },
+        `a share request waits for your approval: \`cairn circle approve ${v.id}\` or \`cairn circle deny ${v.id}\` (see \`cairn circle requests\`)`)
+    } else d.log.info({ groupId: v.groupId, from: v.from, requestId: v.id }, `share request ${v.state}`)
+  })
+  const told = new Set<string>()
+  circles.onUnsealProgress(p => {
+    d.emit({ type: 'unseal', groupId: p.groupId, kind: p.state, collected: p.collected, needed: p.needed, at: at() })
+    for (const h of p.holders) {
+      const key = `${p.groupId}/${p.startedAt}/${h.entityId}`
+      if (h.state === 'waiting' && !told.has(key)) {
+        told.add(key)
+        d.log.info({ groupId: p.groupId, holder: h.entityId, until: h.waitingUntil, collected: p.collected, needed: p.needed }, 'unseal waits for a holder\'s person to approve')
+      }
+    }
+    if (p.state !== 'pending') {
+      for (const k of told) if (k.startsWith(`${p.groupId}/`)) told.delete(k)
+      d.log.info({ groupId: p.groupId, collected: p.collected, needed: p.needed, approved: p.approved, denied: p.denied, noAnswer: p.noAnswer }, `unseal ${p.state}`)
+    }
+  })
 }

@@ -22,12 +22,14 @@ import { VERSION } from './version.js'
 import { startNetwork, type Network } from './network.js'
 import { purgeExpiredTombstones } from '../groups/retention.js'
 import { EventLog } from './event-log.js'
-import { onAudit, onJob, onReplication, shortId, type ActivityDeps } from './activity.js'
+import { onAudit, onJob, onReplication, shortId, wireCircleActivity, type ActivityDeps } from './activity.js'
 import { backgroundIntegrityCheck } from './integrity.js'
 import type { JobView } from '../jobs/job-runner.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { normalizeAddr } from '../replication/address-book.js'
 import { verifyHeldGroup } from '../groups/group-verify.js'
+import { StartPhases } from './start-phases.js'
+import type { Kdf } from '../crypto/kdf.js'
 import type { GroupId } from '../crypto/ids.js'
 
 export interface DaemonOptions {
@@ -38,6 +40,8 @@ export interface DaemonOptions {
   log?: Logger
   /** Building a node for `cairn recover` (network.ts NetworkOptions). */
   recovering?: boolean
+  /** The vault's key derivation (node/services.ts BuildOptions). */
+  kdf?: Kdf
 }
 
 export class Daemon {
@@ -55,6 +59,7 @@ export class Daemon {
   private constructor (readonly config: Config, readonly s: Services, readonly paths: DataPaths, readonly identity: Identity, readonly log: Logger) {}
 
   static async start (o: DaemonOptions): Promise<Daemon> {
+    const phases = new StartPhases()
     const paths = dataPaths(o.dataDir)
     const identity = readIdentity(paths.identity)
     if (identity === undefined) {
@@ -67,24 +72,30 @@ export class Daemon {
     }
     const log = o.log ?? createLogger(config.log.level, (o.env ?? process.env).CAIRN_LOG_FILE)
     claimPidFile(paths.pid)
+    phases.mark('config')
     let s: Services | undefined
     let dRef: Daemon | undefined
     try {
       const nodeKey = loadNodeKey(paths.nodeKey)
-      s = buildServices(config, nodeKey, log)
+      s = buildServices(config, nodeKey, log, { phases, ...(o.kdf !== undefined ? { kdf: o.kdf } : {}) })
       const d = new Daemon(config, s, paths, identity, log)
       dRef = d
       d.wireEvents()
       if (s.store.opened.uncleanShutdown) log.warn({ check: s.store.opened.check }, `the last run did not stop cleanly; the store ${s.store.opened.check === 'ok' ? 'passed its integrity check' : 'is checked in the background'}`)
+      phases.mark('services')
       if (o.passphrase !== undefined && !identity.keeper) await s.unlock(o.passphrase)
-      d.net = await startNetwork(config, s, { ...(o.recovering === true ? { recovering: true } : {}), onEvent: e => onReplication(d.activity, e) })
+      phases.mark('unlock')
+      d.net = await startNetwork(config, s, { ...(o.recovering === true ? { recovering: true } : {}), onEvent: e => onReplication(d.activity, e), phases })
       if (s.vault?.unlocked === true) await d.net.replicator.unlocked()
-      await d.startApi()
+      phases.mark('replicator-unlocked')
+      await d.startApi(phases)
       d.startMaintenance()
       if (s.store.opened.check === 'deferred') d.checkInBackground()
       writeFileAtomic(paths.pid, JSON.stringify({ pid: process.pid, apiPort: d.apiPort, apiHost: config.api.host, peerId: nodeKey.peerId, startedAt: new Date().toISOString() }) + '\n', 0o600)
       s.audit.record('started', { peerId: nodeKey.peerId, keeper: identity.keeper })
       s.audit.checkpoint()
+      phases.mark('maintenance+audit')
+      log.debug({ phases: phases.summary() }, 'start-up phases (ms)')
       log.info({ peerId: nodeKey.peerId, apiPort: d.apiPort, keeper: identity.keeper, listen: d.net.libp2p.getMultiaddrs().map(String) }, `cairn ${identity.keeper ? 'keeper' : 'node'} ${shortId(nodeKey.peerId)} started: API on ${config.api.host}:${d.apiPort}, ${s.store.listGroups().length} groups`)
       return d
     } catch (e) {
@@ -114,7 +125,7 @@ export class Daemon {
       else states.set(j.id, j.state)
     })
     this.s.audit.onEntry(e => onAudit(this.activity, e))
-    this.wireCircleEvents()
+    wireCircleActivity(this.activity, this.s.circles)
     this.s.inbox?.onChange(e => {
       const v = e.invite
       this.emit({ type: 'invite', id: v.id, groupId: v.groupId, kind: e.kind === 'answered' ? v.state : e.kind, entityId: v.from, at: new Date().toISOString() })
@@ -126,32 +137,6 @@ export class Daemon {
     this.s.events.on('group-ended', ({ groupId, reason }) => {
       this.emit({ type: 'group-ended', groupId, kind: reason, at: new Date().toISOString() })
       this.log.info({ groupId, reason }, reason === 'deleted' ? 'group deleted: its records are purged and its keys shredded' : 'group left: its records are purged and its keys shredded')
-    })
-  }
-
-  /** A holder's person must learn that someone waits for them; a requester sees its unseal move. */
-  private wireCircleEvents (): void {
-    this.s.circles.approvals.onChange(v => {
-      this.emit({ type: 'share-request', groupId: v.groupId, id: v.id, kind: v.state, entityId: v.from, at: new Date().toISOString() })
-      if (v.state === 'pending') {
-        this.log.info({ groupId: v.groupId, from: v.from, requestId: v.id, expiresAt: v.expiresAt },
-          `a share request waits for your approval: \`cairn circle approve ${v.id}\` or \`cairn circle deny ${v.id}\` (see \`cairn circle requests\`)`)
-      } else this.log.info({ groupId: v.groupId, from: v.from, requestId: v.id }, `share request ${v.state}`)
-    })
-    const told = new Set<string>()
-    this.s.circles.onUnsealProgress(p => {
-      this.emit({ type: 'unseal', groupId: p.groupId, kind: p.state, collected: p.collected, needed: p.needed, at: new Date().toISOString() })
-      for (const h of p.holders) {
-        const key = `${p.groupId}/${p.startedAt}/${h.entityId}`
-        if (h.state === 'waiting' && !told.has(key)) {
-          told.add(key)
-          this.log.info({ groupId: p.groupId, holder: h.entityId, until: h.waitingUntil, collected: p.collected, needed: p.needed }, 'unseal waits for a holder\'s person to approve')
-        }
-      }
-      if (p.state !== 'pending') {
-        for (const k of told) if (k.startsWith(`${p.groupId}/`)) told.delete(k)
-        this.log.info({ groupId: p.groupId, collected: p.collected, needed: p.needed, approved: p.approved, denied: p.denied, noAnswer: p.noAnswer }, `unseal ${p.state}`)
-      }
     })
   }
 
@@ -354,10 +339,10 @@ export class Daemon {
     return this.net
   }
 
-  private async startApi (): Promise<void> {
+  private async startApi (phases?: StartPhases): Promise<void> {
     const token = ensureApiToken(this.paths.apiToken)
     const { app, port } = await startApi(this.backend(), {
-      host: this.config.api.host, port: this.config.api.port, token, maxBodyBytes: this.config.api.max_body_bytes, version: VERSION, log: this.log,
+      host: this.config.api.host, port: this.config.api.port, token, maxBodyBytes: this.config.api.max_body_bytes, version: VERSION, log: this.log, ...(phases !== undefined ? { phases } : {}),
       onRequest: (method, route, status) => this.s.metrics.http.inc({ method, route, status: String(status) })
     }).catch((e: NodeJS.ErrnoException) => {
       if (e.code === 'EADDRINUSE') throw new CairnError('CONFIG', `port ${this.config.api.port} on ${this.config.api.host} is in use; another cairn node may be running (pick one with --api-port)`)

@@ -14,6 +14,7 @@ import type { Services } from './services.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ShareServer, requestShare } from '../circles/share-protocol.js'
 import { InviteServer } from '../replication/invite-protocol.js'
+import type { StartPhases } from './start-phases.js'
 
 export interface Network { libp2p: CairnLibp2p, replicator: Replicator, shares: ShareServer, stop: () => Promise<void> }
 
@@ -21,6 +22,8 @@ export interface NetworkOptions {
   /** Building a node for `cairn recover`: no bind records, no DHT announcement (its peer ID may never run). */
   recovering?: boolean
   onEvent?: (e: ReplicationEvent) => void
+  /** A start's timings (node/start-phases.ts). */
+  phases?: StartPhases
 }
 
 export async function startNetwork (config: Config, s: Services, no: NetworkOptions = {}): Promise<Network> {
@@ -41,6 +44,7 @@ export async function startNetwork (config: Config, s: Services, no: NetworkOpti
     const msg = (e as Error).message
     throw new CairnError('CONFIG', `cannot start networking on ${config.network.listen.join(', ')}: ${msg}${/EADDRINUSE|in use/.test(msg) ? ' (the port is in use: pick another with --listen)' : ''}`)
   }
+  no.phases?.mark('libp2p')
   const replicator = new Replicator({
     libp2p, store: s.store, registry: s.registry, acceptor: s.acceptor, events: s.events, vault: s.vault, clock: s.clock,
     metrics: s.metrics, log: s.log, keeper: s.keeper, audit: (k, d) => s.audit.record(k, d),
@@ -80,6 +84,7 @@ export async function startNetwork (config: Config, s: Services, no: NetworkOpti
     }
   })
   if (!s.keeper) await shares.start()
+  no.phases?.mark('replicator')
   s.circles.attachNetwork({
     peersOf: (gid, pub) => replicator.eachNodeOf(pub, gid),
     request: async (peer, gid, kv, holder, o) => {

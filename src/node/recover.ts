@@ -22,7 +22,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { equalBytes, zeroize } from '../crypto/bytes.js'
 import { entityIdFromPublicKey, publicKeyFromEntityId } from '../crypto/ids.js'
-import { scrypt } from '../crypto/kdf.js'
+import { scrypt, type Kdf } from '../crypto/kdf.js'
+import { RememberedKdf } from '../vault/remembered-kdf.js'
 import { decodeRecord, hasKind } from '../records/record.js'
 import { fetchVault } from '../replication/recover-protocol.js'
 import { createNetwork } from '../replication/libp2p-node.js'
@@ -49,6 +50,8 @@ export interface RecoverOptions {
   onProgress?: (p: RecoverProgress) => void
   /** Abort (Ctrl-C): the node stops cleanly, the work directory stays for the next run. */
   signal?: AbortSignal
+  /** The passphrase's key derivation (scrypt); a run derives the vault key with it once. */
+  kdf?: Kdf
 }
 
 export { recoveryWorkDir }
@@ -70,7 +73,10 @@ export async function recoverNode (o: RecoverOptions): Promise<RecoverResult> {
   const work = recoveryWorkDir(target)
   const resumed = prepareWorkDir(work, target, o.entityId)
   o.signal?.throwIfAborted()
-  const r = await recoverInto({ ...o, dataDir: work }, entity, addr, keeperId)
+  // The keeper's proof, opening its vault and the node's unlock: one scrypt, not three.
+  const keys = new RememberedKdf(o.kdf)
+  let r: Omit<RecoverResult, 'resumed'>
+  try { r = await recoverInto({ ...o, dataDir: work, kdf: keys.kdf }, entity, addr, keeperId) } finally { keys.forget() }
   // Complete: the work directory becomes the node.
   rmSync(join(work, MARK), { force: true })
   if (existsSync(target)) rmSync(target, { recursive: true, force: true })
@@ -109,6 +115,7 @@ function syncDir (dir: string): void {
 async function recoverInto (o: RecoverOptions, entity: Uint8Array, addr: ReturnType<typeof multiaddr>, keeperId: string): Promise<Omit<RecoverResult, 'resumed'>> {
   const p = dataPaths(o.dataDir)
   const nodeKey: NodeKey = existsSync(p.nodeKey) ? loadNodeKey(p.nodeKey) : await createNodeKey(p.nodeKey)
+  const kdf = o.kdf ?? scrypt
   const aborted = (): void => { o.signal?.throwIfAborted() }
 
   // 1. The vault, from the keeper.
@@ -122,7 +129,7 @@ async function recoverInto (o: RecoverOptions, entity: Uint8Array, addr: ReturnT
       throw new CairnError('UNAVAILABLE', `cannot reach the keeper at ${o.from}: ${(e as Error).message}`)
     }
     const got = await fetchVault(net, peerIdFromString(keeperId), entity, async params => {
-      const key = await scrypt(o.passphrase, params.salt, params)
+      const key = await kdf(o.passphrase, params.salt, params)
       const auth = recoveryAuthKey(key, params.salt)
       zeroize(key)
       aborted()
@@ -135,7 +142,7 @@ async function recoverInto (o: RecoverOptions, entity: Uint8Array, addr: ReturnT
   const rec = decodeRecord(vaultBytes)
   if (!hasKind(rec, 'vault') || !equalBytes(rec.rec.s, entity)) throw new CairnError('INTEGRITY', 'the keeper sent a vault not signed by this entity')
   const body = rec.rec.b
-  const vault = new Vault(p.vault)
+  const vault = new Vault(p.vault, { kdf })
   await vault.adopt(body, o.passphrase)
   if (!equalBytes(vault.entityKey().publicKey, entity)) throw new CairnError('INTEGRITY', 'the vault opened, but holds a different entity key')
   const personalGroupId = vault.personalGroupId()
@@ -145,7 +152,7 @@ async function recoverInto (o: RecoverOptions, entity: Uint8Array, addr: ReturnT
   writeIdentity(p.identity, { keeper: false, peerId: nodeKey.peerId, entityId: entityIdFromPublicKey(entity), personalGroupId, createdAt: readIdentity(p.identity)?.createdAt ?? new Date().toISOString() })
 
   // 2. Every group, from the keeper and then the groups' other peers.
-  const d = await Daemon.start({ dataDir: o.dataDir, env: o.env ?? process.env, passphrase: o.passphrase, log: o.log, recovering: true, flags: { api: { port: 0 }, network: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [o.from] } } })
+  const d = await Daemon.start({ dataDir: o.dataDir, env: o.env ?? process.env, passphrase: o.passphrase, log: o.log, recovering: true, kdf, flags: { api: { port: 0 }, network: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [o.from] } } })
   const errors: string[] = []
   let records = 0
   const stopOnAbort = (): void => { void d.stop() }

@@ -45,6 +45,8 @@ import { ApprovalQueue } from '../circles/approvals.js'
 import type { NodeKey } from './node-key.js'
 import { dataPaths } from './paths.js'
 import { RejectionAudit } from '../audit/rejection-audit.js'
+import type { StartPhases } from './start-phases.js'
+import type { Kdf } from '../crypto/kdf.js'
 
 export interface Services {
   config: Config
@@ -89,15 +91,23 @@ export interface Services {
 /** How long POST …/unseal waits for people before answering "pending" unless the caller says (waitSeconds). */
 const UNSEAL_WAIT_MS = 60_000
 
-export function buildServices (config: Config, nodeKey: NodeKey, log: Logger): Services {
+export interface BuildOptions {
+  /** A start's timings (node/start-phases.ts). */
+  phases?: StartPhases
+  /** The vault's key derivation (scrypt unless given: recover remembers its one derivation). */
+  kdf?: Kdf
+}
+
+export function buildServices (config: Config, nodeKey: NodeKey, log: Logger, o: BuildOptions = {}): Services {
   const keeper = config.node.keeper
   const paths = dataPaths(config.dataDir)
   const store = new Store<GroupId>(paths.db, keeper ? 'keeper' : 'member')
+  o.phases?.mark('store')
   const audit = new AuditLog(store, nodeKey.signing)
   const clock = new HybridClock(Date.now, Number(store.getMeta('clock') ?? 0))
   const registry = new GroupRegistry(store)
   const events = new TypedEmitter<AcceptorEvents>()
-  const vault = keeper ? undefined : new Vault(paths.vault)
+  const vault = keeper ? undefined : new Vault(paths.vault, o.kdf !== undefined ? { kdf: o.kdf } : {})
   // Decoded once: a malformed entity ID in the config is a CONFIG error at start, not a silent "ask".
   const autoAccept = config.membership.auto_accept.map(e => {
     try { return entityIdFromPublicKey(publicKeyFromEntityId(e)) } catch { throw new CairnError('CONFIG', `membership.auto_accept: ${e.slice(0, 80)} is not an entity ID (cairn1…)`) }

@@ -17,7 +17,7 @@ import { xchachaDecrypt, xchachaEncrypt } from '../crypto/aead.js'
 import { decodeCanonical, encodeCanonical } from '../crypto/canonical.js'
 import { zeroize } from '../crypto/bytes.js'
 import { randomBytes, sha256 } from '../crypto/hash.js'
-import { hkdf, scrypt, VAULT_SCRYPT, type ScryptParams } from '../crypto/kdf.js'
+import { hkdf, scrypt, VAULT_SCRYPT, type Kdf, type ScryptParams } from '../crypto/kdf.js'
 import { signingKeyFromSeed, type SigningKey } from '../crypto/sign.js'
 import { entityIdFromPublicKey, type EntityId, type GroupId } from '../crypto/ids.js'
 import { checkVaultBody, type VaultBody } from '../records/vault-backup.js'
@@ -65,7 +65,14 @@ export class Vault {
   private signing: SigningKey | undefined
   private readonly changeListeners: Array<(body: VaultBody) => void> = []
 
-  constructor (readonly path: string, private readonly params: ScryptParams = VAULT_SCRYPT) {}
+  private readonly params: ScryptParams
+  private readonly kdf: Kdf
+
+  /** `params`: for a new vault (an existing one keeps its own); `kdf`: scrypt unless a caller remembers derivations (recover). */
+  constructor (readonly path: string, o: { params?: ScryptParams, kdf?: Kdf } = {}) {
+    this.params = o.params ?? VAULT_SCRYPT
+    this.kdf = o.kdf ?? scrypt
+  }
 
   static exists (path: string): boolean { return existsSync(path) }
 
@@ -73,7 +80,7 @@ export class Vault {
   async create (passphrase: string, entitySeed: Uint8Array, personalGroupId: GroupId): Promise<void> {
     checkPassphrase(passphrase)
     const salt = randomBytes(16)
-    this.vaultKey = await scrypt(passphrase, salt, this.params)
+    this.vaultKey = await this.kdf(passphrase, salt, this.params)
     this.c = { entitySeed: new Uint8Array(entitySeed), personalGroupId, rings: new Map() }
     this.sealedBody = { N: this.params.N, r: this.params.r, p: this.params.p, salt, nonce: new Uint8Array(24), ct: new Uint8Array(0), rv: new Uint8Array(32) }
     this.save()
@@ -93,14 +100,14 @@ export class Vault {
   /** While unlocked: throws BAD_PASSPHRASE unless `passphrase` derives the vault key in use. */
   async verifyPassphrase (passphrase: string): Promise<void> {
     const b = this.sealed()
-    const key = await scrypt(passphrase, b.salt, { N: b.N, r: b.r, p: b.p })
+    const key = await this.kdf(passphrase, b.salt, { N: b.N, r: b.r, p: b.p })
     const ok = this.vaultKey !== undefined && timingSafeEqual(key, this.vaultKey)
     zeroize(key)
     if (!ok) throw new CairnError('BAD_PASSPHRASE', 'wrong passphrase; nothing was changed')
   }
 
   private async openBody (body: VaultBody, passphrase: string): Promise<void> {
-    const key = await scrypt(passphrase, body.salt, { N: body.N, r: body.r, p: body.p })
+    const key = await this.kdf(passphrase, body.salt, { N: body.N, r: body.r, p: body.p })
     let plain: Uint8Array
     try {
       plain = xchachaDecrypt(key, body.nonce, body.ct, aadFor(body))

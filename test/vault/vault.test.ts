@@ -27,7 +27,7 @@ async function fresh (): Promise<{ v: Vault, path: string, seed: Uint8Array, pg:
   const path = join(tempDir(), 'vault.cbor')
   const seed = randomBytes(32)
   const pg = newGroupId()
-  const v = new Vault(path, FAST)
+  const v = new Vault(path, { params: FAST })
   await v.create(PASS, seed, pg)
   return { v, path, seed, pg }
 }
@@ -143,13 +143,13 @@ test('a tampered vault ciphertext never opens', async () => {
 })
 
 test('a passphrase shorter than 8 characters is refused at create (INVALID_INPUT)', async () => {
-  const v = new Vault(join(tempDir(), 'vault.cbor'), FAST)
+  const v = new Vault(join(tempDir(), 'vault.cbor'), { params: FAST })
   await assert.rejects(v.create('short', randomBytes(32), newGroupId()), code('INVALID_INPUT'))
 })
 
 test('passphrases are compared after Unicode NFKC normalisation (é typed composed or decomposed both unlock)', async () => {
   const path = join(tempDir(), 'vault.cbor')
-  const v = new Vault(path, FAST)
+  const v = new Vault(path, { params: FAST })
   await v.create('caf\u00e9 au lait', randomBytes(32), newGroupId())
   v.lock()
   const w = new Vault(path)

@@ -48,8 +48,13 @@ export function nodeCommands (program: Command): void {
         network: { listen: opts.listen, bootstrap: opts.bootstrap }
       }
       const passphrase = opts.keeper === true ? undefined : await obtainPassphrase({ file: opts.passphraseFile, required: false })
+      // The vault key's scrypt runs while the daemon's modules load (node/early-unlock.ts).
+      const early = passphrase !== undefined ? (await import('../../node/early-unlock.js')).deriveEarly(ctx.dataDir, passphrase) : undefined
       const { Daemon } = await import('../../node/daemon.js')
-      const d = await Daemon.start({ dataDir: ctx.dataDir, flags, ...(passphrase !== undefined ? { passphrase } : {}) })
+      let d: Awaited<ReturnType<typeof Daemon.start>>
+      try {
+        d = await Daemon.start({ dataDir: ctx.dataDir, flags, ...(passphrase !== undefined ? { passphrase } : {}), ...(early !== undefined ? { kdf: early.kdf } : {}) })
+      } finally { early?.forget() }
       // Handlers before the status line: whoever reads it may signal at once,
       // and a signal with no handler yet kills the process (measured: 10 of 40
       // stops on a loaded machine exited by the signal instead of 0).
