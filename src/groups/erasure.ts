@@ -78,6 +78,8 @@ export class ErasureService {
   private deleteCopy: DeleteCopy | undefined
   /** Tombstones seen while the vault was locked: handled at unlock. */
   private readonly waiting: Array<DecodedRecord<ItemBody>> = []
+  /** Whether the copy index is whole: it is built with the search index after each unlock. */
+  private indexed = false
 
   constructor (private readonly ctx: GroupContext, private readonly groups: GroupService, readonly copies: CopyIndex, private readonly o: ErasureOptions) {}
 
@@ -88,12 +90,17 @@ export class ErasureService {
     if (!hasKind(r, 'item')) return
     if (!r.rec.b.del || this.ctx.vault === undefined) return // a keeper holds no copy it could read
     this.copies.forget(r.groupId, r.recordId)
-    if (!this.ctx.vault.unlocked) { if (this.waiting.length < 10_000) this.waiting.push(r); return }
+    // Locked, or the copy index still filling: a copy it has not seen yet would be missed.
+    if (!this.ctx.vault.unlocked || !this.indexed) { if (this.waiting.length < 10_000) this.waiting.push(r); return }
     this.erase(r)
   }
 
-  /** After unlock (the copy index is rebuilt by then): the tombstones that came while locked. */
-  unlocked (): void {
+  /** The copy index is cleared to be built again (an unlock): tombstones wait for it. */
+  indexing (): void { this.indexed = false }
+
+  /** The copy index is whole (the build after an unlock ended): the tombstones that came while locked or while it filled. */
+  indexComplete (): void {
+    this.indexed = true
     for (const r of this.waiting.splice(0)) this.erase(r)
   }
 

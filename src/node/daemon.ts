@@ -225,7 +225,10 @@ export class Daemon {
       search: async (q, limit, gid) => {
         if (s.vault === undefined) throw new CairnError('KEEPER_HAS_NO_KEYS', 'a keeper cannot search: it holds no keys')
         if (!s.vault.unlocked) throw new CairnError('VAULT_LOCKED', 'the vault is locked; unlock it to search')
+        // Just after an unlock the index may still be filling (services.ts rebuildIndex): wait a moment, then say so.
+        const whole = await s.searchComplete(SEARCH_WAIT_MS)
         const found = await s.search.search(q, limit, gid)
+        if (!whole) found.partial = true
         // audit.reads: the entry has committed (group commit) before the answer goes out.
         const by = s.vault.entityId()
         if (this.config.audit.reads) await s.writes.submit(() => s.audit.record('searched', { ...(gid !== undefined ? { groupId: gid } : {}), count: found.results.length, items: found.results.map(h => h.itemId), by }))
@@ -381,5 +384,7 @@ export class Daemon {
 
 /** How long a stop waits for the keepers to take the last audit checkpoint, ms. */
 const STOP_SYNC_MS = 5000
+/** How long a search just after an unlock waits for the index to be whole before answering `partial`. */
+const SEARCH_WAIT_MS = 1000
 /** How long an audit verify waits to refresh the keepers' copy, ms. */
 const VERIFY_SYNC_MS = 15_000

@@ -81,6 +81,8 @@ export interface Services {
   auditCopies: AuditCopies
   /** (Re)index one group's items in the search index (after an unseal). */
   indexGroup: (gid: GroupId) => Promise<void>
+  /** Whether the search index holds every readable item (waits up to `ms` for its build after an unlock). */
+  searchComplete: (ms: number) => Promise<boolean>
   unlock: (passphrase: string) => Promise<void>
   /** `cairn init`: create the vault, left open as unlock leaves it (its key derived once, not again to unlock). */
   createVault: (passphrase: string, entitySeed: Uint8Array, personalGroupId: GroupId) => Promise<void>
@@ -230,14 +232,32 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger, o:
   vault?.onChange(body => { groups.backupVault(body) })
   const writes = GroupCommit.forStore(store)
 
-  /** What follows the vault's opening (by unlock or by init's creation): keys absorbed, index rebuilt, jobs resumed. */
+  /**
+   * The search index fills after the unlock, not during it: each item is opened
+   * and its signature checked again (indexer.ts), ~0.1 ms apiece, minutes for a
+   * large store. A search meanwhile waits for it briefly, then answers what is
+   * indexed with `partial: true` (daemon.ts). The erasure copy index fills in the
+   * same pass: tombstones wait for it to be whole (erasure.ts).
+   */
+  function rebuildIndex (): void {
+    const t0 = performance.now()
+    copies.clear()
+    erasure.indexing()
+    indexer.rebuild().then(n => {
+      if (n === undefined) return
+      log.info({ items: n, ms: Math.round(performance.now() - t0) }, 'search index built: every readable item is searchable')
+      erasure.indexComplete()
+    }, (e: unknown) => {
+      if (search.isOpen) log.warn({ err: (e as Error).message }, 'search index build stopped; items written from now on are indexed, a restart or unlock builds the rest')
+    })
+  }
+
+  /** What follows the vault's opening (by unlock or by init's creation): keys absorbed, index build started, jobs resumed. */
   async function afterOpen (v: Vault): Promise<void> {
     groups.absorbKeyEnvelopes()
     m.shredEnded()
-    copies.clear()
     auditCopies.copyPending()
-    await indexer.rebuild()
-    erasure.unlocked()
+    rebuildIndex()
     metrics.unlocked.set(1)
     audit.record('unlocked', { entityId: v.entityId() })
     jobs.resume()
@@ -252,6 +272,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger, o:
     set membershipNet (n) { svc.membershipNet = n },
     writes,
     indexGroup: async gid => { await indexer.group(gid) },
+    searchComplete: async ms => await indexer.complete(ms),
     async unlock (passphrase: string) {
       if (vault === undefined) throw new CairnError('KEEPER_HAS_NO_KEYS', 'a keeper has no vault to unlock')
       // One scrypt at a time, a growing pause after wrong guesses (vault/attempt-throttle.ts).

@@ -36,8 +36,17 @@ export interface IndexerDeps {
  * so the event loop stays free and queued plaintext stays at one page.
  */
 const PAGE = 200
+/** Longest synchronous stretch of a (re)index before it yields the event loop, ms. */
+const SLICE_MS = 10
+
+const yieldLoop = (): Promise<void> => new Promise(resolve => setImmediate(resolve))
 
 export class SearchIndexer {
+  /** Rebuilds started: a page of an older one is not indexed. */
+  private runs = 0
+  /** The rebuild under way, settled when it ends (either way). */
+  private building: Promise<void> | undefined
+
   constructor (private readonly d: IndexerDeps) {}
 
   /** A stored item version (the `searchable` effect). A re-encryption keeps the words: nothing to do. */
@@ -45,30 +54,72 @@ export class SearchIndexer {
     if (!reencrypted && hasKind(r, 'item')) this.item(r)
   }
 
-  /** Drop the index and build it again from every group this node can read (after unlock). */
-  async rebuild (): Promise<void> {
+  /**
+   * Drop the index and build it again from every group this node can read
+   * (after unlock). The index is open at once and fills page by page; until
+   * the returned promise settles `complete()` says it is not whole. A newer
+   * rebuild, or the index closing (lock, stop), ends this one.
+   * Resolves with the items indexed, or undefined when it was ended.
+   */
+  rebuild (): Promise<number | undefined> {
+    const run = ++this.runs
     this.d.index.close()
     this.d.index.open()
-    for (const g of this.d.store.listGroups()) await this.group(g.gid)
+    const p = (async () => {
+      let n = 0
+      for (const g of this.d.store.listGroups()) {
+        const k = await this.group(g.gid, run)
+        if (k === undefined) return undefined
+        n += k
+      }
+      return n
+    })()
+    const building = p.then(() => {}, () => {})
+    this.building = building
+    void building.then(() => { if (this.building === building) this.building = undefined })
+    return p
   }
 
-  /** (Re)index one group's live items (after an unseal). */
-  async group (gid: GroupId): Promise<void> {
-    if (!this.d.index.isOpen || !this.d.readable(gid)) return
+  /** Whether the index holds every readable item, waiting up to `ms` for a rebuild under way to end. */
+  async complete (ms: number): Promise<boolean> {
+    const b = this.building
+    if (b === undefined) return true
+    let t: NodeJS.Timeout | undefined
+    await Promise.race([b, new Promise<void>(resolve => { t = setTimeout(resolve, ms) })])
+    clearTimeout(t)
+    return this.building === undefined
+  }
+
+  /** (Re)index one group's live items (after an unseal): how many, or undefined when `run` was overtaken or the index closed. */
+  async group (gid: GroupId, run = this.runs): Promise<number | undefined> {
+    const live = (): boolean => this.d.index.isOpen && run === this.runs
+    if (!live()) return undefined
+    if (!this.d.readable(gid)) return 0
     let after: { clock: number, rid: string } | undefined
+    let n = 0
     for (;;) {
-      if (!this.d.index.isOpen) return
+      if (!live()) return undefined
       const rows = this.d.store.listKind(gid, 'item', PAGE, after)
       if (rows.length === 0) break
+      let sliceEnd = performance.now() + SLICE_MS
       for (const row of rows) {
+        // Each item costs a signature check (~0.1 ms): yield the loop between slices, or a
+        // large store's build holds every request of the node (drain() may not yield).
+        if (performance.now() >= sliceEnd) {
+          await yieldLoop()
+          if (!live()) return undefined
+          sliceEnd = performance.now() + SLICE_MS
+        }
         after = { clock: row.clock, rid: row.rid }
         if (row.tomb !== 0) continue
         let r: DecodedRecord
         try { r = decodeRecord(row.bytes) } catch { continue }
-        if (r.recordId === row.rid && Buffer.from(r.hash).equals(row.hash) && hasKind(r, 'item')) this.item(r)
+        if (r.recordId === row.rid && Buffer.from(r.hash).equals(row.hash) && hasKind(r, 'item')) { this.item(r); n++ }
       }
       await this.d.index.drain()
+      await yieldLoop()
     }
+    return n
   }
 
   private item (r: DecodedRecord<ItemBody>): void {
