@@ -181,7 +181,7 @@ export const RawPage = T.Object({ items: T.Array(RawItem), nextCursor: Nullable(
 export const SearchHit = T.Object({ itemId: ItemId, groupId: GroupId, snippet: T.String({ description: 'matched words in [brackets]' }), score: T.Number({ description: 'BM25 relevance, higher is better' }) })
 export const SearchResult = T.Object({
   results: T.Array(SearchHit),
-  partial: T.Boolean({ description: 'true when the time budget ran out before every match was ranked (narrow the query)' })
+  partial: T.Boolean({ description: 'true when some matches may be missing: the time budget ran out before every match was ranked (narrow the query), or the search index is still being built after an unlock (ask again in a moment)' })
 })
 
 export const AuditEntry = T.Object({ seq: T.Integer({ minimum: 1 }), at: Iso, kind: T.String(), hash: T.String(), prevHash: T.String() },

@@ -71,12 +71,15 @@ const recall = tool({
     group: T.Optional(T.String({ maxLength: 200, description: 'Only this group (ID, exact name, or "personal"); default: every group.' })),
     limit: T.Optional(T.Integer({ minimum: 1, maximum: 50, description: 'At most this many results (default 10).' }))
   }),
-  output: T.Object({ results: T.Array(T.Object({ id: M.ItemId, groupId: M.GroupId, snippet: T.String(), score: T.Number() })) }),
+  output: T.Object({
+    results: T.Array(T.Object({ id: M.ItemId, groupId: M.GroupId, snippet: T.String(), score: T.Number() })),
+    partial: T.Optional(T.Literal(true, { description: 'Some matches may be missing (the node just started and is still indexing, or the query was too broad): ask again in a moment, or narrow it.' }))
+  }),
   annotations: { readOnlyHint: true, openWorldHint: false },
   run: async (a, c) => {
     const group = a.group !== undefined ? await resolveGroup(c, a.group) : undefined
     const r = await c.search(a.query, { limit: a.limit ?? 10, ...(group !== undefined ? { group } : {}) })
-    return { results: r.results.map(h => ({ id: h.itemId, groupId: h.groupId, snippet: h.snippet, score: h.score })) }
+    return { results: r.results.map(h => ({ id: h.itemId, groupId: h.groupId, snippet: h.snippet, score: h.score })), ...(r.partial ? { partial: true as const } : {}) }
   }
 })
 

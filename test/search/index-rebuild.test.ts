@@ -8,9 +8,12 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { GroupId } from '../../src/crypto/ids.js'
 import { localNode, type LocalNode } from '../helpers/in-process.js'
-import { PASSPHRASE, waitFor } from '../helpers/cli.js'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { BIN, PASSPHRASE, waitFor } from '../helpers/cli.js'
 
 const N = 3000
+const run = promisify(execFile)
 let A: LocalNode
 let gid: GroupId
 
@@ -49,6 +52,9 @@ test('a search while the index fills answers partial: true with what is indexed;
   try {
     const r = await A.ok('GET', '/api/v1/search?q=rebuild')
     assert.equal(r.partial, true, 'a search during the build says its answer may be short')
+    // The CLI says so in words (a separate process: this one serves the API meanwhile).
+    const out = await run(process.execPath, [BIN, '--data-dir', A.dataDir, 'search', 'rebuild'], { encoding: 'utf8', timeout: 60_000 })
+    assert.match(out.stdout, /some matches may be missing: the node is still indexing/)
   } finally { s.search.drain = drain; release() }
   await waitFor('the index to be whole', async () => await s.searchComplete(100), 60_000)
   const r = await A.ok('GET', `/api/v1/search?q=w0`)

@@ -32,6 +32,7 @@ function contentFrom (arg: string | undefined, file: string | undefined): string
 }
 
 const short = (s: unknown, n = 60): string => { const t = typeof s === 'string' ? s : JSON.stringify(s); return t.length > n ? t.slice(0, n - 1) + '…' : t }
+const PARTIAL_NOTE = '(some matches may be missing: the node is still indexing after its start or unlock, or the query ran out of time; run it again in a moment, or narrow it)'
 
 export function itemCommands (program: Command): void {
   program.command('put [content]').description('write an item (default: your personal group)')
@@ -110,7 +111,8 @@ export function itemCommands (program: Command): void {
     .action(run(async (query: string, o: { group?: string, limit: string }, cmd: Command) => {
       const ctx = contextOf(cmd)
       const r = await ctx.client().search(query, { limit: Number(o.limit), ...(o.group !== undefined ? { group: await resolveGroup(ctx, o.group) } : {}) })
-      emit(ctx, r, () => r.results.length === 0 ? 'no matches' : table([['ITEM', 'GROUP', 'SCORE', 'SNIPPET'], ...r.results.map(h => [h.itemId, h.groupId, String(h.score), h.snippet])]))
+      const shown = r.results.length === 0 ? 'no matches' : table([['ITEM', 'GROUP', 'SCORE', 'SNIPPET'], ...r.results.map(h => [h.itemId, h.groupId, String(h.score), h.snippet])])
+      emit(ctx, r, () => r.partial ? `${shown}\n${PARTIAL_NOTE}` : shown)
     }))
 
   const audit = program.command('audit').description('the local audit log: the newest entries (oldest of them first), or those after --since')
