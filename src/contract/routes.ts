@@ -85,7 +85,7 @@ export const routes = {
 
   // ---- items ----
   createItem: { method: 'POST', path: '/api/v1/groups/:gid/items', tag: 'items', summary: 'Write an item (201 after the transaction commits)', params: gid, body: B.CreateItemBody, status: 201, response: M.WriteResult, errors: ITEM },
-  listItems: { method: 'GET', path: '/api/v1/groups/:gid/items', tag: 'items', summary: 'Decrypted items, newest first', params: gid, query: B.ItemsQuery, response: M.ItemPage, errors: [403, 410, 423] },
+  listItems: { method: 'GET', path: '/api/v1/groups/:gid/items', tag: 'items', summary: 'Decrypted items, newest first', params: gid, query: B.ItemsQuery, response: M.ItemPage, errors: [403, 410, 422, 423] },
   listRaw: { method: 'GET', path: '/api/v1/groups/:gid/raw', tag: 'items', summary: 'Stored ciphertext envelopes (works on keepers)', params: gid, query: B.RawQuery, response: M.RawPage, errors: [403, 410, 423] },
   getItem: { method: 'GET', path: '/api/v1/items/:id', tag: 'items', summary: 'One item with its provenance chain', params: itemId, response: M.Item, errors: [403, 422, 423] },
   updateItem: { method: 'PUT', path: '/api/v1/items/:id', tag: 'items', summary: 'Replace an item\'s content (new signed version)', params: itemId, body: B.UpdateItemBody, response: M.WriteResult, errors: ITEM },

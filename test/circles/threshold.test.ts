@@ -171,6 +171,8 @@ describe('circle 3-of-5 across five member processes and a keeper', { timeout: 2
     await c.startMember(A)
     await c.startMember(B)
     await c.waitMesh([A, B, C, D])
+    // A was stopped when D wrote: let it catch up before it reads everything back.
+    await waitItems(A)
     // Four online (A, B, C, D; E stopped). So that B's answer is needed before the
     // unseal can finish, C holds its share for manual approval: A has its own and
     // D's, B's is bad, and C is approved only after A has recorded B's as bad.
