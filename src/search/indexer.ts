@@ -36,8 +36,8 @@ export interface IndexerDeps {
  * so the event loop stays free and queued plaintext stays at one page.
  */
 const PAGE = 200
-/** Longest synchronous stretch of a (re)index before it yields the event loop, ms. */
-const SLICE_MS = 10
+/** Longest synchronous stretch of a (re)index before it yields the event loop, ms: short, as every await of the node's other work (a sync session has a dozen) may wait for one. */
+const SLICE_MS = 3
 
 const yieldLoop = (): Promise<void> => new Promise(resolve => setImmediate(resolve))
 
