@@ -96,7 +96,7 @@ export class Daemon {
       s.audit.checkpoint()
       phases.mark('maintenance+audit')
       log.debug({ phases: phases.summary() }, 'start-up phases (ms)')
-      log.info({ peerId: nodeKey.peerId, apiPort: d.apiPort, keeper: identity.keeper, listen: d.net.libp2p.getMultiaddrs().map(String) }, `cairn ${identity.keeper ? 'keeper' : 'node'} ${shortId(nodeKey.peerId)} started: API on ${config.api.host}:${d.apiPort}, ${s.store.listGroups().length} groups`)
+      log.info({ peerId: nodeKey.peerId, apiPort: d.apiPort, keeper: identity.keeper, listen: d.net.libp2p.getMultiaddrs().map(String) }, `cairn ${identity.keeper ? 'keeper' : 'node'} ${shortId(nodeKey.peerId)} started: API on ${config.api.host}:${d.apiPort}, ${groupCount(s.store.listGroups().length)}`)
       return d
     } catch (e) {
       await dRef?.net?.stop().catch(() => {})
@@ -381,6 +381,8 @@ export class Daemon {
     return await this.stopping
   }
 }
+
+const groupCount = (n: number): string => `${n} group${n === 1 ? '' : 's'}`
 
 /** How long a stop waits for the keepers to take the last audit checkpoint, ms. */
 const STOP_SYNC_MS = 5000

@@ -34,7 +34,7 @@ test('on a terminal: readable lines (time, level, words), not JSON; the last say
     p.stdin.destroy(); p.stdout.destroy(); p.stderr.destroy()
   }
   const text = out.replace(/\x1b\[[0-9;]*m/g, '') // eslint-disable-line no-control-regex
-  assert.match(text, /\d\d:\d\d:\d\d\] INFO.*: cairn node …\w{6} started: API on 127\.0\.0\.1:\d+/)
+  assert.match(text, /\d\d:\d\d:\d\d\] INFO.*: cairn node …\w{6} started: API on 127\.0\.0\.1:\d+, 1 group$/m)
   assert.match(text, /INFO.*: cairn node stopped/)
   assert.doesNotMatch(text, /"level":/, 'no JSON on a terminal')
 })
