@@ -43,7 +43,8 @@ export interface PushDeps {
    */
   relaxed: <T>(fn: () => T) => T
   /** A record of `gid` went out on its topic. */
-  afterPublish?: (gid: GroupId) => void
+  /** After each publish: the peers it was sent to (undefined when it was skipped). A subscriber left out had no open gossip stream yet (a connection just made). */
+  afterPublish?: (gid: GroupId, reached: Set<string> | undefined) => void
 }
 
 export class PushService {
@@ -120,13 +121,15 @@ export class PushService {
   }
 
   async publish (gid: GroupId, bytes: Uint8Array): Promise<void> {
+    let reached: Set<string> | undefined
     try {
-      await this.pubsub.publish(topicOf(gid), bytes)
+      const r = await this.pubsub.publish(topicOf(gid), bytes)
+      reached = new Set(r.recipients.map(p => p.toString()))
       this.d.onPublished()
     } catch (e) {
       // Duplicate publishes and empty meshes are not failures: anti-entropy covers them.
       this.d.log.debug({ err: (e as Error).message }, 'publish skipped')
-    } finally { this.d.afterPublish?.(gid) }
+    } finally { this.d.afterPublish?.(gid, reached) }
   }
 
   private receive (m: GossipsubMessage): void {

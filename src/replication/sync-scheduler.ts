@@ -41,6 +41,9 @@ export interface SyncSchedulerDeps {
   selfPeerId: () => string
 }
 
+/** How long after a publish that left a subscriber out its sync runs (the rest of a burst of writes rides along). */
+const LEFT_OUT_SYNC_MS = 1000
+
 export class SyncScheduler {
   private readonly running = new Map<string, Promise<SyncReport>>()
   private readonly nextSync = new Map<string, number>()
@@ -49,22 +52,40 @@ export class SyncScheduler {
   private readonly missed = new Map<GroupId, Set<string>>()
   /** gid → records written here (a count that only moves): did one come while a peer's session ran? */
   private readonly writes = new Map<GroupId, number>()
+  /** (peer/gid) → the pending sync of a subscriber a publish left out. */
+  private readonly soonSyncs = new Map<string, NodeJS.Timeout>()
   private stopping = false
 
   constructor (private readonly d: SyncSchedulerDeps) {
     d.push.onSubscribed((peer, gid) => { this.subscribed(peer, gid) })
   }
 
-  /** A record of `gid` was just published: note the group peers it could not reach by push. */
-  published (gid: GroupId): void {
+  /**
+   * A record of `gid` was just published to `reached`: note the group peers it
+   * could not reach by push. One not subscribed yet is synced when its
+   * subscription arrives. One subscribed but left out (gossipsub had no open
+   * stream to it yet: a connection just made, its subscription already read)
+   * is synced a moment later, once for a burst of writes.
+   */
+  published (gid: GroupId, reached?: Set<string>): void {
     const peers = this.d.groupPeers(gid)
     if (peers.length === 0) return
     const subs = this.d.push.subscribers(gid)
     for (const p of peers) {
-      if (subs.has(p) || !this.d.dialer.connected(p)) continue
-      const set = this.missed.get(gid) ?? new Set<string>()
-      this.missed.set(gid, set.add(p))
+      if (!this.d.dialer.connected(p)) continue
+      if (!subs.has(p)) {
+        const set = this.missed.get(gid) ?? new Set<string>()
+        this.missed.set(gid, set.add(p))
+      } else if (reached !== undefined && !reached.has(p)) this.syncSoon(p, gid)
     }
+  }
+
+  private syncSoon (peer: string, gid: GroupId): void {
+    const key = `${peer}/${gid}`
+    if (this.soonSyncs.has(key) || this.stopping) return
+    const t = setTimeout(() => { this.soonSyncs.delete(key); if (!this.stopping) void this.syncPeer(peer, gid, true) }, LEFT_OUT_SYNC_MS)
+    t.unref()
+    this.soonSyncs.set(key, t)
   }
 
   /** A record of `gid` was written here. */
@@ -163,7 +184,12 @@ export class SyncScheduler {
   async settled (): Promise<void> { await Promise.allSettled([...this.running.values()]) }
 
   /** Stop: no follow-up session starts; every session under way has ended. */
-  async stop (): Promise<void> { this.stopping = true; await this.settled() }
+  async stop (): Promise<void> {
+    this.stopping = true
+    for (const t of this.soonSyncs.values()) clearTimeout(t)
+    this.soonSyncs.clear()
+    await this.settled()
+  }
 
   private intervalOf (gid: GroupId): number {
     return this.d.registry.chain(gid)?.current().cul === 'taciturn' ? this.d.taciturnIntervalMs : this.d.chattyIntervalMs

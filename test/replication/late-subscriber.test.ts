@@ -1,7 +1,9 @@
 /**
  * Late subscribers (sync-scheduler.ts): a group peer connected but not yet
  * subscribed to the group's topic when a record was published missed it by
- * push; its subscription triggers one sync of that group with it at once.
+ * push; its subscription triggers one sync of that group with it at once. A
+ * subscriber a publish was not sent to (gossipsub had no open stream to it yet)
+ * is synced a moment later, once per burst.
  * Pure scheduling logic, with doubles for the services it drives.
  */
 import { test } from 'node:test'
@@ -66,4 +68,22 @@ test('a subscription with nothing missed, or to another group, starts no session
   h.s.forget(H)
   await h.subscribe(K1, H)
   assert.deepEqual(h.sessions, [], 'H ended here')
+})
+
+test('a subscriber a publish left out (no gossip stream to it yet) is synced once, a moment after a burst of writes; one it reached is not', async () => {
+  const h = harness([K1, K2], [K1, K2])
+  h.subs.set(G, new Set([K1, K2]))
+  for (let i = 0; i < 50; i++) h.s.published(G, new Set([K2])) // K1's subscription was read, its stream was not open yet
+  assert.deepEqual(h.sessions, [], 'not at once: the rest of the burst rides along')
+  await new Promise(resolve => setTimeout(resolve, 1500))
+  await h.s.settled()
+  assert.deepEqual(h.sessions, [`${K1}/${G}`], 'one session for the burst, with K1 only')
+  h.s.published(G, new Set([K1, K2]))
+  h.s.published(G, undefined) // a skipped publish (an empty mesh): the missed-subscription rule alone applies
+  await new Promise(resolve => setTimeout(resolve, 1500))
+  assert.deepEqual(h.sessions, [`${K1}/${G}`], 'both reached: nothing more')
+  h.s.published(G, new Set())
+  await h.s.stop()
+  await new Promise(resolve => setTimeout(resolve, 1500))
+  assert.deepEqual(h.sessions, [`${K1}/${G}`], 'a stop cancels a pending one')
 })
