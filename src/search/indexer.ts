@@ -13,7 +13,7 @@ import type { GroupId } from '../crypto/ids.js'
 import { openItem, type ItemBody, type ItemPlain } from '../records/item.js'
 import { decodeRecord, hasKind, type DecodedRecord } from '../records/record.js'
 import type { Store } from '../store/store.js'
-import type { SearchIndex } from './search-index.js'
+import { yieldLoop, type SearchIndex } from './search-index.js'
 
 export interface IndexerDeps {
   index: SearchIndex
@@ -38,8 +38,6 @@ export interface IndexerDeps {
 const PAGE = 200
 /** Longest synchronous stretch of a (re)index before it yields the event loop, ms: short, as every await of the node's other work (a sync session has a dozen) may wait for one. */
 const SLICE_MS = 3
-
-const yieldLoop = (): Promise<void> => new Promise(resolve => setImmediate(resolve))
 
 export class SearchIndexer {
   /** Rebuilds started: a page of an older one is not indexed. */

@@ -45,7 +45,8 @@ const DRAIN_AT_OPS = 250
 interface Doc { itemId: string, groupId: string, firstChunk: number, chunks: number }
 type Op = { put: true, itemId: string, groupId: string, type: string, text: string } | { put: false, itemId: string, groupId: string }
 
-const yieldLoop = (): Promise<void> => new Promise(resolve => setImmediate(resolve))
+/** One turn of the event loop (its I/O callbacks run meanwhile). */
+export const yieldLoop = (): Promise<void> => new Promise(resolve => setImmediate(resolve))
 
 export class SearchIndex {
   private db: Db | undefined

@@ -25,6 +25,18 @@ before(async () => {
 })
 after(async () => { await A?.stop() })
 
+/** Lock, unlock, and hold the index build at its next page until the returned function is called. */
+async function unlockWithBuildHeld (): Promise<() => void> {
+  const s = A.daemon.services
+  await s.lock()
+  await s.unlock(PASSPHRASE)
+  const drain = s.search.drain.bind(s.search)
+  let release!: () => void
+  const held = new Promise<void>(resolve => { release = resolve })
+  s.search.drain = async () => { await held; return await drain() }
+  return () => { s.search.drain = drain; release() }
+}
+
 test('an unlock answers before the index is whole, the node answers while it fills, then every item is found', { timeout: 120_000 }, async () => {
   const s = A.daemon.services
   await s.lock()
@@ -42,20 +54,15 @@ test('an unlock answers before the index is whole, the node answers while it fil
 
 test('a search while the index fills answers partial: true with what is indexed; none after it is whole', { timeout: 120_000 }, async () => {
   const s = A.daemon.services
-  await s.lock()
-  await s.unlock(PASSPHRASE)
   // Hold the build: its next page waits until released, so the search's wait runs out.
-  const drain = s.search.drain.bind(s.search)
-  let release!: () => void
-  const held = new Promise<void>(resolve => { release = resolve })
-  s.search.drain = async () => { await held; return await drain() }
+  const release = await unlockWithBuildHeld()
   try {
     const r = await A.ok('GET', '/api/v1/search?q=rebuild')
     assert.equal(r.partial, true, 'a search during the build says its answer may be short')
     // The CLI says so in words (a separate process: this one serves the API meanwhile).
     const out = await run(process.execPath, [BIN, '--data-dir', A.dataDir, 'search', 'rebuild'], { encoding: 'utf8', timeout: 60_000 })
     assert.match(out.stdout, /some matches may be missing: the node is still indexing/)
-  } finally { s.search.drain = drain; release() }
+  } finally { release() }
   await waitFor('the index to be whole', async () => await s.searchComplete(100), 60_000)
   const r = await A.ok('GET', `/api/v1/search?q=w0`)
   assert.equal(r.partial, false)
@@ -79,20 +86,14 @@ test('a lock while the index fills ends that build; the next unlock builds it wh
 })
 
 test('a source deleted while the copy index fills (it fills with the search index) still erases its copy, once the index is whole', { timeout: 120_000 }, async () => {
-  const s = A.daemon.services
   // The personal group is built first (groups go in the order joined): T's copy is not seen while it is held.
   const T = (await A.ok('POST', '/api/v1/groups', { name: 'copies' })).id
   const I = await A.ok('POST', `/api/v1/groups/${gid}/items`, { content: 'personal data that must be erasable', type: 'profile' })
   const C = await A.ok('POST', `/api/v1/items/${I.id}/share`, { toGroup: T })
-  await s.lock()
-  await s.unlock(PASSPHRASE)
-  const drain = s.search.drain.bind(s.search)
-  let release!: () => void
-  const held = new Promise<void>(resolve => { release = resolve })
-  s.search.drain = async () => { await held; return await drain() }
+  const release = await unlockWithBuildHeld()
   try {
     assert.equal((await A.api('DELETE', `/api/v1/items/${I.id}`)).status, 200)
     assert.equal((await A.api('GET', `/api/v1/items/${C.id}`)).status, 200, 'the copy waits for the copy index to be whole')
-  } finally { s.search.drain = drain; release() }
+  } finally { release() }
   await waitFor('the copy to be erased', async () => (await A.api('GET', `/api/v1/items/${C.id}`)).status === 404, 30_000)
 })
