@@ -28,6 +28,8 @@ export class Channel {
   private readonly lp: LengthPrefixedStream<Stream>
   bytesIn = 0
   bytesOut = 0
+  /** When the stream was opened: a session compares the sets as they were from then on. */
+  readonly openedAt = Date.now()
 
   constructor (readonly stream: Stream, private readonly maxBytes: number, private readonly timeoutMs: number) {
     this.lp = lpStream(stream, { maxDataLength: maxBytes, maxBufferSize: maxBytes + 2 * STREAM_WINDOW_BYTES + 2 ** 20 })

@@ -38,13 +38,18 @@ export interface NetworkInit {
 
 export type CairnLibp2p = Libp2p<{ identify: unknown, ping: unknown, pubsub: GossipSub, dht?: unknown }>
 
+/** The least time a liveness ping may take before the connection is judged dead and aborted. */
+const PING_TIMEOUT_MIN_MS = 15_000
+
 /** Gossipsub message ID = SHA-256 of the record bytes (the record hash). */
 const msgIdFn = (m: Message): Uint8Array => sha256(m.data)
 
 export async function createNetwork (o: NetworkInit): Promise<CairnLibp2p> {
   const services: Record<string, unknown> = {
     identify: identify(),
-    ping: ping(),
+    // The connection monitor's pings may overlap (a timeout longer than its 10 s interval, below): one
+    // outbound ping stream per connection (the default) made the second ping fail, which aborts the connection.
+    ping: ping({ maxOutboundStreams: 3, maxInboundStreams: 4 }),
     pubsub: gossipsub({
       globalSignaturePolicy: StrictNoSign,
       msgIdFn,
@@ -53,7 +58,12 @@ export async function createNetwork (o: NetworkInit): Promise<CairnLibp2p> {
       allowPublishToZeroTopicPeers: true,
       emitSelf: false,
       maxInboundDataLength: o.maxRecordBytes + 64 * 1024,
-      heartbeatInterval: 700
+      heartbeatInterval: 700,
+      // No penalty for sharing an IP address. By default more than 10 peers on one address
+      // score −5 × (n − 10)² each, below the −80 at which all their RPCs are dropped
+      // (subscriptions included): honest nodes share addresses (a NAT, a host running
+      // several, loopback), and every record is verified by the Acceptor anyway.
+      scoreParams: { IPColocationFactorWeight: 0 }
     })
   }
   if (o.dht) {
@@ -78,6 +88,13 @@ export async function createNetwork (o: NetworkInit): Promise<CairnLibp2p> {
       maxIncomingPendingConnections: 100,
       dialTimeout: 10_000
     },
+    // libp2p pings every connection each 10 s and aborts it when a ping fails. Its
+    // default timeout (≥ 5 s) killed healthy connections of a busy keeper: a ping's
+    // frames queue behind megabytes of sync batches on the same TCP connection
+    // (4 nodes adding a keeper to 250 groups each: ~800 sessions failed with the
+    // connection, and pushes were lost across the reconnections). A dead peer is
+    // now noticed within ~25 s instead of ~15 s (docs/SYNC.md "Connection liveness").
+    connectionMonitor: { pingTimeout: { minTimeout: PING_TIMEOUT_MIN_MS } },
     services: services as never
   })
   return node as unknown as CairnLibp2p

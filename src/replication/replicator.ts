@@ -141,8 +141,8 @@ export class Replicator {
       authorize: async (peer, gid) => this.authorized(peer, gid) || (this.hello.info(peer) === undefined && (await this.hello.known(peer)) !== undefined && this.authorized(peer, gid)),
       holds: gid => o.registry.has(gid),
       timeoutMs, maxMessageBytes: Math.max(o.maxRecordBytes * 2, 4 * 1024 * 1024), maxRecordBytes: o.maxRecordBytes, log: o.log,
-      onSession: (r, role) => {
-        if (r.groupId !== undefined && r.error === undefined) this.scheduler.sessionDone(r.peerId, r.groupId)
+      onSession: (r, role, startedAt) => {
+        if (r.groupId !== undefined && r.error === undefined) this.scheduler.sessionDone(r.peerId, r.groupId, startedAt)
         const seen = this.state.sessionEnded(r)
         if (seen !== undefined) o.onEvent?.(seen)
         o.metrics.syncRounds.inc({ role, result: r.error === undefined ? 'ok' : 'error' })
@@ -198,8 +198,7 @@ export class Replicator {
     this.indexOffs.push(o.events.on('stored', ({ record, previousHash }) => { this.indexes.added(record.groupId, record.hash, previousHash) }))
     this.indexOffs.push(o.events.on('removed', ({ groupId, hashes }) => { this.indexes.removed(groupId, hashes) }))
     this.offs.push(o.events.on('stored', ({ record, origin, reencrypted }) => {
-      // A rotation re-encrypts a whole group: anti-entropy moves that in bulk
-      // (one session per peer) instead of thousands of gossip messages.
+      this.scheduler.changed(record.groupId) // a rotation (below) moves by sync in bulk, not by thousands of gossip messages
       if (origin === 'local') { this.scheduler.wrote(record.groupId); if (reencrypted === true) this.scheduler.soon(record.groupId, 1000); else this.enqueuePublish(record) }
       this.state.stored(record.groupId, this.peers.missedBy(record.groupId, origin === 'local' && reencrypted !== true, p => this.dialer.connected(p), gid => this.push.subscribers(gid)))
     }))

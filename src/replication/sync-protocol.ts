@@ -112,7 +112,8 @@ export interface SyncDeps {
   maxMessageBytes: number
   maxRecordBytes: number
   log: Logger
-  onSession?: (r: SyncReport, role: 'initiator' | 'responder') => void
+  /** A session ended; `startedAt` (ms epoch): it compared the sets as they were from then on. */
+  onSession?: (r: SyncReport, role: 'initiator' | 'responder', startedAt: number) => void
   onProgress?: (gid: GroupId, received: number) => void
   /** A peer's IBLT opening was answered: settled by it, or by the range trie. */
   onIblt?: (result: 'peeled' | 'fallback') => void
@@ -295,7 +296,7 @@ export class SyncService {
         }
       }
       h.end(a.report)
-      if (!a.declined) { this.d.onSession?.(a.report, 'initiator'); return a.report }
+      if (!a.declined) { this.d.onSession?.(a.report, 'initiator', began); return a.report }
       // Not an error: the pair is syncing. Wait for the winner's session (its
       // opening may still be on its way) and take its outcome, or run ours after it.
       this.d.log.debug({ peer: id, group: gid }, 'sync: the peer is already syncing this group with us; waiting for its session')
@@ -382,7 +383,7 @@ export class SyncService {
       s.retryDeferred()
       await ch.close()
       const r = report()
-      this.d.onSession?.(r, 'responder')
+      this.d.onSession?.(r, 'responder', ch.openedAt)
       session.end(r)
     } catch (e) {
       ch.abort('sync failed')
@@ -390,7 +391,7 @@ export class SyncService {
       if (e instanceof ProtocolError) this.d.acceptor.ingest([{ refused: 'malformed' }], 'sync', { peer: peerId })
       this.d.log.debug({ peer: peerId, err: (e as Error).message }, 'sync session (responder) failed')
       const r = report((e as Error).message)
-      this.d.onSession?.(r, 'responder')
+      this.d.onSession?.(r, 'responder', ch.openedAt)
       session?.end(r)
     }
   }

@@ -11,18 +11,26 @@
  *   random over one interval, so a restart does not sync every group at once.
  * - `soon()` brings a run forward (a rotation's re-encrypted records move in
  *   bulk by sync rather than by thousands of gossip messages).
+ * - A scheduled run skips a peer the group was reconciled with (by either side)
+ *   in the last 0.9 interval: one session per pair per interval, not two; and
+ *   one whose last session began after anything of the group was last stored
+ *   here, for up to 10 intervals: a quiet group costs no session.
+ * - At most 8 sessions of ours with one peer at a time; the rest wait their turn.
  * - A failed session is recorded in the per-peer replication state; the
  *   caller gets a report with the error rather than an exception.
  * - Late subscribers: a group peer connected but not yet subscribed to the
  *   group's topic when a record was published (a keeper just restarted: its
  *   subscription is still on its way, after the sync on connect compared the
  *   sets) did not get it by push. When its subscription arrives, the group is
- *   synced with it at once, rather than at the next interval (a minute).
+ *   synced with it at once, rather than at the next interval (a minute); if it
+ *   has not arrived a second later (gossipsub lost it: seen with a keeper
+ *   joining 1,000 topics at once), the group is synced with it then.
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { GroupId } from '../crypto/ids.js'
 import type { GroupRegistry } from '../groups/registry.js'
 import { CairnError } from '../util/errors.js'
+import { KeyedLimiter } from '../util/keyed-limiter.js'
 import type { Dialer } from './dialer.js'
 import type { PushService } from './push.js'
 import type { ReplicationState } from './replication-state.js'
@@ -44,16 +52,49 @@ export interface SyncSchedulerDeps {
 /** How long after a publish that left a subscriber out its sync runs (the rest of a burst of writes rides along). */
 const LEFT_OUT_SYNC_MS = 1000
 
+/**
+ * A scheduled run skips a peer whose session with us for the group (either side's)
+ * ended less than this share of an interval ago: anti-entropy moves records both
+ * ways, so both sides' timers each opening a session every interval did the work
+ * twice (a keeper holding 1,000 chatty groups ran ~33 sessions a second doing
+ * nothing). The pair still meets at least once an interval: the side whose timer
+ * comes first runs it, the other finds it recent.
+ */
+const RECENT_SHARE = 0.9
+
+/**
+ * A scheduled run also skips a peer when nothing of the group was stored here since
+ * our last session with it began: the sets were equal then, and what the peer stored
+ * since makes the peer's own timer run (it applies the same rule). A quiet group's pair
+ * still meets every this many intervals (a peer that does not, a lost change).
+ */
+const QUIET_ROUNDS = 10
+
+/**
+ * Sessions this node opens with one peer at a time. A peer accepts 16 sync streams
+ * per connection and resets the rest: 4 nodes adding a keeper to 250 groups each
+ * opened more, and ~1,800 sessions failed with "stream closed" (each then waited a
+ * round). Half of 16 leaves the peer's own sessions with us their share.
+ */
+const SESSIONS_PER_PEER = 8
+
 export class SyncScheduler {
   private readonly running = new Map<string, Promise<SyncReport>>()
   private readonly nextSync = new Map<string, number>()
-  private readonly lastSession = new Map<string, number>()
+  /** (peer/gid) → the last session ended without error: when its stream opened, when it ended. */
+  private readonly lastSession = new Map<string, { start: number, end: number }>()
+  /** gid → when a record of it was last stored here (any origin). */
+  private readonly lastChange = new Map<GroupId, number>()
   /** gid → group peers connected but not subscribed when one of its records was published. */
   private readonly missed = new Map<GroupId, Set<string>>()
   /** gid → records written here (a count that only moves): did one come while a peer's session ran? */
   private readonly writes = new Map<GroupId, number>()
   /** (peer/gid) → the pending sync of a subscriber a publish left out. */
   private readonly soonSyncs = new Map<string, NodeJS.Timeout>()
+  /** Groups whose next run was brought forward: it syncs with every peer, however recent its last session. */
+  private readonly forced = new Set<GroupId>()
+  /** Sessions we open, per peer: the rest wait (sync-protocol.ts takes 16 inbound per connection and resets the rest). */
+  private readonly slots = new KeyedLimiter(SESSIONS_PER_PEER)
   private stopping = false
 
   constructor (private readonly d: SyncSchedulerDeps) {
@@ -63,7 +104,7 @@ export class SyncScheduler {
   /**
    * A record of `gid` was just published to `reached`: note the group peers it
    * could not reach by push. One not subscribed yet is synced when its
-   * subscription arrives. One subscribed but left out (gossipsub had no open
+   * subscription arrives, or a moment later if it has not. One subscribed but left out (gossipsub had no open
    * stream to it yet: a connection just made, its subscription already read)
    * is synced a moment later, once for a burst of writes.
    */
@@ -76,6 +117,8 @@ export class SyncScheduler {
       if (!subs.has(p)) {
         const set = this.missed.get(gid) ?? new Set<string>()
         this.missed.set(gid, set.add(p))
+        // Its subscription may never come on this connection (gossipsub lost it): then a moment later.
+        this.syncSoon(p, gid)
       } else if (reached !== undefined && !reached.has(p)) this.syncSoon(p, gid)
     }
   }
@@ -83,9 +126,21 @@ export class SyncScheduler {
   private syncSoon (peer: string, gid: GroupId): void {
     const key = `${peer}/${gid}`
     if (this.soonSyncs.has(key) || this.stopping) return
-    const t = setTimeout(() => { this.soonSyncs.delete(key); if (!this.stopping) void this.syncPeer(peer, gid, true) }, LEFT_OUT_SYNC_MS)
+    const t = setTimeout(() => {
+      this.soonSyncs.delete(key)
+      if (this.stopping) return
+      const m = this.missed.get(gid)
+      if (m?.delete(peer) === true && m.size === 0) this.missed.delete(gid)
+      void this.syncPeer(peer, gid, true)
+    }, LEFT_OUT_SYNC_MS)
     t.unref()
     this.soonSyncs.set(key, t)
+  }
+
+  private cancelSoon (peer: string, gid: GroupId): void {
+    const key = `${peer}/${gid}`
+    const t = this.soonSyncs.get(key)
+    if (t !== undefined) { clearTimeout(t); this.soonSyncs.delete(key) }
   }
 
   /** A record of `gid` was written here. */
@@ -96,6 +151,7 @@ export class SyncScheduler {
     const set = this.missed.get(gid)
     if (set?.delete(peer) !== true) return
     if (set.size === 0) this.missed.delete(gid)
+    this.cancelSoon(peer, gid)
     void this.syncPeer(peer, gid, true)
   }
 
@@ -108,19 +164,38 @@ export class SyncScheduler {
   }
 
   /** A group that ended here: never scheduled again. */
-  forget (gid: GroupId): void { this.nextSync.delete(gid); this.missed.delete(gid); this.writes.delete(gid) }
+  forget (gid: GroupId): void {
+    for (const p of this.missed.get(gid) ?? []) this.cancelSoon(p, gid)
+    this.nextSync.delete(gid); this.missed.delete(gid); this.writes.delete(gid); this.forced.delete(gid); this.lastChange.delete(gid)
+  }
 
   soon (gid: GroupId, inMs: number): void {
+    this.forced.add(gid)
     const at = Date.now() + inMs
     if ((this.nextSync.get(gid) ?? Infinity) > at) this.nextSync.set(gid, at)
   }
 
   /** A session with this peer for this group ended without error just now. */
-  sessionDone (peer: string, gid: GroupId): void { this.lastSession.set(`${peer}/${gid}`, Date.now()) }
+  sessionDone (peer: string, gid: GroupId, startedAt?: number): void {
+    const end = Date.now()
+    this.lastSession.set(`${peer}/${gid}`, { start: startedAt ?? end, end })
+  }
+
+  /** A record of `gid` was stored here (written, pushed, synced). */
+  changed (gid: GroupId): void { this.lastChange.set(gid, Date.now()) }
+
+  /**
+   * Nothing of `gid` was stored here since our last session with `peer` for it
+   * began, and it ended less than `ms` ago: what we hold, the peer had then.
+   */
+  private unchangedSince (peer: string, gid: GroupId, ms: number, now: number): boolean {
+    const s = this.lastSession.get(`${peer}/${gid}`)
+    return s !== undefined && now - s.end <= ms && (this.lastChange.get(gid) ?? 0) < s.start
+  }
 
   /** Whether a session with this peer for this group ended well less than `ms` ago. */
-  recentlySynced (peer: string, gid: GroupId, ms: number): boolean {
-    return Date.now() - (this.lastSession.get(`${peer}/${gid}`) ?? 0) <= ms
+  recentlySynced (peer: string, gid: GroupId, ms: number, now = Date.now()): boolean {
+    return now - (this.lastSession.get(`${peer}/${gid}`)?.end ?? 0) <= ms
   }
 
   /**
@@ -138,13 +213,13 @@ export class SyncScheduler {
         if (before !== undefined) await before
         await this.d.dialer.ensureConnected(peer)
         const wrote = this.writes.get(gid) ?? 0
-        const r = await this.d.sync().syncWith(peerIdFromString(peer), gid, fresh)
+        const r = await this.session(peer, gid, fresh)
         // A record written here while the sets were compared may have missed the
         // session: push brings it to a subscribed peer of a chatty group, but not
         // when the session was the peer's (the tie-break) nor in a taciturn group.
         // One more session of ours, not a chain of them.
         const followUp = r.error === undefined && (r.via === 'peer' || this.d.registry.chain(gid)?.current().cul === 'taciturn')
-        if (followUp && (this.writes.get(gid) ?? 0) !== wrote && !this.stopping) return await this.d.sync().syncWith(peerIdFromString(peer), gid, true)
+        if (followUp && (this.writes.get(gid) ?? 0) !== wrote && !this.stopping) return await this.session(peer, gid, true)
         return r
       } catch (e) {
         this.d.state.failed(gid, peer, (e as Error).message)
@@ -153,6 +228,11 @@ export class SyncScheduler {
     })()
     this.running.set(key, p)
     return p
+  }
+
+  /** One session of ours, when one of the peer's slots is free. */
+  private async session (peer: string, gid: GroupId, fresh: boolean): Promise<SyncReport> {
+    return await this.slots.run(peer, async () => await this.d.sync().syncWith(peerIdFromString(peer), gid, fresh))
   }
 
   /** Sync a group with every peer of it now (API: POST /groups/:gid/sync). */
@@ -175,8 +255,13 @@ export class SyncScheduler {
       const due = this.nextSync.get(gid)
       if (due === undefined) { this.track(gid); continue }
       if (due > now) continue
-      this.nextSync.set(gid, now + this.intervalOf(gid))
-      for (const p of this.d.groupPeers(gid)) if (this.d.dialer.connected(p) || this.d.dialer.mayDial(p, now)) void this.syncPeer(p, gid)
+      const interval = this.intervalOf(gid)
+      this.nextSync.set(gid, now + interval)
+      const forced = this.forced.delete(gid)
+      for (const p of this.d.groupPeers(gid)) {
+        if (!forced && (this.recentlySynced(p, gid, interval * RECENT_SHARE, now) || this.unchangedSince(p, gid, interval * QUIET_ROUNDS, now))) continue
+        if (this.d.dialer.connected(p) || this.d.dialer.mayDial(p, now)) void this.syncPeer(p, gid)
+      }
     }
   }
 

@@ -589,7 +589,7 @@ test('partition and heal, K2\'s link cut (ip netns): 500 items written meanwhile
   netns!.cut()
   let ids: string[]
   try {
-    await waitFor('A and K1 to lose K2', async () => !(await peersOf(A)).includes(K2.peerId) && !(await peersOf(K1)).includes(K2.peerId), 20_000)
+    await waitFor('A and K1 to lose K2', async () => !(await peersOf(A)).includes(K2.peerId) && !(await peersOf(K1)).includes(K2.peerId), 45_000)
     ids = await writeMany(A, P, 500, i => ({ content: `written while K2 was cut off ${i}`, type: 'partition' }))
     await waitFor('K1 to hold the 500 items', async () => { const k = await K1.hashes(P); return ids.every(id => k.has(id)) }, 30_000, 200)
     // K2 is running and reachable for us (its API is on a unix socket), but not for its peers.

@@ -87,3 +87,93 @@ test('a subscriber a publish left out (no gossip stream to it yet) is synced onc
   await new Promise(resolve => setTimeout(resolve, 1500))
   assert.deepEqual(h.sessions, [`${K1}/${G}`], 'a stop cancels a pending one')
 })
+
+test('a scheduled run skips a peer the group was reconciled with (by either side) within 0.9 interval; a run brought forward does not', async (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: 1_000_000 })
+  const h = harness([K1, K2], [K1, K2])
+  h.s.runDue(Date.now()) // first sight: both groups scheduled within one interval
+  t.mock.timers.tick(60_001)
+  h.s.runDue(Date.now())
+  await h.s.settled()
+  assert.deepEqual(h.sessions.sort(), [`${K1}/${G}`, `${K1}/${H}`, `${K2}/${G}`, `${K2}/${H}`].sort(), 'every pair once')
+  h.sessions.length = 0
+  t.mock.timers.tick(30_000)
+  h.s.sessionDone(K1, G) // K1's timer came first: its session with us for G just ended
+  t.mock.timers.tick(30_001)
+  h.s.runDue(Date.now())
+  await h.s.settled()
+  assert.deepEqual(h.sessions.sort(), [`${K1}/${H}`, `${K2}/${G}`, `${K2}/${H}`].sort(), 'K1/G was reconciled 30 s ago: not again')
+  h.sessions.length = 0
+  h.s.changed(G) // a record of G stored here since
+  t.mock.timers.tick(60_001)
+  h.s.runDue(Date.now())
+  await h.s.settled()
+  assert.ok(h.sessions.includes(`${K1}/${G}`), 'a pair not met for an interval, with a change since, is synced again')
+  h.sessions.length = 0
+  h.s.sessionDone(K1, G)
+  h.s.soon(G, 0)
+  h.s.runDue(Date.now())
+  await h.s.settled()
+  assert.deepEqual(h.sessions.sort(), [`${K1}/${G}`, `${K2}/${G}`].sort(), 'brought forward (a rotation): every peer, however recent')
+})
+
+test('at most 8 sessions of ours with one peer at a time: the rest wait and all run', async () => {
+  const h = harness([K1], [K1])
+  let running = 0
+  let most = 0
+  const d = (h.s as unknown as { d: { sync: () => unknown } }).d
+  d.sync = () => ({
+    syncWith: async (p: { toString: () => string }) => {
+      running++; most = Math.max(most, running)
+      await new Promise(resolve => setTimeout(resolve, 20))
+      running--
+      return { peerId: p.toString(), sent: 0, received: 0, bytes: 0, reconcileBytes: 0, roundTrips: 1 }
+    }
+  })
+  const gids = Array.from({ length: 30 }, (_, i) => `0b7c2a3e-4f51-4d6a-9e2b-${String(i).padStart(12, '0')}` as GroupId)
+  const reports = await Promise.all(gids.map(async g => await h.s.syncPeer(K1, g)))
+  assert.equal(reports.filter(r => r.error === undefined).length, 30, 'every session ran')
+  assert.equal(most, 8)
+})
+
+test('a connected group peer whose subscription never comes is synced a moment after the publish, once per burst; one that subscribes in time is synced once, at its subscription', async () => {
+  const h = harness([K1, K2], [K1, K2])
+  for (let i = 0; i < 20; i++) h.s.published(G) // neither is subscribed: K1's subscription was lost, K2's is on its way
+  await h.subscribe(K2, G)
+  assert.deepEqual(h.sessions, [`${K2}/${G}`], 'K2 at its subscription')
+  await new Promise(resolve => setTimeout(resolve, 1500))
+  await h.s.settled()
+  assert.deepEqual(h.sessions, [`${K2}/${G}`, `${K1}/${G}`], 'K1 a second later, once for the burst; K2 not again')
+  await h.subscribe(K1, G)
+  assert.equal(h.sessions.length, 2, 'its late subscription owes nothing more')
+  h.s.published(H)
+  h.s.forget(H)
+  await new Promise(resolve => setTimeout(resolve, 1500))
+  assert.equal(h.sessions.length, 2, 'a group forgotten meanwhile is not synced')
+})
+
+test('a quiet group costs no session: a scheduled run skips a peer when nothing of the group was stored here since their last session began, for up to 10 intervals', async (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: 5_000_000 })
+  const h = harness([K1, K2], [K1, K2])
+  h.s.runDue(Date.now())
+  const round = async (): Promise<string[]> => {
+    h.sessions.length = 0
+    t.mock.timers.tick(60_001)
+    h.s.runDue(Date.now())
+    await h.s.settled()
+    return [...h.sessions].sort()
+  }
+  h.s.changed(G)
+  h.s.changed(H)
+  assert.equal((await round()).length, 4, 'first round: every pair')
+  const start = Date.now()
+  t.mock.timers.tick(1000)
+  for (const p of [K1, K2]) for (const g of [G, H]) h.s.sessionDone(p, g, start) // those sessions ended well
+  t.mock.timers.tick(60_000)
+  assert.deepEqual(await round(), [], 'nothing stored since: no session')
+  h.s.changed(G) // e.g. a record pushed by K2
+  assert.deepEqual(await round(), [`${K1}/${G}`, `${K2}/${G}`].sort(), 'a change of G: G with each peer; H still quiet')
+  let met: number | undefined
+  for (let i = 0; i < 12 && met === undefined; i++) if ((await round()).includes(`${K1}/${H}`)) met = Date.now() - start
+  assert.ok(met !== undefined && met > 540_000 && met <= 661_000, `a quiet pair still meets once 10 intervals have passed (after ${met} ms)`)
+})
