@@ -29,6 +29,7 @@ import { sampleRss, until } from '../lib/cluster.js'
 import { cpuShare, dirBytes, fillGroups, heldCounts } from '../lib/fleet.js'
 import { fmtNum } from '../lib/format.js'
 import { profiled } from '../lib/profile.js'
+import { describeMemory, sampleMemory } from '../lib/memory.js'
 
 const MiB = 2 ** 20
 const WAIT_MS = 30_000
@@ -124,6 +125,7 @@ export const scaleKeeperSuite: Suite = {
     const emptyRss = K1.memory()!.rss
     const kEmptyRss = K.memory()!.rss
     const rss = sampleRss(K, 200)
+    const mem = sampleMemory(K, 2000)
     const tc = Date.now()
     await addToAll(big, K, 4)
     await awaitHeld(ctx, K, big, items, quick ? 120_000 : 20 * 60_000)
@@ -133,11 +135,14 @@ export const scaleKeeperSuite: Suite = {
     await new Promise(resolve => setTimeout(resolve, 3000))
     const during = rss.stop()
     const heldRss = K.memory()!.rss
+    const held = await mem.stop()
+    const where = held.last !== undefined ? describeMemory(held.last) : 'not sampled'
+    ctx.log(`scale-keeper: K's memory: ${where}`)
     const disk = dirBytes(K.dataDir) - dirBytes(K1.dataDir)
     ctx.log(`scale-keeper: caught up in ${fmtNum(catchUpS)} s; K RSS ${fmtNum(heldRss / MiB)} MiB (peak ${fmtNum(during.peak / MiB)}), empty keeper ${fmtNum(emptyRss / MiB)} MiB`)
 
     // 2: a quiet window, nothing written anywhere.
-    const [kCpu, k1Cpu, ...fCpu] = await cpuShare([K, K1, ...fs], idleMs)
+    const [kCpu, k1Cpu, ...fCpu] = await profiled('scale-keeper-idle', { keeper: K }, async () => await cpuShare([K, K1, ...fs], idleMs))
     ctx.log(`scale-keeper: idle CPU K ${fmtNum(kCpu!)}%, K1 ${fmtNum(k1Cpu!)}%, feeders ${fCpu.map(c => fmtNum(c)).join(' ')}%`)
 
     // 3: push latency, alternating windows; one unmeasured window each first (JIT, meshes).
@@ -164,7 +169,7 @@ export const scaleKeeperSuite: Suite = {
         value: heldRss / MiB, unit: 'MiB',
         baseline: { name: 'an empty keeper process, same run', value: emptyRss / MiB, unit: 'MiB' },
         target: { op: '<=', value: 300 * 1e6 / MiB },
-        notes: `3 s after the catch-up; peak during the catch-up ${fmtNum(during.peak / MiB)} MiB; K itself empty: ${fmtNum(kEmptyRss / MiB)} MiB; after the push windows ${fmtNum(afterRss / MiB)} MiB; disk: ${fmtNum(disk / MiB)} MiB more than the one-group keeper's data dir (${fmtNum(disk / (groups * items))} B per item, WAL included); catch-up of ${groups * items} items in ${groups} groups (POST …/keepers on each feeder, 4 at a time) took ${fmtNum(catchUpS)} s; target 300 MB = ${fmtNum(300 * 1e6 / MiB)} MiB`,
+        notes: `3 s after the catch-up; peak during the catch-up ${fmtNum(during.peak / MiB)} MiB; K itself empty: ${fmtNum(kEmptyRss / MiB)} MiB; after the push windows ${fmtNum(afterRss / MiB)} MiB; disk: ${fmtNum(disk / MiB)} MiB more than the one-group keeper's data dir (${fmtNum(disk / (groups * items))} B per item, WAL included); catch-up of ${groups * items} items in ${groups} groups (POST …/keepers on each feeder, 4 at a time) took ${fmtNum(catchUpS)} s; where it is (the last 2 s sample, bench/lib/memory.ts): ${where}; target 300 MB = ${fmtNum(300 * 1e6 / MiB)} MiB`,
         details: { groups, items, feeders, diskBytes: disk, diskPerItem: disk / (groups * items), peakMiB: during.peak / MiB, kEmptyMiB: kEmptyRss / MiB, afterPushMiB: afterRss / MiB, catchUpS }
       }),
       ctx.result({
