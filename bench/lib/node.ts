@@ -15,7 +15,7 @@
  * bootstrap, keeper mode) exactly as `cairn start` flags would set them.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { createWriteStream, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { initNode, type InitResult } from '../../src/node/init.js'
 import { loadConfig, type Overrides } from '../../src/config/load.js'
@@ -91,6 +91,8 @@ export async function startNodeProcess (ctx: SuiteContext, dataDir: string, o: S
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     serialization: 'advanced'
   })
+  // Kept dirs keep the process's stderr too (libp2p's DEBUG=… output goes there).
+  if (process.env.CAIRN_BENCH_KEEP_DIRS === '1') proc.stderr!.pipe(createWriteStream(join(dataDir, 'stderr.log')))
   const ctl = new IpcClient(proc, `node process ${dataDir}`)
   const { stop, firstLine } = supervise(ctx, proc, 'node process', 15_000)
   const line = await firstLine

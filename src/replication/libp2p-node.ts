@@ -20,6 +20,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import type { Message } from '@libp2p/gossipsub'
 import { sha256 } from '../crypto/hash.js'
 import { STREAM_WINDOW_BYTES } from './channel.js'
+import { keepGossipStreams } from './gossip-streams.js'
 
 export const DHT_PROTOCOL = '/cairn/kad/1.0.0'
 
@@ -97,5 +98,6 @@ export async function createNetwork (o: NetworkInit): Promise<CairnLibp2p> {
     connectionMonitor: { pingTimeout: { minTimeout: PING_TIMEOUT_MIN_MS } },
     services: services as never
   })
+  keepGossipStreams(node as unknown as CairnLibp2p)
   return node as unknown as CairnLibp2p
 }
