@@ -15,6 +15,11 @@ export const PASSPHRASE = 'test passphrase for cairn'
 
 const tracked = new Set<ChildProcess>()
 const dirs = new Set<string>()
+// A test file that never calls stopAll (one that only opens stores, or whose
+// in-process nodes it stops itself) still leaves nothing in /tmp when it exits.
+process.once('exit', () => {
+  if (process.env.TEST_KEEP_DIRS !== '1') for (const d of dirs) rmSync(d, { recursive: true, force: true })
+})
 
 export function tempDir (prefix = 'cairn-test-'): string {
   const d = mkdtempSync(join(tmpdir(), prefix))
