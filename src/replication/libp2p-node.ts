@@ -23,6 +23,17 @@ import { STREAM_WINDOW_BYTES } from './channel.js'
 import { keepGossipStreams } from './gossip-streams.js'
 
 export const DHT_PROTOCOL = '/cairn/kad/1.0.0'
+/**
+ * The topics one peer's subscriptions may span (a keeper holding that many groups). gossipsub's
+ * defaults ignore a peer's subscriptions past ~956 topics of cairn's length (a per-peer budget of
+ * 1 MiB at topic length + 1,024 bytes each) and drop a whole RPC listing more than 5,000 (sent
+ * when a gossip stream opens): the owner of any group past those never pushed to the keeper.
+ * The budget still bounds what one peer can make us hold (~11 MB by gossipsub's estimate).
+ */
+export const MAX_PEER_TOPICS = 10_000
+const TOPIC_COST = 'cairn/g/'.length + 64 + 1024
+/** Bytes of one subscription in an RPC (topic, its length prefix, the flag, their tags), rounded up. */
+const SUBSCRIPTION_BYTES = 80
 
 export interface NetworkInit {
   privateKey: PrivateKey
@@ -43,6 +54,9 @@ export type CairnLibp2p = Libp2p<{ identify: unknown, ping: unknown, pubsub: Gos
 const PING_TIMEOUT_MIN_MS = 15_000
 
 /** Gossipsub message ID = SHA-256 of the record bytes (the record hash). */
+/** gossipsub's own decode limits (not exported by it), but for the subscriptions an RPC may list. */
+const DECODE_LIMITS = { maxSubscriptions: 5000, maxMessages: 5000, maxIhaveMessageIDs: 5000, maxIwantMessageIDs: 5000, maxControlMessages: 5000, maxIdontwantMessageIDs: 512, maxPeerInfos: 16 }
+
 const msgIdFn = (m: Message): Uint8Array => sha256(m.data)
 
 export async function createNetwork (o: NetworkInit): Promise<CairnLibp2p> {
@@ -58,7 +72,9 @@ export async function createNetwork (o: NetworkInit): Promise<CairnLibp2p> {
       asyncValidation: true,
       allowPublishToZeroTopicPeers: true,
       emitSelf: false,
-      maxInboundDataLength: o.maxRecordBytes + 64 * 1024,
+      maxInboundDataLength: Math.max(o.maxRecordBytes, MAX_PEER_TOPICS * SUBSCRIPTION_BYTES) + 64 * 1024,
+      maxTopicBytesPerPeer: MAX_PEER_TOPICS * TOPIC_COST,
+      decodeRpcLimits: { ...DECODE_LIMITS, maxSubscriptions: MAX_PEER_TOPICS },
       heartbeatInterval: 700,
       // No penalty for sharing an IP address. By default more than 10 peers on one address
       // score −5 × (n − 10)² each, below the −80 at which all their RPCs are dropped
