@@ -7,43 +7,29 @@
  */
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { createNetwork, type CairnLibp2p } from '../../src/replication/libp2p-node.js'
+import type { CairnLibp2p } from '../../src/replication/libp2p-node.js'
+import { waitFor } from '../helpers/cli.js'
+import { bareNode, stopNodes } from '../helpers/libp2p-nodes.js'
 
-const nodes: CairnLibp2p[] = []
-after(async () => { await Promise.all(nodes.map(async n => await n.stop())) })
-
-async function node (): Promise<CairnLibp2p> {
-  const n = await createNetwork({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], announce: [], bootstrap: [], dht: false, inboundPerSecond: 100, maxConnections: 50, maxRecordBytes: 1 << 20, privateAddresses: true })
-  nodes.push(n)
-  return n
-}
-
-async function until (what: string, fn: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-}
+after(stopNodes)
 
 const subscribed = (n: CairnLibp2p, topic: string, peer: CairnLibp2p): boolean => n.services.pubsub.getSubscribers(topic).some(p => p.equals(peer.peerId))
 
 test('after the connection gossipsub used is replaced by another, a new subscription and a publish still reach the peer', { timeout: 60_000 }, async () => {
-  const [a, b] = [await node(), await node()]
+  const [a, b] = [await bareNode(), await bareNode()]
   for (const n of [a, b]) n.services.pubsub.subscribe('t1')
   const first = await a.dial(b.getMultiaddrs()[0]!)
-  await until('each to see the other subscribed to t1', () => subscribed(a, 't1', b) && subscribed(b, 't1', a))
+  await waitFor('each to see the other subscribed to t1', () => subscribed(a, 't1', b) && subscribed(b, 't1', a))
   const second = await b.dial(a.getMultiaddrs()[0]!, { force: true })
   assert.notEqual(second.id, first.id)
-  await until('both connections open on both sides', () => a.getConnections(b.peerId).length === 2 && b.getConnections(a.peerId).length === 2)
+  await waitFor('both connections open on both sides', () => a.getConnections(b.peerId).length === 2 && b.getConnections(a.peerId).length === 2)
   await first.close()
-  await until('the first connection gone on both sides', () => a.getConnections(b.peerId).length === 1 && b.getConnections(a.peerId).length === 1)
+  await waitFor('the first connection gone on both sides', () => a.getConnections(b.peerId).length === 1 && b.getConnections(a.peerId).length === 1)
 
   b.services.pubsub.subscribe('t2')
-  await until('a to learn that b subscribed to t2 (sent on b\'s new outbound stream)', () => subscribed(a, 't2', b))
+  await waitFor('a to learn that b subscribed to t2 (sent on b\'s new outbound stream)', () => subscribed(a, 't2', b))
   const got: string[] = []
   b.services.pubsub.addEventListener('message', e => { got.push(new TextDecoder().decode(e.detail.data)) })
   await a.services.pubsub.publish('t1', new TextEncoder().encode('after the replacement'))
-  await until('b to receive a\'s publish', () => got.includes('after the replacement'))
+  await waitFor('b to receive a\'s publish', () => got.includes('after the replacement'))
 })

@@ -9,41 +9,27 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { createNetwork, MAX_PEER_TOPICS, type CairnLibp2p } from '../../src/replication/libp2p-node.js'
+import { MAX_PEER_TOPICS, type CairnLibp2p } from '../../src/replication/libp2p-node.js'
 import { topicOf } from '../../src/replication/push.js'
 import type { GroupId } from '../../src/crypto/ids.js'
+import { waitFor } from '../helpers/cli.js'
+import { bareNode, stopNodes } from '../helpers/libp2p-nodes.js'
 
-const nodes: CairnLibp2p[] = []
-after(async () => { await Promise.all(nodes.map(async n => await n.stop())) })
-
-async function node (): Promise<CairnLibp2p> {
-  const n = await createNetwork({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], announce: [], bootstrap: [], dht: false, inboundPerSecond: 100, maxConnections: 50, maxRecordBytes: 1 << 20, privateAddresses: true })
-  nodes.push(n)
-  return n
-}
-
-async function until (what: string, fn: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-}
+after(stopNodes)
 
 const topics = (n: number): string[] => Array.from({ length: n }, () => topicOf(randomUUID() as GroupId))
 const known = (n: CairnLibp2p, ts: string[], peer: CairnLibp2p): number => ts.filter(t => n.services.pubsub.getSubscribers(t).some(p => p.equals(peer.peerId))).length
 
 test('a keeper subscribed to 6,000 group topics before it connects, then to 1,200 more, is known subscribed to all 7,200', { timeout: 90_000 }, async () => {
   assert.ok(MAX_PEER_TOPICS >= 7_200)
-  const [owner, keeper] = [await node(), await node()]
+  const [owner, keeper] = [await bareNode(), await bareNode()]
   const before = topics(6_000) // sent in one RPC when the gossip stream opens: over the 5,000 decode limit
   for (const t of before) keeper.services.pubsub.subscribe(t)
   await owner.dial(keeper.getMultiaddrs()[0]!)
-  await until('the owner to learn the first 6,000', () => known(owner, before, keeper) === before.length)
+  await waitFor('the owner to learn the first 6,000', () => known(owner, before, keeper) === before.length)
   const later = topics(1_200) // one RPC each, past the default per-peer budget
   for (const t of later) keeper.services.pubsub.subscribe(t)
-  await until('the owner to learn the next 1,200', () => known(owner, later, keeper) === later.length)
+  await waitFor('the owner to learn the next 1,200', () => known(owner, later, keeper) === later.length)
   assert.equal(known(owner, [...before, ...later], keeper), 7_200)
 
   // and a publish on the last topic reaches the keeper
@@ -53,5 +39,5 @@ test('a keeper subscribed to 6,000 group topics before it connects, then to 1,20
   keeper.services.pubsub.addEventListener('message', e => { if (e.detail.topic === last) got.push(new TextDecoder().decode(e.detail.data)) })
   const sent = await owner.services.pubsub.publish(last, new TextEncoder().encode('pushed'))
   assert.ok(sent.recipients.some(p => p.equals(keeper.peerId)), 'the publish went to the keeper')
-  await until('the keeper to receive it', () => got.includes('pushed'))
+  await waitFor('the keeper to receive it', () => got.includes('pushed'))
 })

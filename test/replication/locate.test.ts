@@ -6,22 +6,16 @@
  */
 import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import { generateSigningKey } from '../../src/crypto/sign.js'
-import { createNetwork, type CairnLibp2p } from '../../src/replication/libp2p-node.js'
+import type { CairnLibp2p } from '../../src/replication/libp2p-node.js'
 import { LocateService } from '../../src/replication/locate.js'
 import { signBindingStatement, type PeerInfo } from '../../src/replication/hello.js'
 import { silentLogger } from '../../src/util/logger.js'
 import { waitFor } from '../helpers/cli.js'
+import { bareNode, stopNodes } from '../helpers/libp2p-nodes.js'
 
-const nodes: CairnLibp2p[] = []
-after(async () => { await Promise.all(nodes.map(async n => await n.stop())) })
-
-async function node (): Promise<CairnLibp2p> {
-  const n = await createNetwork({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], announce: [], bootstrap: [], dht: true, inboundPerSecond: 100, maxConnections: 50, maxRecordBytes: 1 << 20, privateAddresses: true })
-  nodes.push(n)
-  return n
-}
+after(stopNodes)
+const node = async (): Promise<CairnLibp2p> => await bareNode({ dht: true })
 
 function service (libp2p: CairnLibp2p, o: { infos?: () => PeerInfo[], mayAsk?: (p: string) => boolean, mayReveal?: (e: Uint8Array) => boolean } = {}): LocateService {
   return new LocateService({ libp2p, timeoutMs: 5000, log: silentLogger(), dht: true, connectedInfos: o.infos ?? (() => []), mayAsk: o.mayAsk ?? (() => true), mayReveal: o.mayReveal ?? (() => true) })
