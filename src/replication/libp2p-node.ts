@@ -31,6 +31,7 @@ export const DHT_PROTOCOL = '/cairn/kad/1.0.0'
  * The budget still bounds what one peer can make us hold (~11 MB by gossipsub's estimate).
  */
 export const MAX_PEER_TOPICS = 10_000
+/** What gossipsub charges per subscription: the topic's length (push.ts topicOf: 'cairn/g/' + 64 hex) + its 1,024. */
 const TOPIC_COST = 'cairn/g/'.length + 64 + 1024
 /** Bytes of one subscription in an RPC (topic, its length prefix, the flag, their tags), rounded up. */
 const SUBSCRIPTION_BYTES = 80
@@ -53,10 +54,10 @@ export type CairnLibp2p = Libp2p<{ identify: unknown, ping: unknown, pubsub: Gos
 /** The least time a liveness ping may take before the connection is judged dead and aborted. */
 const PING_TIMEOUT_MIN_MS = 15_000
 
-/** Gossipsub message ID = SHA-256 of the record bytes (the record hash). */
-/** gossipsub's own decode limits (not exported by it), but for the subscriptions an RPC may list. */
+/** gossipsub's own decode limits (it does not export them), but for the subscriptions an RPC may list. */
 const DECODE_LIMITS = { maxSubscriptions: 5000, maxMessages: 5000, maxIhaveMessageIDs: 5000, maxIwantMessageIDs: 5000, maxControlMessages: 5000, maxIdontwantMessageIDs: 512, maxPeerInfos: 16 }
 
+/** Gossipsub message ID = SHA-256 of the record bytes (the record hash). */
 const msgIdFn = (m: Message): Uint8Array => sha256(m.data)
 
 export async function createNetwork (o: NetworkInit): Promise<CairnLibp2p> {
