@@ -47,7 +47,7 @@ export function reconcileSets (a: MemorySet, b: MemorySet, o: { iblt?: boolean }
   let msg = { ranges: open.ranges, records: [] as Uint8Array[] }
   let receiver = b
   // Each side keeps its own session state, as SyncService sessions do.
-  const states = new Map([[a, newSessionState()], [b, newSessionState()]])
+  const states = new Map([[a, newSessionState(o.iblt === true)], [b, newSessionState(o.iblt === true)]])
   for (;;) {
     for (const r of msg.records) receiver.add(r)
     recordsSent += msg.records.length

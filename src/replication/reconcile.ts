@@ -13,7 +13,8 @@
  *                                                  (after an id-slice collision)
  *   IBLT   {k:5, 0, 0, c, x}                      "my whole set as an IBLT" (iblt.ts; 1.1.0 only,
  *                                                  in the opening, before the root SPLIT)
- *   WANT   {k:6, 0, 0, h: n × 32-byte hashes}     "send me these records" (1.1.0 only, ≤ iblt CELLS)
+ *   WANT   {k:6, 0, 0, h: n × 32-byte hashes}     "send me these records" (1.1.0 only, ≤ iblt CELLS;
+ *                                                  also the answer to a FULL, where 1.0.0 answers ALL)
  * A 1.1.0 opening is [IBLT, root SPLIT]. The responder peels the difference of
  * the IBLT and its own; it acts on it only if it peels, every element it says
  * we hold is held and every one it says we lack is not, and the initiator's
@@ -78,8 +79,12 @@ export const idOf = (h: Uint8Array): Uint8Array => h.subarray(ID_OFFSET, ID_OFFS
  * side mistake one record for another shows as a fingerprint mismatch, and that
  * range is compared once more with full hashes.
  */
-export interface SessionState { idsSent: Map<string, { d: number, i: number, count: number, fp: Uint8Array }> }
-export const newSessionState = (): SessionState => ({ idsSent: new Map() })
+export interface SessionState {
+  idsSent: Map<string, { d: number, i: number, count: number, fp: Uint8Array }>
+  /** The peer speaks 1.1.0: a FULL is answered with a WANT of exactly what we lack, not ALL. */
+  want: boolean
+}
+export const newSessionState = (want = false): SessionState => ({ idsSent: new Map(), want })
 
 export function splitOf (set: SetView, d: number, i: number): Range {
   const c = new Uint8Array(FANOUT)
@@ -137,8 +142,8 @@ export function respond (set: SetView, incoming: Range[], state: SessionState = 
       case 5: break // did not check out: the SPLIT after it is answered instead
       case 6: out.send.push(...(set.held?.(slices(r.h, 32)) ?? [])); break
       case 0: onSplit(set, r, out, state); break
-      case 1: onIds(set, r.d, r.i, slices(r.h, ID_BYTES), out, false); break
-      case 4: onIds(set, r.d, r.i, slices(r.h, 32), out, true); break
+      case 1: onIds(set, r.d, r.i, slices(r.h, ID_BYTES), out); break
+      case 4: onIds(set, r.d, r.i, slices(r.h, 32), out, state.want); break
       case 2: {
         const want = slices(r.h, ID_BYTES)
         for (const e of set.elements(r.d, r.i)) if (want.some(w => equalBytes(w, idOf(e)))) out.send.push(e)
@@ -189,7 +194,9 @@ function onSplit (set: SetView, r: Extract<Range, { k: 0 }>, out: Turn, state: S
   }
 }
 
-function onIds (set: SetView, d: number, i: number, theirs: Uint8Array[], out: Turn, full: boolean): void {
+/** IDS (`want` undefined) or FULL (`want`: may the answer be a WANT?). */
+function onIds (set: SetView, d: number, i: number, theirs: Uint8Array[], out: Turn, want?: boolean): void {
+  const full = want !== undefined
   const mine = set.elements(d, i)
   const key = full ? (h: Uint8Array) => h : idOf
   const hex = (b: Uint8Array): string => toHex(b)
@@ -208,8 +215,10 @@ function onIds (set: SetView, d: number, i: number, theirs: Uint8Array[], out: T
   }
   out.send.push(...send)
   if (need.length > 0) {
-    if (full) out.ranges.push({ k: 3, d, i }) // rare: after a collision, take the whole small range
-    else out.ranges.push({ k: 2, d, i, h: concatIds(need) })
+    // After a collision (rare): 1.1.0 asks for exactly the hashes it lacks; 1.0.0 takes the whole small range.
+    if (!full) out.ranges.push({ k: 2, d, i, h: concatIds(need) })
+    else if (want === true && need.length <= CELLS) out.ranges.push({ k: 6, d: 0, i: 0, h: concatIds(need) })
+    else out.ranges.push({ k: 3, d, i })
   }
 }
 

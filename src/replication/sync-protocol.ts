@@ -56,7 +56,7 @@ import type { Logger } from '../util/logger.js'
 import { Channel, ProtocolError } from './channel.js'
 import type { IndexCache } from './index-cache.js'
 import type { CairnLibp2p } from './libp2p-node.js'
-import { fromWire, newSessionState, openingTurn, respond, toWire, type Range, type SetView, type Turn } from './reconcile.js'
+import { fromWire, newSessionState, openingTurn, respond, toWire, type Range, type SessionState, type SetView, type Turn } from './reconcile.js'
 import type { Verifier } from './verifier.js'
 import { nodeBounds } from './sync-index.js'
 import { toHex } from '../crypto/bytes.js'
@@ -117,6 +117,7 @@ export interface SyncDeps {
   onProgress?: (gid: GroupId, received: number) => void
   /** A peer's IBLT opening was answered: settled by it, or by the range trie. */
   onIblt?: (result: 'peeled' | 'fallback') => void
+  onRecords?: ((bytes: number) => void) | undefined // bytes of a records message received
 }
 
 class Session {
@@ -124,9 +125,9 @@ class Session {
   received = 0
   reconcileBytes = 0
   private retry: VerifiedRecord[] = []
-  readonly state = newSessionState()
-
-  constructor (private readonly d: SyncDeps, private readonly ch: Channel, private readonly gid: GroupId, private readonly peer: string) {}
+  readonly state: SessionState
+  /** `v11`: the stream speaks 1.1.0. */
+  constructor (private readonly d: SyncDeps, private readonly ch: Channel, private readonly gid: GroupId, private readonly peer: string, readonly v11: boolean) { this.state = newSessionState(v11) }
 
   get view (): SetView { return this.d.indexes.view(this.gid) }
 
@@ -186,6 +187,7 @@ class Session {
       if (m.done !== undefined) { await inFlight.at(-1); return 'done' }
       if (m.recs !== undefined) {
         if (!Array.isArray(m.recs) || !m.recs.every(x => x instanceof Uint8Array)) throw new ProtocolError('bad records message')
+        this.d.onRecords?.(this.ch.bytesIn - before)
         // Verify this batch (worker threads) while the previous one is stored.
         const checked = this.d.verifier.check(this.notHeld(m.recs as Uint8Array[]), this.d.maxRecordBytes)
         const prev = inFlight.at(-1)
@@ -315,8 +317,8 @@ export class SyncService {
     try {
       const stream = await this.d.libp2p.dialProtocol(peer, SYNC_PROTOCOLS, { signal: AbortSignal.timeout(this.d.timeoutMs) })
       ch = new Channel(stream, this.d.maxMessageBytes, this.d.timeoutMs)
-      s = new Session(this.d, ch, gid, peerId)
-      const open = openingTurn(s.view, stream.protocol === SYNC_PROTOCOL_1_1)
+      s = new Session(this.d, ch, gid, peerId, stream.protocol === SYNC_PROTOCOL_1_1)
+      const open = openingTurn(s.view, s.v11)
       const before = ch.bytesOut
       await ch.send({ g: uuidToBytes(gid), r: open.ranges.map(toWire), ...(descs !== undefined ? { d: descs } : {}) })
       s.reconcileBytes += ch.bytesOut - before
@@ -368,7 +370,7 @@ export class SyncService {
         session.end(report('refused'))
         return
       }
-      s = new Session(this.d, ch, gid, peerId)
+      s = new Session(this.d, ch, gid, peerId, stream.protocol === SYNC_PROTOCOL_1_1)
       if (!Array.isArray(open.r)) throw new ProtocolError('open without ranges')
       let ranges: Range[] | 'done' = open.r.map(w => { const r = fromWire(w); if (r === undefined) throw new ProtocolError('malformed range'); return r })
       for (let turn = 0; ; turn++) {

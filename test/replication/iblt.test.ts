@@ -110,6 +110,22 @@ test('1.1.0 session: with too many differences for the IBLT (0–600 random) it 
   }), { numRuns: 25 })
 })
 
+test('after a short-id collision (FULL), a 1.1.0 session asks for exactly the records it lacks (WANT), where 1.0.0 takes the whole range', () => {
+  // Found by the property above: with these sets two 3-byte id slices collide.
+  const seed = '%AW~P'
+  const common = hashes(500, seed, 'c')
+  const a = [...common, ...hashes(15, seed, 'a')]
+  const b = [...common, ...hashes(20, seed, 'b')]
+  const union = [...new Set([...a, ...b].map(hex))].sort()
+  const v11 = reconcileInMemory(a, b, { iblt: true })
+  assert.deepEqual(v11.a.all().map(hex), union)
+  assert.deepEqual(v11.b.all().map(hex), union)
+  assert.equal(v11.recordsSent, 35, 'only the 35 differing records move')
+  const v10 = reconcileInMemory(a, b)
+  assert.deepEqual(v10.a.all().map(hex), union)
+  assert.ok(v10.recordsSent > 35, `1.0.0 has no WANT: it re-sends the range (${v10.recordsSent})`)
+})
+
 test('1.1.0 responder: a difference that peels but does not match the initiator\'s root summaries (or claims records it holds as missing) is not acted on; the SPLIT is answered instead', () => {
   const common = hashes(3000, 'r')
   const extra = hashes(3, 'extra')
