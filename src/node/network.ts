@@ -15,6 +15,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { ShareServer, requestShare } from '../circles/share-protocol.js'
 import { InviteServer } from '../replication/invite-protocol.js'
 import type { StartPhases } from './start-phases.js'
+import { fullGc, GcPacer } from '../util/gc-pacer.js'
 
 export interface Network { libp2p: CairnLibp2p, replicator: Replicator, shares: ShareServer, stop: () => Promise<void> }
 
@@ -45,6 +46,7 @@ export async function startNetwork (config: Config, s: Services, no: NetworkOpti
     throw new CairnError('CONFIG', `cannot start networking on ${config.network.listen.join(', ')}: ${msg}${/EADDRINUSE|in use/.test(msg) ? ' (the port is in use: pick another with --listen)' : ''}`)
   }
   no.phases?.mark('libp2p')
+  const gc = gcPacer(s)
   const replicator = new Replicator({
     libp2p, store: s.store, registry: s.registry, acceptor: s.acceptor, events: s.events, vault: s.vault, clock: s.clock,
     metrics: s.metrics, log: s.log, keeper: s.keeper, audit: (k, d) => s.audit.record(k, d),
@@ -58,7 +60,8 @@ export async function startNetwork (config: Config, s: Services, no: NetworkOpti
     dht: config.network.dht,
     announceEntity: config.network.dht_announce_entity && no.recovering !== true,
     publishBindings: no.recovering !== true,
-    ...(no.onEvent !== undefined ? { onEvent: no.onEvent } : {})
+    ...(no.onEvent !== undefined ? { onEvent: no.onEvent } : {}),
+    onSyncRecords: bytes => gc?.received(bytes)
   })
   await replicator.start()
   s.membershipNet = {
@@ -127,6 +130,7 @@ export async function startNetwork (config: Config, s: Services, no: NetworkOpti
     stop: async () => {
       stopped = true
       clearInterval(redial)
+      gc?.stop()
       if (!s.keeper) await shares.stop()
       await invites?.stop()
       s.membershipNet = undefined
@@ -134,4 +138,20 @@ export async function startNetwork (config: Config, s: Services, no: NetworkOpti
       await libp2p.stop()
     }
   }
+}
+
+const MiB = 2 ** 20
+
+/** A full GC per 4 MiB of sync records and at the end of a burst (util/gc-pacer.ts), logged. */
+function gcPacer (s: Services): GcPacer | undefined {
+  const collect = fullGc()
+  if (collect === undefined) return undefined
+  return new GcPacer({
+    everyBytes: 4 * MiB, quietMs: 2000, minBytes: 4 * MiB, minIntervalMs: 1000, collect,
+    onCollected: (why, ms, bytes) => {
+      const m = process.memoryUsage()
+      s.log.debug({ why, ms: Math.round(ms), receivedMiB: Math.round(bytes / MiB), rssMiB: Math.round(m.rss / MiB), heapMiB: Math.round(m.heapTotal / MiB) },
+        why === 'bytes' ? 'memory: a full GC after 4 MiB of sync records' : 'memory: a full GC at the end of a burst of sync records')
+    }
+  })
 }

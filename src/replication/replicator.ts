@@ -81,6 +81,8 @@ export interface ReplicatorOptions {
   /** Put bind records into groups (false while `cairn recover` builds a node: its peer ID may never run). */
   publishBindings?: boolean
   onEvent?: (e: ReplicationEvent) => void
+  /** Bytes of records a sync session received (a batch, before it is verified). */
+  onSyncRecords?: (bytes: number) => void
 }
 
 const TICK_MS = 1000
@@ -150,7 +152,7 @@ export class Replicator {
         o.metrics.syncRoundTrips.inc(r.roundTrips)
         o.metrics.received.inc({ path: 'sync' }, r.received)
       },
-      onIblt: result => o.metrics.syncIblt.inc({ result }) })
+      onIblt: result => o.metrics.syncIblt.inc({ result }), onRecords: o.onSyncRecords })
     this.push = new PushService({ libp2p: o.libp2p, acceptor: o.acceptor, log: o.log, relaxed: fn => o.store.relaxed(() => o.store.tx(fn)), onPublished: () => o.metrics.pushed.inc(), onReceived: () => o.metrics.received.inc({ path: 'push' }), afterPublish: (gid, reached) => this.scheduler.published(gid, reached) })
     this.scheduler = new SyncScheduler({
       registry: o.registry, chattyIntervalMs: o.chattyIntervalMs, taciturnIntervalMs: o.taciturnIntervalMs, sync: () => this.sync,

@@ -62,10 +62,10 @@ function currentIndexes (n: Node): IndexCache {
 }
 
 /** A sync service on a node that lets every peer sync every group it holds. */
-const syncOf = (n: Node): SyncService => new SyncService({
+const syncOf = (n: Node, onRecords?: (bytes: number) => void): SyncService => new SyncService({
   libp2p: asLibp2p(n.host), store: n.store, acceptor: n.acceptor, indexes: currentIndexes(n), verifier: new Verifier(1),
   authorize: () => true, holds: gid => n.store.getGroup(gid) !== undefined,
-  timeoutMs: TIMEOUT, maxMessageBytes: 4 * 1024 * 1024, maxRecordBytes: 2 * 1024 * 1024, log
+  timeoutMs: TIMEOUT, maxMessageBytes: 4 * 1024 * 1024, maxRecordBytes: 2 * 1024 * 1024, log, onRecords
 })
 
 function group (owner: SigningKey, o: { keepers?: string[], members?: Array<[SigningKey, Role]> } = {}): { gid: GroupId, key: Uint8Array, head: VerifiedRecord<DescBody> } {
@@ -159,15 +159,21 @@ test('sync: two nodes that each hold records the other lacks end with the union;
   const onlyK = items(g, alice, 3, clock)
   assert.ok(a.acceptor.ingest([g.head, ...shared, ...onlyA], 'local').every(r => r.status === 'stored'))
   assert.ok(k.acceptor.ingest([g.head.bytes, ...shared.map(r => r.bytes), ...onlyK.map(r => r.bytes)], 'delivery').every(r => r.status === 'stored'))
-  const sa = syncOf(a); const sk = syncOf(k)
+  // The bytes of records each side received (what paces the node's full GCs, util/gc-pacer.ts).
+  const got = { a: 0, k: 0 }
+  const sa = syncOf(a, b => { got.a += b }); const sk = syncOf(k, b => { got.k += b })
   await Promise.all([sa.start(), sk.start()])
   const report = await sa.syncWith(k.host.peerId, g.gid)
   assert.equal(report.error, undefined)
   assert.equal(report.sent, 7)
   assert.equal(report.received, 3)
   for (const n of [a, k]) assert.equal(n.store.countGroupRecords(g.gid), 1 + 50 + 7 + 3)
+  const bytesOf = (rs: VerifiedRecord[]): number => rs.reduce((t, r) => t + r.bytes.length, 0)
+  assert.ok(got.a >= bytesOf(onlyK) && got.a < bytesOf(onlyK) + 64, `a received ${got.a} B of records messages for ${bytesOf(onlyK)} B of records`)
+  assert.ok(got.k >= bytesOf(onlyA) && got.k < bytesOf(onlyA) + 64, `k received ${got.k} B for ${bytesOf(onlyA)} B`)
   const again = await sa.syncWith(k.host.peerId, g.gid)
   assert.deepEqual([again.sent, again.received], [0, 0], 'a second session finds nothing to move')
+  assert.ok(got.a < bytesOf(onlyK) + 64 && got.k < bytesOf(onlyA) + 64, 'a session that moves nothing reports no record bytes')
 })
 
 test('sync: records a gate refuses are not stored on the receiver, and counted there by reason', async () => {
