@@ -81,8 +81,7 @@ export interface ReplicatorOptions {
   /** Put bind records into groups (false while `cairn recover` builds a node: its peer ID may never run). */
   publishBindings?: boolean
   onEvent?: (e: ReplicationEvent) => void
-  /** Bytes of records a sync session received (a batch, before it is verified). */
-  onSyncRecords?: (bytes: number) => void
+  onSyncRecords?: (bytes: number) => void // the bytes of each records message a sync session received
 }
 
 const TICK_MS = 1000
@@ -156,7 +155,8 @@ export class Replicator {
     this.push = new PushService({ libp2p: o.libp2p, acceptor: o.acceptor, log: o.log, relaxed: fn => o.store.relaxed(() => o.store.tx(fn)), onPublished: () => o.metrics.pushed.inc(), onReceived: () => o.metrics.received.inc({ path: 'push' }), afterPublish: (gid, reached) => this.scheduler.published(gid, reached) })
     this.scheduler = new SyncScheduler({
       registry: o.registry, chattyIntervalMs: o.chattyIntervalMs, taciturnIntervalMs: o.taciturnIntervalMs, sync: () => this.sync,
-      dialer: this.dialer, state: this.state, push: this.push, groupPeers: gid => this.groupPeers(gid), selfPeerId: () => this.peerId
+      dialer: this.dialer, state: this.state, push: this.push, groupPeers: gid => this.groupPeers(gid), selfPeerId: () => this.peerId,
+      owed: (peer, gid) => this.outbox.pending(gid).has(`peer:${peer}`)
     })
     this.deliver = new DeliverService({ libp2p: o.libp2p, acceptor: o.acceptor, timeoutMs, log: o.log })
     this.outbox = new Outbox({

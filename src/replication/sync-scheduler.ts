@@ -47,6 +47,13 @@ export interface SyncSchedulerDeps {
   /** Peer IDs that may hold the group (not this node). */
   groupPeers: (gid: GroupId) => string[]
   selfPeerId: () => string
+  /**
+   * Is the group's delivery to this peer still owed (outbox.ts)? Until it lands the
+   * peer does not hold the group and refuses a session ("not-found"); the delivery
+   * syncs it when it lands. A node adding a keeper to 250 groups had ~45 such refusals
+   * logged as failures, each a wasted session.
+   */
+  owed?: (peer: string, gid: GroupId) => boolean
 }
 
 /** How long after a publish that left a subscriber out its sync runs (the rest of a burst of writes rides along). */
@@ -131,6 +138,7 @@ export class SyncScheduler {
       if (this.stopping) return
       const m = this.missed.get(gid)
       if (m?.delete(peer) === true && m.size === 0) this.missed.delete(gid)
+      if (this.d.owed?.(peer, gid) === true) return
       void this.syncPeer(peer, gid, true)
     }, LEFT_OUT_SYNC_MS)
     t.unref()
@@ -260,7 +268,7 @@ export class SyncScheduler {
       const forced = this.forced.delete(gid)
       for (const p of this.d.groupPeers(gid)) {
         if (!forced && (this.recentlySynced(p, gid, interval * RECENT_SHARE, now) || this.unchangedSince(p, gid, interval * QUIET_ROUNDS, now))) continue
-        if (this.d.dialer.connected(p) || this.d.dialer.mayDial(p, now)) void this.syncPeer(p, gid)
+        if ((this.d.dialer.connected(p) || this.d.dialer.mayDial(p, now)) && this.d.owed?.(p, gid) !== true) void this.syncPeer(p, gid)
       }
     }
   }
