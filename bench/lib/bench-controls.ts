@@ -111,6 +111,8 @@ export async function benchControls (daemon: Daemon): Promise<Record<string, Ipc
     'drop-sync-index': (m) => { net().replicator.indexes.drop(String(m.gid) as GroupId); return true },
     'unload-sync-index': (m) => net().replicator.indexes.unload(String(m.gid) as GroupId),
     'drop-share-streams': () => { shareStreams(net().libp2p).clear(); return true },
+    // Wait (up to `ms`) for the search index an agent builds after its start: a suite that measures something else waits it out.
+    'search-complete': async (m) => await s.searchComplete(Number(m.ms ?? 600_000)),
     protocols: async () => {
       if (registered) return true
       registered = true
