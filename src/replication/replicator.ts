@@ -156,7 +156,7 @@ export class Replicator {
     this.scheduler = new SyncScheduler({
       registry: o.registry, chattyIntervalMs: o.chattyIntervalMs, taciturnIntervalMs: o.taciturnIntervalMs, sync: () => this.sync,
       dialer: this.dialer, state: this.state, push: this.push, groupPeers: gid => this.groupPeers(gid), selfPeerId: () => this.peerId,
-      owed: (peer, gid) => this.outbox.pending(gid).has(`peer:${peer}`)
+      owed: (peer, gid) => this.outbox.pending(gid).get(`peer:${peer}`)?.attempts
     })
     this.deliver = new DeliverService({ libp2p: o.libp2p, acceptor: o.acceptor, timeoutMs, log: o.log })
     this.outbox = new Outbox({

@@ -47,14 +47,19 @@ export interface SyncSchedulerDeps {
   /** Peer IDs that may hold the group (not this node). */
   groupPeers: (gid: GroupId) => string[]
   selfPeerId: () => string
-  /**
-   * Is the group's delivery to this peer still owed (outbox.ts)? Until it lands the
-   * peer does not hold the group and refuses a session ("not-found"); the delivery
-   * syncs it when it lands. A node adding a keeper to 250 groups had ~45 such refusals
-   * logged as failures, each a wasted session.
-   */
-  owed?: (peer: string, gid: GroupId) => boolean
+  /** The failed attempts of the group's delivery to this peer still owed (outbox.ts); undefined: none owed. */
+  owed?: (peer: string, gid: GroupId) => number | undefined
 }
+
+/**
+ * No session with a peer still owed the group's delivery, until it failed this many
+ * times. Until it lands the peer does not hold the group and refuses a session
+ * ("not-found"); the delivery syncs it when it lands. A node adding a keeper to 250
+ * groups had ~45 such refusals logged as failures, each a wasted session. After a few
+ * failures sessions resume: the peer may hold the group from another member and refuse
+ * our delivery, and a session is then the way to meet it.
+ */
+const OWED_ATTEMPTS = 3
 
 /** How long after a publish that left a subscriber out its sync runs (the rest of a burst of writes rides along). */
 const LEFT_OUT_SYNC_MS = 1000
@@ -138,7 +143,7 @@ export class SyncScheduler {
       if (this.stopping) return
       const m = this.missed.get(gid)
       if (m?.delete(peer) === true && m.size === 0) this.missed.delete(gid)
-      if (this.d.owed?.(peer, gid) === true) return
+      if (this.awaitsDelivery(peer, gid)) return
       void this.syncPeer(peer, gid, true)
     }, LEFT_OUT_SYNC_MS)
     t.unref()
@@ -268,7 +273,7 @@ export class SyncScheduler {
       const forced = this.forced.delete(gid)
       for (const p of this.d.groupPeers(gid)) {
         if (!forced && (this.recentlySynced(p, gid, interval * RECENT_SHARE, now) || this.unchangedSince(p, gid, interval * QUIET_ROUNDS, now))) continue
-        if ((this.d.dialer.connected(p) || this.d.dialer.mayDial(p, now)) && this.d.owed?.(p, gid) !== true) void this.syncPeer(p, gid)
+        if ((this.d.dialer.connected(p) || this.d.dialer.mayDial(p, now)) && !this.awaitsDelivery(p, gid)) void this.syncPeer(p, gid)
       }
     }
   }
@@ -283,6 +288,8 @@ export class SyncScheduler {
     this.soonSyncs.clear()
     await this.settled()
   }
+
+  private awaitsDelivery (peer: string, gid: GroupId): boolean { return (this.d.owed?.(peer, gid) ?? OWED_ATTEMPTS) < OWED_ATTEMPTS }
 
   private intervalOf (gid: GroupId): number {
     return this.d.registry.chain(gid)?.current().cul === 'taciturn' ? this.d.taciturnIntervalMs : this.d.chattyIntervalMs
