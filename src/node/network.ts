@@ -141,17 +141,19 @@ export async function startNetwork (config: Config, s: Services, no: NetworkOpti
 }
 
 const MiB = 2 ** 20
+/** Sync records received between two full GCs (docs/PERFORMANCE.md "memory after a burst of sync records": 32, 8, 4 tried). */
+const GC_EVERY_BYTES = 4 * MiB
 
-/** A full GC per 4 MiB of sync records and at the end of a burst (util/gc-pacer.ts), logged. */
+/** A full GC per GC_EVERY_BYTES of sync records and at the end of a burst (util/gc-pacer.ts), logged. */
 function gcPacer (s: Services): GcPacer | undefined {
   const collect = fullGc()
   if (collect === undefined) return undefined
   return new GcPacer({
-    everyBytes: 4 * MiB, quietMs: 2000, minBytes: 4 * MiB, minIntervalMs: 1000, collect,
+    everyBytes: GC_EVERY_BYTES, quietMs: 2000, minBytes: GC_EVERY_BYTES, minIntervalMs: 1000, collect,
     onCollected: (why, ms, bytes) => {
       const m = process.memoryUsage()
       s.log.debug({ why, ms: Math.round(ms), receivedMiB: Math.round(bytes / MiB), rssMiB: Math.round(m.rss / MiB), heapMiB: Math.round(m.heapTotal / MiB) },
-        why === 'bytes' ? 'memory: a full GC after 4 MiB of sync records' : 'memory: a full GC at the end of a burst of sync records')
+        why === 'bytes' ? `memory: a full GC after ${GC_EVERY_BYTES / MiB} MiB of sync records` : 'memory: a full GC at the end of a burst of sync records')
     }
   })
 }
