@@ -64,7 +64,8 @@ export interface StoredEvent { record: VerifiedRecord, origin: Origin, replaced:
 export interface AcceptorEvents extends Record<string, unknown> {
   stored: StoredEvent
   rejected: { reason: RejectReason, origin: Origin, peer?: string, groupId?: GroupId }
-  'group-added': { groupId: GroupId }
+  /** `from`: the peer whose records brought the group (a delivery, a sync), when one did. */
+  'group-added': { groupId: GroupId, from?: string }
   'descriptor': { groupId: GroupId, descriptor: Descriptor }
   /** Records removed without a replacement (tombstone expiry). */
   'removed': { groupId: GroupId, hashes: Uint8Array[] }
@@ -205,7 +206,7 @@ export class Acceptor {
     this.o.registry.set(gid, chain)
     for (const d of added) this.o.clock.observe(d.rec.c)
     this.o.store.afterCommit(() => {
-      this.o.events.emit('group-added', { groupId: gid })
+      this.o.events.emit('group-added', { groupId: gid, ...(opts.peer !== undefined ? { from: opts.peer } : {}) })
       for (const d of added) this.o.events.emit('stored', { record: d, origin, replaced: false })
       this.o.events.emit('descriptor', { groupId: gid, descriptor: chain.head() })
     })

@@ -151,7 +151,7 @@ export class Replicator {
         o.metrics.syncRoundTrips.inc(r.roundTrips)
         o.metrics.received.inc({ path: 'sync' }, r.received)
       },
-      onIblt: result => o.metrics.syncIblt.inc({ result }), onRecords: o.onSyncRecords })
+      onIblt: result => o.metrics.syncIblt.inc({ result }), onRecords: o.onSyncRecords, fillingFrom: gid => this.scheduler.fillingFrom(gid) })
     this.push = new PushService({ libp2p: o.libp2p, acceptor: o.acceptor, log: o.log, relaxed: fn => o.store.relaxed(() => o.store.tx(fn)), onPublished: () => o.metrics.pushed.inc(), onReceived: () => o.metrics.received.inc({ path: 'push' }), afterPublish: (gid, reached) => this.scheduler.published(gid, reached) })
     this.scheduler = new SyncScheduler({
       registry: o.registry, chattyIntervalMs: o.chattyIntervalMs, taciturnIntervalMs: o.taciturnIntervalMs, sync: () => this.sync,
@@ -214,7 +214,7 @@ export class Replicator {
     this.offs.push(o.events.on('rejected', ({ reason, peer, groupId }) => {
       if ((reason === 'group-deleted' || reason === 'left-group') && peer !== undefined && groupId !== undefined) this.membership.stalePeer(peer, groupId)
     }))
-    this.offs.push(o.events.on('group-added', ({ groupId }) => { this.scheduler.track(groupId); this.bindings.publishIn(groupId); this.scheduler.soon(groupId, 0) }))
+    this.offs.push(o.events.on('group-added', ({ groupId, from }) => { this.scheduler.track(groupId); this.bindings.publishIn(groupId); void this.scheduler.adopted(groupId, from) }))
     this.offs.push(o.events.on('descriptor', ({ groupId, descriptor }) => { this.invalidatePeers(); this.onDescriptor(groupId, descriptor.rec.b.k, descriptor.rec.b.m) }))
     const onConnect = (): void => { o.metrics.peers.set(o.libp2p.getPeers().length) }
     const onDisconnect = (e: CustomEvent<{ toString: () => string }>): void => {

@@ -34,7 +34,9 @@
  * group with that peer). `busy` is not an error: the declined initiator waits for
  * the winner's session (≤ timeoutMs for its opening to arrive) and takes its outcome,
  * or opens again after it when it failed, never came, or a fresh comparison was
- * asked for (≤ 3 declines in a row). Nothing is stored, counted or audited for it. Whoever receives a turn with no ranges
+ * asked for (≤ 3 declines in a row). Nothing is stored, counted or audited for it.
+ * A node filling a group it just adopted from one peer (sync-scheduler.ts `adopted`)
+ * answers any other peer's opening for it `busy`, and opens its own with it after. Whoever receives a turn with no ranges
  * (and finds nothing to re-check, see reconcile.ts SessionState) answers
  * { done: n } (records it stored) and the session ends.
  *
@@ -89,6 +91,8 @@ function reportOf (peerId: string, groupId: GroupId | undefined, ch: Channel | u
   return { peerId, ...(groupId !== undefined ? { groupId } : {}), sent: s?.sent ?? 0, received: s?.received ?? 0, bytes: (ch?.bytesIn ?? 0) + (ch?.bytesOut ?? 0), reconcileBytes: s?.reconcileBytes ?? 0, roundTrips, ...(error !== undefined ? { error } : {}) }
 }
 
+const rangesOf = (ws: unknown[]): Range[] => ws.map(w => { const r = fromWire(w); if (r === undefined) throw new ProtocolError('malformed range'); return r })
+
 /** Our opening lost the tie-break: the peer is running its session with us for this group. */
 class Declined extends Error {}
 
@@ -118,6 +122,7 @@ export interface SyncDeps {
   /** A peer's IBLT opening was answered: settled by it, or by the range trie. */
   onIblt?: (result: 'peeled' | 'fallback') => void
   onRecords?: ((bytes: number) => void) | undefined // bytes of a records message received
+  fillingFrom?: (gid: GroupId) => string | undefined // the peer a group just adopted is filled from
 }
 
 class Session {
@@ -199,13 +204,7 @@ class Session {
       await inFlight.at(-1)
       if (!Array.isArray(m.r)) throw new ProtocolError('turn without ranges')
       this.reconcileBytes += this.ch.bytesIn - before
-      const ranges: Range[] = []
-      for (const w of m.r) {
-        const r = fromWire(w)
-        if (r === undefined) throw new ProtocolError('malformed range')
-        ranges.push(r)
-      }
-      return ranges
+      return rangesOf(m.r)
     }
   }
 
@@ -352,12 +351,13 @@ export class SyncService {
     try {
       const open = await ch.recv<{ g?: unknown, r?: unknown, d?: unknown }>()
       try { gid = groupIdFromBytes(open.g as Uint8Array) } catch { throw new ProtocolError('bad group') }
-      // The tie-break: our own session with this peer for this group is under
-      // way and we have the lower peer ID, so ours goes on and this one is declined.
-      if (this.sessions.get(peerId, gid, 'initiator') !== undefined && this.d.libp2p.peerId.toString() < peerId) {
+      // Declined: the tie-break (our session with this peer for this group is under way and we have
+      // the lower peer ID: ours goes on), and any while the group, just adopted, fills from another peer.
+      const filling = this.d.fillingFrom?.(gid)
+      if ((this.sessions.get(peerId, gid, 'initiator') !== undefined && this.d.libp2p.peerId.toString() < peerId) || (filling !== undefined && filling !== peerId)) {
         await ch.send({ err: BUSY })
         await ch.close()
-        this.d.log.debug({ peer: peerId, group: gid }, 'sync opening declined: our session with this peer for this group is under way')
+        this.d.log.debug({ peer: peerId, group: gid }, filling !== undefined ? 'sync opening declined: the group is being filled from another peer' : 'sync opening declined: our session with this peer for this group is under way')
         return
       }
       session = this.sessions.begin(peerId, gid, 'responder')
@@ -372,7 +372,7 @@ export class SyncService {
       }
       s = new Session(this.d, ch, gid, peerId, stream.protocol === SYNC_PROTOCOL_1_1)
       if (!Array.isArray(open.r)) throw new ProtocolError('open without ranges')
-      let ranges: Range[] | 'done' = open.r.map(w => { const r = fromWire(w); if (r === undefined) throw new ProtocolError('malformed range'); return r })
+      let ranges: Range[] | 'done' = rangesOf(open.r)
       for (let turn = 0; ; turn++) {
         if (turn > MAX_TURNS) throw new ProtocolError('too many turns')
         if (ranges === 'done') break

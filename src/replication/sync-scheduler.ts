@@ -25,6 +25,10 @@
  *   synced with it at once, rather than at the next interval (a minute); if it
  *   has not arrived a second later (gossipsub lost it: seen with a keeper
  *   joining 1,000 topics at once), the group is synced with it then.
+ * - A group just adopted here (`adopted`) is filled from one peer, then met with
+ *   the rest: each of its holders would otherwise send the whole set at once
+ *   (a keeper added to a group of 100,000 items held by its owner and a keeper
+ *   received 215 MiB for 122 MiB of records, in two sessions).
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { GroupId } from '../crypto/ids.js'
@@ -107,6 +111,8 @@ export class SyncScheduler {
   private readonly forced = new Set<GroupId>()
   /** Sessions we open, per peer: the rest wait (sync-protocol.ts takes 16 inbound per connection and resets the rest). */
   private readonly slots = new KeyedLimiter(SESSIONS_PER_PEER)
+  /** Groups being filled from their first peer (`adopted`): no scheduled run, no session with another peer meanwhile. */
+  private readonly fills = new Map<GroupId, Fill>()
   private stopping = false
 
   constructor (private readonly d: SyncSchedulerDeps) {
@@ -188,6 +194,48 @@ export class SyncScheduler {
     if ((this.nextSync.get(gid) ?? Infinity) > at) this.nextSync.set(gid, at)
   }
 
+  /**
+   * A group just adopted here, which holds little or nothing of it yet: sync it
+   * with one peer (`from`, the one that delivered it; else one already in a
+   * session with us for it; else a connected one), the next when one fails, and
+   * only then with the others, which have little left to send. Meanwhile a
+   * session with any other peer for the group (a sync on connect, say) waits.
+   * Ends when every session it started has.
+   */
+  async adopted (gid: GroupId, from?: string): Promise<void> {
+    this.track(gid)
+    if (this.fills.has(gid) || this.stopping) return
+    const fill = new Fill()
+    this.fills.set(gid, fill)
+    try {
+      const now = Date.now()
+      const live = (p: string): boolean => this.running.has(`${p}/${gid}`) || this.d.sync().sessions.get(p, gid, 'responder') !== undefined
+      const rank = (p: string): number => p === from ? 0 : live(p) ? 1 : this.d.dialer.connected(p) ? 2 : 3
+      // `from` holds the group (it sent it) though this node may not know its binding yet.
+      const peers = [...new Set([...(from !== undefined ? [from] : []), ...this.d.groupPeers(gid)])]
+        .filter(p => this.reachable(p, gid, now))
+        .sort((a, b) => rank(a) - rank(b))
+      let first = 0
+      for (; first < peers.length && !this.stopping; first++) {
+        fill.from(peers[first]!)
+        if ((await this.syncPeer(peers[first]!, gid)).error === undefined) break
+      }
+      fill.end()
+      this.fills.delete(gid)
+      // The others as known now (the records just received may name more), less those tried.
+      const tried = new Set(peers.slice(0, first + 1))
+      const rest = this.d.groupPeers(gid).filter(p => !tried.has(p) && this.reachable(p, gid, Date.now()))
+      if (!this.stopping) await Promise.all(rest.map(async p => await this.syncPeer(p, gid)))
+    } finally {
+      fill.end()
+      if (this.fills.get(gid) === fill) this.fills.delete(gid)
+      this.nextSync.set(gid, Date.now() + this.intervalOf(gid))
+    }
+  }
+
+  /** The peer `gid` is being filled from, while its fill's first session runs (sync-protocol.ts declines the others). */
+  fillingFrom (gid: GroupId): string | undefined { return this.fills.get(gid)?.peer }
+
   /** A session with this peer for this group ended without error just now. */
   sessionDone (peer: string, gid: GroupId, startedAt?: number): void {
     const end = Date.now()
@@ -224,6 +272,7 @@ export class SyncScheduler {
     p = (async () => {
       try {
         if (before !== undefined) await before
+        for (let f = this.fills.get(gid); f !== undefined && f.peer !== peer; f = this.fills.get(gid)) await f.moved
         await this.d.dialer.ensureConnected(peer)
         const wrote = this.writes.get(gid) ?? 0
         const r = await this.session(peer, gid, fresh)
@@ -267,13 +316,13 @@ export class SyncScheduler {
     for (const gid of this.d.registry.groupIds()) {
       const due = this.nextSync.get(gid)
       if (due === undefined) { this.track(gid); continue }
-      if (due > now) continue
+      if (due > now || this.fills.has(gid)) continue
       const interval = this.intervalOf(gid)
       this.nextSync.set(gid, now + interval)
       const forced = this.forced.delete(gid)
       for (const p of this.d.groupPeers(gid)) {
         if (!forced && (this.recentlySynced(p, gid, interval * RECENT_SHARE, now) || this.unchangedSince(p, gid, interval * QUIET_ROUNDS, now))) continue
-        if ((this.d.dialer.connected(p) || this.d.dialer.mayDial(p, now)) && !this.awaitsDelivery(p, gid)) void this.syncPeer(p, gid)
+        if (this.reachable(p, gid, now)) void this.syncPeer(p, gid)
       }
     }
   }
@@ -289,9 +338,25 @@ export class SyncScheduler {
     await this.settled()
   }
 
+  /** Connected or may be dialled now, and not still owed the group's delivery. */
+  private reachable (peer: string, gid: GroupId, now: number): boolean {
+    return (this.d.dialer.connected(peer) || this.d.dialer.mayDial(peer, now)) && !this.awaitsDelivery(peer, gid)
+  }
+
   private awaitsDelivery (peer: string, gid: GroupId): boolean { return (this.d.owed?.(peer, gid) ?? OWED_ATTEMPTS) < OWED_ATTEMPTS }
 
   private intervalOf (gid: GroupId): number {
     return this.d.registry.chain(gid)?.current().cul === 'taciturn' ? this.d.taciturnIntervalMs : this.d.chattyIntervalMs
   }
+}
+
+/** The peer a group is being filled from; `moved` settles when that changes or the fill ends. */
+class Fill {
+  peer: string | undefined
+  moved: Promise<void>
+  private wake!: () => void
+  constructor () { this.moved = this.next() }
+  from (peer: string): void { this.peer = peer; this.wake(); this.moved = this.next() }
+  end (): void { this.peer = undefined; this.wake() }
+  private next (): Promise<void> { return new Promise<void>(resolve => { this.wake = resolve }) }
 }

@@ -22,7 +22,7 @@ function harness (peers: string[], connected: string[], owed = new Map<string, n
     registry: { chain: () => ({ current: () => ({ cul: 'chatty' }) }), groupIds: () => [G, H] },
     chattyIntervalMs: 60_000,
     taciturnIntervalMs: 3_600_000,
-    sync: () => ({ syncWith: async (p: { toString: () => string }, gid: GroupId) => { sessions.push(`${p.toString()}/${gid}`); return { peerId: p.toString(), sent: 0, received: 0, bytes: 0, reconcileBytes: 0, roundTrips: 1 } } }),
+    sync: () => ({ sessions: { get: () => undefined }, syncWith: async (p: { toString: () => string }, gid: GroupId) => { sessions.push(`${p.toString()}/${gid}`); return { peerId: p.toString(), sent: 0, received: 0, bytes: 0, reconcileBytes: 0, roundTrips: 1 } } }),
     dialer: { connected: (p: string) => connected.includes(p), ensureConnected: async () => {}, mayDial: () => false },
     state: { failed: () => {} },
     push: { subscribe: () => {}, subscribers: (gid: GroupId) => subs.get(gid) ?? new Set(), onSubscribed: (fn: (peer: string, gid: GroupId) => void) => { onSub = fn } },
@@ -200,4 +200,56 @@ test('a peer still owed the group\'s delivery (a keeper just added, the outbox n
   assert.deepEqual(await run(), [`${K1}/${G}`, `${K2}/${G}`].sort(), 'failed 3 times (K1 may hold the group from another member and refuse ours): a session tries')
   owed.delete(`${K1}/${G}`) // delivered (its onDelivered syncs it at once; the schedule includes it again)
   assert.deepEqual(await run(), [`${K1}/${G}`, `${K2}/${G}`].sort())
+})
+
+test('a group just adopted is filled from one peer (a connected one first; the next when it fails), then met with the others at once; no scheduled run meanwhile', async () => {
+  const h = harness([OFF, K1, K2], [K1, K2])
+  const log: string[] = []
+  let running = 0
+  let most = 0
+  const fail = new Set([K1])
+  const d = (h.s as unknown as { d: { sync: () => unknown, dialer: { mayDial: () => boolean } } }).d
+  d.dialer.mayDial = () => true // OFF may be dialled: it is tried after the connected peers
+  d.sync = () => ({
+    sessions: { get: () => undefined },
+    syncWith: async (p: { toString: () => string }) => {
+      const id = p.toString()
+      log.push(`start ${id}`)
+      running++; most = Math.max(most, running)
+      await new Promise(resolve => setTimeout(resolve, 30))
+      running--
+      log.push(`end ${id}`)
+      return { peerId: id, sent: 0, received: 100, bytes: 0, reconcileBytes: 0, roundTrips: 1, ...(fail.has(id) ? { error: 'stream reset' } : {}) }
+    }
+  })
+  const filled = h.s.adopted(G)
+  await new Promise(resolve => setTimeout(resolve, 10))
+  h.s.runDue(Date.now() + 3_600_000) // the group's timer comes due while it fills
+  await filled
+  assert.deepEqual(log.slice(0, 4), [`start ${K1}`, `end ${K1}`, `start ${K2}`, `end ${K2}`], 'K1 (connected) first, alone; it failed, so K2 (connected), alone')
+  assert.deepEqual(log.slice(4), [`start ${OFF}`, `end ${OFF}`], 'then the rest (OFF, to be dialled); K1 is not asked again in the fill')
+  assert.equal(most, 1, 'never two sessions for the group at once: the scheduled run waited')
+  log.length = 0
+  fail.clear()
+  const all = new Set([OFF, K1, K2])
+  await h.s.adopted(H)
+  assert.deepEqual(log.slice(0, 2), [`start ${K1}`, `end ${K1}`], 'the first alone')
+  assert.deepEqual(new Set(log.slice(2).filter(x => x.startsWith('start')).map(x => x.slice(6))), new Set([...all].filter(p => p !== K1)), 'then both others')
+  assert.equal(most, 2, 'the others at once')
+})
+
+test('a group just adopted fills from the peer already syncing it with us (its delivery\'s session), not from one more', async () => {
+  const h = harness([K1, K2], [K1, K2])
+  const log: string[] = []
+  const d = (h.s as unknown as { d: { sync: () => unknown } }).d
+  d.sync = () => ({
+    sessions: { get: (p: string, _g: GroupId, role: string) => p === K2 && role === 'responder' ? Promise.resolve() : undefined },
+    syncWith: async (p: { toString: () => string }) => {
+      log.push(p.toString())
+      await new Promise(resolve => setTimeout(resolve, 10))
+      return { peerId: p.toString(), sent: 0, received: 0, bytes: 0, reconcileBytes: 0, roundTrips: 1 }
+    }
+  })
+  await h.s.adopted(G)
+  assert.deepEqual(log, [K2, K1], 'K2 runs its session with us for G: it goes first, K1 after it')
 })
