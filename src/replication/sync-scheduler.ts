@@ -207,8 +207,8 @@ export class SyncScheduler {
     if (this.fills.has(gid) || this.stopping) return
     const fill = new Fill()
     this.fills.set(gid, fill)
+    const now = Date.now()
     try {
-      const now = Date.now()
       const live = (p: string): boolean => this.running.has(`${p}/${gid}`) || this.d.sync().sessions.get(p, gid, 'responder') !== undefined
       const rank = (p: string): number => p === from ? 0 : live(p) ? 1 : this.d.dialer.connected(p) ? 2 : 3
       // `from` holds the group (it sent it) though this node may not know its binding yet.
@@ -229,7 +229,7 @@ export class SyncScheduler {
     } finally {
       fill.end()
       if (this.fills.get(gid) === fill) this.fills.delete(gid)
-      this.nextSync.set(gid, Date.now() + this.intervalOf(gid))
+      this.nextSync.set(gid, now + this.intervalOf(gid)) // from the fill's start, as a scheduled run's
     }
   }
 
