@@ -205,32 +205,27 @@ export class SyncScheduler {
   async adopted (gid: GroupId, from?: string): Promise<void> {
     this.track(gid)
     if (this.fills.has(gid) || this.stopping) return
+    const now = Date.now()
+    this.nextSync.set(gid, now + this.intervalOf(gid)) // the fill is this interval's run
+    const live = (p: string): boolean => this.running.has(`${p}/${gid}`) || this.d.sync().sessions.get(p, gid, 'responder') !== undefined
+    const rank = (p: string): number => p === from ? 0 : live(p) ? 1 : this.d.dialer.connected(p) ? 2 : 3
+    // `from` holds the group (it sent it) though this node may not know its binding yet.
+    const peers = [...new Set([...(from !== undefined ? [from] : []), ...this.d.groupPeers(gid)])]
+      .filter(p => this.reachable(p, gid, now))
+      .sort((a, b) => rank(a) - rank(b))
     const fill = new Fill()
     this.fills.set(gid, fill)
-    const now = Date.now()
+    let first = 0
     try {
-      const live = (p: string): boolean => this.running.has(`${p}/${gid}`) || this.d.sync().sessions.get(p, gid, 'responder') !== undefined
-      const rank = (p: string): number => p === from ? 0 : live(p) ? 1 : this.d.dialer.connected(p) ? 2 : 3
-      // `from` holds the group (it sent it) though this node may not know its binding yet.
-      const peers = [...new Set([...(from !== undefined ? [from] : []), ...this.d.groupPeers(gid)])]
-        .filter(p => this.reachable(p, gid, now))
-        .sort((a, b) => rank(a) - rank(b))
-      let first = 0
       for (; first < peers.length && !this.stopping; first++) {
         fill.from(peers[first]!)
         if ((await this.syncPeer(peers[first]!, gid)).error === undefined) break
       }
-      fill.end()
-      this.fills.delete(gid)
-      // The others as known now (the records just received may name more), less those tried.
-      const tried = new Set(peers.slice(0, first + 1))
-      const rest = this.d.groupPeers(gid).filter(p => !tried.has(p) && this.reachable(p, gid, Date.now()))
-      if (!this.stopping) await Promise.all(rest.map(async p => await this.syncPeer(p, gid)))
-    } finally {
-      fill.end()
-      if (this.fills.get(gid) === fill) this.fills.delete(gid)
-      this.nextSync.set(gid, now + this.intervalOf(gid)) // from the fill's start, as a scheduled run's
-    }
+    } finally { fill.end(); this.fills.delete(gid) }
+    // The others as known now (the records just received may name more), less those tried.
+    const tried = new Set(peers.slice(0, first + 1))
+    const rest = this.d.groupPeers(gid).filter(p => !tried.has(p) && this.reachable(p, gid, Date.now()))
+    if (!this.stopping) await Promise.all(rest.map(async p => await this.syncPeer(p, gid)))
   }
 
   /** The peer `gid` is being filled from, while its fill's first session runs (sync-protocol.ts declines the others). */
