@@ -4,8 +4,8 @@
 //
 // - Code splitting keeps the CLI's lazy loading: an HTTP-only verb loads the
 //   CLI's chunks, and the node (libp2p, SQLite, schemas) only when it starts one.
-// - The verifier's worker is an entry of its own, beside the chunks: it is
-//   loaded as `new URL('./verify-worker.js', import.meta.url)`.
+// - Each worker thread's module is an entry of its own, beside the chunks
+//   (workerEntries): it is loaded as `new URL('./verify-worker.js', import.meta.url)`.
 // - `outdir` must sit two levels under the package root, as the sources' own
 //   `../../package.json` and `../../bin/cairn` expect; chunks go beside the entries.
 // - better-sqlite3 stays a package: it loads its native addon by path.
@@ -14,6 +14,14 @@
 import { buildSync } from 'esbuild'
 import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+
+/** The worker threads' entries (name → compiled file), for tsc output under `compiledDir` ('dist' or 'src'). */
+export function workerEntries (compiledDir) {
+  return {
+    'verify-worker': `${compiledDir}/replication/verify-worker.js`,
+    'reencrypt-worker': `${compiledDir}/groups/reencrypt-worker.js`
+  }
+}
 
 /** Bundle `entryPoints` (name → compiled .js file, relative to `root`) into `outdir`, replacing what it held. */
 export function bundleInto (root, entryPoints, outdir) {

@@ -4,7 +4,7 @@
 // reading each was about half of a node's start (docs/PERFORMANCE.md, "Issue 14,
 // bundled start-up"). Run by `npm run build`; how: scripts/bundle-lib.mjs.
 import { join, resolve } from 'node:path'
-import { bundleInto } from './bundle-lib.mjs'
+import { bundleInto, workerEntries } from './bundle-lib.mjs'
 
 const root = resolve(import.meta.dirname, '..')
-bundleInto(root, { cli: 'dist/cli/entry.js', 'verify-worker': 'dist/replication/verify-worker.js' }, join(root, 'dist/bundle'))
+bundleInto(root, { cli: 'dist/cli/entry.js', ...workerEntries('dist') }, join(root, 'dist/bundle'))

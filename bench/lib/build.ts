@@ -21,10 +21,12 @@
 import { spawnSync } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { bundleInto } from '../../scripts/bundle-lib.mjs'
+import { pathToFileURL } from 'node:url'
+import { bundleInto, workerEntries } from '../../scripts/bundle-lib.mjs'
 
 const ROOT = resolve(import.meta.dirname, '../..')
 let built: string | undefined
+let compiledRoot: string | undefined
 
 /** The bundled daemon-child.js (the compiled one under CAIRN_BENCH_PROFILE), built on first call. */
 export function ensureBuild (): string {
@@ -41,6 +43,7 @@ export function ensureBuild (): string {
     include: [join(ROOT, 'src/**/*.ts'), join(ROOT, 'bench/lib/daemon-child.ts')]
   }))
   const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', tsconfig], { cwd: ROOT, encoding: 'utf8' })
+  compiledRoot = base
   const child = join(base, 'bench/lib/daemon-child.js')
   // Type errors still emit JavaScript: run it (another session may be mid-edit),
   // but say so; no output at all is fatal.
@@ -48,6 +51,17 @@ export function ensureBuild (): string {
   if (r.status !== 0) process.stderr.write(`bench: tsc reported errors; node processes run what it emitted:\n${(r.stdout + r.stderr).slice(0, 2000)}\n`)
   if (process.env.CAIRN_BENCH_PROFILE !== undefined && process.env.CAIRN_BENCH_PROFILE !== '') return (built = child)
   const out = join(base, 'bundle/child')
-  bundleInto(base, { 'daemon-child': 'bench/lib/daemon-child.js', 'verify-worker': 'src/replication/verify-worker.js' }, out)
+  bundleInto(base, { 'daemon-child': 'bench/lib/daemon-child.js', ...workerEntries('src') }, out)
   return (built = join(out, 'daemon-child.js'))
+}
+
+/**
+ * A module of this run's compiled sources (`rel` under src/, without .js), for
+ * suites that run the node's code inside the harness (rotation): as compiled
+ * JavaScript its worker threads start, as `cairn start`'s do; under tsx they
+ * cannot, and the work stays on the main thread.
+ */
+export async function compiledModule<T> (rel: string): Promise<T> {
+  ensureBuild()
+  return await import(pathToFileURL(join(compiledRoot!, 'src', `${rel}.js`)).href) as T
 }

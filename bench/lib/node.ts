@@ -26,7 +26,7 @@ import { silentLogger } from '../../src/util/logger.js'
 import { ApiClient } from './http-client.js'
 import { IpcClient } from './ipc.js'
 import { supervise } from './child.js'
-import { ensureBuild } from './build.js'
+import { compiledModule, ensureBuild } from './build.js'
 import { procMemory } from './bench-controls.js'
 import type { SuiteContext } from './types.js'
 
@@ -39,12 +39,17 @@ export async function initBenchNode (ctx: SuiteContext, o: { keeper?: boolean } 
   return initNode({ dataDir, keeper: o.keeper === true, ...(o.keeper === true ? {} : { passphrase: BENCH_PASSPHRASE }), env: {} })
 }
 
-/** A node's local services, unlocked, in this process; closed by the suite's cleanup. */
-export async function openLocalServices (ctx: SuiteContext, dataDir?: string): Promise<{ s: Services, dataDir: string, personalGroupId: string | null }> {
+/**
+ * A node's local services, unlocked, in this process; closed by the suite's
+ * cleanup. `compiled`: the services of this run's compiled sources (build.ts
+ * compiledModule), whose worker threads start, instead of the TypeScript ones.
+ */
+export async function openLocalServices (ctx: SuiteContext, dataDir?: string, o: { compiled?: boolean } = {}): Promise<{ s: Services, dataDir: string, personalGroupId: string | null }> {
   const init = dataDir === undefined ? await initBenchNode(ctx) : undefined
   const dir = dataDir ?? init!.dataDir
   const config = loadConfig(dir, { env: {} })
-  const s = buildServices(config, loadNodeKey(dataPaths(dir).nodeKey), silentLogger())
+  const build = o.compiled === true ? (await compiledModule<{ buildServices: typeof buildServices }>('node/services')).buildServices : buildServices
+  const s = build(config, loadNodeKey(dataPaths(dir).nodeKey), silentLogger())
   ctx.defer(() => s.close())
   if (!s.keeper) await s.unlock(BENCH_PASSPHRASE)
   return { s, dataDir: dir, personalGroupId: init?.personalGroupId ?? s.vault?.personalGroupId() ?? null }

@@ -11,6 +11,10 @@
  *     BUDGET_MS is stopped there and its rate so far reported (noted).
  *  2. the same with the search index closed: isolates the store path and the
  *     job from the index (a diagnostic, not a configuration users run).
+ *  2b. the same again, with the job's work per record on the main thread: the
+ *     TypeScript sources, whose worker thread cannot start under tsx (as every
+ *     rotation ran before groups/reencrypt-thread.ts). Rows 1 and 2 run this
+ *     run's compiled sources (bench/lib/build.ts compiledModule), as a node does.
  *  3. item writes/s on the node of row 1, which holds ITEMS items: write cost
  *     as a function of what the node holds.
  *
@@ -42,8 +46,8 @@ const TARGET = { op: '>=' as const, value: 20_000 }
 interface Setup { s: Services, gid: GroupId, items: number, writeMs: number, note: string }
 
 /** A node with one group of `items` items, written through ItemService 1,000 per transaction. */
-async function setup (ctx: SuiteContext, items: number, withIndex: boolean, budgetMs: number): Promise<Setup> {
-  const { s } = await openLocalServices(ctx)
+async function setup (ctx: SuiteContext, items: number, withIndex: boolean, budgetMs: number, compiled = true): Promise<Setup> {
+  const { s } = await openLocalServices(ctx, undefined, { compiled })
   if (!withIndex) s.search.close()
   const g = s.groups.create({ name: 'bench-rotation' })
   const cs = contents(256)
@@ -60,7 +64,7 @@ async function setup (ctx: SuiteContext, items: number, withIndex: boolean, budg
     }
   }
   const writeMs = msSince(t)
-  ctx.log(`${withIndex ? 'index on' : 'index closed'}: wrote ${done} items in ${Math.round(writeMs)} ms`)
+  ctx.log(`${withIndex ? 'index on' : 'index closed'}${compiled ? '' : ', TypeScript sources'}: wrote ${done} items in ${Math.round(writeMs)} ms`)
   return { s, gid: g.id, items: done, writeMs, note }
 }
 
@@ -155,6 +159,10 @@ export const rotationSuite: Suite = {
     const bare = await setup(ctx, items, false, setupBudgetMs)
     const bareRot = await rotations(ctx, bare, runs, budgetMs)
 
+    // Row 2b: as row 2, every record's work on the main thread.
+    const inline = await setup(ctx, items, false, setupBudgetMs, false)
+    const inlineRot = await rotations(ctx, inline, runs, budgetMs)
+
     // Row 1: the real path.
     const real = await setup(ctx, items, true, setupBudgetMs)
     const realRot = await rotations(ctx, real, runs, budgetMs)
@@ -177,9 +185,17 @@ export const rotationSuite: Suite = {
       notes: `diagnostic: the store path and job without the search index; ${bareRot.samples.length} run(s): ${samplesText(bareRot.samples)} items/s${bare.note !== '' ? '; ' + bare.note : ''}; setup wrote ${fmtNum(bare.items)} items in ${fmtNum(bare.writeMs / 1000)} s`,
       details: { items: bare.items, runs: bareRot.samples.length, capped: bareRot.capped !== undefined, samples: joined(bareRot.samples), baselineSamples: joined(bareRot.floor.samples), batchedFloorSamples: joined(bareRot.batched.samples) }
     }))
-    // Row 4: how far batch signing alone can take the job (both nodes' windows).
-    const batchedAll = [...realRot.batched.samples, ...bareRot.batched.samples]
-    const singleAll = [...realRot.floor.samples, ...bareRot.floor.samples]
+    out.push(ctx.result({
+      name: `re-encrypt on rotation, ${fmtNum(inline.items)} items, search index closed, all on the main thread`,
+      value: inlineRot.median, unit: 'items/s',
+      baseline: { name: FLOOR_NAME, value: inlineRot.floor.median, unit: 'items/s' },
+      target: TARGET,
+      notes: `diagnostic: row 2 with no worker thread (TypeScript sources), as every rotation ran before the job's thread; ${inlineRot.samples.length} run(s): ${samplesText(inlineRot.samples)} items/s${inline.note !== '' ? '; ' + inline.note : ''}`,
+      details: { items: inline.items, runs: inlineRot.samples.length, capped: inlineRot.capped !== undefined, samples: joined(inlineRot.samples), baselineSamples: joined(inlineRot.floor.samples) }
+    }))
+    // Row 4: how far batch signing alone can take the job (every node's windows).
+    const batchedAll = [...realRot.batched.samples, ...bareRot.batched.samples, ...inlineRot.batched.samples]
+    const singleAll = [...realRot.floor.samples, ...bareRot.floor.samples, ...inlineRot.floor.samples]
     out.push(ctx.result({
       name: `re-encrypt crypto floor after batch signing (${fmtNum(JOB_STEP)} records per signature)`,
       value: median(batchedAll), unit: 'items/s',

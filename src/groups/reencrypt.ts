@@ -12,15 +12,17 @@
  */
 import type { GroupId } from '../crypto/ids.js'
 import { setImmediate as yieldLoop } from 'node:timers/promises'
-import { reencryptItems } from '../records/item.js'
-import { fromStore } from '../records/record.js'
+import { sealBatch } from '../records/record.js'
 import type { JobFn } from '../jobs/job-runner.js'
 import { CairnError } from '../util/errors.js'
 import { requireChain, requireVault } from './access.js'
 import type { GroupContext } from './context.js'
+import { ReencryptThread, type StepResult } from './reencrypt-thread.js'
 
 /** Items per transaction and per signed batch (≤ MAX_BATCH_LEAVES): one fsync and one signature each; small enough to keep the event loop responsive. */
 const BATCH = 1000
+
+interface Step { rows: number, kv: number, last: string, work: Promise<StepResult> }
 
 export function reencryptJob (ctx: GroupContext, keyFor: (gid: GroupId, kv: number) => Uint8Array): JobFn {
   return async (h) => {
@@ -28,34 +30,50 @@ export function reencryptJob (ctx: GroupContext, keyFor: (gid: GroupId, kv: numb
     const target = () => requireChain(ctx, gid).current().kv
     let done = h.resumedFrom
     h.setTotal(done + ctx.store.countStaleItems(gid, target()))
-    let after = ''
-    let passes = 0
-    for (;;) {
-      if (h.signal.aborted) throw new CairnError('UNAVAILABLE', 'stopped')
+    const thread = new ReencryptThread()
+    /** The next `BATCH` stale items after `after`, handed to the thread; undefined when there are none. */
+    const begin = (after: string): Step | undefined => {
       const kv = target()
       const rows = ctx.store.staleItems(gid, kv, after, BATCH)
-      if (rows.length === 0) {
-        // Items that arrived under an older key behind the scan (sync from a peer
-        // that wrote before it saw the rotation): one more pass from the start.
-        if (++passes > 1 || ctx.store.countStaleItems(gid, kv) === 0) break
-        after = ''
-        continue
+      if (rows.length === 0) return undefined
+      const keys = [...new Set(rows.map(r => r.kv))].map((v): [number, Uint8Array] => [v, keyFor(gid, v)])
+      const signer = requireVault(ctx).entityKey().publicKey
+      return { rows: rows.length, kv, last: rows[rows.length - 1]!.rid, work: thread.run({ rows, keys, kv, key: keyFor(gid, kv), signer }) }
+    }
+    try {
+      let passes = 0
+      let next = begin('')
+      for (;;) {
+        if (h.signal.aborted) throw new CairnError('UNAVAILABLE', 'stopped')
+        const step = next
+        if (step === undefined) {
+          // Items that arrived under an older key behind the scan (sync from a peer
+          // that wrote before it saw the rotation): one more pass from the start.
+          if (++passes > 1 || ctx.store.countStaleItems(gid, target()) === 0) break
+          next = begin('')
+          continue
+        }
+        const res = await step.work
+        if (!res.ok) throw new CairnError(res.code, res.message)
+        // The next step is re-encrypted on the thread while this one is stored.
+        // A version stored meanwhile (an edit, a delete) is newer than that
+        // step's re-encryption of it, which is then refused as stale, harmlessly.
+        next = begin(step.last)
+        const stored = ctx.acceptor.ingest(sealBatch(requireVault(ctx).entityKey(), res.us, res.leaves), 'local')
+        // A refused re-encryption leaves that item under the old key, which a removed
+        // member may hold: the job fails and says so rather than report done.
+        const refused = stored.filter(x => x.status === 'rejected')
+        if (refused.length > 0) {
+          const why = [...new Set(refused.map(x => x.reason ?? 'rejected'))].join(', ')
+          throw new CairnError('INTEGRITY', `${refused.length} of ${step.rows} items could not be re-encrypted under key version ${step.kv} (${why}); they are still under an older key`)
+        }
+        ctx.store.bumpKeyUsage(gid, step.kv, step.rows)
+        done += step.rows
+        h.progress(done)
+        await yieldLoop()
       }
-      const me = requireVault(ctx).entityKey()
-      const newKey = keyFor(gid, kv)
-      const res = ctx.acceptor.ingest(reencryptItems(rows.map(row => fromStore(row, 'item')), old => keyFor(gid, old), me, kv, newKey), 'local')
-      // A refused re-encryption leaves that item under the old key, which a removed
-      // member may hold: the job fails and says so rather than report done.
-      const refused = res.filter(x => x.status === 'rejected')
-      if (refused.length > 0) {
-        const why = [...new Set(refused.map(x => x.reason ?? 'rejected'))].join(', ')
-        throw new CairnError('INTEGRITY', `${refused.length} of ${rows.length} items could not be re-encrypted under key version ${kv} (${why}); they are still under an older key`)
-      }
-      ctx.store.bumpKeyUsage(gid, kv, rows.length)
-      after = rows[rows.length - 1]!.rid
-      done += rows.length
-      h.progress(done)
-      await yieldLoop()
+    } finally {
+      await thread.close()
     }
     const left = ctx.store.countStaleItems(gid, target())
     if (left > 0) throw new CairnError('INTEGRITY', `${left} items are still under an older key version after re-encryption`)

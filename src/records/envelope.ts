@@ -152,14 +152,34 @@ export function signRecord<B extends Body> (key: SigningKey, u: Unsigned<B>): Ve
  * (record.ts checks the kind on every decode).
  */
 export function signBatch<B extends Body> (key: SigningKey, us: ReadonlyArray<Unsigned<B>>): Array<VerifiedRecord<B>> {
-  if (us.length === 0) return []
+  return sealBatch(key, us, batchLeaves(key.publicKey, us))
+}
+
+/** What signBatch works out per record before its one signature: each record's unsigned encoding and leaf hash. */
+export interface BatchLeaves { signer: Uint8Array, unsigned: Uint8Array[], leaves: Uint8Array[] }
+
+/**
+ * signBatch's work per record, which needs only the signer's public key (a
+ * worker thread may do it: groups/reencrypt-thread.ts): `us` encoded as they
+ * will be signed, and their leaf hashes.
+ */
+export function batchLeaves<B extends Body> (signer: Uint8Array, us: ReadonlyArray<Unsigned<B>>): BatchLeaves {
   if (us.length > MAX_BATCH_LEAVES) throw new RangeError(`a batch holds at most ${MAX_BATCH_LEAVES} records`)
-  const g = uuidToBytes(us[0]!.groupId)
+  const g = us.length === 0 ? new Uint8Array(16) : uuidToBytes(us[0]!.groupId)
   const unsigned = us.map(u => {
     if (u.groupId !== us[0]!.groupId) throw new RangeError('a batch is of one group')
-    return encodeCanonical([2, u.t, g, uuidToBytes(u.recordId), u.clock, key.publicKey, u.body])
+    return encodeCanonical([2, u.t, g, uuidToBytes(u.recordId), u.clock, signer, u.body])
   })
-  const { root, paths } = merkle(unsigned.map((b, k) => leafHash(labelOf(us[k]!.t), b)))
+  return { signer, unsigned, leaves: unsigned.map((b, k) => leafHash(labelOf(us[k]!.t), b)) }
+}
+
+/** The rest of signBatch, given `us`' batchLeaves under `key`'s public key: the root signed, each record's proof appended. */
+export function sealBatch<B extends Body> (key: SigningKey, us: ReadonlyArray<Unsigned<B>>, { signer, unsigned, leaves }: BatchLeaves): Array<VerifiedRecord<B>> {
+  if (us.length === 0) return []
+  if (unsigned.length !== us.length || leaves.length !== us.length) throw new RangeError('a batch\'s leaves are one per record')
+  if (!equalBytes(signer, key.publicKey)) throw new RangeError('a batch\'s leaves name another signer')
+  const g = uuidToBytes(us[0]!.groupId)
+  const { root, paths } = merkle(leaves)
   const n = us.length
   const x = sign(key, rootMessage(g, n, root))
   return us.map((u, i) => {

@@ -133,7 +133,12 @@ export function reencryptItem (r: DecodedRecord<ItemBody>, oldKey: Uint8Array, s
  * MAX_BATCH_LEAVES. `oldKeyOf` gives the key of each record's own key version.
  */
 export function reencryptItems (rs: ReadonlyArray<DecodedRecord<ItemBody>>, oldKeyOf: (kv: number) => Uint8Array, signer: SigningKey, newKeyVersion: number, newKey: Uint8Array): Array<VerifiedRecord<ItemBody>> {
-  return signBatch<ItemBody>(signer, rs.map(r => reencrypted(r, oldKeyOf(r.rec.b.kv), signer.publicKey, newKeyVersion, newKey)))
+  return signBatch<ItemBody>(signer, reencryptUnsigned(rs, oldKeyOf, signer.publicKey, newKeyVersion, newKey))
+}
+
+/** reencryptItems' records before they are signed, for `signer` (a public key): the part a worker thread may do (groups/reencrypt-thread.ts). */
+export function reencryptUnsigned (rs: ReadonlyArray<DecodedRecord<ItemBody>>, oldKeyOf: (kv: number) => Uint8Array, signer: Uint8Array, newKeyVersion: number, newKey: Uint8Array): Array<Unsigned<ItemBody>> {
+  return rs.map(r => reencrypted(r, oldKeyOf(r.rec.b.kv), signer, newKeyVersion, newKey))
 }
 
 function reencrypted (r: DecodedRecord<ItemBody>, oldKey: Uint8Array, signer: Uint8Array, newKeyVersion: number, newKey: Uint8Array): Unsigned<ItemBody> {

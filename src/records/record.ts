@@ -27,7 +27,7 @@ import { IntegrityError } from '../util/errors.js'
 import { MAX_RECORD_BYTES, malformed, parseEnvelope, verifyInput, viewOf, type Body, type DecodedRecord, type SignedRecord, type VerifiedRecord } from './envelope.js'
 import { isRecordKind, specOf, type BodyOf, type RecordKind } from './kinds.js'
 
-export { signBatch, signRecord, type Body, type DecodedRecord, type SignedRecord, type VerifiedRecord } from './envelope.js'
+export { batchLeaves, sealBatch, signBatch, signRecord, type BatchLeaves, type Body, type DecodedRecord, type SignedRecord, type Unsigned, type VerifiedRecord } from './envelope.js'
 export { MAX_BATCH_LEAVES, verifyRecordSignature } from './batch.js'
 export type { BodyOf, RecordKind } from './kinds.js'
 

@@ -189,3 +189,31 @@ test('rotating the personal group works and its items stay readable', async () =
   await untilDone(rot.json.jobId)
   assert.equal((await n.ok('GET', `/api/v1/items/${a.id}`)).content, 'personal note')
 })
+
+test('items edited and deleted while their step is re-encrypted ahead of the store (the job seals step 2 before it stores step 1): the edits stand, the job finishes done', async () => {
+  const g = await n.ok('POST', '/api/v1/groups', { name: 'edited mid-rotation' })
+  const s = n.daemon.services
+  const ids: string[] = []
+  s.store.tx(() => { for (let i = 0; i < 2500; i++) ids.push(s.items.create(g.id, { content: `first ${i}` }).id) })
+  // The job reads stale items in record-ID order, 1,000 per step: these two are in step 2.
+  const [edited, deleted] = [...ids].sort().slice(1400, 1402) as [string, string]
+  let touched = false
+  const off = s.events.on('stored', ({ record, reencrypted }) => {
+    if (touched || reencrypted !== true || record.groupId !== g.id) return
+    touched = true // the first of step 1 stored: step 2 is already re-encrypted from what the store held
+    s.items.update(edited, { content: 'edited during the rotation' })
+    s.items.remove(deleted)
+  })
+  try {
+    const job = await untilDone((await n.ok('POST', `/api/v1/groups/${g.id}/rotate`)).jobId)
+    assert.equal(touched, true)
+    assert.equal(job.done, 2500)
+  } finally { off() }
+  const now = await n.ok('GET', `/api/v1/items/${edited}`)
+  assert.deepEqual([now.content, now.keyVersion], ['edited during the rotation', 2], 'the edit is the head, under the new key')
+  assert.equal((await n.api('GET', `/api/v1/items/${deleted}`)).status, 404, 'the delete stands')
+  const all = await allItems(g.id)
+  assert.equal(all.length, 2499)
+  assert.ok(all.every(it => it.error === undefined && it.keyVersion === 2), 'every item reads under the new key')
+  assert.equal(s.store.countStaleItems(g.id, 2), 0)
+})
