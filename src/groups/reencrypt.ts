@@ -1,7 +1,9 @@
 /**
  * The re-encryption job after a key rotation: every live item still under an
- * older key version is re-sealed under the current one, in batches of
- * BATCH per transaction, yielding to the event loop between batches. Old key
+ * older key version is re-sealed under the current one, in steps of up to
+ * BATCH items (and about STEP_BYTES of records) per transaction, yielding to the
+ * event loop between them. A step's work per record runs on a worker thread
+ * while the step before is stored (reencrypt-thread.ts). Old key
  * versions stay in the ring, so items read throughout. Idempotent: a restart
  * picks up whatever is still stale. Done means done: the job fails, naming the
  * reason, if any item could not be re-encrypted (append-only entries are
@@ -21,6 +23,16 @@ import { ReencryptThread, type StepResult } from './reencrypt-thread.js'
 
 /** Items per transaction and per signed batch (≤ MAX_BATCH_LEAVES): one fsync and one signature each; small enough to keep the event loop responsive. */
 const BATCH = 1000
+/** About the bytes of records a step reads (two steps are in hand at once: one on the thread, one being stored). */
+const STEP_BYTES = 8 * 1024 * 1024
+/** The first step's items, before the group's record size is known (items run up to ~2 MiB each). */
+const FIRST_STEP = 64
+
+/** The next step's item count, from the bytes of the one before: BATCH for small items, fewer for large ones. */
+export function stepSize (rows: number, bytes: number): number {
+  if (rows === 0 || bytes <= 0) return BATCH
+  return Math.max(1, Math.min(BATCH, Math.floor(STEP_BYTES / (bytes / rows))))
+}
 
 interface Step { rows: number, kv: number, last: string, work: Promise<StepResult> }
 
@@ -31,11 +43,13 @@ export function reencryptJob (ctx: GroupContext, keyFor: (gid: GroupId, kv: numb
     let done = h.resumedFrom
     h.setTotal(done + ctx.store.countStaleItems(gid, target()))
     const thread = new ReencryptThread()
-    /** The next `BATCH` stale items after `after`, handed to the thread; undefined when there are none. */
+    /** The next step's stale items after `after`, handed to the thread; undefined when there are none. */
+    let limit = FIRST_STEP
     const begin = (after: string): Step | undefined => {
       const kv = target()
-      const rows = ctx.store.staleItems(gid, kv, after, BATCH)
+      const rows = ctx.store.staleItems(gid, kv, after, limit)
       if (rows.length === 0) return undefined
+      limit = stepSize(rows.length, rows.reduce((n, r) => n + r.size, 0))
       const keys = [...new Set(rows.map(r => r.kv))].map((v): [number, Uint8Array] => [v, keyFor(gid, v)])
       const signer = requireVault(ctx).entityKey().publicKey
       return { rows: rows.length, kv, last: rows[rows.length - 1]!.rid, work: thread.run({ rows, keys, kv, key: keyFor(gid, kv), signer }) }

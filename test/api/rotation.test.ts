@@ -195,8 +195,9 @@ test('items edited and deleted while their step is re-encrypted ahead of the sto
   const s = n.daemon.services
   const ids: string[] = []
   s.store.tx(() => { for (let i = 0; i < 2500; i++) ids.push(s.items.create(g.id, { content: `first ${i}` }).id) })
-  // The job reads stale items in record-ID order, 1,000 per step: these two are in step 2.
-  const [edited, deleted] = [...ids].sort().slice(1400, 1402) as [string, string]
+  // The job reads stale items in record-ID order, 64 in its first step, then
+  // 1,000 a step (items this small): these two are in step 2.
+  const [edited, deleted] = [...ids].sort().slice(500, 502) as [string, string]
   let touched = false
   const off = s.events.on('stored', ({ record, reencrypted }) => {
     if (touched || reencrypted !== true || record.groupId !== g.id) return

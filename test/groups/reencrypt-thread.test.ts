@@ -115,3 +115,12 @@ test('a job that stops with a step outstanding: the step settles as stopped, not
   const res = await pending
   assert.deepEqual(res.ok ? 'ok' : [res.code, res.message], ['UNAVAILABLE', 'stopped'])
 })
+
+test('a step holds up to 1,000 items of the size seen in the one before, and about 8 MiB of records: never none', async () => {
+  const { stepSize } = await import('../../src/groups/reencrypt.js')
+  assert.equal(stepSize(64, 64 * 1300), 1000, 'small items: full steps')
+  assert.equal(stepSize(64, 64 * 128 * 1024), 64, '128 KiB items: 64 a step')
+  assert.equal(stepSize(10, 10 * 2 * 1024 * 1024), 4, '2 MiB items: 4 a step')
+  assert.equal(stepSize(1, 64 * 1024 * 1024), 1, 'one item larger than a step: one at a time')
+  assert.equal(stepSize(0, 0), 1000)
+})
