@@ -148,8 +148,10 @@ export class Acceptor {
     const m = known.get(r.recordId)
     if (m === undefined) return undefined
     // The same hash is the same bytes: a repeat (a second session's copy) needs
-    // no read of them; another version reads its head whole (history, gates).
-    return equalBytes(m.hash, r.hash) ? { ...m, bytes: bufferView(r.bytes) } : this.o.store.getHead(r.groupId, r.recordId)
+    // no read of them. Another version's are read only if a gate asks (an
+    // append-only group's): its history row is copied inside SQLite (merge).
+    if (equalBytes(m.hash, r.hash)) return { ...m, bytes: bufferView(r.bytes) }
+    return lazyBytes(m, () => this.o.store.getHead(r.groupId, r.recordId)?.bytes)
   }
 
   private acceptOne (r: VerifiedRecord, origin: Origin, opts: IngestOptions, heads?: Heads): AcceptResult {
@@ -252,7 +254,7 @@ export class Acceptor {
         // Member nodes keep superseded versions (re-encryptions included: the
         // author-signed original is the provenance); keepers and deletes keep none.
         if (spec.tombstone(r.rec.b) || !this.o.keepHistory) store.purgeHistory(r.groupId, r.recordId)
-        else store.pushHistory(head.gid, head.rid, head.clock, head.hash, head.bytes)
+        else store.headToHistory(head.gid, head.rid)
       }
       store.putHead(this.row(r, kv))
       rulesOf(r.rec.t).index?.(r, store)
@@ -298,6 +300,18 @@ const PREFETCH_FROM = 8
 
 /** A batch's prefetched heads by group and rid, and the rids judged since (whose prefetched head may be stale). */
 interface Heads { rows: Map<GroupId, Map<string, RecordMeta<GroupId>>>, judged: Set<string> }
+
+/**
+ * A head whose bytes are read from the store on first use, which must come
+ * before the head is replaced (gates run before merge); none is read after.
+ */
+function lazyBytes (m: RecordMeta<GroupId>, read: () => Buffer | undefined): RecordRow<GroupId> {
+  let bytes: Buffer | undefined
+  return Object.defineProperty({ ...m }, 'bytes', {
+    enumerable: true,
+    get: () => (bytes ??= read() ?? Buffer.alloc(0))
+  }) as RecordRow<GroupId>
+}
 
 /** The row is bound and copied by SQLite at once: a view of the record's bytes, not a copy per column. */
 const bufferView = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength)

@@ -51,6 +51,7 @@ const SQL = {
   groupPage: 'SELECT rid, kind, hash, bytes FROM records WHERE gid = ? AND rid > ? ORDER BY rid LIMIT ?',
   expiredTombs: 'SELECT gid, rid FROM records WHERE tomb = 1 AND received < ? LIMIT ?',
   pushHistory: 'INSERT OR IGNORE INTO history (gid, rid, clock, hash, bytes) VALUES (?, ?, ?, ?, ?)',
+  headToHistory: 'INSERT OR IGNORE INTO history (gid, rid, clock, hash, bytes) SELECT gid, rid, clock, hash, bytes FROM records WHERE gid = ? AND rid = ?',
   history: 'SELECT clock, hash, bytes FROM history WHERE gid = ? AND rid = ? ORDER BY clock',
   purgeHistory: 'DELETE FROM history WHERE gid = ? AND rid = ?',
   upsertGroup: `INSERT INTO groups (gid, desc_ver, joined, state) VALUES (@gid, @desc_ver, @joined, @state)

@@ -269,6 +269,8 @@ export class Store<G extends string = string> {
   }
 
   pushHistory (gid: G, rid: string, clock: number, hash: Uint8Array, bytes: Uint8Array): void { this.s.pushHistory.run(gid, rid, clock, hash, bytes) }
+  /** The stored head of a record, kept as a superseded version (before it is replaced): copied inside SQLite, its bytes never read out. */
+  headToHistory (gid: G, rid: string): void { this.s.headToHistory.run(gid, rid) }
   history (gid: G, rid: string): Array<{ clock: number, hash: Buffer, bytes: Buffer }> {
     return this.s.history.all(gid, rid) as Array<{ clock: number, hash: Buffer, bytes: Buffer }>
   }

@@ -13,7 +13,7 @@ import { sealItem, type ItemBody } from '../../src/records/item.js'
 import type { VerifiedRecord } from '../../src/records/record.js'
 import type { SigningKey } from '../../src/crypto/sign.js'
 import { localNode, type LocalNode } from '../helpers/in-process.js'
-import { stopAll } from '../helpers/cli.js'
+import { stopAll, waitFor } from '../helpers/cli.js'
 
 let n: LocalNode
 let gid: GroupId
@@ -105,4 +105,29 @@ test('one sync batch carrying several versions of the same items, in any order, 
   for (const [r, want] of [[a1, 'a2'], [b1, 'b3'], [c1, 'c3'], [d1, 'd1'], [fresh[5]!, 'fresh 5']] as const) {
     assert.equal((await n.ok('GET', `/api/v1/items/${r.recordId}`)).content, want)
   }
+})
+
+test('a sync batch replacing held versions keeps each one it replaces, byte for byte, as history (copied inside the store, never read out)', () => {
+  const store = n.daemon.services.store
+  const v1 = Array.from({ length: 10 }, (_, i) => version(`first ${i}`))
+  for (const r of v1) assert.equal(accept(r).status, 'stored')
+  const v2 = v1.map((r, i) => version(`second ${i}`, r))
+  // Large enough that the batch's heads are read in one statement, without their bytes.
+  assert.deepEqual(n.daemon.services.acceptor.ingest(v2.map(r => r.bytes), 'sync').map(r => r.status), v2.map(() => 'stored'))
+  v1.forEach((r, i) => {
+    const h = store.history(gid, r.recordId)
+    assert.deepEqual(h.map(x => [x.clock, Buffer.from(x.hash).toString('hex'), Buffer.from(x.bytes).toString('hex')]), [[r.rec.c, Buffer.from(r.hash).toString('hex'), Buffer.from(r.bytes).toString('hex')]], `item ${i}: its first version is its history`)
+    assert.deepEqual(Buffer.from(store.getHead(gid, r.recordId)!.hash), Buffer.from(v2[i]!.hash))
+  })
+})
+
+test('an append-only group\'s entries re-encrypted in one step of more than a few: the gate reads each replaced entry from the store and lets the re-encryptions in', async () => {
+  const ao = (await n.ok('POST', '/api/v1/groups', { name: 'ledger', appendOnly: true })).id
+  for (let i = 0; i < 12; i++) await n.ok('POST', `/api/v1/groups/${ao}/items`, { content: `entry ${i}` })
+  const { jobId } = await n.ok('POST', `/api/v1/groups/${ao}/rotate`)
+  const job = await waitFor('the re-encryption', async () => { const j = await n.ok('GET', `/api/v1/jobs/${jobId}`); return j.state === 'done' || j.state === 'failed' ? j : undefined })
+  assert.deepEqual([job.state, job.done, job.error], ['done', 12, undefined])
+  const v = await n.ok('GET', `/api/v1/groups/${ao}/verify`)
+  assert.equal(v.ok, true, JSON.stringify(v.problems))
+  assert.ok((await n.ok('GET', `/api/v1/groups/${ao}/raw?limit=100`)).items.every((r: any) => r.keyVersion === 2))
 })
