@@ -63,6 +63,9 @@ export class ReencryptThread {
   private seq = 0
   private readonly pending = new Map<number, Pending>()
 
+  /** `onFallback`: the worker failed (it could not start, or died); its steps go on on this thread. */
+  constructor (private readonly onFallback?: (why: string) => void) {}
+
   /** Is a worker thread doing the steps (false before the first, and once they fell back to this thread)? */
   get threaded (): boolean { return this.w !== undefined }
 
@@ -88,18 +91,20 @@ export class ReencryptThread {
         this.pending.delete(m.id)
         p?.resolve(m)
       })
-      w.on('error', () => { this.fail() })
-      w.on('exit', () => { if (this.w === w) this.fail() })
+      w.on('error', e => { this.fail(e.message) })
+      w.on('exit', code => { if (this.w === w) this.fail(`it exited (code ${code})`) })
       this.w = w
       return w
-    } catch {
-      this.fail()
+    } catch (e) {
+      this.fail((e as Error).message)
       return undefined
     }
   }
 
   /** The worker failed: its outstanding steps are done here, and the later ones too. */
-  private fail (): void {
+  private fail (why: string): void {
+    if (this.broken) return
+    this.onFallback?.(why)
     this.broken = true
     const w = this.w
     this.w = undefined

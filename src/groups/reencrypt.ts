@@ -36,13 +36,14 @@ export function stepSize (rows: number, bytes: number): number {
 
 interface Step { rows: number, kv: number, last: string, work: Promise<StepResult> }
 
-export function reencryptJob (ctx: GroupContext, keyFor: (gid: GroupId, kv: number) => Uint8Array): JobFn {
+/** `warn`: said when the job's worker thread fails and the job goes on on the main thread (slower). */
+export function reencryptJob (ctx: GroupContext, keyFor: (gid: GroupId, kv: number) => Uint8Array, warn?: (msg: string) => void): JobFn {
   return async (h) => {
     const gid = h.gid
     const target = () => requireChain(ctx, gid).current().kv
     let done = h.resumedFrom
     h.setTotal(done + ctx.store.countStaleItems(gid, target()))
-    const thread = new ReencryptThread()
+    const thread = new ReencryptThread(why => warn?.(`re-encryption of group ${gid}: its worker thread failed (${why}); the job goes on on the main thread, more slowly`))
     /** The next step's stale items after `after`, handed to the thread; undefined when there are none. */
     let limit = FIRST_STEP
     const begin = (after: string): Step | undefined => {

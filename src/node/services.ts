@@ -170,7 +170,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger, o:
   audit.onCheckpoint(() => {
     try { auditCopies.copyPending() } catch (e) { log.warn({ err: (e as Error).message }, 'could not copy the audit checkpoint for the keepers') }
   })
-  jobs.register('reencrypt', reencryptJob(ctx, (gid, kv) => groups.keyFor(gid, kv)))
+  jobs.register('reencrypt', reencryptJob(ctx, (gid, kv) => groups.keyFor(gid, kv), msg => { log.warn(msg) }))
   metrics.groups.set(store.listGroups().length)
 
   events.onListenerError(e => log.error({ err: e }, 'event listener failed'))

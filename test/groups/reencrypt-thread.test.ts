@@ -92,10 +92,11 @@ test('a step that cannot be re-encrypted fails, saying why: the wrong key, a key
   assert.deepEqual(inline.ok ? 'ok' : inline.message, 'no key for key version 1')
 })
 
-test('a worker thread that dies mid-step loses nothing: the step is done on this thread, and the later ones too', async () => {
+test('a worker thread that dies mid-step loses nothing: the step is done on this thread, and the later ones too; the job is told why, once', async () => {
   const { ReencryptThread } = await compiled()
   const { rows, contents } = staleRows(200)
-  const t = new ReencryptThread()
+  const whys: string[] = []
+  const t = new ReencryptThread(why => whys.push(why))
   try {
     assertReencrypted(await t.run(input(rows.slice(0, 20))), rows.slice(0, 20), contents.slice(0, 20))
     const pending = t.run(input(rows))
@@ -104,16 +105,19 @@ test('a worker thread that dies mid-step loses nothing: the step is done on this
     assert.equal(t.threaded, false, 'fell back to this thread')
     assertReencrypted(await t.run(input(rows.slice(0, 5))), rows.slice(0, 5), contents.slice(0, 5))
   } finally { await t.close() }
+  assert.deepEqual(whys, ['it exited (code 1)'])
 })
 
 test('a job that stops with a step outstanding: the step settles as stopped, nothing hangs', async () => {
   const { ReencryptThread } = await compiled()
   const { rows } = staleRows(100)
-  const t = new ReencryptThread()
+  const whys: string[] = []
+  const t = new ReencryptThread(why => whys.push(why))
   const pending = t.run(input(rows))
   await t.close()
   const res = await pending
   assert.deepEqual(res.ok ? 'ok' : [res.code, res.message], ['UNAVAILABLE', 'stopped'])
+  assert.deepEqual(whys, [], 'a stop is not a failure of the thread')
 })
 
 test('a step holds up to 1,000 items of the size seen in the one before, and about 8 MiB of records: never none', async () => {
