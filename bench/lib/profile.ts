@@ -7,7 +7,7 @@
  * V8 CPU profile of their node processes during the measured phase and write
  * <dir>/<suite>-<role>-<phase>.cpuprofile (open in Chrome DevTools, or summarise
  * with `node --import tsx bench/lib/profile.ts <file>`: self time by function
- * and by file). Profiling slows the processes: figures from such a run are
+ * and by file; `--inclusive`: total time by function, callees included). Profiling slows the processes: figures from such a run are
  * for diagnosis, not for the table.
  */
 import { mkdirSync, readFileSync } from 'node:fs'
@@ -51,6 +51,30 @@ export function summariseProfile (path: string, top = 30): string {
   return `${path}: ${(total / 1e6).toFixed(2)} s sampled\n-- self time by function --\n${fmt(fn)}\n-- self time by file/package --\n${fmt(file)}`
 }
 
+/**
+ * Inclusive (total) time by function, in % of samples: each sample counts once
+ * for every distinct function on its stack, so a caller's figure holds its callees'.
+ */
+export function inclusiveProfile (path: string, top = 40): string {
+  const p = JSON.parse(readFileSync(path, 'utf8')) as { nodes: ProfileNode[], samples: number[], timeDeltas: number[] }
+  const byId = new Map(p.nodes.map(n => [n.id, n]))
+  const parent = new Map<number, number>()
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
+  const key = (n: ProfileNode): string => `${n.callFrame.functionName || '(anonymous)'}  ${n.callFrame.url.replace(/^file:\/\//, '').replace(/.*\/node_modules\//, 'nm:').replace(/.*\/work\/[^/]+\//, '')}:${n.callFrame.lineNumber + 1}`
+  const incl = new Map<string, number>()
+  let total = 0
+  p.samples.forEach((leaf, k) => {
+    const dt = p.timeDeltas[k] ?? 0
+    total += dt
+    const seen = new Set<string>()
+    for (let id: number | undefined = leaf; id !== undefined; id = parent.get(id)) seen.add(key(byId.get(id)!))
+    for (const f of seen) incl.set(f, (incl.get(f) ?? 0) + dt)
+  })
+  return `${path}: inclusive time by function\n${[...incl].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, v]) => `${(100 * v / total).toFixed(1).padStart(5)}%  ${k}`).join('\n')}`
+}
+
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(import.meta.filename)) {
-  for (const f of process.argv.slice(2)) process.stdout.write(summariseProfile(f) + '\n\n')
+  const args = process.argv.slice(2)
+  const inclusive = args.includes('--inclusive')
+  for (const f of args.filter(a => a !== '--inclusive')) process.stdout.write((inclusive ? inclusiveProfile(f, 80) : summariseProfile(f)) + '\n\n')
 }

@@ -39,6 +39,7 @@ import { Arrivals, startGossipProcess, type GossipProcess } from '../lib/gossip.
 import { addKeeper, peersOf, until } from '../lib/cluster.js'
 import { fmtNum } from '../lib/format.js'
 import { profiled } from '../lib/profile.js'
+import { cpuMeter } from '../lib/cpu-meter.js'
 
 const RATE = 200
 const WAIT_MS = 30_000
@@ -164,9 +165,17 @@ export const replicationSuite: Suite = {
     const tally = (res: LoadResult, which: 'c' | 'r'): number => { errs[which] += res.errors; errs.first ??= res.firstError; return res.perSec }
     c.ackLat.length = 0
     const nodes = { agent: c.agent, keeper1: c.keepers[0]!, keeper2: c.keepers[1]! }
+    // CPU per write of every process, each side over its own windows: the machine's two
+    // cores are what a closed loop's rate is spent from, whatever each process's idle share.
+    const cpuOf = (): { c: ReturnType<typeof cpuMeter>, r: ReturnType<typeof cpuMeter> } => ({
+      c: cpuMeter({ agent: c.agent.proc.pid!, keeper1: c.keepers[0]!.proc.pid!, keeper2: c.keepers[1]!.proc.pid! }),
+      r: cpuMeter({ publisher: r.procs[0]!.pid, subscriber1: r.procs[1]!.pid, subscriber2: r.procs[2]!.pid })
+    })
+    const cpu200 = cpuOf()
     await profiled('replication-200', nodes, async () => await interleaved(latRuns,
-      async () => tally(await fixedRate(c, nextC, RATE, latWindowMs, cLat), 'c'),
-      async () => tally(await fixedRate(r, nextR, RATE, latWindowMs, rLat), 'r')))
+      async () => tally(await cpu200.c.around(() => cLat.length, async () => await fixedRate(c, nextC, RATE, latWindowMs, cLat)), 'c'),
+      async () => tally(await cpu200.r.around(() => rLat.length, async () => await fixedRate(r, nextR, RATE, latWindowMs, rLat)), 'r')))
+    ctx.log(`200/s CPU per write: cairn ${cpu200.c.line()}; raw ${cpu200.r.line()}`)
     const ack200 = summarize(c.ackLat)
     if (cLat.length === 0) throw new Error(`no write reached both keepers: ${errs.first ?? 'unknown error'}`)
     const lc = summarize(cLat)
@@ -179,9 +188,11 @@ export const replicationSuite: Suite = {
     c.ackLat.length = 0
     let warmC = false
     let warmR = false
+    const cpuSat = cpuOf()
     const sat = await profiled('replication-sustained', nodes, async () => await interleaved(satRuns,
-      async () => { const x = await saturate(c, nextC, concurrency, satWindowMs, warmC ? 0 : satWindowMs / 3, cSat); warmC = true; return tally(x, 'c') },
-      async () => { const x = await saturate(r, nextR, concurrency, satWindowMs, warmR ? 0 : satWindowMs / 3, rSat); warmR = true; return tally(x, 'r') }))
+      async () => { const x = await cpuSat.c.around(() => cSat.length, async () => await saturate(c, nextC, concurrency, satWindowMs, warmC ? 0 : satWindowMs / 3, cSat)); warmC = true; return tally(x, 'c') },
+      async () => { const x = await cpuSat.r.around(() => rSat.length, async () => await saturate(r, nextR, concurrency, satWindowMs, warmR ? 0 : satWindowMs / 3, rSat)); warmR = true; return tally(x, 'r') }))
+    ctx.log(`sustained CPU per write: cairn ${cpuSat.c.line()}; raw ${cpuSat.r.line()}`)
     const ackSat = summarize(c.ackLat)
     const sc = summarize(cSat)
     const sr = summarize(rSat)
@@ -200,7 +211,7 @@ export const replicationSuite: Suite = {
         target: { op: '<=', value: 5 },
         ratioTarget: { op: '<=', value: 2 },
         notes: `open loop ${RATE}/s, ${latRuns} × ${latWindowMs / 1000} s windows each (ABBA), latency from the scheduled start to the later keeper's SSE event; the agent's 201 alone: p50 ${fmtNum(ack200.p50)} ms, p99 ${fmtNum(ack200.p99)} ms; ${shared}${errNote}`,
-        details: { n: lc.n, mean: lc.mean, p90: lc.p90, max: lc.max, baselineN: lr.n, baselineP90: lr.p90, baselineMax: lr.max, ackP50: ack200.p50, ackP99: ack200.p99, errors: errs.c, baselineErrors: errs.r }
+        details: { n: lc.n, mean: lc.mean, p90: lc.p90, max: lc.max, baselineN: lr.n, baselineP90: lr.p90, baselineMax: lr.max, ackP50: ack200.p50, ackP99: ack200.p99, errors: errs.c, baselineErrors: errs.r, cpuPerOp: cpu200.c.line(), baselineCpuPerOp: cpu200.r.line() }
       }),
       ctx.result({
         name: `write → stored on 2 keepers p99, ${RATE} writes/s`,
@@ -216,8 +227,8 @@ export const replicationSuite: Suite = {
         baseline: { name: `raw gossipsub max, ${concurrency} closed-loop publishers, delivered on both`, value: sat.b.median, unit: 'msg/s' },
         target: { op: '>=', value: 2000 },
         ratioTarget: { op: '>=', value: 0.8 },
-        notes: `closed loop: each client writes its next item once the previous one is stored on both keepers; items stored on both per second, median of ${satRuns} × ${satWindowMs / 1000} s windows (ABBA): cairn ${joined(sat.a.samples)}, raw ${joined(sat.b.samples)}; the agent's 201 under this load: p50 ${fmtNum(ackSat.p50)} ms, p99 ${fmtNum(ackSat.p99)} ms; keeper RSS after: ${mem.map(m => m === undefined ? '?' : `${Math.round(m.rss / 2 ** 20)} MiB`).join(', ')}`,
-        details: { concurrency, samples: joined(sat.a.samples), baselineSamples: joined(sat.b.samples), ackP50: ackSat.p50, ackP99: ackSat.p99 }
+        notes: `closed loop: each client writes its next item once the previous one is stored on both keepers; items stored on both per second, median of ${satRuns} × ${satWindowMs / 1000} s windows (ABBA): cairn ${joined(sat.a.samples)}, raw ${joined(sat.b.samples)}; the agent's 201 under this load: p50 ${fmtNum(ackSat.p50)} ms, p99 ${fmtNum(ackSat.p99)} ms; CPU per write (utime+stime of every process over the windows): cairn ${cpuSat.c.line()}, raw ${cpuSat.r.line()}; keeper RSS after: ${mem.map(m => m === undefined ? '?' : `${Math.round(m.rss / 2 ** 20)} MiB`).join(', ')}`,
+        details: { concurrency, samples: joined(sat.a.samples), baselineSamples: joined(sat.b.samples), ackP50: ackSat.p50, ackP99: ackSat.p99, cpuPerOp: cpuSat.c.line(), baselineCpuPerOp: cpuSat.r.line() }
       }),
       ctx.result({
         name: `sustained write + replicate p99, ${concurrency} clients`,
