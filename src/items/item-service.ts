@@ -7,11 +7,13 @@
 import { equalBytes, toB64, toHex } from '../crypto/bytes.js'
 import { clockToIso } from '../crypto/hlc.js'
 import { entityIdFromPublicKey, isRecordId, type GroupId } from '../crypto/ids.js'
-import { commitmentOf, contentHashOf, openItem, sealItem, type ItemBody, type ItemPlain, type Json, type SealItemInput } from '../records/item.js'
-import { decodeRecord, fromStore, salvageBody, type DecodedRecord } from '../records/record.js'
+import { commitmentOf, contentHashOf, openItem, sealItemUnsigned, type ItemBody, type ItemPlain, type Json, type SealItemInput } from '../records/item.js'
+import { decodeRecord, fromStore, salvageBody, signRecord, type DecodedRecord, type VerifiedRecord } from '../records/record.js'
 import { itemIdFor } from '../records/item.js'
 import { canAdmin } from '../records/descriptor.js'
 import type { RecordRow } from '../store/store.js'
+import type { GroupCommit } from '../store/group-commit.js'
+import { BatchSigner } from './batch-signer.js'
 import { CairnError, IntegrityError, InvalidInputError, isCairnError } from '../util/errors.js'
 import { requireChain, requireRole, requireVault } from '../groups/access.js'
 import type { GroupContext } from '../groups/context.js'
@@ -55,13 +57,18 @@ const KEY_USAGE_LIMIT = 2 ** 31
 const KEY_USAGE_ROTATE_AT = 2 ** 30
 
 export class ItemService {
+  private signer: BatchSigner | undefined
+
   constructor (private readonly ctx: GroupContext, private readonly groups: GroupService) {}
+
+  /** New items written through `writes` are signed one batch at a time (batch-signer.ts). */
+  signInBatches (writes: GroupCommit): void { this.signer = new BatchSigner(writes) }
 
   create (gid: GroupId, inp: ItemInput): WriteResult {
     const { chain } = requireRole(this.ctx, gid, 'write')
     const amend = amendOf(inp, chain.current().ao)
     const plain = this.plainFrom(inp, this.ctx.clock.peek())
-    return this.write(gid, chain.current().kv, plain, undefined, { amend })
+    return this.write(gid, chain.current().kv, plain, undefined, { amend, batch: true })
   }
 
   update (id: string, inp: Partial<ItemInput>): WriteResult {
@@ -176,7 +183,12 @@ export class ItemService {
     return { ...this.toView(row.gid, rec, true), hash: toHex(rec.hash) }
   }
 
-  private write (gid: GroupId, kv: number, plain: ItemPlain | null, existing: Previous | undefined, opts: { amend?: Amend, keepCreatedAt?: boolean } = {}): WriteResult {
+  /**
+   * `batch`: a new item whose record may be signed with the rest of its group
+   * commit batch (batch-signer.ts) and stored in the batch's second pass; its
+   * write resolves only once that is done, and fails if it is refused then.
+   */
+  private write (gid: GroupId, kv: number, plain: ItemPlain | null, existing: Previous | undefined, opts: { amend?: Amend, keepCreatedAt?: boolean, batch?: boolean } = {}): WriteResult {
     const vault = requireVault(this.ctx)
     const key = this.groups.keyFor(gid, kv)
     const chain = requireChain(this.ctx, gid)
@@ -189,15 +201,20 @@ export class ItemService {
       // A new entry of an append-only group names the heads, read in this
       // transaction: entries written earlier in the same group commit count.
       const link = plain !== null && existing === undefined && chain.current().ao ? linkFor(this.ctx, chain, gid, vault.entityKey().publicKey, opts.amend) : undefined
-      const r = sealItem({
-        signer: vault.entityKey(), groupId: gid, clock, keyVersion: kv, key, plain,
+      const signer = vault.entityKey()
+      const u = sealItemUnsigned({
+        signer, groupId: gid, clock, keyVersion: kv, key, plain,
         ...(existing !== undefined ? { existing } : {}), ...(link !== undefined ? { link } : {})
       })
-      const [res] = this.ctx.acceptor.ingest([r], 'local')
-      if (res?.status !== 'stored') throw new CairnError('CONCURRENT_CHANGE', `the write was not stored (${res?.reason ?? res?.status ?? ''}); retry`, { reason: res?.reason ?? res?.status })
+      const store = (r: VerifiedRecord<ItemBody>): void => {
+        const [res] = this.ctx.acceptor.ingest([r], 'local')
+        if (res?.status !== 'stored') throw new CairnError('CONCURRENT_CHANGE', `the write was not stored (${res?.reason ?? res?.status ?? ''}); retry`, { reason: res?.reason ?? res?.status })
+      }
+      const staged = opts.batch === true && link === undefined && existing === undefined && this.signer?.stage(signer, u, store) === true
+      if (!staged) store(signRecord(signer, u))
       if (usage === KEY_USAGE_ROTATE_AT) this.ctx.audit.record('key-usage-high', { groupId: gid, keyVersion: kv, count: usage })
       return {
-        id: r.recordId, groupId: gid, author: entityIdFromPublicKey(r.rec.b.a), keyVersion: kv,
+        id: u.recordId, groupId: gid, author: entityIdFromPublicKey(u.body.a), keyVersion: kv,
         updatedAt: clockToIso(clock), contentHash: plain === null ? '' : contentHashOf(plain)
       }
     })

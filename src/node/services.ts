@@ -231,6 +231,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger, o:
 
   vault?.onChange(body => { groups.backupVault(body) })
   const writes = GroupCommit.forStore(store)
+  items.signInBatches(writes)
 
   /**
    * The search index fills after the unlock, not during it: each item is opened

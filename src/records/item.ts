@@ -102,6 +102,11 @@ export interface SealItemInput {
 }
 
 export function sealItem (inp: SealItemInput): VerifiedRecord<ItemBody> {
+  return signRecord<ItemBody>(inp.signer, sealItemUnsigned(inp))
+}
+
+/** sealItem before its signature (`inp.signer` is the signer it will have: the AAD and an entry's link name it). */
+export function sealItemUnsigned (inp: SealItemInput): Unsigned<ItemBody> {
   const a = inp.existing?.author ?? inp.signer.publicKey
   const n = inp.existing?.nonce ?? inp.fixed?.nonce ?? randomBytes(16)
   const recordId = itemIdFor(a, n)
@@ -119,7 +124,7 @@ export function sealItem (inp: SealItemInput): VerifiedRecord<ItemBody> {
     const sealed = gcmEncrypt(inp.key, pad(doc), itemAad(inp.groupId, recordId, inp.clock, inp.signer.publicKey, head), inp.fixed?.iv)
     iv = sealed.iv; ct = sealed.ct
   }
-  return signRecord<ItemBody>(inp.signer, { t: 'item', groupId: inp.groupId, recordId, clock: inp.clock, body: { ...head, iv, ct } })
+  return { t: 'item', groupId: inp.groupId, recordId, clock: inp.clock, body: { ...head, iv, ct } }
 }
 
 /** Re-encrypt one version under a new key: same ID, clock and author; signer = re-encryptor. */

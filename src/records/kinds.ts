@@ -33,7 +33,9 @@ export interface KindSpec<B extends Body> {
   recipient: (b: B) => Uint8Array | null
   /**
    * May a record of this body be batch-signed (docs/RECORDS.md)? Absent: never.
-   * Only a rotation's re-encryptions are: an item version that replaces one.
+   * Items only: a rotation's re-encryptions (a version that replaces one) and
+   * new items of a group commit batch; never a tombstone, never a new
+   * append-only entry (its link is signed on its own and names the heads before it).
    */
   batchSigned?: (b: B) => boolean
 }
@@ -44,7 +46,7 @@ const nobody = (): null => null
 const never = (): boolean => false
 
 export const KINDS = {
-  item: kind({ check: checkItemBody, keyVersion: b => b.kv, author: b => b.a, tombstone: b => b.del, recipient: nobody, batchSigned: b => !b.del && b.p.length === 32 }),
+  item: kind({ check: checkItemBody, keyVersion: b => b.kv, author: b => b.a, tombstone: b => b.del, recipient: nobody, batchSigned: b => !b.del && (b.p.length === 32 || b.l === undefined) }),
   desc: kind({ check: checkDescBody, keyVersion: unencrypted, author: nobody, tombstone: never, recipient: nobody }),
   key: kind({ check: checkKeyBody, keyVersion: b => b.kv, author: nobody, tombstone: never, recipient: b => b.to }),
   share: kind({ check: checkShareBody, keyVersion: b => b.kv, author: nobody, tombstone: never, recipient: b => b.to }),

@@ -38,7 +38,7 @@ function parseChecked (bytes: Uint8Array, maxBytes: number): SignedRecord {
   const rec = parseEnvelope(bytes, maxBytes, isRecordKind)
   const spec = specOf(rec.t)
   spec.check(rec.b)
-  if (rec.v === 2 && spec.batchSigned?.(rec.b) !== true) throw malformed(`a batch-signed ${rec.t} record (only re-encrypted items may be)`)
+  if (rec.v === 2 && spec.batchSigned?.(rec.b) !== true) throw malformed(`a batch-signed ${rec.t} record (only items may be: re-encrypted versions and new items, not tombstones or new append-only entries)`)
   return rec
 }
 

@@ -18,6 +18,16 @@
  * is under way wait for the next one, which covers all of them (a sync covers
  * every write issued before it started).
  *
+ * A batch runs in two passes inside its one transaction. First each write's
+ * function, in its own savepoint. A write may leave part of its work for the
+ * second pass (`later`), and ask for a step once every write of the batch has
+ * run its first part (`beforeLater`): the item service seals a batch's new
+ * items in the first pass, signs them with one signature per group in that
+ * step, and stores each in the second (items/batch-signer.ts). A second-pass
+ * step runs in its own savepoint; if it throws, its write is refused alone and
+ * its first part stays (for an item: the key's usage count, which counts
+ * what was sealed).
+ *
  * A committed write is visible to readers and its afterCommit hooks (the
  * `stored` event, the gossipsub push) run before its sync completes; that
  * overlaps the push with the fsync. If power fails in between, the write was
@@ -57,9 +67,13 @@ export function walSync (dbPath: string): Durability {
   }
 }
 
+/** The batch whose first pass is running: each write's second-pass steps, and the steps between the passes. */
+interface Running { index: number, later: Array<Array<() => void>>, between: Set<() => void> }
+
 export class GroupCommit {
   private queue: Pending[] = []
   private scheduled = false
+  private running: Running | undefined
   /** Committed batches waiting for a sync that started after their commit. */
   private unsynced: Array<(err?: unknown) => void> = []
   private syncing: Promise<void> | undefined
@@ -86,17 +100,43 @@ export class GroupCommit {
     })
   }
 
+  /**
+   * Inside a write's function: run `step` in the batch's second pass, after every
+   * write has run its first part. False outside a batch (the caller does it now).
+   */
+  later (step: () => void): boolean {
+    const r = this.running
+    if (r === undefined || r.index < 0) return false
+    r.later[r.index]!.push(step)
+    return true
+  }
+
+  /** Inside a write's function: run `step` between the passes, once however many writes ask (false outside a batch). */
+  beforeLater (step: () => void): boolean {
+    const r = this.running
+    if (r === undefined || r.index < 0) return false
+    r.between.add(step)
+    return true
+  }
+
   private flush (): void {
     this.scheduled = false
     const batch = this.queue.splice(0, MAX_BATCH)
     if (this.queue.length > 0) { this.scheduled = true; setImmediate(() => { this.flush() }) }
     const results: Array<{ ok: true, v: unknown } | { ok: false, e: unknown }> = []
     const run = (): void => {
-      this.store.tx(() => {
-        for (const p of batch) {
-          try { results.push({ ok: true, v: this.store.tx(p.fn) }) } catch (e) { results.push({ ok: false, e }) }
-        }
-      })
+      const r: Running = { index: -1, later: batch.map(() => []), between: new Set() }
+      this.running = r
+      try {
+        this.store.tx(() => {
+          batch.forEach((p, i) => {
+            r.index = i
+            try { results.push({ ok: true, v: this.store.tx(p.fn) }) } catch (e) { results.push({ ok: false, e }); r.later[i] = [] }
+          })
+          r.index = -1
+          this.secondPass(r, results)
+        })
+      } finally { this.running = undefined }
     }
     try {
       if (this.durability === undefined) run()
@@ -112,6 +152,21 @@ export class GroupCommit {
     const settle = (err?: unknown): void => { for (const w of ok) { if (err !== undefined) w.p.reject(err); else w.p.resolve(w.v) } }
     if (this.durability === undefined || ok.length === 0) { settle(); return }
     this.afterSync(settle)
+  }
+
+  /** The steps between the passes, then each write's second part in its own savepoint. */
+  private secondPass (r: Running, results: Array<{ ok: true, v: unknown } | { ok: false, e: unknown }>): void {
+    try {
+      for (const step of r.between) step()
+    } catch (e) {
+      // A step between the passes serves every write that left work for later: all of them fail.
+      r.later.forEach((steps, i) => { if (steps.length > 0) results[i] = { ok: false, e } })
+      return
+    }
+    r.later.forEach((steps, i) => {
+      if (steps.length === 0) return
+      try { this.store.tx(() => { for (const step of steps) step() }) } catch (e) { results[i] = { ok: false, e } }
+    })
   }
 
   private afterSync (settle: (err?: unknown) => void): void {

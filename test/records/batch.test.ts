@@ -15,7 +15,7 @@ import { uuidToBytes } from '../../src/crypto/ids.js'
 import { sign } from '../../src/crypto/sign.js'
 import { leafHash, merkle, MAX_PATH, rootCacheStats, rootFromPath, rootMessage } from '../../src/records/batch.js'
 import { decodeFailure, decodeRecord, MAX_BATCH_LEAVES, prepareRecord, signBatch, signRecord, type VerifiedRecord } from '../../src/records/record.js'
-import { openItem, reencryptItem, reencryptItems, type ItemBody } from '../../src/records/item.js'
+import { openItem, reencryptItem, reencryptItems, sealItemUnsigned, type ItemBody } from '../../src/records/item.js'
 import { Verifier } from '../../src/replication/verifier.js'
 import { at, item, makeGroup, newKey, plainOf } from '../helpers/records.js'
 
@@ -133,7 +133,7 @@ test('the bulk verifier (sync, catch-up) gives the same verdicts, per record, ov
   assert.ok(Buffer.from(prepareRecord(v1[0]!).message).toString('latin1').startsWith('cairn/item/v1\0'))
 })
 
-test('single-signed records keep their format and verify unchanged; only re-encrypted items may be batch-signed', () => {
+test('single-signed records keep their format and verify unchanged; only re-encrypted versions and new items (not tombstones, not new append-only entries) may be batch-signed', () => {
   const r = item(g, owner, at(900), { plain: plainOf('old format') })
   assert.equal(r.rec.v, 1)
   assert.equal(r.bytes[0], 0x88)
@@ -143,12 +143,17 @@ test('single-signed records keep their format and verify unchanged; only re-encr
   // a v1 record re-labelled version 2 (or back) is refused
   assert.equal(refusal(rewrite(r.bytes, a => { a[0] = 2 })), 'malformed')
   assert.equal(refusal(rewrite(batch()[0]!.bytes, a => { a[0] = 1 })), 'malformed')
-  // other kinds, a new item (no version replaced), a tombstone: never batch-signed
+  // other kinds, a tombstone, a new append-only entry: never batch-signed
   const desc = g.descs[0]!
   const asBatch = (u: Parameters<typeof signBatch>[1][number]): Uint8Array => signBatch(owner, [u, u])[0]!.bytes
   assert.equal(refusal(asBatch({ t: 'desc', groupId: g.gid, recordId: desc.recordId, clock: desc.rec.c, body: desc.rec.b })), 'malformed')
   const fresh = originals[0]!.rec.b
-  assert.equal(refusal(asBatch({ t: 'item', groupId: g.gid, recordId: originals[0]!.recordId, clock: at(20), body: { ...fresh } })), 'malformed')
+  const entry = sealItemUnsigned({ signer: owner, groupId: g.gid, clock: at(21), keyVersion: 1, key: oldKey, plain: plainOf('an entry'), link: { parents: [] } })
+  assert.ok(entry.body.l !== undefined)
+  assert.equal(refusal(signBatch(owner, [entry, { ...entry, recordId: originals[1]!.recordId }])[0]!.bytes), 'malformed')
+  // a new item (no version replaced) may be: a group commit batch's new items are (items/batch-signer.ts)
+  const news = signBatch(owner, [{ t: 'item', groupId: g.gid, recordId: originals[0]!.recordId, clock: at(20), body: { ...fresh } }, { t: 'item', groupId: g.gid, recordId: originals[1]!.recordId, clock: at(20), body: { ...originals[1]!.rec.b } }])
+  for (const n of news) assert.equal(decodeRecord(n.bytes).rec.v, 2)
   assert.equal(refusal(asBatch({ t: 'item', groupId: g.gid, recordId: originals[0]!.recordId, clock: at(20), body: { ...fresh, p: originals[0]!.hash, del: true, iv: new Uint8Array(0), ct: new Uint8Array(0) } })), 'malformed')
   // the same re-encryption body signed alone is a valid v1 record
   const alone = signRecord(owner, { t: 'item', groupId: g.gid, recordId: originals[0]!.recordId, clock: originals[0]!.rec.c, body: batch()[0]!.rec.b })

@@ -86,6 +86,46 @@ test('a failing write rejects alone; a failed sync rejects the writes it covered
   store.close()
 })
 
+test('a second pass: steps left for later run after every write of the batch, the step between the passes once; a failing later step refuses its write alone', async () => {
+  const store = new Store(':memory:')
+  const gc = new GroupCommit(store)
+  const order: string[] = []
+  const between = (): void => { order.push('between') }
+  const write = (name: string, failLater = false) => gc.submit(() => {
+    order.push(`first ${name}`)
+    store.putMeta(`${name}-first`, '1')
+    assert.equal(gc.beforeLater(between), true)
+    assert.equal(gc.later(() => {
+      order.push(`later ${name}`)
+      store.putMeta(`${name}-later`, '1')
+      if (failLater) throw new CairnError('CONCURRENT_CHANGE', `${name} refused later`)
+    }), true)
+    return name
+  })
+  const plain = gc.submit(() => { order.push('first plain'); return 'plain' })
+  const [a, b, c] = [write('a'), write('b', true), write('c')]
+  assert.equal(await plain, 'plain')
+  assert.equal(await a, 'a')
+  assert.equal(await c, 'c')
+  await assert.rejects(b, (e: unknown) => (e as CairnError).code === 'CONCURRENT_CHANGE')
+  assert.deepEqual(order, ['first plain', 'first a', 'first b', 'first c', 'between', 'later a', 'later b', 'later c'])
+  assert.equal(store.getMeta('b-later'), undefined, 'the failed later step rolled back')
+  assert.equal(store.getMeta('b-first'), '1', 'its first part stays (documented: an item\'s key usage count)')
+  assert.equal(store.getMeta('c-later'), '1')
+  // Outside a batch there is no second pass: the caller does the work now.
+  assert.equal(gc.later(() => {}), false)
+  assert.equal(gc.beforeLater(() => {}), false)
+  // A step between the passes that throws refuses every write that left work for later, no other.
+  const boom = (): void => { throw new Error('signing failed') }
+  const x = gc.submit(() => { gc.beforeLater(boom); gc.later(() => { store.putMeta('x-later', '1') }); return 'x' })
+  const y = gc.submit(() => 'y')
+  await assert.rejects(x, /signing failed/)
+  assert.equal(await y, 'y')
+  assert.equal(store.getMeta('x-later'), undefined)
+  await gc.close()
+  store.close()
+})
+
 test('on a file store, acknowledged writes are in the WAL synced to disk, survive reopening, and close() waits for pending syncs', async () => {
   const path = join(tempDir(), 'cairn.db')
   const store = new Store(path)
