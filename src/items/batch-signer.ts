@@ -18,13 +18,13 @@ import type { ItemBody } from '../records/item.js'
 import type { SigningKey } from '../crypto/sign.js'
 import type { GroupCommit } from '../store/group-commit.js'
 
-interface Staged { key: SigningKey, u: Unsigned<ItemBody>, signed?: VerifiedRecord<ItemBody> }
+interface Staged { batch: number, key: SigningKey, u: Unsigned<ItemBody>, signed?: VerifiedRecord<ItemBody> }
 
 export class BatchSigner {
   private staged: Staged[] = []
   private readonly signStaged = (): void => { this.signAll() }
 
-  constructor (private readonly writes: Pick<GroupCommit, 'later' | 'beforeLater'>) {}
+  constructor (private readonly writes: Pick<GroupCommit, 'later' | 'beforeLater' | 'batchSeq'>) {}
 
   /**
    * In a group commit's write: sign `u` with the batch's other new items of its
@@ -32,7 +32,9 @@ export class BatchSigner {
    * batch: the caller signs and stores it now.
    */
   stage (key: SigningKey, u: Unsigned<ItemBody>, store: (r: VerifiedRecord<ItemBody>) => void): boolean {
-    const s: Staged = { key, u }
+    const batch = this.writes.batchSeq()
+    if (batch === undefined) return false
+    const s: Staged = { batch, key, u }
     if (!this.writes.later(() => { store(s.signed!) })) return false
     this.writes.beforeLater(this.signStaged)
     this.staged.push(s)
@@ -40,7 +42,9 @@ export class BatchSigner {
   }
 
   private signAll (): void {
-    const staged = this.staged
+    // Only this batch's: one whose transaction failed before this step left its items here, never to be stored.
+    const now = this.writes.batchSeq()
+    const staged = this.staged.filter(s => s.batch === now)
     this.staged = []
     const byGroup = new Map<string, Staged[]>()
     for (const s of staged) {

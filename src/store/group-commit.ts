@@ -68,12 +68,13 @@ export function walSync (dbPath: string): Durability {
 }
 
 /** The batch whose first pass is running: each write's second-pass steps, and the steps between the passes. */
-interface Running { index: number, later: Array<Array<() => void>>, between: Set<() => void> }
+interface Running { seq: number, index: number, later: Array<Array<() => void>>, between: Set<() => void> }
 
 export class GroupCommit {
   private queue: Pending[] = []
   private scheduled = false
   private running: Running | undefined
+  private batches = 0
   /** Committed batches waiting for a sync that started after their commit. */
   private unsynced: Array<(err?: unknown) => void> = []
   private syncing: Promise<void> | undefined
@@ -111,6 +112,9 @@ export class GroupCommit {
     return true
   }
 
+  /** The batch running now (a sequence number), undefined outside one. */
+  batchSeq (): number | undefined { return this.running?.seq }
+
   /** Inside a write's function: run `step` between the passes, once however many writes ask (false outside a batch). */
   beforeLater (step: () => void): boolean {
     const r = this.running
@@ -125,7 +129,7 @@ export class GroupCommit {
     if (this.queue.length > 0) { this.scheduled = true; setImmediate(() => { this.flush() }) }
     const results: Array<{ ok: true, v: unknown } | { ok: false, e: unknown }> = []
     const run = (): void => {
-      const r: Running = { index: -1, later: batch.map(() => []), between: new Set() }
+      const r: Running = { seq: ++this.batches, index: -1, later: batch.map(() => []), between: new Set() }
       this.running = r
       try {
         this.store.tx(() => {

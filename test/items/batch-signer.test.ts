@@ -14,6 +14,10 @@ import { decodeRecord, hasKind, type VerifiedRecord } from '../../src/records/re
 import type { ItemBody } from '../../src/records/item.js'
 import { Verifier } from '../../src/replication/verifier.js'
 import type { GroupId } from '../../src/crypto/ids.js'
+import { BatchSigner } from '../../src/items/batch-signer.js'
+import { sealItemUnsigned } from '../../src/records/item.js'
+import { generateSigningKey } from '../../src/crypto/sign.js'
+import { makeClock } from '../../src/crypto/hlc.js'
 import { localNode, type LocalNode } from '../helpers/in-process.js'
 import { stopAll, waitFor } from '../helpers/cli.js'
 
@@ -91,4 +95,33 @@ test('a real keeper takes a batch by push: verifies and stores each record; its 
   assert.doesNotMatch(metrics, /cairn_records_rejected_total\{[^}]*reason="(bad-proof|bad-signature|malformed)"[^}]*\} [1-9]/)
   const gv = await K.ok('GET', `/api/v1/groups/${P}/verify`)
   assert.equal(gv.ok, true, JSON.stringify(gv.problems))
+})
+
+test('a batch whose transaction failed before its signing step leaves nothing in the next batch\'s root (a double of the group commit)', () => {
+  let seq: number | undefined
+  let later: Array<() => void> = []
+  let between = new Set<() => void>()
+  const writes = {
+    batchSeq: () => seq,
+    later: (f: () => void) => { if (seq === undefined) return false; later.push(f); return true },
+    beforeLater: (f: () => void) => { if (seq === undefined) return false; between.add(f); return true }
+  }
+  const signer = new BatchSigner(writes)
+  const key = generateSigningKey()
+  const gid = '7f0c6a52-9d7e-4d1b-8f3a-2b6c1e0d9a11' as GroupId
+  const u = (n: number) => sealItemUnsigned({ signer: key, groupId: gid, clock: makeClock(1_800_000_000_000 + n), keyVersion: 1, key: new Uint8Array(32).fill(3), plain: { type: 'note', content: `n ${n}`, meta: null, createdAt: makeClock(1) } })
+  const stored: Array<VerifiedRecord<ItemBody>> = []
+  assert.equal(signer.stage(key, u(0), r => stored.push(r)), false, 'outside a batch: the caller signs it')
+  seq = 1
+  assert.equal(signer.stage(key, u(1), r => stored.push(r)), true)
+  assert.equal(signer.stage(key, u(2), r => stored.push(r)), true)
+  // batch 1's transaction fails here: neither its signing step nor its second pass runs
+  seq = 2; later = []; between = new Set()
+  for (const n of [3, 4, 5]) signer.stage(key, u(n), r => stored.push(r))
+  assert.equal(between.size, 1, 'one signing step however many items')
+  for (const f of between) f()
+  for (const f of later) f()
+  assert.equal(stored.length, 3)
+  assert.ok(stored.every(r => r.rec.v === 2 && r.rec.pf!.n === 3), 'the root covers this batch\'s three items only')
+  for (const r of stored) assert.equal(decodeRecord(r.bytes).recordId, r.recordId)
 })
