@@ -323,7 +323,9 @@ export class CircleService {
         this.publishShares(gid, kv, sv, members.map(([p]) => p), shares)
       })
       // The new key lives exactly as long as the unseal it was made under: no longer.
-      this.keys.put(gid, kv, key, Math.max(1000, (this.keys.expiresAt(gid) ?? Date.now() + this.o.defaultTtlMs) - Date.now()))
+      // One `now` for the TTL and its expiry: read twice, a millisecond between them extended the unseal.
+      const now = Date.now()
+      this.keys.put(gid, kv, key, Math.max(1000, (this.keys.expiresAt(gid) ?? now + this.o.defaultTtlMs) - now), now)
     } finally { zeroize(key, ...shares) }
     const job = this.jobs.submit('reencrypt', gid, { keyVersion: kv })
     this.ctx.audit.record('circle-member-removed', { groupId: gid, entityId, keyVersion: kv, descriptorVersion: sv, jobId: job.id })

@@ -11,9 +11,10 @@ export class UnsealedKeys {
   private readonly groups = new Map<GroupId, Entry>()
   private readonly listeners: Array<(gid: GroupId, why: 'sealed' | 'expired') => void> = []
 
-  put (gid: GroupId, kv: number, key: Uint8Array, ttlMs: number): number {
+  /** Hold `key` for `ttlMs` from `now` (a caller that computed the TTL from an expiry passes the `now` it used: the expiry then stays exact). */
+  put (gid: GroupId, kv: number, key: Uint8Array, ttlMs: number, now = Date.now()): number {
     let e = this.groups.get(gid)
-    const expiresAt = Date.now() + ttlMs
+    const expiresAt = now + ttlMs
     if (e === undefined) {
       e = { keys: new Map(), expiresAt, timer: this.arm(gid, ttlMs) }
       this.groups.set(gid, e)
