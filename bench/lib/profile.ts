@@ -7,8 +7,9 @@
  * V8 CPU profile of their node processes during the measured phase and write
  * <dir>/<suite>-<role>-<phase>.cpuprofile (open in Chrome DevTools, or summarise
  * with `node --import tsx bench/lib/profile.ts <file>`: self time by function
- * and by file; `--inclusive`: total time by function, callees included). Profiling slows the processes: figures from such a run are
- * for diagnosis, not for the table.
+ * and by file; `--inclusive`: total time by function, callees included).
+ * Profiling slows the processes: figures from such a run are for diagnosis,
+ * not for the table.
  */
 import { mkdirSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
@@ -30,9 +31,15 @@ export async function profiled<T> (tag: string, nodes: Record<string, NodeProces
 
 interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, hitCount?: number, children?: number[] }
 
+interface Profile { nodes: ProfileNode[], samples: number[], timeDeltas: number[] }
+const readProfile = (path: string): Profile => JSON.parse(readFileSync(path, 'utf8')) as Profile
+/** A frame's script, shortened: `nm:` for node_modules, relative to the checkout. */
+const shortUrl = (n: ProfileNode): string => n.callFrame.url.replace(/^file:\/\//, '').replace(/.*\/node_modules\//, 'nm:').replace(/.*\/work\/[^/]+\//, '')
+const frameName = (n: ProfileNode): string => `${n.callFrame.functionName || '(anonymous)'}  ${shortUrl(n)}:${n.callFrame.lineNumber + 1}`
+
 /** Self time by function and by file, in % of samples. */
 export function summariseProfile (path: string, top = 30): string {
-  const p = JSON.parse(readFileSync(path, 'utf8')) as { nodes: ProfileNode[], samples: number[], timeDeltas: number[] }
+  const p = readProfile(path)
   const byId = new Map(p.nodes.map(n => [n.id, n]))
   const self = new Map<number, number>()
   p.samples.forEach((id, k) => self.set(id, (self.get(id) ?? 0) + (p.timeDeltas[k] ?? 0)))
@@ -41,8 +48,8 @@ export function summariseProfile (path: string, top = 30): string {
   const file = new Map<string, number>()
   for (const [id, t] of self) {
     const n = byId.get(id)!
-    const url = n.callFrame.url.replace(/^file:\/\//, '').replace(/.*\/node_modules\//, 'nm:').replace(/.*\/work\/[^/]+\//, '')
-    const f = `${n.callFrame.functionName || '(anonymous)'}  ${url}:${n.callFrame.lineNumber + 1}`
+    const url = shortUrl(n)
+    const f = frameName(n)
     fn.set(f, (fn.get(f) ?? 0) + t)
     const u = url === '' ? `(${n.callFrame.functionName})` : url.startsWith('nm:') ? url.split('/').slice(0, url.startsWith('nm:@') ? 2 : 1).join('/') : url
     file.set(u, (file.get(u) ?? 0) + t)
@@ -56,18 +63,17 @@ export function summariseProfile (path: string, top = 30): string {
  * for every distinct function on its stack, so a caller's figure holds its callees'.
  */
 export function inclusiveProfile (path: string, top = 40): string {
-  const p = JSON.parse(readFileSync(path, 'utf8')) as { nodes: ProfileNode[], samples: number[], timeDeltas: number[] }
+  const p = readProfile(path)
   const byId = new Map(p.nodes.map(n => [n.id, n]))
   const parent = new Map<number, number>()
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
-  const key = (n: ProfileNode): string => `${n.callFrame.functionName || '(anonymous)'}  ${n.callFrame.url.replace(/^file:\/\//, '').replace(/.*\/node_modules\//, 'nm:').replace(/.*\/work\/[^/]+\//, '')}:${n.callFrame.lineNumber + 1}`
   const incl = new Map<string, number>()
   let total = 0
   p.samples.forEach((leaf, k) => {
     const dt = p.timeDeltas[k] ?? 0
     total += dt
     const seen = new Set<string>()
-    for (let id: number | undefined = leaf; id !== undefined; id = parent.get(id)) seen.add(key(byId.get(id)!))
+    for (let id: number | undefined = leaf; id !== undefined; id = parent.get(id)) seen.add(frameName(byId.get(id)!))
     for (const f of seen) incl.set(f, (incl.get(f) ?? 0) + dt)
   })
   return `${path}: inclusive time by function\n${[...incl].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, v]) => `${(100 * v / total).toFixed(1).padStart(5)}%  ${k}`).join('\n')}`

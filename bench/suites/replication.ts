@@ -39,7 +39,7 @@ import { Arrivals, startGossipProcess, type GossipProcess } from '../lib/gossip.
 import { addKeeper, peersOf, until } from '../lib/cluster.js'
 import { fmtNum } from '../lib/format.js'
 import { profiled } from '../lib/profile.js'
-import { cpuMeter } from '../lib/cpu-meter.js'
+import { cpuMeter, type CpuMeter } from '../lib/cpu-meter.js'
 
 const RATE = 200
 const WAIT_MS = 30_000
@@ -167,7 +167,7 @@ export const replicationSuite: Suite = {
     const nodes = { agent: c.agent, keeper1: c.keepers[0]!, keeper2: c.keepers[1]! }
     // CPU per write of every process, each side over its own windows: the machine's two
     // cores are what a closed loop's rate is spent from, whatever each process's idle share.
-    const cpuOf = (): { c: ReturnType<typeof cpuMeter>, r: ReturnType<typeof cpuMeter> } => ({
+    const cpuOf = (): { c: CpuMeter, r: CpuMeter } => ({
       c: cpuMeter({ agent: c.agent.proc.pid!, keeper1: c.keepers[0]!.proc.pid!, keeper2: c.keepers[1]!.proc.pid! }),
       r: cpuMeter({ publisher: r.procs[0]!.pid, subscriber1: r.procs[1]!.pid, subscriber2: r.procs[2]!.pid })
     })

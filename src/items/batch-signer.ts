@@ -1,8 +1,8 @@
 /**
  * One signature for the new items of a group commit batch (docs/RECORDS.md,
- * "Batch-signed records"). Under many concurrent writers a batch holds tens of
+ * "Batch-signed records"). Under 64 concurrent writers a batch holds ~20
  * writes; signing each cost the node an Ed25519 signature and every keeper and
- * member an Ed25519 verify per item, ~120 µs apiece on this machine and the
+ * member an Ed25519 verify per item, 85–120 µs apiece on this machine and the
  * largest single cost of a pushed record on a keeper. Staged here, the batch's
  * new items of one group are signed as one Merkle root (envelope.ts signBatch):
  * receivers verify the root once (records/batch.ts remembers it) and hash a path
@@ -16,12 +16,15 @@
 import { signBatch, signRecord, MAX_BATCH_LEAVES, type Unsigned, type VerifiedRecord } from '../records/record.js'
 import type { ItemBody } from '../records/item.js'
 import type { SigningKey } from '../crypto/sign.js'
+import { toHex } from '../crypto/bytes.js'
 import type { GroupCommit } from '../store/group-commit.js'
 
-interface Staged { batch: number, key: SigningKey, u: Unsigned<ItemBody>, signed?: VerifiedRecord<ItemBody> }
+interface Staged { key: SigningKey, u: Unsigned<ItemBody>, signed?: VerifiedRecord<ItemBody> }
 
 export class BatchSigner {
+  /** The new items of batch `stagedIn` (a batch whose transaction failed before its signing step leaves its own here: the next batch drops them). */
   private staged: Staged[] = []
+  private stagedIn: number | undefined
   private readonly signStaged = (): void => { this.signAll() }
 
   constructor (private readonly writes: Pick<GroupCommit, 'later' | 'beforeLater' | 'batchSeq'>) {}
@@ -34,21 +37,20 @@ export class BatchSigner {
   stage (key: SigningKey, u: Unsigned<ItemBody>, store: (r: VerifiedRecord<ItemBody>) => void): boolean {
     const batch = this.writes.batchSeq()
     if (batch === undefined) return false
-    const s: Staged = { batch, key, u }
+    const s: Staged = { key, u }
     if (!this.writes.later(() => { store(s.signed!) })) return false
+    if (batch !== this.stagedIn) { this.staged = []; this.stagedIn = batch }
     this.writes.beforeLater(this.signStaged)
     this.staged.push(s)
     return true
   }
 
   private signAll (): void {
-    // Only this batch's: one whose transaction failed before this step left its items here, never to be stored.
-    const now = this.writes.batchSeq()
-    const staged = this.staged.filter(s => s.batch === now)
+    const staged = this.staged
     this.staged = []
     const byGroup = new Map<string, Staged[]>()
     for (const s of staged) {
-      const k = `${s.u.groupId} ${s.key.publicKey.join(',')}`
+      const k = `${s.u.groupId} ${toHex(s.key.publicKey)}`
       const g = byGroup.get(k)
       if (g === undefined) byGroup.set(k, [s]); else g.push(s)
     }

@@ -57,12 +57,12 @@ const KEY_USAGE_LIMIT = 2 ** 31
 const KEY_USAGE_ROTATE_AT = 2 ** 30
 
 export class ItemService {
-  private signer: BatchSigner | undefined
+  private batchSigner: BatchSigner | undefined
 
   constructor (private readonly ctx: GroupContext, private readonly groups: GroupService) {}
 
   /** New items written through `writes` are signed one batch at a time (batch-signer.ts). */
-  signInBatches (writes: GroupCommit): void { this.signer = new BatchSigner(writes) }
+  signInBatches (writes: GroupCommit): void { this.batchSigner = new BatchSigner(writes) }
 
   create (gid: GroupId, inp: ItemInput): WriteResult {
     const { chain } = requireRole(this.ctx, gid, 'write')
@@ -210,7 +210,7 @@ export class ItemService {
         const [res] = this.ctx.acceptor.ingest([r], 'local')
         if (res?.status !== 'stored') throw new CairnError('CONCURRENT_CHANGE', `the write was not stored (${res?.reason ?? res?.status ?? ''}); retry`, { reason: res?.reason ?? res?.status })
       }
-      const staged = opts.batch === true && link === undefined && existing === undefined && this.signer?.stage(signer, u, store) === true
+      const staged = opts.batch === true && link === undefined && existing === undefined && this.batchSigner?.stage(signer, u, store) === true
       if (!staged) store(signRecord(signer, u))
       if (usage === KEY_USAGE_ROTATE_AT) this.ctx.audit.record('key-usage-high', { groupId: gid, keyVersion: kv, count: usage })
       return {

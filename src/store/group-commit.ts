@@ -39,6 +39,7 @@ import { CairnError, isDiskFull, storageFull } from '../util/errors.js'
 import type { Store } from './store.js'
 
 interface Pending { fn: () => unknown, resolve: (v: unknown) => void, reject: (e: unknown) => void }
+type Outcome = { ok: true, v: unknown } | { ok: false, e: unknown }
 
 const MAX_BATCH = 256
 
@@ -127,7 +128,7 @@ export class GroupCommit {
     this.scheduled = false
     const batch = this.queue.splice(0, MAX_BATCH)
     if (this.queue.length > 0) { this.scheduled = true; setImmediate(() => { this.flush() }) }
-    const results: Array<{ ok: true, v: unknown } | { ok: false, e: unknown }> = []
+    const results: Outcome[] = []
     const run = (): void => {
       const r: Running = { seq: ++this.batches, index: -1, later: batch.map(() => []), between: new Set() }
       this.running = r
@@ -159,7 +160,7 @@ export class GroupCommit {
   }
 
   /** The steps between the passes, then each write's second part in its own savepoint. */
-  private secondPass (r: Running, results: Array<{ ok: true, v: unknown } | { ok: false, e: unknown }>): void {
+  private secondPass (r: Running, results: Outcome[]): void {
     try {
       for (const step of r.between) step()
     } catch (e) {
