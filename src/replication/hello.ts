@@ -2,11 +2,13 @@
  * /cairn/hello/1.0.0 — who is on the other end of a connection.
  *
  * Each side opens one stream after connecting and sends
- *   { v: 1, peer, keeper, b?: binding }   binding = { e: entity(32), a: at(ms), s: sig }
+ *   { v: 1, peer, keeper, b?: binding, pb?: 1 }   binding = { e: entity(32), a: at(ms), s: sig }
  * and reads the peer's hello. A binding is the entity key's signature over
  *   "cairn/binding/v1" || 0x00 || CBOR{ p: peerId, a: at }
  * so it proves "entity E runs node P". It is accepted only if `peer` equals the
  * connection's authenticated remote peer ID (Noise) and the signature verifies.
+ * `pb: 1`: this node takes push bundles (push-bundle.ts); a hello without it
+ * (an older node) gets every record as its own gossip message.
  * Nothing else is exchanged: hello never lists groups.
  * Limits: 4 KiB per message, 5 s per exchange; a bad hello is ignored and counted.
  */
@@ -24,7 +26,7 @@ const TIMEOUT = 5000
 
 export interface Binding { e: Uint8Array, a: number, s: Uint8Array }
 /** `binding`: the signed statement itself, so it can be handed on (locate.ts) and checked by others. */
-export interface PeerInfo { peerId: string, keeper: boolean, entity?: Uint8Array, entityId?: EntityId, binding?: Binding, at: number }
+export interface PeerInfo { peerId: string, keeper: boolean, entity?: Uint8Array, entityId?: EntityId, binding?: Binding, at: number, pushBundles?: true }
 
 const bindingMessage = (peer: string, at: number): Uint8Array => concat(utf8('cairn/binding/v1'), new Uint8Array([0]), encodeCanonical({ p: peer, a: at }))
 
@@ -96,7 +98,7 @@ export class HelloService {
 
   private mine (): Record<string, unknown> {
     const b = this.d.binding()
-    return { v: 1, peer: this.d.libp2p.peerId.toString(), keeper: this.d.keeper, ...(b !== undefined ? { b } : {}) }
+    return { v: 1, peer: this.d.libp2p.peerId.toString(), keeper: this.d.keeper, pb: 1, ...(b !== undefined ? { b } : {}) }
   }
 
   /** Re-announce (after unlock, when the binding first exists) to every connected peer. */
@@ -133,7 +135,7 @@ export class HelloService {
     if (m.v !== 1 || m.peer !== remote || typeof m.keeper !== 'boolean') { this.d.onBad(remote); this.wake(remote); return }
     const b = m.b !== undefined ? checkBinding(m.b, remote) : undefined
     if (m.b !== undefined && b === undefined) { this.d.onBad(remote); this.wake(remote); return }
-    const info: PeerInfo = { peerId: remote, keeper: m.keeper, at: Date.now(), ...(b !== undefined ? { entity: b.e, entityId: entityIdFromPublicKey(b.e), binding: b } : {}) }
+    const info: PeerInfo = { peerId: remote, keeper: m.keeper, at: Date.now(), ...(m.pb === 1 ? { pushBundles: true as const } : {}), ...(b !== undefined ? { entity: b.e, entityId: entityIdFromPublicKey(b.e), binding: b } : {}) }
     this.peers.set(remote, info)
     this.wake(remote)
     this.d.onPeer(info)

@@ -1,8 +1,11 @@
 /**
  * Chatty push over gossipsub. Topic of a group = "cairn/g/" + hex(SHA-256("cairn/topic/v1" || groupId)):
  * never a readable name, and not the group ID itself. Message data = the record
- * bytes; message ID = the record hash (StrictNoSign: records carry their own
- * signatures). Taciturn groups are never published or subscribed.
+ * bytes, or a bundle of the records of one group queued together (push-bundle.ts:
+ * a group commit batch), sent only where every subscriber known here takes
+ * bundles; message ID = SHA-256 of the data, the record hash for a record
+ * (StrictNoSign: records carry their own signatures). Taciturn groups are never
+ * published or subscribed.
  *
  * Validation is asynchronous (gossipsub `asyncValidation`): a received message
  * is forwarded to the mesh only after the Acceptor stored it or already had it;
@@ -11,19 +14,26 @@
  * a record of another group than the topic's, or one the gates refuse as
  * invalid, is reported Reject, which also lowers the sender's gossipsub score;
  * one refused because our own view is behind (groups/reject-reason.ts) is Ignore.
+ * A bundle's records are judged one by one; the bundle is Reject if one of them
+ * (or its frame) is invalid, else Accept if one of them was stored, else Ignore.
  */
 import { TopicValidatorResult, type GossipsubMessage, type SubscriptionChangeData } from '@libp2p/gossipsub'
 import { taggedHash } from '../crypto/hash.js'
 import { uuidToBytes, type GroupId } from '../crypto/ids.js'
-import type { AcceptResult, Acceptor } from '../groups/acceptor.js'
+import type { AcceptResult, Acceptor, Incoming } from '../groups/acceptor.js'
 import { classOf } from '../groups/reject-reason.js'
 import type { Logger } from '../util/logger.js'
 import type { CairnLibp2p } from './libp2p-node.js'
+import { messageRecords, pushMessages, type Outgoing } from './push-bundle.js'
 
 /** Records waiting to be published; beyond this, enqueue() refuses and anti-entropy carries them. */
 const QUEUE_MAX = 5000
-/** Publishes in flight at once. */
+/** Publishes (messages) in flight at once. */
 const PUBLISH_BATCH = 64
+/** Records taken from the queue at a time to form messages (bundles form within it). */
+const FORM_AT_ONCE = 1024
+/** Largest bundle, bytes (and never more than a record may be: a receiver's message limit). */
+const MAX_BUNDLE_BYTES = 512 * 1024
 
 export const topicOf = (gid: GroupId): string => 'cairn/g/' + Buffer.from(taggedHash('cairn/topic/v1', uuidToBytes(gid))).toString('hex')
 
@@ -31,8 +41,10 @@ export interface PushDeps {
   libp2p: CairnLibp2p
   acceptor: Acceptor
   log: Logger
-  onPublished: () => void
-  onReceived: () => void
+  /** `n` records went out (in one message). */
+  onPublished: (n: number) => void
+  /** `n` records came in (in one message). */
+  onReceived: (n: number) => void
   /**
    * Run store writes in one transaction that commits without waiting for
    * fsync (store.relaxed). A pushed record is acknowledged to nobody: if power
@@ -45,11 +57,15 @@ export interface PushDeps {
   /** A record of `gid` went out on its topic. */
   /** After each publish: the peers it was sent to (undefined when it was skipped). A subscriber left out had no open gossip stream yet (a connection just made). */
   afterPublish?: (gid: GroupId, reached: Set<string> | undefined) => void
+  /** Does this peer take push bundles (its hello said so)? Without it, every record is its own message. */
+  takesBundles?: (peer: string) => boolean
+  /** A record's largest size (config): a bundle is never larger. */
+  maxRecordBytes?: number
 }
 
 export class PushService {
   private readonly topics = new Map<string, string>() // topic → gid
-  private queue: Array<{ gid: GroupId, bytes: Uint8Array }> = []
+  private queue: Outgoing[] = []
   private draining = false
   private stopped = false
   /** Messages received in this event-loop turn, ingested together (receiveBatch). */
@@ -102,30 +118,48 @@ export class PushService {
     return new Set(this.pubsub.getSubscribers(t).map(p => p.toString()))
   }
 
-  /** Queue a record for publishing; false when the queue is full (the caller leaves it to anti-entropy). */
+  /**
+   * Queue a record for publishing; false when the queue is full (the caller
+   * leaves it to anti-entropy). Publishing starts after the current task, so
+   * the records a commit queues together (its batch) go out together.
+   */
   enqueue (gid: GroupId, bytes: Uint8Array): boolean {
     if (this.queue.length >= QUEUE_MAX) return false
     this.queue.push({ gid, bytes })
-    if (!this.draining) void this.drain()
+    if (!this.draining) {
+      this.draining = true
+      queueMicrotask(() => { void this.drain() })
+    }
     return true
   }
 
+  /** May the records of `gid` go out bundled: every subscriber of its topic known here takes bundles. */
+  private bundled (gid: string): boolean {
+    const takes = this.d.takesBundles
+    if (takes === undefined) return false
+    const subs = this.pubsub.getSubscribers(topicOf(gid as GroupId))
+    return subs.length > 0 && subs.every(p => takes(p.toString()))
+  }
+
   private async drain (): Promise<void> {
-    this.draining = true
+    const maxBytes = Math.min(MAX_BUNDLE_BYTES, this.d.maxRecordBytes ?? MAX_BUNDLE_BYTES)
     try {
       while (this.queue.length > 0 && !this.stopped) {
-        const batch = this.queue.splice(0, PUBLISH_BATCH)
-        await Promise.all(batch.map(async p => await this.publish(p.gid, p.bytes)))
+        const msgs = pushMessages(this.queue.splice(0, FORM_AT_ONCE), g => this.bundled(g), maxBytes)
+        for (let i = 0; i < msgs.length && !this.stopped; i += PUBLISH_BATCH) {
+          await Promise.all(msgs.slice(i, i + PUBLISH_BATCH).map(async m => await this.publish(m.gid as GroupId, m.data, m.records)))
+        }
       }
     } finally { this.draining = false }
   }
 
-  async publish (gid: GroupId, bytes: Uint8Array): Promise<void> {
+  /** Publish one message: a record, or a bundle of `records` records. */
+  async publish (gid: GroupId, data: Uint8Array, records = 1): Promise<void> {
     let reached: Set<string> | undefined
     try {
-      const r = await this.pubsub.publish(topicOf(gid), bytes)
+      const r = await this.pubsub.publish(topicOf(gid), data)
       reached = new Set(r.recipients.map(p => p.toString()))
-      this.d.onPublished()
+      this.d.onPublished(records)
     } catch (e) {
       // Duplicate publishes and empty meshes are not failures: anti-entropy covers them.
       this.d.log.debug({ err: (e as Error).message }, 'publish skipped')
@@ -137,27 +171,36 @@ export class PushService {
     if (this.inbox.length === 1) setImmediate(() => { this.receiveBatch() })
   }
 
-  /** One transaction for the turn's messages; one ingest per (group, sending peer): quotas and rejections are per peer. */
+  /**
+   * One transaction for the turn's messages; one ingest per (group, sending
+   * peer): quotas and rejections are per peer. A bundle's records go into
+   * that ingest beside the single records; a malformed bundle counts as one
+   * malformed record.
+   */
   private receiveBatch (): void {
     const msgs = this.inbox
     this.inbox = []
     const verdicts = new Map<GossipsubMessage, TopicValidatorResult>()
-    const byKey = new Map<string, { gid: string, from: string, msgs: GossipsubMessage[] }>()
+    const byKey = new Map<string, { gid: string, from: string, msgs: GossipsubMessage[], recs: Incoming[], ends: number[] }>()
+    const maxBytes = this.d.maxRecordBytes ?? MAX_BUNDLE_BYTES
     for (const m of msgs) {
       const gid = this.topics.get(m.msg.topic)
       if (gid === undefined || this.stopped) { verdicts.set(m, TopicValidatorResult.Ignore); continue }
-      this.d.onReceived()
       const from = m.propagationSource.toString()
       const key = `${gid} ${from}`
-      const entry = byKey.get(key) ?? { gid, from, msgs: [] as GossipsubMessage[] }
+      const entry = byKey.get(key) ?? { gid, from, msgs: [], recs: [], ends: [] }
+      const recs = messageRecords(m.msg.data, maxBytes)
+      if (recs === undefined) entry.recs.push({ refused: 'malformed' }); else entry.recs.push(...recs)
+      this.d.onReceived(recs?.length ?? 1)
       entry.msgs.push(m)
+      entry.ends.push(entry.recs.length)
       byKey.set(key, entry)
     }
     try {
       this.d.relaxed(() => {
-        for (const { gid, from, msgs: ms } of byKey.values()) {
-          const rs = this.d.acceptor.ingest(ms.map(m => m.msg.data), 'push', { peer: from, group: gid })
-          ms.forEach((m, i) => { verdicts.set(m, verdictOf(rs[i])) })
+        for (const { gid, from, msgs: ms, recs, ends } of byKey.values()) {
+          const rs = this.d.acceptor.ingest(recs, 'push', { peer: from, group: gid })
+          ms.forEach((m, i) => { verdicts.set(m, verdictOf(rs.slice(i === 0 ? 0 : ends[i - 1], ends[i]))) })
         }
       })
     } catch (e) {
@@ -171,9 +214,12 @@ export class PushService {
   }
 }
 
-/** Stored → forward; refused as invalid → Reject (lowers the sender's score); anything else (duplicate, our view behind) → Ignore. */
-function verdictOf (r: AcceptResult | undefined): TopicValidatorResult {
-  if (r?.status === 'stored') return TopicValidatorResult.Accept
-  if (r?.status === 'rejected' && r.reason !== undefined && classOf(r.reason) === 'invalid') return TopicValidatorResult.Reject
-  return TopicValidatorResult.Ignore
+/**
+ * A message's records: one refused as invalid → Reject (not forwarded; lowers
+ * the sender's score); else one stored → Accept (forwarded); else (duplicates,
+ * our view behind) → Ignore.
+ */
+function verdictOf (rs: Array<AcceptResult | undefined>): TopicValidatorResult {
+  if (rs.some(r => r?.status === 'rejected' && r.reason !== undefined && classOf(r.reason) === 'invalid')) return TopicValidatorResult.Reject
+  return rs.some(r => r?.status === 'stored') ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore
 }

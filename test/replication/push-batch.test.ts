@@ -3,7 +3,8 @@
  * in-memory store: the messages of one event-loop turn are verified one by
  * one and stored in one transaction (one commit per turn, not per message),
  * and each gets its own validation verdict: a forged or non-member record is
- * refused and never stored, whatever else arrived with it.
+ * refused and never stored, whatever else arrived with it. A bundle's records
+ * (push-bundle.ts) are judged the same way, one by one, in the same transaction.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -14,6 +15,8 @@ import { Acceptor, type AcceptorEvents } from '../../src/groups/acceptor.js'
 import { GroupRegistry } from '../../src/groups/registry.js'
 import type { VerifiedRecord } from '../../src/records/record.js'
 import { PushService, topicOf } from '../../src/replication/push.js'
+import { BUNDLE_LABEL, encodeBundle } from '../../src/replication/push-bundle.js'
+import { encodeCanonical } from '../../src/crypto/canonical.js'
 import type { CairnLibp2p } from '../../src/replication/libp2p-node.js'
 import { Store } from '../../src/store/store.js'
 import { TypedEmitter } from '../../src/util/events.js'
@@ -102,6 +105,38 @@ test('messages of one turn: one transaction; each verified and judged alone; for
   await turn()
   assert.equal(s.transactions(), 2)
   assert.equal(s.pubsub.verdicts.get('good-0-again'), TopicValidatorResult.Ignore)
+  s.push.stop()
+  s.store.close()
+})
+
+test('bundles: each record judged alone in the turn\'s one transaction; a bundle with a forged record is Reject (its good records stored); a malformed bundle is refused whole', async () => {
+  const s = setup()
+  const { owner, g, topic } = held(s)
+  const good = [1, 2, 3, 4].map(i => item(g, owner, at(10 + i)))
+  const badSig = item(g, owner, at(20))
+  const stranger = item(g, newKey(), at(21))
+  s.pubsub.deliver(topic, encodeBundle([good[0]!.bytes, good[1]!.bytes]), 'bundle-good')
+  s.pubsub.deliver(topic, encodeBundle([good[2]!.bytes, forged(badSig)]), 'bundle-forged')
+  s.pubsub.deliver(topic, encodeBundle([stranger.bytes, good[3]!.bytes]), 'bundle-stranger')
+  s.pubsub.deliver(topic, encodeCanonical([BUNDLE_LABEL, [good[0]!.bytes, 7]]), 'bundle-malformed')
+  s.pubsub.deliver(topic, good[0]!.bytes, 'single-after')
+  await turn()
+  assert.equal(s.transactions(), 1, 'one transaction for the turn, bundles included')
+  assert.deepEqual(Object.fromEntries(s.pubsub.verdicts), {
+    'bundle-good': TopicValidatorResult.Accept,
+    'bundle-forged': TopicValidatorResult.Reject,
+    'bundle-stranger': TopicValidatorResult.Accept,
+    'bundle-malformed': TopicValidatorResult.Reject,
+    'single-after': TopicValidatorResult.Ignore
+  })
+  for (const r of good) assert.ok(s.store.getHead(g.gid, r.recordId) !== undefined, 'every valid record is stored, bundled with a bad one or not')
+  assert.equal(s.store.getHead(g.gid, badSig.recordId), undefined)
+  assert.equal(s.store.getHead(g.gid, stranger.recordId), undefined)
+  assert.deepEqual(s.rejected.sort(), ['bad-signature', 'malformed', 'not-a-member'])
+
+  s.pubsub.deliver(topic, encodeBundle([good[0]!.bytes, good[1]!.bytes]), 'bundle-again')
+  await turn()
+  assert.equal(s.pubsub.verdicts.get('bundle-again'), TopicValidatorResult.Ignore, 'nothing new: not forwarded again')
   s.push.stop()
   s.store.close()
 })
