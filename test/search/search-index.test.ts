@@ -27,6 +27,27 @@ test('a search right after put, update and remove sees each of them, in order', 
   s.close()
 })
 
+test('a short item (one chunk): its snippet marks the term, follows an update, and is its head when only the type matched; a long one snippets from its chunk', async () => {
+  const s = new SearchIndex()
+  s.open()
+  s.put('a', G1, 'note', 'the grey heron waits by the reeds at dawn', null)
+  s.put('long', G1, 'note', `${'filler words here '.repeat(200)} the heron at the far end`, null)
+  s.put('t', G1, 'heron', 'nothing about birds in the text itself', null)
+  const hits = new Map((await s.search('heron', 10)).results.map(h => [h.itemId, h.snippet]))
+  assert.match(hits.get('a')!, /\[heron\]/)
+  assert.match(hits.get('long')!, /\[heron\]/)
+  assert.ok(hits.get('long')!.length <= 300)
+  assert.equal(hits.get('t'), 'nothing about birds in the text itself', 'matched by its type only: the head of its text')
+  s.put('a', G1, 'note', 'now a kingfisher, no more grey', null)
+  const again = (await s.search('grey', 10)).results
+  assert.deepEqual(again.map(h => [h.itemId, h.snippet]), [['a', 'now a kingfisher, no more [grey]']], 'the new text, not the old')
+  s.remove('a')
+  assert.deepEqual(await ids(s, 'kingfisher'), [])
+  // The snippet's scratch row is never kept: a later search of the same words finds only indexed items.
+  assert.deepEqual((await ids(s, 'heron')).sort(), ['long', 't'])
+  s.close()
+})
+
 test('removeGroup drops indexed and still-queued items of that group only', async () => {
   const s = new SearchIndex()
   s.open()
