@@ -58,6 +58,8 @@ const KEY_USAGE_ROTATE_AT = 2 ** 30
 
 export class ItemService {
   private batchSigner: BatchSigner | undefined
+  /** Records sealed here → their plaintext (sealedHere). */
+  private readonly sealed = new WeakMap<object, ItemPlain>()
 
   constructor (private readonly ctx: GroupContext, private readonly groups: GroupService) {}
 
@@ -184,6 +186,13 @@ export class ItemService {
   }
 
   /**
+   * The plaintext of a record this service sealed, while that record object
+   * lives (the search index takes it instead of decrypting what was just
+   * encrypted; the acceptor's `stored` event carries the same object).
+   */
+  sealedHere (r: DecodedRecord<ItemBody>): ItemPlain | undefined { return this.sealed.get(r) }
+
+  /**
    * `batch`: a new item whose record may be signed with the rest of its group
    * commit batch (batch-signer.ts) and stored in the batch's second pass; its
    * write resolves only once that is done, and fails if it is refused then.
@@ -207,6 +216,7 @@ export class ItemService {
         ...(existing !== undefined ? { existing } : {}), ...(link !== undefined ? { link } : {})
       })
       const store = (r: VerifiedRecord<ItemBody>): void => {
+        if (plain !== null) this.sealed.set(r, plain)
         const [res] = this.ctx.acceptor.ingest([r], 'local')
         if (res?.status !== 'stored') throw new CairnError('CONCURRENT_CHANGE', `the write was not stored (${res?.reason ?? res?.status ?? ''}); retry`, { reason: res?.reason ?? res?.status })
       }

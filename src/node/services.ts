@@ -184,6 +184,7 @@ export function buildServices (config: Config, nodeKey: NodeKey, log: Logger, o:
     keyFor: (gid, kv) => kv > 0 && groups.isCircle(gid) ? circles.keys.get(gid, kv) : vault?.ring(gid)?.get(kv),
     readable: gid => vault?.ring(gid) !== undefined || circles.keys.isUnsealed(gid),
     onOpened: (r, plain) => { copies.note(r.groupId, r.recordId, plain) },
+    sealedHere: r => items.sealedHere(r),
     ...searchRules(ctx)
   })
   onStored(events, 'erasure', ({ record }) => { erasure.stored(record) })

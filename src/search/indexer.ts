@@ -22,6 +22,8 @@ export interface IndexerDeps {
   keyFor: (gid: GroupId, kv: number) => Uint8Array | undefined
   /** Can this node read `gid` at all now (a key ring in the vault, or an unsealed circle)? */
   readable: (gid: GroupId) => boolean
+  /** The plaintext of a record this node has just sealed (its own write): taken as is, not decrypted again. */
+  sealedHere?: (r: DecodedRecord<ItemBody>) => ItemPlain | undefined
   /** Every item version opened here (the copy index of erasure requests reads its source link). */
   onOpened?: (r: DecodedRecord<ItemBody>, plain: ItemPlain) => void
   /** Append-only groups: is this entry's content withheld (redacted)? Its words stay out. */
@@ -129,7 +131,7 @@ export class SearchIndexer {
     const key = this.d.keyFor(r.groupId, r.rec.b.kv)
     if (key === undefined) return
     try {
-      const p = openItem(r, key)
+      const p = this.d.sealedHere?.(r) ?? openItem(r, key)
       this.d.index.put(r.recordId, r.groupId, p.type, p.content, p.meta)
       this.d.onOpened?.(r, p)
     } catch { /* unreadable items are reported when read, not indexed */ }
