@@ -4,8 +4,9 @@
  * records generated from the record format — valid, valid but with a
  * hostile plaintext (nested thousands of levels), signed by a stranger,
  * mutated, truncated, oversized, deeply nested CBOR, random CBOR shaped
- * like a record, random bytes — over gossipsub, /cairn/sync/1.0.0 and
- * /cairn/deliver/1.0.0, plus junk frames on sync, hello and deliver, to a
+ * like a record, random bytes — over gossipsub (alone and in push bundles),
+ * /cairn/sync/1.0.0 and /cairn/deliver/1.0.0, plus junk frames on sync, hello
+ * and deliver and junk bundles on gossip, to a
  * keeper and a member node. Properties: both stay healthy (a health probe
  * runs throughout; slowest answer recorded), RSS stays bounded, nothing but
  * valid records is stored, every valid record sent by sync is stored, and
@@ -25,6 +26,7 @@ import { generateSigningKey, type SigningKey } from '../../src/crypto/sign.js'
 import { sealItem } from '../../src/records/item.js'
 import { DELIVER_PROTOCOL } from '../../src/replication/deliver.js'
 import { HELLO_PROTOCOL } from '../../src/replication/hello.js'
+import { BUNDLE_LABEL, encodeBundle } from '../../src/replication/push-bundle.js'
 import { Vault } from '../../src/vault/vault.js'
 import { HostilePeer, type Frame } from '../helpers/replication-hostile.js'
 import { initNodeDir, PASSPHRASE, startNode, stopAll, tempDir, waitFor, type NodeProcess } from '../helpers/cli.js'
@@ -117,8 +119,19 @@ const junkFrame: fc.Arbitrary<() => Frame> = fc.oneof(
   fc.constant(() => new Uint8Array(9 * 1024 * 1024))
 )
 
+/** A gossip message shaped like a push bundle (push-bundle.ts) but not one: other elements, another label, too many records, cut short. */
+const junkBundle: fc.Arbitrary<() => Uint8Array> = fc.oneof(
+  fc.array(cborish, { minLength: 0, maxLength: 6 }).map(a => () => encodeCanonical([BUNDLE_LABEL, a])),
+  fc.tuple(fc.string({ maxLength: 30 }), fc.array(fc.uint8Array({ maxLength: 40 }), { minLength: 1, maxLength: 3 })).map(([l, a]) => () => encodeCanonical([l, a])),
+  fc.integer({ min: 65, max: 200 }).map(n => () => encodeCanonical([BUNDLE_LABEL, Array.from({ length: n }, () => new Uint8Array([0x88]))])),
+  fc.tuple(fc.string({ maxLength: 20 }), fc.nat()).map(([c, cut]) => () => { const b = encodeBundle([itemOf(aKey, c), itemOf(aKey, c + '!')]); return b.subarray(0, 1 + (cut % (b.length - 1))) }),
+  fc.uint8Array({ maxLength: 300 }).map(b => () => concat(new Uint8Array([0x82]), b))
+)
+
 const action = fc.oneof(
   { weight: 3, arbitrary: fc.record({ via: fc.constant('gossip' as const), to: fc.constant('both'), recs: fc.array(record, { minLength: 1, maxLength: 1 }) }) },
+  { weight: 2, arbitrary: fc.record({ via: fc.constant('gossip-bundle' as const), to: fc.constant('both'), recs: fc.array(record, { minLength: 1, maxLength: 6 }) }) },
+  { weight: 1, arbitrary: fc.record({ via: fc.constant('gossip-junk' as const), to: fc.constant('both'), junk: junkBundle }) },
   { weight: 4, arbitrary: fc.record({ via: fc.constant('sync' as const), to: fc.constantFrom('A', 'K'), recs: fc.array(record, { minLength: 1, maxLength: 4 }) }) },
   { weight: 1, arbitrary: fc.record({ via: fc.constant('deliver' as const), to: fc.constantFrom('A', 'K'), recs: fc.array(record, { minLength: 1, maxLength: 4 }) }) },
   { weight: 2, arbitrary: fc.record({ via: fc.constantFrom('sync-frames' as const, 'hello-frames' as const, 'deliver-frames' as const), to: fc.constantFrom('A', 'K'), frames: fc.array(junkFrame, { minLength: 1, maxLength: 3 }) }) }
@@ -138,6 +151,11 @@ test(`network fuzz: records from the record format and junk frames over gossip, 
   try {
     await fc.assert(fc.asyncProperty(action, async (a) => {
       const target = a.to === 'A' ? A : K
+      if ('junk' in a) {
+        frames++
+        try { await h.publish(P, a.junk()) } catch { /* no peer took it */ }
+        return
+      }
       if ('frames' in a) {
         const fs = a.frames.map(f => f())
         frames += fs.length
@@ -154,6 +172,9 @@ test(`network fuzz: records from the record format and junk frames over gossip, 
       }
       if (a.via === 'gossip') {
         try { await h.publish(P, made[0]!.bytes) } catch { /* a duplicate of bytes gossiped before, or no peer took it */ }
+      } else if (a.via === 'gossip-bundle') {
+        // Each record judged alone; one over the message limit makes gossipsub drop the bundle whole.
+        try { await h.publish(P, encodeBundle(made.map(m => m.bytes))) } catch { /* too large for a message, or no peer took it */ }
       } else if (a.via === 'sync') {
         const out = await h.pushBySync(target.peerId, P, made.map(m => m.bytes))
         // A batch with an oversized record may make the message exceed the sync frame
