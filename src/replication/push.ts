@@ -30,7 +30,7 @@ import { messageRecords, pushMessages, type Outgoing } from './push-bundle.js'
 const QUEUE_MAX = 5000
 /** Publishes (messages) in flight at once. */
 const PUBLISH_BATCH = 64
-/** Records taken from the queue at a time to form messages (bundles form within it). */
+/** Records taken from the queue at a time to form messages (bundles form within it; with QUEUE_MAX, the bound on records held). */
 const FORM_AT_ONCE = 1024
 /** Largest bundle, bytes (and never more than a record may be: a receiver's message limit). */
 const MAX_BUNDLE_BYTES = 512 * 1024
