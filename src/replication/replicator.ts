@@ -152,7 +152,7 @@ export class Replicator {
         o.metrics.received.inc({ path: 'sync' }, r.received)
       },
       onIblt: result => o.metrics.syncIblt.inc({ result }), onRecords: o.onSyncRecords, fillingFrom: gid => this.scheduler.fillingFrom(gid) })
-    this.push = new PushService({ libp2p: o.libp2p, acceptor: o.acceptor, log: o.log, relaxed: fn => o.store.relaxed(() => o.store.tx(fn)), onPublished: n => o.metrics.pushed.inc(n), onReceived: n => o.metrics.received.inc({ path: 'push' }, n), afterPublish: (gid, reached) => this.scheduler.published(gid, reached), takesBundles: peer => this.hello.info(peer)?.pushBundles === true, maxRecordBytes: o.maxRecordBytes })
+    this.push = new PushService({ libp2p: o.libp2p, acceptor: o.acceptor, log: o.log, relaxed: fn => o.store.relaxed(() => o.store.tx(fn)), onPublished: n => { o.metrics.pushed.inc(n); o.metrics.pushMessages.inc({ kind: n > 1 ? 'bundle' : 'record' }) }, onReceived: n => o.metrics.received.inc({ path: 'push' }, n), afterPublish: (gid, reached) => this.scheduler.published(gid, reached), takesBundles: peer => this.hello.info(peer)?.pushBundles === true, maxRecordBytes: o.maxRecordBytes })
     this.scheduler = new SyncScheduler({
       registry: o.registry, chattyIntervalMs: o.chattyIntervalMs, taciturnIntervalMs: o.taciturnIntervalMs, sync: () => this.sync,
       dialer: this.dialer, state: this.state, push: this.push, groupPeers: gid => this.groupPeers(gid), selfPeerId: () => this.peerId,

@@ -6,6 +6,7 @@ export class Metrics {
   readonly stored = new Counter({ name: 'cairn_records_stored_total', help: 'Records stored, by kind and origin', labelNames: ['kind', 'origin'], registers: [this.registry] })
   readonly rejected = new Counter({ name: 'cairn_records_rejected_total', help: 'Records refused by the acceptance gates, by reason and origin', labelNames: ['reason', 'origin'], registers: [this.registry] })
   readonly pushed = new Counter({ name: 'cairn_items_pushed_total', help: 'Records published on gossipsub', registers: [this.registry] })
+  readonly pushMessages = new Counter({ name: 'cairn_push_messages_total', help: 'Gossipsub messages published: a record alone, or a bundle of a commit batch\'s records of one group', labelNames: ['kind'], registers: [this.registry] })
   readonly received = new Counter({ name: 'cairn_records_received_total', help: 'Records received from peers, by path', labelNames: ['path'], registers: [this.registry] })
   readonly syncRounds = new Counter({ name: 'cairn_sync_rounds_total', help: 'Anti-entropy sessions, by role and result', labelNames: ['role', 'result'], registers: [this.registry] })
   readonly syncBytes = new Counter({ name: 'cairn_sync_bytes_total', help: 'Anti-entropy bytes, by direction', labelNames: ['direction'], registers: [this.registry] })

@@ -130,6 +130,8 @@ test('a real keeper: a group commit batch of 20 writes arrives as one bundle and
   assert.match(metrics, /cairn_records_received_total\{[^}]*path="push"[^}]*\} (2\d|[3-9]\d|\d{3,})/, 'the received metric counts records, not messages')
   const gv = await K.ok('GET', `/api/v1/groups/${P}/verify`)
   assert.equal(gv.ok, true, JSON.stringify(gv.problems))
+  const aMetrics = (await A.api('GET', '/metrics')).text
+  assert.match(aMetrics, /cairn_push_messages_total\{kind="bundle"\} 1\b/, 'the publisher counts one bundle')
 
   seen.length = 0
   await A.ok('POST', `/api/v1/groups/${P}/items`, { content: 'alone' })
