@@ -90,9 +90,10 @@ export const syncSuite: Suite = {
     await agent.api.ok('POST', `/api/v1/groups/${gid}/keepers`, { peerId: keeper.peerId, multiaddr: keeper.multiaddr })
     const cu = await awaitCatchUp(agent, keeper, gid, items, all.done, 600_000)
     ctx.log(`keeper caught up ${fmtNum(items)} items in ${fmtNum(msSince(t0) / 1000)} s (descriptor delivery included${cu.nudges > 0 ? `; ${cu.nudges} stall(s) nudged with POST …/sync` : ''})`)
-    // The agent builds its in-memory search index after its start (~35 s for 100k items, in
-    // 3 ms slices on the event loop every session's await also waits on): the sessions are
-    // measured after it, not beside it (docs/PERFORMANCE.md "Issue 14, anti-entropy after a restart").
+    // The agent builds its in-memory search index after its start (~30 s for 100k items, in
+    // slices on the event loop every session's await also waits on): the sessions are measured
+    // after it, not beside it (docs/PERFORMANCE.md "Issue 14, push bundles and the search
+    // index's second copy", change 4, which also gives the figures beside it).
     const tIndex = now()
     const indexed = await agent.ctl.call<boolean>('search-complete', { ms: 600_000 }, 610_000)
     ctx.log(`the agent's search index ${indexed ? 'was built' : 'was still building'} ${fmtNum(msSince(tIndex) / 1000)} s after the catch-up`)

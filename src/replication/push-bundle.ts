@@ -12,8 +12,8 @@
  *
  * Why: a gossipsub message costs every process it crosses ~150–200 µs of CPU
  * whatever it carries (framing, noise, yamux, the seen cache, IDONTWANT, the
- * validation round), measured on this machine's 2 cores to be ~40% of a
- * sustained write's CPU in all processes (docs/PERFORMANCE.md). A group commit
+ * validation round): raw gossipsub's ~580 µs a message in all processes was
+ * over a third of a sustained cairn write's ~1,550 (docs/PERFORMANCE.md). A group commit
  * batch of ~20 writes becomes one message; a lone write stays a plain record.
  *
  * Compatibility: a node says in its hello (`pb: 1`) that it takes bundles; a

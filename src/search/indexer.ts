@@ -7,7 +7,8 @@
  *
  * Invariant: what is indexed from the store was verified again first (its
  * signature, its ID, its hash): a tampered record must not leak through search
- * what GET refuses (422).
+ * what GET refuses (422). This node's own writes are indexed from the plaintext
+ * it sealed (`sealedHere`), never from bytes read back.
  */
 import type { GroupId } from '../crypto/ids.js'
 import { openItem, type ItemBody, type ItemPlain } from '../records/item.js'

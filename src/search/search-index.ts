@@ -17,7 +17,7 @@
  * slice), 200 ms after the first or at once beyond DRAIN_AT_OPS / _CHARS: FTS5
  * writes a segment per commit and merges them later, so larger transactions
  * cost less per item (measured: ~105 µs an item at 60 per commit, ~65 at 250,
- * ~50 at 1,000; without the second index of short items, 45 and 28 µs). A
+ * ~50 at 1,000; without the second index of short items, ~45 at 60 and ~30 at 250). A
  * search applies what is queued first: it never misses a write.
  *
  * Invariants:
@@ -49,6 +49,8 @@ const CHUNK_CHARS = 1024
 /** Text indexed per item: the 1 MiB item limit with room for meta. */
 const MAX_TEXT_CHARS = 2 * 1024 * 1024
 const MAX_SNIPPET_CHARS = 300
+/** A hit whose text the query did not match (only its type did): the head of its text, characters. */
+const HEAD_CHARS = 120
 /** Queued text that triggers a drain now rather than after the timer. */
 const DRAIN_AT_CHARS = 4 * 1024 * 1024
 const DRAIN_AT_OPS = 1000
@@ -106,7 +108,7 @@ export class SearchIndex {
       snip: db.prepare(`SELECT snippet(snip, 0, '[', ']', '…', 12) FROM snip WHERE snip MATCH ?`).pluck(),
       match: db.prepare('SELECT rowid, bm25(docs) FROM docs WHERE docs MATCH ?').raw(true),
       snippet: db.prepare(`SELECT snippet(chunks, 0, '[', ']', '…', 12) FROM chunks WHERE chunks MATCH ? AND rowid >= ? AND rowid < ? ORDER BY rank LIMIT 1`).pluck(),
-      head: db.prepare('SELECT substr(text, 1, 120) FROM chunks WHERE rowid = ?').pluck()
+      head: db.prepare(`SELECT substr(text, 1, ${HEAD_CHARS}) FROM chunks WHERE rowid = ?`).pluck()
     }
   }
 
@@ -267,7 +269,7 @@ export class SearchIndex {
     db.exec('SAVEPOINT snip')
     try {
       this.s!.putSnip.run(text)
-      return (this.s!.snip.get(any) as string | undefined) ?? text.slice(0, 120)
+      return (this.s!.snip.get(any) as string | undefined) ?? text.slice(0, HEAD_CHARS)
     } finally { db.exec('ROLLBACK TO snip; RELEASE snip') }
   }
 
