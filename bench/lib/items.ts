@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { sealItem } from '../../src/records/item.js'
 import { generateSigningKey } from '../../src/crypto/sign.js'
 import { newGroupId } from '../../src/crypto/ids.js'
+import { makeClock } from '../../src/crypto/hlc.js'
 
 /** Characters of content per item: JSON plaintext ≈ 960 B → 1 KiB bucket. */
 export const CONTENT_CHARS = 900
@@ -51,9 +52,9 @@ export function sampleEnvelopes (n: number): Uint8Array[] {
   const key = new Uint8Array(randomBytes(32))
   const gid = newGroupId()
   const cs = contents(Math.min(n, 256))
-  const base = Date.now() * 65536
+  const wall = Date.now()
   return Array.from({ length: n }, (_, i) => sealItem({
-    signer, groupId: gid, clock: base + i, keyVersion: 1, key,
-    plain: { type: 'note', content: cs[i % cs.length]!, meta: null, createdAt: base + i }
+    signer, groupId: gid, clock: makeClock(wall + (i >> 10), i & 1023), keyVersion: 1, key,
+    plain: { type: 'note', content: cs[i % cs.length]!, meta: null, createdAt: wall }
   }).bytes)
 }
