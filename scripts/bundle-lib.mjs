@@ -8,7 +8,7 @@
 //   (workerEntries): it is loaded as `new URL('./verify-worker.js', import.meta.url)`.
 // - `outdir` must sit two levels under the package root, as the sources' own
 //   `../../package.json` and `../../bin/cairn` expect; chunks go beside the entries.
-// - better-sqlite3 stays a package: it loads its native addon by path.
+// - better-sqlite3 and sodium-native stay packages: each loads its native addon by path.
 // - `<outdir>/meta.json` (esbuild's metafile) says which input went into which
 //   output file (test/cli/startup.test.ts reads it).
 import { buildSync } from 'esbuild'
@@ -36,7 +36,7 @@ export function bundleInto (root, entryPoints, outdir) {
     platform: 'node',
     target: 'node20',
     chunkNames: '[name]-[hash]',
-    external: ['better-sqlite3'],
+    external: ['better-sqlite3', 'sodium-native'],
     // CommonJS packages inside an ES module bundle call require() for Node's own modules.
     banner: { js: "import { createRequire as __cairnRequire } from 'node:module'; const require = __cairnRequire(import.meta.url);" },
     sourcemap: 'linked',

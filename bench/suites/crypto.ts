@@ -7,7 +7,8 @@
  *    node:crypto) vs `gcm` from @noble/ciphers. A fresh cipher per message, as
  *    every item has its own nonce. AAD of 100 bytes, like an item header.
  *  - Ed25519 sign / verify of a 256-byte message, ops/s: cairn's sign/verify
- *    (src/crypto/sign.ts, node:crypto KeyObjects) vs @noble/curves ed25519.
+ *    (src/crypto/sign.ts: libsodium where its addon loads) vs @noble/curves
+ *    ed25519, and vs node:crypto's OpenSSL (sign.ts `openssl`, its fallback).
  *
  * Each figure is the median of 3 windows of 1 s after a warm-up, node and
  * noble windows interleaved (ABBA) so both see the same machine load.
@@ -16,7 +17,7 @@ import { randomBytes } from 'node:crypto'
 import { gcm } from '@noble/ciphers/aes.js'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { gcmDecrypt, gcmEncrypt } from '../../src/crypto/aead.js'
-import { generateSigningKey, sign, verify } from '../../src/crypto/sign.js'
+import { ed25519Impl, generateSigningKey, openssl, sign, verify } from '../../src/crypto/sign.js'
 import type { BenchResult, Suite, SuiteContext } from '../lib/types.js'
 import { interleaved, measureRate } from '../lib/timing.js'
 
@@ -63,20 +64,27 @@ async function ed (ctx: SuiteContext): Promise<BenchResult[]> {
 
   const sigs = msgs.map(m => sign(key, m))
   const pub = new Uint8Array(key.publicKey)
-  if (!ed25519.verify(sigs[0]!, msgs[0]!, pub)) throw new Error('a node:crypto signature does not verify under noble')
+  if (!ed25519.verify(sigs[0]!, msgs[0]!, pub)) throw new Error('a cairn signature does not verify under noble')
   const [nodeVerify, nobleVerify] = await pair(ctx,
     i => { if (!verify(key.publicKey, msgs[i & 63]!, sigs[i & 63]!)) throw new Error('verify failed') },
     i => { if (!ed25519.verify(sigs[i & 63]!, msgs[i & 63]!, pub)) throw new Error('verify failed') })
 
+  const [cairnSign2, opensslSign] = await pair(ctx, i => sign(key, msgs[i & 63]!), i => openssl.sign(key, msgs[i & 63]!))
+  const [cairnVerify2, opensslVerify] = await pair(ctx,
+    i => { if (!verify(key.publicKey, msgs[i & 63]!, sigs[i & 63]!)) throw new Error('verify failed') },
+    i => { if (!openssl.verify(key.publicKey, msgs[i & 63]!, sigs[i & 63]!)) throw new Error('verify failed') })
+  const impl = ed25519Impl().name
   return [
-    ctx.result({ name: 'Ed25519 sign (256 B)', value: nodeSign, unit: 'ops/s', baseline: { name: '@noble/curves ed25519.sign', value: nobleSign, unit: 'ops/s' } }),
-    ctx.result({ name: 'Ed25519 verify (256 B)', value: nodeVerify, unit: 'ops/s', baseline: { name: '@noble/curves ed25519.verify', value: nobleVerify, unit: 'ops/s' } })
+    ctx.result({ name: 'Ed25519 sign (256 B)', value: nodeSign, unit: 'ops/s', baseline: { name: '@noble/curves ed25519.sign', value: nobleSign, unit: 'ops/s' }, details: { impl } }),
+    ctx.result({ name: 'Ed25519 verify (256 B)', value: nodeVerify, unit: 'ops/s', baseline: { name: '@noble/curves ed25519.verify', value: nobleVerify, unit: 'ops/s' }, details: { impl } }),
+    ctx.result({ name: 'Ed25519 sign (256 B), beside OpenSSL', value: cairnSign2, unit: 'ops/s', baseline: { name: 'node:crypto (OpenSSL) sign, cairn\'s fallback', value: opensslSign, unit: 'ops/s' }, details: { impl } }),
+    ctx.result({ name: 'Ed25519 verify (256 B), beside OpenSSL', value: cairnVerify2, unit: 'ops/s', baseline: { name: 'node:crypto (OpenSSL) verify, cairn\'s fallback', value: opensslVerify, unit: 'ops/s' }, details: { impl } })
   ]
 }
 
 export const cryptoSuite: Suite = {
   name: 'crypto',
-  description: 'AES-256-GCM MB/s (1 KiB, 1 MiB) and Ed25519 sign/verify ops/s: node:crypto vs @noble',
+  description: 'AES-256-GCM MB/s (1 KiB, 1 MiB) and Ed25519 sign/verify ops/s: cairn (node:crypto, libsodium) vs @noble and OpenSSL',
   async run (ctx) {
     const out: BenchResult[] = []
     out.push(...await aes(ctx, 1024, '1 KiB'))

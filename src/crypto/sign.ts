@@ -1,31 +1,52 @@
 /**
- * Ed25519 with node:crypto KeyObjects (≈30k signs/s, 10k verifies/s here; noble
- * is 10× slower). Keys cross module boundaries as raw 32-byte seeds/public keys;
- * KeyObjects are cached per public key because building one costs more than a verify.
+ * Ed25519. Keys cross module boundaries as raw 32-byte seeds and public keys.
+ *
+ * Two implementations of the same RFC 8032 signature: libsodium
+ * (sodium-native) where its addon loads, ~60 µs a verify and ~24 µs a sign
+ * here; node:crypto (OpenSSL) where it does not, ~115 and ~38 µs (noble is 10×
+ * slower than either). A keeper verifies every record it receives, so the
+ * verify is the largest single cost of a catch-up (docs/PERFORMANCE.md,
+ * "Ed25519 on libsodium"). Both sign the same bytes (Ed25519 is
+ * deterministic) and accept every signature an honest signer makes.
+ * libsodium is the stricter verifier of crafted ones: it also refuses
+ * small-order public keys and R values, which only the holder of such a key
+ * could use, and only to sign as that key.
+ *
+ * OpenSSL KeyObjects are cached per public key (building one costs more than a
+ * verify), and built for a signing key only when OpenSSL signs.
  */
+import { createRequire } from 'node:module'
 import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto'
 import { randomBytes } from './hash.js'
 import { concat, toB64url } from './bytes.js'
 
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
 
 export interface SigningKey {
   /** 32-byte seed: secret. */
   readonly seed: Uint8Array
   readonly publicKey: Uint8Array
-  readonly keyObject: KeyObject
+  /** 64 bytes, seed ‖ public key: libsodium's form of the secret key. Zeroized with the seed. */
+  readonly secret: Uint8Array
 }
 
-export function signingKeyFromSeed (seed: Uint8Array): SigningKey {
-  if (seed.length !== 32) throw new RangeError('Ed25519 seed must be 32 bytes')
-  const keyObject = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' })
-  const spki = createPublicKey(keyObject).export({ format: 'der', type: 'spki' })
-  return { seed: new Uint8Array(seed), publicKey: new Uint8Array(spki.subarray(SPKI_PREFIX.length)), keyObject }
+/** The part of sodium-native used here (the package ships no types). */
+interface Sodium {
+  crypto_sign_seed_keypair (pk: Uint8Array, sk: Uint8Array, seed: Uint8Array): void
+  crypto_sign_detached (sig: Uint8Array, m: Uint8Array, sk: Uint8Array): void
+  crypto_sign_verify_detached (sig: Uint8Array, m: Uint8Array, pk: Uint8Array): boolean
 }
 
-export const generateSigningKey = (): SigningKey => signingKeyFromSeed(randomBytes(32))
+/** One Ed25519 implementation. */
+export interface Ed25519 {
+  readonly name: 'libsodium' | 'openssl'
+  publicKeyOf: (seed: Uint8Array) => Uint8Array
+  sign: (key: SigningKey, message: Uint8Array) => Uint8Array
+  /** False for any malformed key or signature; never throws. */
+  verify: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean
+}
 
+const privateKeys = new WeakMap<SigningKey, KeyObject>()
 const pubCache = new Map<string, KeyObject>()
 function publicKeyObject (pub: Uint8Array): KeyObject {
   const x = toB64url(pub)
@@ -38,20 +59,97 @@ function publicKeyObject (pub: Uint8Array): KeyObject {
   }
   return ko
 }
+const privateKeyObject = (seed: Uint8Array): KeyObject => createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' })
 
-export function sign (key: SigningKey, message: Uint8Array): Uint8Array {
-  return new Uint8Array(nodeSign(null, message, key.keyObject))
-}
-
-/** False for any malformed key or signature; never throws on hostile input. */
-export function verify (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  if (publicKey.length !== 32 || signature.length !== 64) return false
-  try {
-    return nodeVerify(null, message, publicKeyObject(publicKey), signature)
-  } catch {
-    return false
+export const openssl: Ed25519 = {
+  name: 'openssl',
+  publicKeyOf: seed => {
+    const jwk = createPublicKey(privateKeyObject(seed)).export({ format: 'jwk' })
+    return new Uint8Array(Buffer.from(jwk.x!, 'base64url'))
+  },
+  sign: (key, message) => {
+    let ko = privateKeys.get(key)
+    if (ko === undefined) { ko = privateKeyObject(key.seed); privateKeys.set(key, ko) }
+    return new Uint8Array(nodeSign(null, message, ko))
+  },
+  verify: (publicKey, message, signature) => {
+    if (publicKey.length !== 32 || signature.length !== 64) return false
+    try { return nodeVerify(null, message, publicKeyObject(publicKey), signature) } catch { return false }
   }
 }
+
+function libsodium (na: Sodium): Ed25519 {
+  return {
+    name: 'libsodium',
+    publicKeyOf: seed => {
+      const pk = new Uint8Array(32); const sk = new Uint8Array(64)
+      na.crypto_sign_seed_keypair(pk, sk, seed)
+      sk.fill(0)
+      return pk
+    },
+    sign: (key, message) => {
+      const sig = new Uint8Array(64)
+      na.crypto_sign_detached(sig, message, key.secret)
+      return sig
+    },
+    verify: (publicKey, message, signature) => {
+      if (publicKey.length !== 32 || signature.length !== 64) return false
+      try { return na.crypto_sign_verify_detached(signature, message, publicKey) } catch { return false }
+    }
+  }
+}
+
+/** libsodium if its addon loads here, and why not if it does not. */
+function load (): { impl: Ed25519, whyNot?: string } {
+  try {
+    const require = createRequire(import.meta.url)
+    const na = require('sodium-native') as Sodium
+    const impl = libsodium(na)
+    // A self-test: an addon that loads but disagrees with OpenSSL is not used.
+    const k = keyWith(impl, new Uint8Array(32).fill(7))
+    const m = new Uint8Array([1, 2, 3])
+    const sig = impl.sign(k, m)
+    if (!openssl.verify(k.publicKey, m, sig) || !impl.verify(k.publicKey, m, openssl.sign(k, m))) return { impl: openssl, whyNot: 'its signatures did not match OpenSSL\'s' }
+    return { impl }
+  } catch (e) {
+    return { impl: openssl, whyNot: e instanceof Error ? e.message.split('\n')[0]! : String(e) }
+  }
+}
+
+function keyWith (impl: Ed25519, seed: Uint8Array): SigningKey {
+  const publicKey = impl.publicKeyOf(seed)
+  return { seed: new Uint8Array(seed), publicKey, secret: concat(seed, publicKey) }
+}
+
+let loaded: { impl: Ed25519, whyNot?: string } | undefined
+/** Loaded on first use: the addon takes ~15 ms to load, which a CLI verb that signs nothing should not pay. */
+const impl = (): Ed25519 => (loaded ??= load()).impl
+
+/** The implementation this process uses; `whyNot`: why libsodium is not it (for the daemon's log). */
+export function ed25519Impl (): { name: Ed25519['name'], whyNot?: string } {
+  const l = (loaded ??= load())
+  return { name: l.impl.name, ...(l.whyNot !== undefined ? { whyNot: l.whyNot } : {}) }
+}
+
+export function signingKeyFromSeed (seed: Uint8Array): SigningKey {
+  if (seed.length !== 32) throw new RangeError('Ed25519 seed must be 32 bytes')
+  return keyWith(impl(), seed)
+}
+
+export const generateSigningKey = (): SigningKey => signingKeyFromSeed(randomBytes(32))
+
+/** Zeroize a signing key's secret bytes (both forms); OpenSSL's copy, if one was made, is dropped for the GC. */
+export function forgetSigningKey (key: SigningKey | undefined): void {
+  if (key === undefined) return
+  key.seed.fill(0)
+  key.secret.fill(0)
+  privateKeys.delete(key)
+}
+
+export const sign = (key: SigningKey, message: Uint8Array): Uint8Array => impl().sign(key, message)
+
+/** False for any malformed key or signature; never throws on hostile input. */
+export const verify = (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean => impl().verify(publicKey, message, signature)
 
 /** Domain-separated message: label || 0x00 || body. */
 export const signedMessage = (label: string, body: Uint8Array): Uint8Array =>

@@ -11,6 +11,7 @@ import { loadConfig, type Overrides } from '../config/load.js'
 import type { Config } from '../config/schema.js'
 import { CairnError, isStorageCorrupt, storageCorrupt } from '../util/errors.js'
 import { publicKeyFromEntityId } from '../crypto/ids.js'
+import { ed25519Impl } from '../crypto/sign.js'
 import { writeFileAtomic } from '../util/fs.js'
 import { claimPidFile, ensureApiToken } from './run-files.js'
 import { createLogger, type Logger } from '../util/logger.js'
@@ -81,6 +82,8 @@ export class Daemon {
       const d = new Daemon(config, s, paths, identity, log)
       dRef = d
       d.wireEvents()
+      const ed = ed25519Impl()
+      if (ed.whyNot !== undefined) log.warn({ ed25519: ed.name, reason: ed.whyNot }, `libsodium could not be used (${ed.whyNot}): signatures are checked with OpenSSL, about half as fast; reinstall with npm ci to get sodium-native's addon`)
       if (s.store.opened.uncleanShutdown) log.warn({ check: s.store.opened.check }, `the last run did not stop cleanly; the store ${s.store.opened.check === 'ok' ? 'passed its integrity check' : 'is checked in the background'}`)
       phases.mark('services')
       if (o.passphrase !== undefined && !identity.keeper) await s.unlock(o.passphrase)

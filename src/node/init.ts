@@ -4,9 +4,8 @@
  * a node key and `node.keeper = true` in its config: no entity, no vault, no keys.
  */
 import { existsSync, readdirSync } from 'node:fs'
-import { generateSigningKey } from '../crypto/sign.js'
+import { forgetSigningKey, generateSigningKey } from '../crypto/sign.js'
 import { newGroupId } from '../crypto/ids.js'
-import { zeroize } from '../crypto/bytes.js'
 import { loadConfig } from '../config/load.js'
 import { CairnError } from '../util/errors.js'
 import { ensureDir, writeFileAtomic } from '../util/fs.js'
@@ -47,7 +46,7 @@ export async function initNode (o: { dataDir: string, keeper: boolean, passphras
   try {
     // One scrypt: the vault stays open from its creation (unlocking it again would derive the same key twice).
     await s.createVault(o.passphrase!, entity.seed, personalGroupId)
-    zeroize(entity.seed)
+    forgetSigningKey(entity)
     s.groups.create({ name: 'personal', culture: 'chatty' }, true)
     const entityId = s.vault!.entityId()
     s.audit.record('initialized', { keeper: false, peerId: nodeKey.peerId, entityId, personalGroupId })

@@ -18,7 +18,7 @@ import { decodeCanonical, encodeCanonical } from '../crypto/canonical.js'
 import { zeroize } from '../crypto/bytes.js'
 import { randomBytes, sha256 } from '../crypto/hash.js'
 import { hkdf, scrypt, VAULT_SCRYPT, type Kdf, type ScryptParams } from '../crypto/kdf.js'
-import { signingKeyFromSeed, type SigningKey } from '../crypto/sign.js'
+import { forgetSigningKey, signingKeyFromSeed, type SigningKey } from '../crypto/sign.js'
 import { entityIdFromPublicKey, type EntityId, type GroupId } from '../crypto/ids.js'
 import { checkVaultBody, type VaultBody } from '../records/vault-backup.js'
 import { CairnError, IntegrityError } from '../util/errors.js'
@@ -129,7 +129,8 @@ export class Vault {
 
   lock (): void {
     if (this.c === undefined) return
-    zeroize(this.c.entitySeed, this.vaultKey, this.signing?.seed)
+    zeroize(this.c.entitySeed, this.vaultKey)
+    forgetSigningKey(this.signing)
     for (const r of this.c.rings.values()) r.zeroize()
     this.c = undefined
     this.vaultKey = undefined

@@ -80,7 +80,7 @@ test('bench --quick --json on crypto and store reports every figure beside its b
   const names = (suite: string): string[] => report.results.filter((x: any) => x.suite === suite).map((x: any) => x.name)
   assert.deepEqual(names('crypto'), [
     'AES-256-GCM encrypt 1 KiB', 'AES-256-GCM decrypt 1 KiB', 'AES-256-GCM encrypt 1 MiB', 'AES-256-GCM decrypt 1 MiB',
-    'Ed25519 sign (256 B)', 'Ed25519 verify (256 B)'
+    'Ed25519 sign (256 B)', 'Ed25519 verify (256 B)', 'Ed25519 sign (256 B), beside OpenSSL', 'Ed25519 verify (256 B), beside OpenSSL'
   ])
   assert.ok(names('store').length >= 1)
   assert.ok(report.results.every((x: any) => x.suite === 'crypto' || x.suite === 'store'))

@@ -1,9 +1,9 @@
-/** Ed25519 (node:crypto KeyObjects), cross-checked against @noble/curves (SPEC §2). */
+/** Ed25519 (libsodium, node:crypto where its addon does not load), cross-checked against @noble/curves and each other (SPEC §2). */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { ed25519 } from '@noble/curves/ed25519.js'
-import { generateSigningKey, sign, signedMessage, signingKeyFromSeed, verify } from '../../src/crypto/sign.js'
+import { ed25519Impl, forgetSigningKey, generateSigningKey, openssl, sign, signedMessage, signingKeyFromSeed, verify } from '../../src/crypto/sign.js'
 
 const seedArb = fc.uint8Array({ minLength: 32, maxLength: 32 })
 const msgArb = fc.uint8Array({ minLength: 0, maxLength: 1024 })
@@ -14,7 +14,7 @@ test('a key from a seed has the same public key as noble derives from that seed'
   }), { numRuns: 100 })
 })
 
-test('cross-check: a node:crypto signature verifies under @noble/curves ed25519', () => {
+test('cross-check: a cairn signature verifies under @noble/curves ed25519', () => {
   fc.assert(fc.property(seedArb, msgArb, (seed, msg) => {
     const k = signingKeyFromSeed(seed)
     const sig = sign(k, msg)
@@ -25,7 +25,7 @@ test('cross-check: a node:crypto signature verifies under @noble/curves ed25519'
   }), { numRuns: 100 })
 })
 
-test('cross-check: a @noble/curves signature verifies under node:crypto', () => {
+test('cross-check: a @noble/curves signature verifies under cairn', () => {
   fc.assert(fc.property(seedArb, msgArb, (seed, msg) => {
     const sig = ed25519.sign(msg, seed)
     assert.equal(verify(ed25519.getPublicKey(seed), msg, sig), true)
@@ -61,4 +61,52 @@ test('signedMessage separates domains: a signature for one label does not verify
   const sig = sign(k, signedMessage('cairn/item/v1', body))
   assert.equal(verify(k.publicKey, signedMessage('cairn/item/v1', body), sig), true)
   assert.equal(verify(k.publicKey, signedMessage('cairn/desc/v1', body), sig), false)
+})
+
+test('this process signs with libsodium (sodium-native installs with npm ci), and says so', () => {
+  assert.deepEqual(ed25519Impl(), { name: 'libsodium' })
+})
+
+test('cross-check: libsodium and OpenSSL make the same signature, and each verifies the other\'s', () => {
+  fc.assert(fc.property(seedArb, msgArb, (seed, msg) => {
+    const k = signingKeyFromSeed(seed)
+    assert.deepEqual(k.publicKey, openssl.publicKeyOf(seed))
+    const sig = sign(k, msg)
+    assert.deepEqual(openssl.sign(k, msg), sig)
+    assert.equal(openssl.verify(k.publicKey, msg, sig), true)
+    assert.equal(verify(k.publicKey, msg, openssl.sign(k, msg)), true)
+  }), { numRuns: 100 })
+})
+
+test('the OpenSSL fallback refuses what libsodium refuses: flipped bits, wrong lengths, garbage keys', () => {
+  const k = generateSigningKey()
+  const msg = new Uint8Array([1, 2, 3])
+  const sig = sign(k, msg)
+  assert.equal(openssl.verify(k.publicKey, msg, sig), true)
+  const bad = new Uint8Array(sig); bad[5]! ^= 1
+  assert.equal(openssl.verify(k.publicKey, msg, bad), false)
+  assert.equal(openssl.verify(k.publicKey.subarray(0, 31), msg, sig), false)
+  assert.equal(openssl.verify(k.publicKey, msg, sig.subarray(0, 63)), false)
+  assert.equal(openssl.verify(new Uint8Array(32).fill(0xff), msg, sig), false)
+})
+
+test('a small-order public key signs nothing: the identity point with R = identity, S = 0 is refused for any message', () => {
+  const identity = new Uint8Array(32); identity[0] = 1
+  const trivial = new Uint8Array(64); trivial[0] = 1
+  for (const m of [new Uint8Array([1, 2, 3]), signedMessage('cairn/item/v1', new Uint8Array(40))]) {
+    assert.equal(verify(identity, m, trivial), false)
+    // OpenSSL (the fallback) checks no key's order and accepts it: only the holder of
+    // such a "key" gains by it, and only as that key (docs/SECURITY.md).
+    assert.equal(openssl.verify(identity, m, trivial), true)
+  }
+})
+
+test('forgetSigningKey zeroizes both forms of the secret', () => {
+  const k = generateSigningKey()
+  sign(k, new Uint8Array([1]))
+  openssl.sign(k, new Uint8Array([1]))
+  forgetSigningKey(k)
+  assert.ok(k.seed.every(b => b === 0))
+  assert.ok(k.secret.every(b => b === 0))
+  forgetSigningKey(undefined)
 })
