@@ -2,7 +2,7 @@
  * Checking received records in bulk (sync, catch-up, recovery) on a pool of
  * worker threads, so every core works and the main thread neither verifies
  * nor decodes them: each worker runs records/record.ts checkRecord (decode,
- * body by kind, Ed25519 signature ~100 µs here, SHA-256) over its slice of
+ * body by kind, Ed25519 signature ~60–85 µs here with libsodium, SHA-256) over its slice of
  * the batch and hands back the decoded fields, which become VerifiedRecords
  * around the main thread's own copy of the bytes. Small batches are checked inline.
  *
@@ -14,10 +14,11 @@
  * such buffers sat in the keeper's malloc heap (docs/PERFORMANCE.md "Issue 14,
  * keeper RSS").
  *
- * Size: one worker fewer than the cores, at least one. In every bulk path
- * measured (catch-up, recovery) the main thread's store of a record costs ~3x
- * a worker's check of it, so a worker per core beyond it adds no throughput, only
- * an isolate (~20 MiB of heap) and a malloc arena of its own.
+ * Size: one worker fewer than the cores, at least one. On two cores a catch-up
+ * keeps both busy with one: the keeper's main thread (~100 µs a record to store
+ * it, plus the stream), this worker (~115–160 µs a record under that load), and
+ * the sending node. A second worker found no core free (measured 6,040 → 5,750
+ * items/s) and cost an isolate (~20 MiB of heap) and a malloc arena of its own.
  *
  * Invariant: nothing is stored unless it was checked: callers get a result per record.
  */
