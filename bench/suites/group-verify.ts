@@ -12,7 +12,7 @@
  *           commitment and author entry signature, the DAG; records/s (median
  *           of RUNS). Two rows: as a member (content commitments checked with
  *           the key) and as a keeper would (no key).
- * baseline  node:crypto Ed25519 verify of exactly the signatures verify
+ * baseline  cairn's Ed25519 verify (crypto/sign.ts: libsodium) of exactly the signatures verify
  *           checks (each record's and each entry's), prepared in memory, in a
  *           tight loop on one thread, in runs alternating with verify:
  *           records/s at the signature floor.
@@ -29,7 +29,7 @@ import { buildServices } from '../../src/node/services.js'
 import { verifyHeldGroup } from '../../src/groups/group-verify.js'
 import { commitmentOf, type ItemBody } from '../../src/records/item.js'
 import { prepareRecord, type DecodedRecord } from '../../src/records/record.js'
-import { signedMessage, verify } from '../../src/crypto/sign.js'
+import { ed25519Impl, signedMessage, verify } from '../../src/crypto/sign.js'
 import { silentLogger } from '../../src/util/logger.js'
 import type { Suite } from '../lib/types.js'
 import { BENCH_PASSPHRASE } from '../lib/node.js'
@@ -97,7 +97,7 @@ export const groupVerifySuite: Suite = {
     const m = await interleaved(runs, member, floor)
     const k = await interleaved(runs, keeperLike, floor)
     ctx.log(`member ${m.a.samples.map(x => fmtNum(x)).join(', ')} records/s; without key ${k.a.samples.map(x => fmtNum(x)).join(', ')}; floor ${[...m.b.samples, ...k.b.samples].map(x => fmtNum(x)).join(', ')}`)
-    const common = { baseline: { name: 'node:crypto Ed25519 verify of the same signatures (record + entry), one thread, tight loop', unit: 'records/s' } }
+    const common = { baseline: { name: `Ed25519 verify (${ed25519Impl().name}) of the same signatures (record + entry), one thread, tight loop`, unit: 'records/s' } }
     return [
       ctx.result({
         name: `group verify, ${fmtNum(entries)} append-only entries, member (content checked)`,

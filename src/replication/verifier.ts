@@ -44,6 +44,9 @@ const SPARE_MAX_BYTES = 4 * 1024 * 1024
 
 interface Job { bytes: Uint8Array[], maxBytes: number, resolve: (c: Checked[]) => void }
 
+/** What a worker says of itself. */
+export interface ThreadInfo { heap: HeapInfo, ed25519: string }
+
 const checkInline = (bytes: Uint8Array[], maxBytes: number): Checked[] => bytes.map(b => toChecked(checkRecord(b, maxBytes), b))
 
 function toChecked (c: ReturnType<typeof checkRecord>, bytes: Uint8Array): Checked {
@@ -54,7 +57,7 @@ export class Verifier {
   private workers: Worker[] = []
   private seq = 0
   private readonly pending = new Map<number, Job>()
-  private readonly heapAsks = new Map<number, (h: HeapInfo | undefined) => void>()
+  private readonly heapAsks = new Map<number, (h: ThreadInfo | undefined) => void>()
   /** Set when a worker cannot start or dies: from then on this process verifies inline. */
   private broken = false
 
@@ -88,8 +91,8 @@ export class Verifier {
         // hand them to a thread they do not reach, and the thread would not start.
         const w = new Worker(new URL('./verify-worker.js', import.meta.url), { resourceLimits: WORKER_LIMITS, execArgv: [] })
         w.unref()
-        w.on('message', (m: { id: number, out: WorkerCheck[], hashes: Uint8Array } | { id: number, heap: HeapInfo }) => {
-          if ('heap' in m) { this.heapAsks.get(m.id)?.(m.heap); this.heapAsks.delete(m.id); return }
+        w.on('message', (m: { id: number, out: WorkerCheck[], hashes: Uint8Array } | ({ id: number } & ThreadInfo)) => {
+          if ('heap' in m) { this.heapAsks.get(m.id)?.({ heap: m.heap, ed25519: m.ed25519 }); this.heapAsks.delete(m.id); return }
           const j = this.pending.get(m.id)
           this.pending.delete(m.id)
           j?.resolve(m.out.map((c, i) => typeof c === 'string' ? { ok: false, reason: c } : { ok: true, rec: fromChecked({ ...c, hash: m.hashes.subarray(32 * i, 32 * i + 32) }, j.bytes[i]!) }))
@@ -109,8 +112,11 @@ export class Verifier {
   get threads (): number { return this.workers.length }
 
   /** Each worker's V8 heap (memory figures: the bench's keeper breakdown); [] without workers. */
-  async heaps (): Promise<Array<HeapInfo | undefined>> {
-    return await Promise.all(this.workers.map(async w => await new Promise<HeapInfo | undefined>(resolve => {
+  async heaps (): Promise<Array<HeapInfo | undefined>> { return (await this.threadInfo()).map(t => t?.heap) }
+
+  /** Each worker's heap and Ed25519 implementation (a worker that fell back to OpenSSL is slower: tests); [] without workers. */
+  async threadInfo (): Promise<Array<ThreadInfo | undefined>> {
+    return await Promise.all(this.workers.map(async w => await new Promise<ThreadInfo | undefined>(resolve => {
       const id = ++this.seq
       this.heapAsks.set(id, resolve)
       w.postMessage({ id, heap: true })

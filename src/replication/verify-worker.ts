@@ -6,11 +6,13 @@
  *
  * In:  { id, buf: SharedArrayBuffer, offs: Uint32Array, maxBytes } — record k is buf[offs[k], offs[k+1])
  * Out: { id, out: Array<CheckedFields minus its hash | DecodeFailure>, hashes: Uint8Array (32 B per record) }
- * In:  { id, heap: true } → Out: { id, heap: v8.getHeapStatistics() } (memory figures; Node 20's Worker has no getHeapStatistics)
+ * In:  { id, heap: true } → Out: { id, heap: v8.getHeapStatistics(), ed25519 } (memory figures: Node 20's Worker has no
+ *      getHeapStatistics; and which Ed25519 this thread verifies with, crypto/sign.ts)
  */
 import { parentPort } from 'node:worker_threads'
 import { getHeapStatistics } from 'node:v8'
 import { checkRecord, type CheckedFields, type DecodeFailure } from '../records/record.js'
+import { ed25519Impl } from '../crypto/sign.js'
 
 interface Job { id: number, buf: SharedArrayBuffer, offs: Uint32Array, maxBytes: number }
 interface HeapAsk { id: number, heap: true }
@@ -18,7 +20,7 @@ interface HeapAsk { id: number, heap: true }
 export type WorkerCheck = Omit<CheckedFields, 'hash'> | DecodeFailure
 
 parentPort?.on('message', (j: Job | HeapAsk) => {
-  if ('heap' in j) { parentPort!.postMessage({ id: j.id, heap: getHeapStatistics() }); return }
+  if ('heap' in j) { parentPort!.postMessage({ id: j.id, heap: getHeapStatistics(), ed25519: ed25519Impl().name }); return }
   const n = j.offs.length - 1
   const out: WorkerCheck[] = new Array(n)
   // One buffer of hashes, transferred back: not an ArrayBuffer per record.

@@ -96,5 +96,7 @@ test('shared buffers reused batch after batch: each batch, run side by side with
     const heaps = await v.heaps()
     assert.equal(heaps.length, 2)
     assert.ok(heaps.every(h => h !== undefined && h.total_heap_size > 0), 'each worker tells its heap')
+    // Each worker verifies with libsodium, as the main thread does: the addon loads in worker threads too.
+    assert.deepEqual((await v.threadInfo()).map(t => t?.ed25519), ['libsodium', 'libsodium'])
   } finally { await v.close() }
 })
