@@ -106,6 +106,7 @@ function validate (cfg: Record<string, Record<string, unknown>>): void {
   if (c.api.port > 65535) throw new CairnError('CONFIG', 'api.port must be at most 65535')
   if (!LOG_LEVELS.includes(c.log.level)) throw new CairnError('CONFIG', `log.level must be one of ${LOG_LEVELS.join(', ')}`)
   if (!['auto', 'manual'].includes(c.circles.approval)) throw new CairnError('CONFIG', 'circles.approval must be auto or manual')
+  if (!['libsodium', 'openssl'].includes(c.crypto.ed25519)) throw new CairnError('CONFIG', 'crypto.ed25519 must be libsodium or openssl')
   if (c.api.max_body_bytes < 1024) throw new CairnError('CONFIG', 'api.max_body_bytes must be at least 1024')
   if (c.replication.max_record_bytes < 4096) throw new CairnError('CONFIG', 'replication.max_record_bytes must be at least 4096')
   for (const a of [...c.network.listen, ...c.network.announce, ...c.network.bootstrap]) {

@@ -89,6 +89,10 @@ export const DEFAULTS = {
     /** Sign a checkpoint this often when entries were added since the last one, seconds (also every 1,000 entries, at start and at stop). */
     checkpoint_interval_seconds: 300
   },
+  crypto: {
+    /** libsodium | openssl: what signs and verifies Ed25519 (libsodium is ~2× faster; openssl is also the fallback where libsodium's addon does not load). */
+    ed25519: 'libsodium'
+  },
   log: {
     /** fatal | error | warn | info | debug | trace | silent */
     level: 'info'

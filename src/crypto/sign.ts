@@ -100,7 +100,7 @@ function libsodium (na: Sodium): Ed25519 {
 }
 
 /** libsodium if its addon loads here, and why not if it does not. */
-function load (): { impl: Ed25519, whyNot?: string } {
+function load (): { impl: Ed25519, whyNot?: string, chosen?: true } {
   try {
     const require = createRequire(import.meta.url)
     const na = require('sodium-native') as Sodium
@@ -121,14 +121,26 @@ function keyWith (impl: Ed25519, seed: Uint8Array): SigningKey {
   return { seed: new Uint8Array(seed), publicKey, secret: concat(seed, publicKey) }
 }
 
-let loaded: { impl: Ed25519, whyNot?: string } | undefined
+let loaded: { impl: Ed25519, whyNot?: string, chosen?: true } | undefined
 /** Loaded on first use: the addon takes ~15 ms to load, which a CLI verb that signs nothing should not pay. */
 const impl = (): Ed25519 => (loaded ??= load()).impl
 
-/** The implementation this process uses; `whyNot`: why libsodium is not it (for the daemon's log). */
-export function ed25519Impl (): { name: Ed25519['name'], whyNot?: string } {
+/**
+ * The implementation this process uses; `whyNot`: why libsodium is not it, when
+ * it could not be used; `chosen`: OpenSSL was asked for (useEd25519).
+ */
+export function ed25519Impl (): { name: Ed25519['name'], whyNot?: string, chosen?: true } {
   const l = (loaded ??= load())
-  return { name: l.impl.name, ...(l.whyNot !== undefined ? { whyNot: l.whyNot } : {}) }
+  return { name: l.impl.name, ...(l.whyNot !== undefined ? { whyNot: l.whyNot } : {}), ...(l.chosen === true ? { chosen: true } : {}) }
+}
+
+/**
+ * Which implementation to use from now on (the node's `crypto.ed25519`). Safe at
+ * any time: a signing key holds both forms of its secret, and the two make the
+ * same signatures. libsodium, if its addon does not load, is OpenSSL with `whyNot`.
+ */
+export function useEd25519 (name: Ed25519['name']): void {
+  loaded = name === 'openssl' ? { impl: openssl, chosen: true } : load()
 }
 
 export function signingKeyFromSeed (seed: Uint8Array): SigningKey {

@@ -128,3 +128,9 @@ export function wireCircleActivity (d: ActivityDeps, circles: CircleService): vo
     }
   })
 }
+
+/** At start: the Ed25519 in use, when it is not libsodium (chosen in config, or a fallback, with what to do). */
+export function logEd25519 (log: Logger, ed: { name: string, whyNot?: string, chosen?: true }): void {
+  if (ed.chosen === true) log.info({ ed25519: ed.name }, 'Ed25519 on OpenSSL (crypto.ed25519 = "openssl"): signatures are made and checked about half as fast as with libsodium')
+  else if (ed.whyNot !== undefined) log.warn({ ed25519: ed.name, reason: ed.whyNot }, `libsodium could not be used (${ed.whyNot}): signatures are checked with OpenSSL, about half as fast; reinstall with npm ci to get sodium-native's addon`)
+}

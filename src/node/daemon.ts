@@ -11,7 +11,7 @@ import { loadConfig, type Overrides } from '../config/load.js'
 import type { Config } from '../config/schema.js'
 import { CairnError, isStorageCorrupt, storageCorrupt } from '../util/errors.js'
 import { publicKeyFromEntityId } from '../crypto/ids.js'
-import { ed25519Impl } from '../crypto/sign.js'
+import { ed25519Impl, useEd25519 } from '../crypto/sign.js'
 import { writeFileAtomic } from '../util/fs.js'
 import { claimPidFile, ensureApiToken } from './run-files.js'
 import { createLogger, type Logger } from '../util/logger.js'
@@ -23,7 +23,7 @@ import { VERSION } from './version.js'
 import { startNetwork, type Network } from './network.js'
 import { purgeExpiredTombstones } from '../groups/retention.js'
 import { EventLog } from './event-log.js'
-import { onAudit, onJob, onReplication, shortId, wireCircleActivity, type ActivityDeps } from './activity.js'
+import { logEd25519, onAudit, onJob, onReplication, shortId, wireCircleActivity, type ActivityDeps } from './activity.js'
 import { backgroundIntegrityCheck } from './integrity.js'
 import type { JobView } from '../jobs/job-runner.js'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -73,6 +73,7 @@ export class Daemon {
     }
     const log = o.log ?? createLogger(config.log.level, (o.env ?? process.env).CAIRN_LOG_FILE)
     claimPidFile(paths.pid)
+    useEd25519(config.crypto.ed25519 === 'openssl' ? 'openssl' : 'libsodium')
     phases.mark('config')
     let s: Services | undefined
     let dRef: Daemon | undefined
@@ -82,8 +83,7 @@ export class Daemon {
       const d = new Daemon(config, s, paths, identity, log)
       dRef = d
       d.wireEvents()
-      const ed = ed25519Impl()
-      if (ed.whyNot !== undefined) log.warn({ ed25519: ed.name, reason: ed.whyNot }, `libsodium could not be used (${ed.whyNot}): signatures are checked with OpenSSL, about half as fast; reinstall with npm ci to get sodium-native's addon`)
+      logEd25519(log, ed25519Impl())
       if (s.store.opened.uncleanShutdown) log.warn({ check: s.store.opened.check }, `the last run did not stop cleanly; the store ${s.store.opened.check === 'ok' ? 'passed its integrity check' : 'is checked in the background'}`)
       phases.mark('services')
       if (o.passphrase !== undefined && !identity.keeper) await s.unlock(o.passphrase)

@@ -69,8 +69,11 @@ test('wrong types in config.toml are errors naming the key', () => {
   configError(() => loadConfig(dirWith('api = 3\n'), { env: {} }), 'api')
 })
 
-test('invalid values are errors: non-loopback API host, bad log level, port above 65535, not a multiaddr', () => {
+test('invalid values are errors: non-loopback API host, bad log level, port above 65535, not a multiaddr, an unknown Ed25519', () => {
   configError(() => loadConfig(dirWith('[api]\nhost = "0.0.0.0"\n'), { env: {} }), 'api.host')
+  configError(() => loadConfig(dirWith('[crypto]\ned25519 = "noble"\n'), { env: {} }), 'crypto.ed25519', 'libsodium or openssl')
+  configError(() => loadConfig(dirWith(undefined), { env: { CAIRN_CRYPTO_ED25519: 'fast' } }), 'crypto.ed25519')
+  assert.equal(loadConfig(dirWith(undefined), { env: { CAIRN_CRYPTO_ED25519: 'openssl' } }).crypto.ed25519, 'openssl')
   configError(() => loadConfig(dirWith('[log]\nlevel = "loud"\n'), { env: {} }), 'log.level')
   configError(() => loadConfig(dirWith('[api]\nport = 70000\n'), { env: {} }), 'api.port')
   configError(() => loadConfig(dirWith('[network]\nbootstrap = ["127.0.0.1:9474"]\n'), { env: {} }), '127.0.0.1:9474')

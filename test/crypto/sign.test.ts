@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { ed25519 } from '@noble/curves/ed25519.js'
-import { ed25519Impl, forgetSigningKey, generateSigningKey, openssl, sign, signedMessage, signingKeyFromSeed, verify } from '../../src/crypto/sign.js'
+import { ed25519Impl, forgetSigningKey, generateSigningKey, openssl, sign, signedMessage, signingKeyFromSeed, useEd25519, verify } from '../../src/crypto/sign.js'
 
 const seedArb = fc.uint8Array({ minLength: 32, maxLength: 32 })
 const msgArb = fc.uint8Array({ minLength: 0, maxLength: 1024 })
@@ -109,4 +109,20 @@ test('forgetSigningKey zeroizes both forms of the secret', () => {
   assert.ok(k.seed.every(b => b === 0))
   assert.ok(k.secret.every(b => b === 0))
   forgetSigningKey(undefined)
+})
+
+test('useEd25519 switches the implementation at any time: keys made before keep signing the same bytes, and the choice is reported', () => {
+  const k = generateSigningKey()
+  const m = new Uint8Array([4, 5, 6])
+  const bySodium = sign(k, m)
+  try {
+    useEd25519('openssl')
+    assert.deepEqual(ed25519Impl(), { name: 'openssl', chosen: true })
+    assert.deepEqual(sign(k, m), bySodium)
+    assert.equal(verify(k.publicKey, m, bySodium), true)
+    assert.deepEqual(generateSigningKey().publicKey.length, 32)
+  } finally {
+    useEd25519('libsodium')
+  }
+  assert.deepEqual(ed25519Impl(), { name: 'libsodium' })
 })

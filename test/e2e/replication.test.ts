@@ -2,7 +2,9 @@
  * Replication end to end: separate `cairn` processes talking real TCP.
  *
  *   A   agent (entity A), writes; its personal group P has keepers K1, K2
- *   B   a second member (entity B), for concurrent writers and removal
+ *   B   a second member (entity B), for concurrent writers and removal; it signs and
+ *       verifies Ed25519 with OpenSSL (crypto.ed25519 = "openssl"), every other node
+ *       with libsodium: the two implementations in one network
  *   K1  keeper on loopback
  *   K2  keeper behind a veth link in its own network namespace when this machine
  *       allows `ip netns` (root), else on loopback — the link-cut variant of the
@@ -69,7 +71,7 @@ before(async () => {
   ;[A, B] = await Promise.all([
     launch(ai.dataDir, { name: 'A', listen: hostListen(), bootstrap: keepers, env: QUIET_TIMERS }),
     // B takes A's invitations without asking (membership.auto_accept): consent is test/groups/invitations.test.ts's subject.
-    launch(bi.dataDir, { name: 'B', listen: hostListen(), bootstrap: keepers, env: { ...QUIET_TIMERS, CAIRN_MEMBERSHIP_AUTO_ACCEPT: ai.entityId! } })
+    launch(bi.dataDir, { name: 'B', listen: hostListen(), bootstrap: keepers, env: { ...QUIET_TIMERS, CAIRN_MEMBERSHIP_AUTO_ACCEPT: ai.entityId!, CAIRN_CRYPTO_ED25519: 'openssl' } })
   ])
   await B.ok('POST', '/api/v1/peers', { multiaddr: reachable(A, false) })
   P = ai.personalGroupId!
@@ -291,7 +293,11 @@ test('deletes: the tombstone reaches the keepers (no ciphertext left); with a 2 
 
 // ---- 4. concurrent writers ----
 
-test('concurrent writers: A and B (admin) update the same 20 items concurrently; all four nodes end with identical records and the same LWW winners', { timeout: 90_000 }, async () => {
+test('concurrent writers: A and B (admin) update the same 20 items concurrently; all four nodes end with identical records and the same LWW winners (B on OpenSSL, the rest on libsodium)', { timeout: 90_000 }, async () => {
+  // B's records are signed by OpenSSL and verified by libsodium (A, K1, K2), A's the other way round.
+  const logOf = (n: ClusterNode): string => readFileSync(join(n.dataDir, 'cairn.log'), 'utf8')
+  assert.match(logOf(B), /Ed25519 on OpenSSL \(crypto\.ed25519 = \\?"openssl\\?"\)/)
+  for (const n of [A, K1]) assert.doesNotMatch(logOf(n), /Ed25519 on OpenSSL|libsodium could not be used/)
   G = (await A.ok('POST', '/api/v1/groups', { name: 'team' })).id as string
   await addKeeper(G, K1)
   await addKeeper(G, K2)
