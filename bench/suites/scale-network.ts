@@ -34,13 +34,28 @@ import { initBenchNode, startNodeProcess, type NodeProcessHandle } from '../lib/
 import { openEvents } from '../lib/sse.js'
 import { Arrivals } from '../lib/gossip.js'
 import { holdsGroup, until } from '../lib/cluster.js'
-import { entityOf } from '../lib/fleet.js'
+import { entityOf, procCpuSeconds } from '../lib/fleet.js'
+import { cpuMeter } from '../lib/cpu-meter.js'
+import { profiled } from '../lib/profile.js'
 import { fmtNum } from '../lib/format.js'
 
 /** Longer than a chatty group's anti-entropy interval (60 s): a write lost here was carried by neither push nor sync. */
 const LOST_MS = 90_000
 
 interface Group { gid: string, members: NodeProcessHandle[], keepers: NodeProcessHandle[], arrivals: Arrivals<string>, slot: Map<NodeProcessHandle, number> }
+
+/** How long the network is watched at rest. */
+const IDLE_MS = 5000
+
+/** % of a core each process spent over `ms` with nothing asked of it: the total, means by role, and the busiest. */
+async function idleCpu (procs: Array<[string, number]>, ms: number): Promise<{ total: number, keepers: number, nodes: number, most: string }> {
+  const c0 = procs.map(([, pid]) => procCpuSeconds(pid) ?? NaN)
+  await new Promise(resolve => setTimeout(resolve, ms))
+  const pct = procs.map(([name, pid], i): [string, number] => [name, 100 * ((procCpuSeconds(pid) ?? NaN) - c0[i]!) / (ms / 1000)])
+  const mean = (pre: string): number => { const xs = pct.filter(([n]) => n.startsWith(pre)).map(([, v]) => v); return xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length) }
+  const top = [...pct].sort((a, b) => b[1] - a[1]).slice(0, 3)
+  return { total: pct.reduce((a, [, v]) => a + v, 0), keepers: mean('keeper'), nodes: mean('node'), most: top.map(([n, v]) => `${n} ${fmtNum(v)}%`).join(', ') }
+}
 
 /** Who is in group g: 2–6 members spread over the nodes, two keepers. */
 function layout (g: number, nodes: number, keepers: number): { members: number[], keepers: number[] } {
@@ -171,6 +186,12 @@ export const scaleNetworkSuite: Suite = {
       ctx.log(`scale-network: warm-up round: ${warmOk} of ${groups.length} groups had their write on all their nodes within ${WARM_MS / 1000} s`)
       if (warmOk === groups.length) break
     }
+    // The network at rest: each process's CPU over IDLE_MS with no writes (timers, heartbeats, sync rounds).
+    const procs: Array<[string, number]> = [...keepers.map((k, i): [string, number] => [`keeper${i + 1}`, k.proc.pid!]), ...nodes.map((n, i): [string, number] => [`node${i + 1}`, n.proc.pid!])]
+    const watched = { keeper1: keepers[0]!, node1: nodes[0]! } // profiled with CAIRN_BENCH_PROFILE
+    const idle = await profiled('scale-network-idle', watched, async () => await idleCpu(procs, quick ? 1000 : IDLE_MS))
+    ctx.log(`scale-network: at rest, ${fmtNum(idle.total)}% of a core in all (keepers ${fmtNum(idle.keepers)}% each, entity nodes ${fmtNum(idle.nodes)}% each, on average; most: ${idle.most})`)
+    const cpu = cpuMeter(Object.fromEntries(procs))
     const one = [groups.find(grp => grp.members.length === 4) ?? groups[0]!]
     const scratch: number[] = []
     const scratchLost = { n: 0 }
@@ -182,12 +203,16 @@ export const scaleNetworkSuite: Suite = {
     const lost = { n: 0, first: undefined as string | undefined }
     const singleLost = { n: 0, first: undefined as string | undefined }
     const made = { spread: 0, single: 0 }
-    const r = await interleaved(2,
-      async () => { const x = await load(groups, rate, windowMs, spread, lost); made.spread += x.ok + x.errors; return x.perSec },
-      async () => { const x = await load(one, rate, windowMs, single, singleLost); made.single += x.ok + x.errors; return x.perSec })
+    const r = await profiled('scale-network-load', watched, async () => await interleaved(2,
+      async () => await cpu.around(() => made.spread, async () => { const x = await load(groups, rate, windowMs, spread, lost); made.spread += x.ok + x.errors; return x.perSec }),
+      async () => { const x = await load(one, rate, windowMs, single, singleLost); made.single += x.ok + x.errors; return x.perSec }))
     const ls = summarize(spread)
     const l1 = summarize(single)
     ctx.log(`scale-network: p99 ${fmtNum(ls.p99)} ms over ${nGroups} groups, ${fmtNum(l1.p99)} ms in one; lost ${lost.n} / ${made.spread}; achieved ${fmtNum(r.a.median)}/s of ${rate}`)
+    const per = cpu.perOp()
+    const sum = (pred: (n: string) => boolean): number => Object.entries(per).filter(([n]) => pred(n)).reduce((a, [, v]) => a + v, 0)
+    const cpuLine = `CPU per write made over the ${nGroups}-group windows (utime + stime): keepers ${fmtNum(sum(n => n.startsWith('keeper')))} µs, entity nodes ${fmtNum(sum(n => n.startsWith('node')))} µs, harness ${fmtNum(per.harness!)} µs; at rest the network takes ${fmtNum(idle.total)}% of a core (${fmtNum(idle.total * 1e4 / rate)} µs per write at ${rate}/s)`
+    ctx.log(`scale-network: ${cpuLine}`)
 
     const recv = (grp: Group): number => grp.members.length + grp.keepers.length
     const shared = `last warm-up round: ${warmOk} of ${nGroups} groups had a write on all their nodes within ${WARM_MS / 1000} s; ${nKeepers} keepers, ${nNodes} entity nodes and the harness share ${cpus().length} cores; ${nGroups} groups, ${memberships} memberships, 2 keepers each; a write counts when every member node and both keepers of its group emitted \`stored\` on SSE (mean ${fmtNum(groups.reduce((s, g) => s + recv(g), 0) / groups.length)} nodes per group; the single group has ${recv(one[0]!)})`
@@ -212,8 +237,8 @@ export const scaleNetworkSuite: Suite = {
         value: r.a.median, unit: 'writes/s',
         baseline: { name: 'offered (open loop)', value: rate, unit: 'writes/s' },
         target: { op: '>=', value: 0.95 * rate },
-        notes: `median of the windows (${r.a.samples.map(fmtNum).join(', ')}); one group: ${r.b.samples.map(fmtNum).join(', ')}; a window's rate = writes delivered on all nodes / (window + drain)`,
-        details: { samples: r.a.samples.map(fmtNum).join(' '), singleSamples: r.b.samples.map(fmtNum).join(' ') }
+        notes: `median of the windows (${r.a.samples.map(fmtNum).join(', ')}); one group: ${r.b.samples.map(fmtNum).join(', ')}; a window's rate = writes delivered on all nodes / (window + drain); ${cpuLine}`,
+        details: { samples: r.a.samples.map(fmtNum).join(' '), singleSamples: r.b.samples.map(fmtNum).join(' '), idleCpuPercent: Math.round(idle.total), cpuPerWriteKeepersUs: Math.round(sum(n => n.startsWith('keeper'))), cpuPerWriteNodesUs: Math.round(sum(n => n.startsWith('node'))) }
       })
     ]
   }
