@@ -158,7 +158,11 @@ export function forgetSigningKey (key: SigningKey | undefined): void {
   privateKeys.delete(key)
 }
 
-export const sign = (key: SigningKey, message: Uint8Array): Uint8Array => impl().sign(key, message)
+/** Throws for a key `forgetSigningKey` zeroized (its public-key half is never all zeros otherwise). */
+export function sign (key: SigningKey, message: Uint8Array): Uint8Array {
+  if (key.secret.subarray(32).every(b => b === 0)) throw new Error('this signing key was zeroized (the vault locked): unlock to sign')
+  return impl().sign(key, message)
+}
 
 /** False for any malformed key or signature; never throws on hostile input. */
 export const verify = (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean => impl().verify(publicKey, message, signature)

@@ -108,6 +108,8 @@ test('forgetSigningKey zeroizes both forms of the secret', () => {
   forgetSigningKey(k)
   assert.ok(k.seed.every(b => b === 0))
   assert.ok(k.secret.every(b => b === 0))
+  // Signing with it is an error, not a signature under a key of zeros.
+  assert.throws(() => sign(k, new Uint8Array([1])), /zeroized/)
   forgetSigningKey(undefined)
 })
 
