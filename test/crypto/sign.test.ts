@@ -128,3 +128,19 @@ test('useEd25519 switches the implementation at any time: keys made before keep 
   }
   assert.deepEqual(ed25519Impl(), { name: 'libsodium' })
 })
+
+test('one signature per message: S + L (the same scalar, not canonically encoded) is refused by both implementations', () => {
+  const L = 2n ** 252n + 27742317777372353535851937790883648493n
+  const le = (b: Uint8Array): bigint => b.reduceRight((acc, x) => (acc << 8n) | BigInt(x), 0n)
+  const toLe = (n: bigint): Uint8Array => Uint8Array.from({ length: 32 }, (_, i) => Number((n >> BigInt(8 * i)) & 0xffn))
+  for (let i = 0; i < 5; i++) {
+    const k = generateSigningKey()
+    const m = new Uint8Array([i])
+    const sig = sign(k, m)
+    // S < L < 2^253, so S + L still fits the 32 bytes.
+    const bad = new Uint8Array(sig); bad.set(toLe(le(sig.subarray(32)) + L), 32)
+    assert.equal(verify(k.publicKey, m, sig), true)
+    assert.equal(verify(k.publicKey, m, bad), false)
+    assert.equal(openssl.verify(k.publicKey, m, bad), false)
+  }
+})
