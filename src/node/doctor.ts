@@ -1,6 +1,6 @@
 /**
  * `cairn doctor`: check a data directory without changing it — identity, node
- * key and its permissions, configuration, the vault file, the daemon record,
+ * key and its permissions, configuration, which Ed25519 signs, the vault file, the daemon record,
  * and the whole store with `PRAGMA integrity_check` (on a worker thread, read
  * only: it works beside a running daemon, which keeps writing meanwhile).
  * Start-up no longer scans the store (store.ts StoreOpenState); this is where
@@ -9,6 +9,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import { loadConfig } from '../config/load.js'
+import { ed25519Impl } from '../crypto/sign.js'
 import { SCHEMA_VERSION } from '../store/migrations.js'
 import { errorMessage } from '../util/errors.js'
 import { readIdentity } from './identity.js'
@@ -36,6 +37,11 @@ export async function doctor (dataDir: string): Promise<DoctorReport> {
   })
   attempt('node key', () => `${loadNodeKey(p.nodeKey).peerId} (mode 600)`)
   attempt('configuration', () => { const c = loadConfig(dataDir); return `API ${c.api.host}:${c.api.port}, listen ${c.network.listen.join(' ')}` })
+  attempt('signatures', () => {
+    if (loadConfig(dataDir).crypto.ed25519 === 'openssl') return 'Ed25519 on OpenSSL (crypto.ed25519 = "openssl"): about half as fast as libsodium'
+    const ed = ed25519Impl()
+    return ed.whyNot === undefined ? 'Ed25519 on libsodium (sodium-native)' : `Ed25519 on OpenSSL, about half as fast: libsodium could not be used (${ed.whyNot}); reinstall with npm ci`
+  })
   if (!keeper) attempt('vault', () => { if (!existsSync(p.vault)) throw new Error(`${p.vault} is missing: restore it with \`cairn recover\``); return `${statSync(p.vault).size} bytes, encrypted` })
   attempt('API token', () => {
     if (!existsSync(p.apiToken)) return 'not created yet (the first `cairn start` makes it)'

@@ -175,6 +175,7 @@ test('doctor checks the data dir and the whole store; a damaged store is a probl
   const d = p.cli(['--json', 'doctor'])
   assert.equal(d.status, 0, d.stdout)
   assert.ok(d.json.checks.some((c: any) => c.name === 'store integrity' && c.ok))
+  assert.ok(d.json.checks.some((c: any) => c.name === 'signatures' && c.ok && /libsodium \(sodium-native\)/.test(c.detail)), d.stdout)
   const info = initNodeDir()
   const path = join(info.dataDir, 'cairn.db')
   const db = new Database(path)
