@@ -99,8 +99,15 @@ function libsodium (na: Sodium): Ed25519 {
   }
 }
 
+/**
+ * The implementation in use and how it came to be: `whyNot`, why libsodium is
+ * not it when it could not be used; `chosen`, OpenSSL was asked for (useEd25519).
+ */
+interface Loaded { impl: Ed25519, whyNot?: string, chosen?: true }
+export type Ed25519State = Omit<Loaded, 'impl'> & { name: Ed25519['name'] }
+
 /** libsodium if its addon loads here, and why not if it does not. */
-function load (): { impl: Ed25519, whyNot?: string, chosen?: true } {
+function load (): Loaded {
   try {
     const require = createRequire(import.meta.url)
     const na = require('sodium-native') as Sodium
@@ -121,17 +128,15 @@ function keyWith (impl: Ed25519, seed: Uint8Array): SigningKey {
   return { seed: new Uint8Array(seed), publicKey, secret: concat(seed, publicKey) }
 }
 
-let loaded: { impl: Ed25519, whyNot?: string, chosen?: true } | undefined
 /** Loaded on first use: the addon takes ~15 ms to load, which a CLI verb that signs nothing should not pay. */
-const impl = (): Ed25519 => (loaded ??= load()).impl
+let loaded: Loaded | undefined
+const current = (): Loaded => (loaded ??= load())
+const impl = (): Ed25519 => current().impl
 
-/**
- * The implementation this process uses; `whyNot`: why libsodium is not it, when
- * it could not be used; `chosen`: OpenSSL was asked for (useEd25519).
- */
-export function ed25519Impl (): { name: Ed25519['name'], whyNot?: string, chosen?: true } {
-  const l = (loaded ??= load())
-  return { name: l.impl.name, ...(l.whyNot !== undefined ? { whyNot: l.whyNot } : {}), ...(l.chosen === true ? { chosen: true } : {}) }
+/** The implementation this process uses, and why (Loaded). */
+export function ed25519Impl (): Ed25519State {
+  const { impl: i, ...how } = current()
+  return { name: i.name, ...how }
 }
 
 /**
@@ -140,7 +145,8 @@ export function ed25519Impl (): { name: Ed25519['name'], whyNot?: string, chosen
  * same signatures. libsodium, if its addon does not load, is OpenSSL with `whyNot`.
  */
 export function useEd25519 (name: Ed25519['name']): void {
-  loaded = name === 'openssl' ? { impl: openssl, chosen: true } : load()
+  if (name === 'openssl') loaded = { impl: openssl, chosen: true }
+  else if (loaded === undefined || loaded.chosen === true) loaded = load()
 }
 
 export function signingKeyFromSeed (seed: Uint8Array): SigningKey {

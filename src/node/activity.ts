@@ -15,6 +15,7 @@ import type { JobView } from '../jobs/job-runner.js'
 import type { ReplicationEvent } from '../replication/replication-view.js'
 import type { Logger } from '../util/logger.js'
 import type { CircleService } from '../circles/circle-service.js'
+import type { Ed25519State } from '../crypto/sign.js'
 
 export interface ActivityDeps { log: Logger, emit: (e: NodeEvent) => void }
 
@@ -129,8 +130,15 @@ export function wireCircleActivity (d: ActivityDeps, circles: CircleService): vo
   })
 }
 
-/** At start: the Ed25519 in use, when it is not libsodium (chosen in config, or a fallback, with what to do). */
-export function logEd25519 (log: Logger, ed: { name: string, whyNot?: string, chosen?: true }): void {
-  if (ed.chosen === true) log.info({ ed25519: ed.name }, 'Ed25519 on OpenSSL (crypto.ed25519 = "openssl"): signatures are made and checked about half as fast as with libsodium')
-  else if (ed.whyNot !== undefined) log.warn({ ed25519: ed.name, reason: ed.whyNot }, `libsodium could not be used (${ed.whyNot}): signatures are checked with OpenSSL, about half as fast; reinstall with npm ci to get sodium-native's addon`)
+/** Which Ed25519 the node uses, in an operator's words (the start-up log, `cairn doctor`). */
+export function ed25519Words (ed: Ed25519State): string {
+  if (ed.chosen === true) return 'Ed25519 on OpenSSL (crypto.ed25519 = "openssl"): signatures are made and checked about half as fast as with libsodium'
+  if (ed.whyNot !== undefined) return `libsodium could not be used (${ed.whyNot}): signatures are checked with OpenSSL, about half as fast; reinstall with npm ci to get sodium-native's addon`
+  return 'Ed25519 on libsodium (sodium-native)'
+}
+
+/** At start: the Ed25519 in use, when it is not libsodium (info when chosen in config, a warning for a fallback). */
+export function logEd25519 (log: Logger, ed: Ed25519State): void {
+  if (ed.chosen === true) log.info({ ed25519: ed.name }, ed25519Words(ed))
+  else if (ed.whyNot !== undefined) log.warn({ ed25519: ed.name, reason: ed.whyNot }, ed25519Words(ed))
 }

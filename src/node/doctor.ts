@@ -9,11 +9,13 @@
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import { loadConfig } from '../config/load.js'
-import { ed25519Impl } from '../crypto/sign.js'
+import type { Config } from '../config/schema.js'
+import { ed25519Impl, useEd25519 } from '../crypto/sign.js'
 import { SCHEMA_VERSION } from '../store/migrations.js'
 import { errorMessage } from '../util/errors.js'
 import { readIdentity } from './identity.js'
 import { backgroundIntegrityCheck } from './integrity.js'
+import { ed25519Words } from './activity.js'
 import { loadNodeKey } from './node-key.js'
 import { dataPaths } from './paths.js'
 
@@ -36,12 +38,10 @@ export async function doctor (dataDir: string): Promise<DoctorReport> {
     return id.keeper ? `keeper ${id.peerId}` : `entity ${id.entityId ?? '?'} on ${id.peerId}`
   })
   attempt('node key', () => `${loadNodeKey(p.nodeKey).peerId} (mode 600)`)
-  attempt('configuration', () => { const c = loadConfig(dataDir); return `API ${c.api.host}:${c.api.port}, listen ${c.network.listen.join(' ')}` })
-  attempt('signatures', () => {
-    if (loadConfig(dataDir).crypto.ed25519 === 'openssl') return 'Ed25519 on OpenSSL (crypto.ed25519 = "openssl"): about half as fast as libsodium'
-    const ed = ed25519Impl()
-    return ed.whyNot === undefined ? 'Ed25519 on libsodium (sodium-native)' : `Ed25519 on OpenSSL, about half as fast: libsodium could not be used (${ed.whyNot}); reinstall with npm ci`
-  })
+  let config: Config | undefined
+  attempt('configuration', () => { const c = (config = loadConfig(dataDir)); return `API ${c.api.host}:${c.api.port}, listen ${c.network.listen.join(' ')}` })
+  // What the daemon would use: its setting applied as at start (daemon.ts).
+  attempt('signatures', () => { useEd25519(config?.crypto.ed25519 === 'openssl' ? 'openssl' : 'libsodium'); return ed25519Words(ed25519Impl()) })
   if (!keeper) attempt('vault', () => { if (!existsSync(p.vault)) throw new Error(`${p.vault} is missing: restore it with \`cairn recover\``); return `${statSync(p.vault).size} bytes, encrypted` })
   attempt('API token', () => {
     if (!existsSync(p.apiToken)) return 'not created yet (the first `cairn start` makes it)'

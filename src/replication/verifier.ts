@@ -57,7 +57,7 @@ export class Verifier {
   private workers: Worker[] = []
   private seq = 0
   private readonly pending = new Map<number, Job>()
-  private readonly heapAsks = new Map<number, (h: ThreadInfo | undefined) => void>()
+  private readonly infoAsks = new Map<number, (h: ThreadInfo | undefined) => void>()
   /** Set when a worker cannot start or dies: from then on this process verifies inline. */
   private broken = false
 
@@ -92,7 +92,7 @@ export class Verifier {
         const w = new Worker(new URL('./verify-worker.js', import.meta.url), { resourceLimits: WORKER_LIMITS, execArgv: [] })
         w.unref()
         w.on('message', (m: { id: number, out: WorkerCheck[], hashes: Uint8Array } | ({ id: number } & ThreadInfo)) => {
-          if ('heap' in m) { this.heapAsks.get(m.id)?.({ heap: m.heap, ed25519: m.ed25519 }); this.heapAsks.delete(m.id); return }
+          if ('heap' in m) { this.infoAsks.get(m.id)?.({ heap: m.heap, ed25519: m.ed25519 }); this.infoAsks.delete(m.id); return }
           const j = this.pending.get(m.id)
           this.pending.delete(m.id)
           j?.resolve(m.out.map((c, i) => typeof c === 'string' ? { ok: false, reason: c } : { ok: true, rec: fromChecked({ ...c, hash: m.hashes.subarray(32 * i, 32 * i + 32) }, j.bytes[i]!) }))
@@ -118,7 +118,7 @@ export class Verifier {
   async threadInfo (): Promise<Array<ThreadInfo | undefined>> {
     return await Promise.all(this.workers.map(async w => await new Promise<ThreadInfo | undefined>(resolve => {
       const id = ++this.seq
-      this.heapAsks.set(id, resolve)
+      this.infoAsks.set(id, resolve)
       w.postMessage({ id, heap: true })
     })))
   }
@@ -132,10 +132,10 @@ export class Verifier {
     this.settle()
   }
 
-  /** Outstanding jobs are checked here; outstanding heap questions get no answer. */
+  /** Outstanding jobs are checked here; outstanding thread-info questions get no answer. */
   private settle (): void {
     for (const [id, j] of this.pending) { this.pending.delete(id); j.resolve(checkInline(j.bytes, j.maxBytes)) }
-    for (const [id, r] of this.heapAsks) { this.heapAsks.delete(id); r(undefined) }
+    for (const [id, r] of this.infoAsks) { this.infoAsks.delete(id); r(undefined) }
   }
 
   /** Decode and verify a batch of untrusted record bytes: a result per record, in order. */
